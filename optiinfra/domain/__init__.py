@@ -1,0 +1,1 @@
+"""Domain models shared by every layer: pydantic, serialisable through Temporal and the API."""

@@ -1,0 +1,105 @@
+"""Closed vocabularies of the domain."""
+
+from enum import StrEnum
+
+
+class AgentKind(StrEnum):
+    COST = "cost"
+    PERFORMANCE = "performance"
+    RESOURCE = "resource"
+    APPLICATION = "application"
+
+
+class OperatingMode(StrEnum):
+    """How much a customer lets the agents act alone. New customers start in advisory."""
+
+    ADVISORY = "advisory"
+    SEMI_AUTONOMOUS = "semi_autonomous"
+    AUTONOMOUS = "autonomous"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_RANK[self]
+
+
+_RISK_RANK = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+
+
+class RecommendationType(StrEnum):
+    SPOT_MIGRATION = "spot_migration"
+    RIGHT_SIZING = "right_sizing"
+
+
+class RecommendationStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = {
+    RecommendationStatus.REJECTED,
+    RecommendationStatus.EXPIRED,
+    RecommendationStatus.EXECUTED,
+    RecommendationStatus.ROLLED_BACK,
+    RecommendationStatus.FAILED,
+}
+
+
+class PurchaseOption(StrEnum):
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+
+
+class UtilizationMetric(StrEnum):
+    """Per-instance utilization series, all in percent (0-100)."""
+
+    GPU_UTILIZATION = "gpu_utilization"
+    GPU_MEMORY_UTILIZATION = "gpu_memory_utilization"
+    CPU_UTILIZATION = "cpu_utilization"
+    MEMORY_UTILIZATION = "memory_utilization"
+
+
+class StepAction(StrEnum):
+    """Cloud actions an execution step (or its compensation) performs."""
+
+    LAUNCH_REPLACEMENT = "launch_replacement"
+    TERMINATE_LAUNCHED = "terminate_launched"
+    STOP_INSTANCE = "stop_instance"
+    START_INSTANCE = "start_instance"
+    MODIFY_INSTANCE_TYPE = "modify_instance_type"
+    TERMINATE_INSTANCE = "terminate_instance"
+
+
+class StepPhase(StrEnum):
+    """`apply` steps run before verification and are compensated on failure; `finalize` steps
+    (irreversible, such as terminating the replaced instances) run only once verification passed."""
+
+    APPLY = "apply"
+    FINALIZE = "finalize"
+
+
+class StepStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    COMPENSATED = "compensated"
+    COMPENSATION_FAILED = "compensation_failed"
+
+
+class DecisionKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"

@@ -1,0 +1,89 @@
+"""What an agent proposes, how it is executed, who approved it and how it ended."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from optiinfra.domain.enums import (
+    AgentKind,
+    DecisionKind,
+    RecommendationStatus,
+    RecommendationType,
+    RiskLevel,
+    StepAction,
+    StepPhase,
+    StepStatus,
+)
+
+
+class ExecutionStep(BaseModel):
+    """One change to the world. `compensation` undoes it and is registered before the step runs."""
+
+    step_id: str
+    phase: StepPhase = StepPhase.APPLY
+    action: StepAction
+    target: str = Field(description="The resource the step acts on, e.g. an instance id")
+    params: dict[str, str] = Field(default_factory=dict)
+    description: str
+    compensation: "CompensationStep | None" = None
+
+
+class CompensationStep(BaseModel):
+    action: StepAction
+    target: str
+    params: dict[str, str] = Field(default_factory=dict)
+    description: str
+
+
+class StepResult(BaseModel):
+    step_id: str
+    action: StepAction
+    target: str
+    status: StepStatus
+    detail: str = ""
+    resource_ids: list[str] = Field(default_factory=list)
+    finished_at: datetime
+
+
+class Recommendation(BaseModel):
+    recommendation_id: str
+    workflow_id: str
+    customer_id: str
+    workload_id: str
+    agent: AgentKind
+    type: RecommendationType
+    status: RecommendationStatus = RecommendationStatus.PENDING_APPROVAL
+    title: str
+    reasoning: str
+    estimated_monthly_savings_usd: float
+    current_monthly_cost_usd: float
+    projected_monthly_cost_usd: float
+    confidence: float = Field(ge=0.0, le=1.0)
+    risk_level: RiskLevel
+    steps: list[ExecutionStep]
+    evidence: dict[str, float | str] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class Approval(BaseModel):
+    """A person's decision on a recommendation, carried by the approve/reject signal."""
+
+    decision: DecisionKind
+    approver: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+    decided_at: datetime | None = None
+
+
+class Outcome(BaseModel):
+    recommendation_id: str
+    workflow_id: str
+    status: RecommendationStatus
+    approval: Approval | None = None
+    step_results: list[StepResult] = Field(default_factory=list)
+    verification_passed: bool | None = None
+    failure_reason: str | None = None
+    estimated_monthly_savings_usd: float = 0.0
+    finished_at: datetime
+
+
+ExecutionStep.model_rebuild()

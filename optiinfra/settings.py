@@ -1,0 +1,83 @@
+"""The one place that reads the environment. Every variable is `OPTIINFRA_<FIELD>`, except the
+Temporal connection, which also honours Temporal's own `TEMPORAL_ADDRESS` / `TEMPORAL_NAMESPACE`."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_STATE_DIR = Path(".optiinfra")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPTIINFRA_", env_file=".env", extra="ignore")
+
+    state_dir: Path = Field(default=DEFAULT_STATE_DIR, description="Embedded mode: databases and logs")
+    data_dir: Path = Field(
+        default=Path("../shared/data"), description="Real public traces and price data (read only)"
+    )
+
+    # Relational store. Empty means a SQLite file in state_dir.
+    database_url: str = ""
+
+    # Workflow engine. Empty address means: start the embedded dev server.
+    temporal_address: str = Field(
+        default="", validation_alias=AliasChoices("OPTIINFRA_TEMPORAL_ADDRESS", "TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default", validation_alias=AliasChoices("OPTIINFRA_TEMPORAL_NAMESPACE", "TEMPORAL_NAMESPACE")
+    )
+    temporal_tls_cert_path: Path | None = None
+    temporal_tls_key_path: Path | None = None
+    temporal_tls_ca_path: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_task_queue: str = "optiinfra"
+    embedded_temporal_port: int = 7233
+    embedded_temporal_ui_port: int = 8233
+
+    # Cloud. Empty endpoint means real AWS; the embedded twin sets it to its moto server.
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str = ""
+    embedded_cloud_port: int = 5055
+
+    # Control-plane API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_token: SecretStr | None = Field(default=None, description="Bearer token; generated when unset")
+
+    # Execution timing. The embedded profile shortens everything so a demo finishes in a minute.
+    profile: Literal["embedded", "production"] = "embedded"
+    approval_timeout_seconds: int | None = None
+    verify_delay_seconds: int | None = None
+    activity_timeout_seconds: int = 120
+
+    @property
+    def embedded_engine(self) -> bool:
+        return not self.temporal_address
+
+    @property
+    def embedded_cloud(self) -> bool:
+        return not self.aws_endpoint_url and self.profile == "embedded"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.state_dir / 'optiinfra.db'}"
+
+    @property
+    def effective_approval_timeout_seconds(self) -> int:
+        if self.approval_timeout_seconds is not None:
+            return self.approval_timeout_seconds
+        return 3600 if self.profile == "embedded" else 72 * 3600
+
+    @property
+    def effective_verify_delay_seconds(self) -> int:
+        if self.verify_delay_seconds is not None:
+            return self.verify_delay_seconds
+        return 3 if self.profile == "embedded" else 2 * 3600
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,7 @@
+"""Shared fixtures: each real part the tests need lives in its own module under tests/support."""
+
+pytest_plugins = [
+    "tests.support.postgres",
+    "tests.support.cloud",
+    "tests.support.temporal",
+]
