@@ -1,0 +1,1 @@
+"""Temporal activities: thin wrappers that hand workflow inputs to adapters and analyzers."""

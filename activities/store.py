@@ -1,0 +1,91 @@
+"""Store activities: the workflow's only way to read and write the relational store."""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from optiinfra.domain.recommendation import Outcome, Recommendation
+from optiinfra.store import repository
+from workflows.contracts import ActivityName, StatusChange, StepRecord, WorkloadContext, WorkloadRef
+
+
+class StoreActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name=ActivityName.LOAD_WORKLOAD)
+    async def load_workload(self, ref: WorkloadRef) -> WorkloadContext:
+        async with self._sessions() as session:
+            customer = await repository.get_customer(session=session, customer_id=ref.customer_id)
+            workload = await repository.get_workload(
+                session=session, customer_id=ref.customer_id, workload_id=ref.workload_id
+            )
+        if customer is None or workload is None:
+            raise ApplicationError(
+                f"unknown workload {ref.customer_id}/{ref.workload_id}",
+                type="UnknownWorkload",
+                non_retryable=True,
+            )
+        return WorkloadContext(customer=customer, workload=workload)
+
+    @activity.defn(name=ActivityName.PERSIST_RECOMMENDATION)
+    async def persist_recommendation(self, recommendation: Recommendation) -> None:
+        async with self._sessions.begin() as session:
+            await repository.save_recommendation(session=session, recommendation=recommendation)
+            await repository.append_audit(
+                session=session,
+                actor=f"workflow:{recommendation.workflow_id}",
+                action="recommendation.created",
+                subject=recommendation.recommendation_id,
+                detail={
+                    "type": recommendation.type.value,
+                    "estimated_monthly_savings_usd": recommendation.estimated_monthly_savings_usd,
+                },
+            )
+
+    @activity.defn(name=ActivityName.CHANGE_STATUS)
+    async def change_recommendation_status(self, change: StatusChange) -> None:
+        async with self._sessions.begin() as session:
+            await repository.update_recommendation_status(
+                session=session,
+                recommendation_id=change.recommendation_id,
+                status=change.status,
+                reason=change.reason,
+                approval=change.approval,
+            )
+            await repository.append_audit(
+                session=session,
+                actor=change.actor,
+                action=f"recommendation.{change.status.value}",
+                subject=change.recommendation_id,
+                detail={"reason": change.reason or ""},
+            )
+
+    @activity.defn(name=ActivityName.RECORD_STEP)
+    async def record_step_result(self, record: StepRecord) -> None:
+        info = activity.info()
+        async with self._sessions.begin() as session:
+            await repository.record_step_result(
+                session=session,
+                recommendation_id=record.recommendation_id,
+                workflow_id=info.workflow_id,
+                result=record.result,
+            )
+            await repository.append_audit(
+                session=session,
+                actor=f"workflow:{info.workflow_id}",
+                action=f"step.{record.result.action.value}.{record.result.status.value}",
+                subject=record.result.target,
+                detail={"step_id": record.result.step_id, "detail": record.result.detail},
+            )
+
+    @activity.defn(name=ActivityName.RECORD_OUTCOME)
+    async def record_outcome(self, outcome: Outcome) -> None:
+        async with self._sessions.begin() as session:
+            await repository.update_recommendation_status(
+                session=session,
+                recommendation_id=outcome.recommendation_id,
+                status=outcome.status,
+                reason=outcome.failure_reason,
+                outcome=outcome,
+            )

@@ -1,0 +1,52 @@
+"""The FastAPI application. One Temporal client and one session factory live for the app's lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.deps import require_token
+from api.routes import health, optimizations, recommendations, workloads
+from optiinfra.engine.client import connect_temporal
+from optiinfra.settings import Settings
+from optiinfra.store.database import create_engine_for, session_factory
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> FastAPI:
+    """The app; pass `client` and `sessions` to share ones the caller already holds (tests, `up`)."""
+    if settings.api_token is None:
+        raise ValueError("the API needs OPTIINFRA_API_TOKEN")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        app.state.settings = settings
+        app.state.temporal = client or await connect_temporal(settings)
+        if sessions is None:
+            engine = create_engine_for(settings.effective_database_url)
+            app.state.sessions = session_factory(engine)
+        else:
+            app.state.sessions = sessions
+        try:
+            yield
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="OptiInfra",
+        summary="Control plane of the OptiInfra agents: optimizations, recommendations, approvals.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    for router in (optimizations.router, recommendations.router, workloads.router):
+        app.include_router(router, prefix="/v1", dependencies=[Depends(require_token)])
+    return app

@@ -1,0 +1,89 @@
+"""Request and response bodies of the API (the OpenAPI document at /docs is generated from these)."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
+from optiinfra.domain.fleet import Workload
+from optiinfra.domain.recommendation import ExecutionStep, Outcome, Recommendation, StepResult
+
+IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class OptimizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(pattern=IDENTIFIER)
+    workload_id: str = Field(pattern=IDENTIFIER)
+    agents: list[AgentKind] = Field(default=[AgentKind.COST], min_length=1, max_length=len(AgentKind))
+
+    @field_validator("agents")
+    @classmethod
+    def agents_are_distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
+        if len(set(agents)) != len(agents):
+            raise ValueError("each agent may appear once")
+        return agents
+
+
+class OptimizationStarted(BaseModel):
+    workflow_id: str
+    workflow_ids: list[str]
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approver: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+
+
+class DecisionAccepted(BaseModel):
+    recommendation_id: str
+    workflow_id: str
+    decision: str
+
+
+class RecommendationItem(BaseModel):
+    id: str
+    workflow_id: str
+    customer_id: str
+    workload_id: str
+    agent: AgentKind
+    type: RecommendationType
+    status: RecommendationStatus
+    title: str
+    estimated_monthly_savings_usd: float
+    current_monthly_cost_usd: float
+    projected_monthly_cost_usd: float
+    confidence: float
+    risk_level: RiskLevel
+    reasoning: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, recommendation: Recommendation) -> "RecommendationItem":
+        return cls(
+            id=recommendation.recommendation_id, **recommendation.model_dump(exclude={"recommendation_id"})
+        )
+
+
+class RecommendationDetail(RecommendationItem):
+    steps: list[ExecutionStep]
+    evidence: dict[str, float | str]
+    step_results: list[StepResult]
+    outcome: Outcome | None = None
+
+
+class RecommendationList(BaseModel):
+    items: list[RecommendationItem]
+
+
+class WorkloadList(BaseModel):
+    items: list[Workload]
+
+
+class Health(BaseModel):
+    status: str
+    temporal: bool
+    database: bool

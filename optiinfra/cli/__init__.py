@@ -1,0 +1,1 @@
+"""The `optiinfra` command line."""

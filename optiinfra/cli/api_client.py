@@ -1,0 +1,80 @@
+"""A small typed client of the control-plane API, used by the CLI commands."""
+
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from api.schemas import (
+    DecisionAccepted,
+    OptimizationStarted,
+    RecommendationDetail,
+    RecommendationList,
+    WorkloadList,
+)
+from workflows.contracts import OptimizationStatus
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(f"HTTP {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+class ApiClient:
+    def __init__(self, base_url: str, token: str, timeout_s: float = 30.0) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._http.aclose()
+
+    async def list_workloads(self) -> WorkloadList:
+        return WorkloadList.model_validate(await self._request("GET", "/v1/workloads"))
+
+    async def start_optimization(
+        self, customer_id: str, workload_id: str, agents: list[str]
+    ) -> OptimizationStarted:
+        body = {"customer_id": customer_id, "workload_id": workload_id, "agents": agents}
+        return OptimizationStarted.model_validate(await self._request("POST", "/v1/optimizations", json=body))
+
+    async def optimization_status(self, workflow_id: str) -> OptimizationStatus:
+        return OptimizationStatus.model_validate(
+            await self._request("GET", f"/v1/optimizations/{workflow_id}")
+        )
+
+    async def list_recommendations(self, status: str | None = None) -> RecommendationList:
+        params = {"status": status} if status else None
+        return RecommendationList.model_validate(
+            await self._request("GET", "/v1/recommendations", params=params)
+        )
+
+    async def get_recommendation(self, recommendation_id: str) -> RecommendationDetail:
+        return RecommendationDetail.model_validate(
+            await self._request("GET", f"/v1/recommendations/{recommendation_id}")
+        )
+
+    async def decide(
+        self, recommendation_id: str, decision: str, approver: str, reason: str
+    ) -> DecisionAccepted:
+        body = {"approver": approver, "reason": reason}
+        return DecisionAccepted.model_validate(
+            await self._request("POST", f"/v1/recommendations/{recommendation_id}/{decision}", json=body)
+        )
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._http.request(method, path, **kwargs)
+        if response.is_error:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(response.status_code, str(detail))
+        return response.json()

@@ -1,0 +1,213 @@
+"""`optiinfra`: up, run, worker, api, recommendations, catalog."""
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from optiinfra.cli.api_client import ApiClient, ApiError
+from optiinfra.cli.report import render_report
+from optiinfra.cli.run_once import optimize_fleet
+from optiinfra.embedded.stack_file import StackInfo, clear_stack_info, read_stack_info, write_stack_info
+from optiinfra.embedded.token import resolve_api_token
+from optiinfra.settings import Settings
+
+app = typer.Typer(
+    help="OptiInfra: cheaper LLM inference fleets, without breaking their SLOs.", no_args_is_help=True
+)
+recommendations_app = typer.Typer(help="List, approve and reject recommendations.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The bundled GPU price catalog.", no_args_is_help=True)
+app.add_typer(recommendations_app, name="recommendations")
+app.add_typer(catalog_app, name="catalog")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+@app.command()
+def up() -> None:
+    """Start the stack: the embedded Temporal dev server and twin cloud unless configured otherwise,
+    then the worker and the API. Runs until Ctrl-C."""
+    from optiinfra.embedded.stack import running_stack
+
+    settings = _settings()
+
+    async def serve() -> None:
+        async with running_stack(settings, persistent=True) as stack:
+            write_stack_info(
+                settings.state_dir,
+                StackInfo(
+                    api_url=stack.api_url,
+                    temporal_address=stack.settings.temporal_address,
+                    temporal_ui_url=stack.temporal_ui_url,
+                    cloud_endpoint_url=stack.settings.aws_endpoint_url or None,
+                    pid=os.getpid(),
+                ),
+            )
+            typer.echo(
+                f"Temporal:    {stack.settings.temporal_address} (namespace {settings.temporal_namespace})"
+            )
+            if stack.temporal_ui_url:
+                typer.echo(f"Temporal UI: {stack.temporal_ui_url}")
+            typer.echo(f"API:         {stack.api_url}  (OpenAPI at {stack.api_url}/docs)")
+            typer.echo(f"API token:   {stack.api_token}")
+            if stack.settings.aws_endpoint_url:
+                typer.echo(f"Twin cloud:  {stack.settings.aws_endpoint_url} (moto, demo fleet seeded)")
+            typer.echo("Ready. Ctrl-C stops everything.")
+            try:
+                await _wait_for_stop_signal()
+            finally:
+                clear_stack_info(settings.state_dir)
+
+    asyncio.run(serve())
+
+
+@app.command()
+def run(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every workflow to settle")] = 180.0,
+) -> None:
+    """One full optimization of the configured fleet, with a report. Uses a running `optiinfra up` if
+    there is one, otherwise starts a throwaway stack and stops it at the end."""
+    settings = _settings()
+    stack_info = read_stack_info(settings.state_dir)
+
+    async def with_api(api_url: str, token: str, persistent: bool) -> str:
+        async with ApiClient(api_url, token) as api:
+            runs = await optimize_fleet(api, agents=["cost"], timeout_s=timeout)
+        return render_report(runs, persistent_stack=persistent, api_url=api_url)
+
+    async def throwaway() -> str:
+        from optiinfra.embedded.stack import running_stack
+
+        async with running_stack(settings, persistent=False) as stack:
+            return await with_api(stack.api_url, stack.api_token, persistent=False)
+
+    if stack_info is not None:
+        report = asyncio.run(with_api(stack_info.api_url, resolve_api_token(settings), persistent=True))
+    else:
+        report = asyncio.run(throwaway())
+    typer.echo(report)
+
+
+@app.command()
+def worker() -> None:
+    """Run the all-in-one worker against the configured Temporal, store and cloud (production)."""
+    from workers.all_in_one import run_worker
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(_settings()))
+
+
+@app.command()
+def api() -> None:
+    """Run the control-plane API against the configured Temporal and store (production)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the configured database to the newest schema."""
+    from optiinfra.store.database import migrate as run_migrations
+
+    asyncio.run(run_migrations(_settings().effective_database_url))
+
+
+def _api_target(settings: Settings) -> tuple[str, str]:
+    info = read_stack_info(settings.state_dir)
+    url = info.api_url if info else f"http://{settings.api_host}:{settings.api_port}"
+    return url, resolve_api_token(settings)
+
+
+@recommendations_app.command("list")
+def list_recommendations(
+    status: Annotated[str | None, typer.Option(help="e.g. pending_approval, executed")] = None,
+) -> None:
+    """List recommendations, newest first."""
+    url, token = _api_target(_settings())
+
+    async def fetch() -> None:
+        async with ApiClient(url, token) as client:
+            found = await client.list_recommendations(status)
+        if not found.items:
+            typer.echo("no recommendations")
+        for rec in found.items:
+            typer.echo(
+                f"{rec.id}  {rec.status.value:<16} ${rec.estimated_monthly_savings_usd:>10,.0f}/month  "
+                f"risk {rec.risk_level.value:<6} {rec.title}"
+            )
+
+    _run_api_call(fetch())
+
+
+def _decide(recommendation_id: str, decision: str, approver: str, reason: str) -> None:
+    url, token = _api_target(_settings())
+
+    async def send() -> None:
+        async with ApiClient(url, token) as client:
+            accepted = await client.decide(recommendation_id, decision, approver, reason)
+        typer.echo(f"{decision} sent to workflow {accepted.workflow_id}")
+
+    _run_api_call(send())
+
+
+def _run_api_call(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(coroutine)
+    except ApiError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    except httpx.ConnectError as error:
+        typer.echo("error: no API answers; start one with `optiinfra up`", err=True)
+        raise typer.Exit(1) from error
+
+
+Approver = Annotated[str, typer.Option(help="Who decides (recorded in the audit log)")]
+Reason = Annotated[str, typer.Option(help="Why (recorded with the decision)")]
+
+
+@recommendations_app.command("approve")
+def approve(recommendation_id: str, approver: Approver, reason: Reason = "") -> None:
+    """Approve a waiting recommendation: sends the `approve` signal to its workflow."""
+    _decide(recommendation_id, "approve", approver, reason)
+
+
+@recommendations_app.command("reject")
+def reject(recommendation_id: str, approver: Approver, reason: Reason = "") -> None:
+    """Reject a waiting recommendation: sends the `reject` signal; nothing executes."""
+    _decide(recommendation_id, "reject", approver, reason)
+
+
+@catalog_app.command("build")
+def catalog_build(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder with ec2_pricing/ and aws_spot_advisor/")
+    ] = None,
+) -> None:
+    """Rebuild the bundled catalog from the price snapshot and the Spot Advisor feed."""
+    from optiinfra.catalog.build import main as build_main
+
+    build_main(["--data-dir", str(data_dir or _settings().data_dir)])
+
+
+if __name__ == "__main__":
+    app()

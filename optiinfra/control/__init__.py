@@ -1,0 +1,1 @@
+"""Control-plane services shared by the API and the CLI: start optimizations, decide on recommendations."""

@@ -1,0 +1,135 @@
+"""Starting optimizations and sending people's decisions to the workflows that wait for them."""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
+from temporalio.service import RPCError
+
+from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus
+from optiinfra.domain.recommendation import Approval, Recommendation
+from optiinfra.settings import Settings
+from optiinfra.store import repository
+from workflows.agent_optimization import AgentOptimizationWorkflow
+from workflows.contracts import ExecutionTiming, OptimizationRequest
+from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
+
+AVAILABLE_AGENTS = frozenset({AgentKind.COST})
+
+
+class UnknownWorkloadError(LookupError):
+    pass
+
+
+class AgentUnavailableError(ValueError):
+    pass
+
+
+class RecommendationNotFoundError(LookupError):
+    pass
+
+
+class NotAwaitingDecisionError(RuntimeError):
+    """The recommendation is not waiting for a person (already decided, expired, or executing)."""
+
+
+def timing_from(settings: Settings) -> ExecutionTiming:
+    return ExecutionTiming(
+        approval_timeout_seconds=settings.effective_approval_timeout_seconds,
+        verify_delay_seconds=settings.effective_verify_delay_seconds,
+        activity_timeout_seconds=settings.activity_timeout_seconds,
+    )
+
+
+def workflow_id_prefix(customer_id: str, workload_id: str, agent: AgentKind) -> str:
+    return f"opt/{customer_id}/{workload_id}/{agent.value}"
+
+
+async def start_optimization(
+    *,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    customer_id: str,
+    workload_id: str,
+    agent: AgentKind,
+) -> str:
+    """Start an AgentOptimizationWorkflow with an id that reads like the work,
+    e.g. `opt/demo/chat-8b/cost/3`, and return that id."""
+    if agent not in AVAILABLE_AGENTS:
+        raise AgentUnavailableError(f"the {agent.value} agent is not available in this version")
+    async with sessions.begin() as session:
+        if (
+            await repository.get_workload(session=session, customer_id=customer_id, workload_id=workload_id)
+            is None
+        ):
+            raise UnknownWorkloadError(f"unknown workload {customer_id}/{workload_id}")
+        _, workflow_id = await repository.allocate_run(
+            session=session,
+            customer_id=customer_id,
+            workload_id=workload_id,
+            agent=agent,
+            workflow_id_prefix=workflow_id_prefix(customer_id, workload_id, agent),
+        )
+    await client.start_workflow(
+        AgentOptimizationWorkflow.run,
+        OptimizationRequest(
+            customer_id=customer_id, workload_id=workload_id, agent=agent, timing=timing_from(settings)
+        ),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                OPTI_CUSTOMER.value_set(customer_id),
+                OPTI_WORKLOAD.value_set(workload_id),
+                OPTI_AGENT.value_set(agent.value),
+                OPTI_STATUS.value_set("collecting"),
+            ]
+        ),
+        static_summary=f"{agent.value} optimization of {customer_id}/{workload_id}",
+    )
+    return workflow_id
+
+
+async def decide(
+    *,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    recommendation_id: str,
+    decision: DecisionKind,
+    approver: str,
+    reason: str,
+) -> Recommendation:
+    """Send the approve or reject signal to the workflow that waits on this recommendation."""
+    async with sessions() as session:
+        recommendation = await repository.get_recommendation(
+            session=session, recommendation_id=recommendation_id
+        )
+    if recommendation is None:
+        raise RecommendationNotFoundError(f"no recommendation {recommendation_id}")
+    if recommendation.status is not RecommendationStatus.PENDING_APPROVAL:
+        raise NotAwaitingDecisionError(
+            f"recommendation {recommendation_id} is {recommendation.status.value}, not pending_approval"
+        )
+    approval = Approval(decision=decision, approver=approver, reason=reason)
+    handle = client.get_workflow_handle_for(AgentOptimizationWorkflow.run, recommendation.workflow_id)
+    signal = (
+        AgentOptimizationWorkflow.approve
+        if decision is DecisionKind.APPROVE
+        else AgentOptimizationWorkflow.reject
+    )
+    try:
+        await handle.signal(signal, approval)
+    except RPCError as error:
+        # The workflow closed between our read and the signal (e.g. it just expired).
+        raise NotAwaitingDecisionError(
+            f"workflow {recommendation.workflow_id} no longer waits: {error}"
+        ) from error
+    async with sessions.begin() as session:
+        await repository.append_audit(
+            session=session,
+            actor=approver,
+            action=f"recommendation.{decision.value}_requested",
+            subject=recommendation_id,
+            detail={"reason": reason, "workflow_id": recommendation.workflow_id},
+        )
+    return recommendation

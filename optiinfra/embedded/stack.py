@@ -1,0 +1,136 @@
+"""Start whatever the configured deployment lacks (engine, twin cloud), then the store, worker and API.
+
+Production settings (TEMPORAL_ADDRESS, a real AWS account, a PostgreSQL URL) make the matching
+embedded part step aside; the rest of the stack is the same code either way."""
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.worker import Worker
+
+from api.app import create_app
+from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.embedded.token import resolve_api_token
+from optiinfra.engine.client import connect_temporal
+from optiinfra.engine.devserver import free_port, start_dev_server
+from optiinfra.settings import Settings
+from optiinfra.sim.demo_fleet import DEMO_FLEET
+from optiinfra.sim.moto_server import start_moto_server
+from optiinfra.sim.seed import seed_demo_fleet
+from optiinfra.store import repository
+from optiinfra.store.database import create_engine_for, migrate, session_factory
+from workers.all_in_one import build_worker
+
+
+@dataclass
+class RunningStack:
+    settings: Settings
+    api_url: str
+    api_token: str
+    temporal_ui_url: str | None
+    persistent: bool
+
+
+async def seed_demo_store(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Register the twin's demo customer and workloads, keeping any edits made to existing rows."""
+    async with sessions.begin() as session:
+        customer = DEMO_FLEET.customer
+        if await repository.get_customer(session=session, customer_id=customer.customer_id) is None:
+            await repository.upsert_customer(session=session, customer=customer)
+        for workload in DEMO_FLEET.workloads():
+            existing = await repository.get_workload(
+                session=session, customer_id=workload.customer_id, workload_id=workload.workload_id
+            )
+            if existing is None:
+                await repository.upsert_workload(session=session, workload=workload)
+
+
+@asynccontextmanager
+async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterator[RunningStack]:
+    """`persistent`: the fixed ports and the state dir of `optiinfra up`; otherwise a throwaway stack on
+    free ports in a temporary directory, as `optiinfra run` uses when no stack is up."""
+    async with AsyncExitStack() as exits:
+        if not persistent:
+            scratch = exits.enter_context(tempfile.TemporaryDirectory(prefix="optiinfra-"))
+            settings = settings.model_copy(update={"state_dir": Path(scratch), "api_port": free_port()})
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        ui_url = None
+        if settings.embedded_engine:
+            server = start_dev_server(
+                db_path=settings.state_dir / "temporal.db" if persistent else None,
+                log_path=settings.state_dir / "logs" / "temporal.log",
+                port=settings.embedded_temporal_port if persistent else None,
+                ui_port=settings.embedded_temporal_ui_port if persistent else None,
+                headless=not persistent,
+            )
+            exits.callback(server.stop)
+            ui_url = server.ui_url
+            settings = settings.model_copy(update={"temporal_address": server.address})
+        if settings.embedded_cloud:
+            moto = start_moto_server(port=settings.embedded_cloud_port if persistent else 0)
+            exits.callback(moto.stop)
+            await seed_demo_fleet(moto.endpoint_url, settings.aws_region, datetime.now(UTC))
+            settings = settings.model_copy(update={"aws_endpoint_url": moto.endpoint_url})
+        token = resolve_api_token(settings)
+        settings = settings.model_copy(update={"api_token": SecretStr(token)})
+
+        await migrate(settings.effective_database_url)
+        engine = create_engine_for(settings.effective_database_url)
+        exits.push_async_callback(engine.dispose)
+        sessions = session_factory(engine)
+        if settings.profile == "embedded":
+            await seed_demo_store(sessions)
+
+        client = await connect_temporal(settings)
+        worker = build_worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            sessions=sessions,
+            fleet=Ec2Fleet.from_settings(settings),
+        )
+        worker_task = asyncio.create_task(worker.run(), name="worker")
+        exits.push_async_callback(_stop_worker, worker, worker_task)
+
+        api = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, client=client, sessions=sessions),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        api_task = asyncio.create_task(api.serve(), name="api")
+        exits.push_async_callback(_stop_api, api, api_task)
+        while not api.started:
+            if api_task.done():
+                api_task.result()
+                raise RuntimeError(f"the API could not listen on {settings.api_host}:{settings.api_port}")
+            await asyncio.sleep(0.05)
+
+        yield RunningStack(
+            settings=settings,
+            api_url=f"http://{settings.api_host}:{settings.api_port}",
+            api_token=token,
+            temporal_ui_url=ui_url,
+            persistent=persistent,
+        )
+
+
+async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
+    if not task.done():
+        await worker.shutdown()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _stop_api(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,1 @@
+"""The workflow engine: connecting to Temporal, and the embedded dev server."""

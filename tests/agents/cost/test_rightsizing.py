@@ -1,0 +1,87 @@
+import pytest
+
+from agents.cost.rightsizing import analyze_right_sizing
+from agents.cost.utilization import percentile
+from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction
+from optiinfra.domain.recommendation import Proposal
+from tests.agents.snapshots import REGION, snapshot
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([0, 10, 20, 30, 40], 50) == 20
+    assert percentile(list(range(101)), 95) == pytest.approx(95)
+    with pytest.raises(ValueError, match="empty"):
+        percentile([], 95)
+
+
+def test_oversized_host_with_same_gpu_moves_to_cheapest_fitting_type() -> None:
+    # One A10G busy at 60%, but the 32-vCPU host is mostly idle: a smaller g5 host fits.
+    found = analyze_right_sizing(
+        snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10, memory=8)
+    )
+    assert isinstance(found, Proposal)
+    assert found.type is RecommendationType.RIGHT_SIZING
+    catalog = PriceCatalog.load_default()
+    target = catalog.get(str(found.evidence["to_type"]), REGION)
+    current = catalog.get("g5.8xlarge", REGION)
+    assert target.gpu_count == 1 and target.gpu_model == current.gpu_model
+    assert found.estimated_monthly_savings_usd == pytest.approx(
+        (current.on_demand_hourly_usd - target.on_demand_hourly_usd) * 730 * 2, abs=0.01
+    )
+    # Cheapest fit: every cheaper g5 must be too small on some axis.
+    cheaper = [t for t in catalog.types_in(REGION) if t.gpu_model == current.gpu_model]
+    assert all(t.on_demand_hourly_usd >= target.on_demand_hourly_usd or t.vcpu < 4 for t in cheaper)
+    assert found.risk_level is RiskLevel.LOW
+
+
+def test_resize_steps_stop_change_start_each_replica_with_compensations() -> None:
+    found = analyze_right_sizing(snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10))
+    assert isinstance(found, Proposal)
+    actions = [s.action for s in found.steps]
+    assert (
+        actions == [StepAction.STOP_INSTANCE, StepAction.MODIFY_INSTANCE_TYPE, StepAction.START_INSTANCE] * 2
+    )
+    modify = found.steps[1]
+    assert modify.compensation is not None
+    assert modify.compensation.params["instance_type"] == "g5.8xlarge"
+    assert all(step.compensation is not None for step in found.steps)
+
+
+def test_four_gpu_server_with_low_load_drops_gpus_at_medium_risk() -> None:
+    found = analyze_right_sizing(snapshot(instance_type="g5.12xlarge", count=3, gpu=18, gpu_memory=20, cpu=8))
+    assert isinstance(found, Proposal)
+    target = PriceCatalog.load_default().get(str(found.evidence["to_type"]), REGION)
+    assert target.gpu_count == 1
+    assert found.risk_level is RiskLevel.MEDIUM
+
+
+def test_gpu_memory_demand_blocks_a_smaller_gpu_count() -> None:
+    # 4 GPUs at 20% compute but 60% memory: 57.6 GiB with headroom cannot fit on one 24 GiB A10G.
+    found = analyze_right_sizing(snapshot(instance_type="g5.12xlarge", count=1, gpu=20, gpu_memory=50, cpu=8))
+    if isinstance(found, Proposal):
+        target = PriceCatalog.load_default().get(str(found.evidence["to_type"]), REGION)
+        assert target.gpu_memory_gib >= 96 * 0.5 * 1.25
+    else:
+        assert "no cheaper" in found
+
+
+def test_busy_workload_is_left_alone() -> None:
+    found = analyze_right_sizing(snapshot(instance_type="g5.xlarge", count=2, gpu=85, gpu_memory=80, cpu=70))
+    assert isinstance(found, str)
+    assert "no cheaper" in found
+
+
+def test_missing_metrics_mean_no_proposal() -> None:
+    snap = snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10)
+    snap.series = snap.series[1:]
+    assert analyze_right_sizing(snap) == "right-sizing: utilization history is missing for some replica"
+
+
+def test_short_history_lowers_confidence() -> None:
+    full = analyze_right_sizing(snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10))
+    short = analyze_right_sizing(
+        snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10, hours=48)
+    )
+    assert isinstance(full, Proposal) and isinstance(short, Proposal)
+    assert short.confidence < full.confidence

@@ -1,0 +1,367 @@
+"""AgentOptimizationWorkflow: one agent's optimization of one workload, from measurement to outcome.
+
+collect -> analyze -> persist -> gate -> (wait for approve/reject, or expire) -> execute as a saga
+-> verify after a durable timer -> compensate on failure -> record the outcome.
+"""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from agents.gate import decide_gate
+    from optiinfra.domain.enums import DecisionKind, RecommendationStatus, StepPhase, StepStatus
+    from optiinfra.domain.fleet import WorkloadSnapshot
+    from optiinfra.domain.recommendation import (
+        AnalysisResult,
+        Approval,
+        CompensationStep,
+        ExecutionStep,
+        Outcome,
+        Recommendation,
+        StepResult,
+    )
+    from workflows.contracts import (
+        ActivityName,
+        AnalyzeInput,
+        CompensationRequest,
+        OptimizationRequest,
+        OptimizationStatus,
+        StatusChange,
+        StepRecord,
+        StepRequest,
+        VerificationResult,
+        VerifyRequest,
+        WorkflowPhase,
+        WorkloadContext,
+        WorkloadRef,
+    )
+    from workflows.search_attributes import OPTI_SAVINGS_USD, OPTI_STATUS
+
+
+class StepFailedError(Exception):
+    """A saga step failed; carries the reason that ends up on the recommendation."""
+
+
+@workflow.defn
+class AgentOptimizationWorkflow:
+    def __init__(self) -> None:
+        self._status: OptimizationStatus | None = None
+        self._decision: Approval | None = None
+        self._request: OptimizationRequest | None = None
+
+    # ---- handlers -------------------------------------------------------------------------
+
+    @workflow.signal
+    def approve(self, approval: Approval) -> None:
+        self._accept_decision(approval.model_copy(update={"decision": DecisionKind.APPROVE}))
+
+    @workflow.signal
+    def reject(self, approval: Approval) -> None:
+        self._accept_decision(approval.model_copy(update={"decision": DecisionKind.REJECT}))
+
+    @workflow.query
+    def get_status(self) -> OptimizationStatus:
+        assert self._status is not None
+        return self._status
+
+    def _accept_decision(self, approval: Approval) -> None:
+        # The first decision wins; a late or repeated one must not flip an approved run.
+        if self._decision is None and self.status.phase is WorkflowPhase.PENDING_APPROVAL:
+            self._decision = approval.model_copy(update={"decided_at": workflow.now()})
+        else:
+            workflow.logger.warning("ignored %s from %s", approval.decision, approval.approver)
+
+    # ---- main path ------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: OptimizationRequest) -> OptimizationStatus:
+        self._request = request
+        self._status = OptimizationStatus(
+            workflow_id=workflow.info().workflow_id, phase=WorkflowPhase.COLLECTING
+        )
+        self._publish()
+
+        context: WorkloadContext = await self._activity(
+            ActivityName.LOAD_WORKLOAD,
+            WorkloadRef(customer_id=request.customer_id, workload_id=request.workload_id),
+            WorkloadContext,
+        )
+        snapshot: WorkloadSnapshot = await self._activity(
+            ActivityName.COLLECT_SNAPSHOT, context, WorkloadSnapshot
+        )
+        self._set_phase(WorkflowPhase.ANALYZING)
+        analysis: AnalysisResult = await self._activity(
+            ActivityName.ANALYZE, AnalyzeInput(agent=request.agent, snapshot=snapshot), AnalysisResult
+        )
+        self.status.notes = list(analysis.notes)
+        if not analysis.proposals:
+            self._set_phase(WorkflowPhase.NO_ACTION)
+            return self.status
+
+        recommendation = self._recommendation_from(analysis)
+        self.status.recommendation = recommendation
+        self.status.alternatives = [p.title for p in analysis.proposals[1:]]
+        await self._activity(ActivityName.PERSIST_RECOMMENDATION, recommendation)
+
+        gate = decide_gate(
+            context.customer.automation, confidence=recommendation.confidence, risk=recommendation.risk_level
+        )
+        self.status.gate_reason = gate.reason
+        if gate.needs_approval:
+            approved = await self._await_approval(request)
+            if not approved:
+                return await self._finish(recommendation)
+        else:
+            await self._change_status(RecommendationStatus.APPROVED, reason=gate.reason)
+
+        await self._execute_verify_finalize(recommendation)
+        return await self._finish(recommendation)
+
+    async def _await_approval(self, request: OptimizationRequest) -> bool:
+        await self._change_status(RecommendationStatus.PENDING_APPROVAL, reason=self.status.gate_reason)
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None,
+                timeout=timedelta(seconds=request.timing.approval_timeout_seconds),
+                timeout_summary="approval window",
+            )
+        except TimeoutError:
+            await self._change_status(
+                RecommendationStatus.EXPIRED,
+                reason=f"no decision within {request.timing.approval_timeout_seconds}s",
+            )
+            return False
+        decision = self._decision
+        assert decision is not None
+        self.status.approval = decision
+        if decision.decision is DecisionKind.REJECT:
+            await self._change_status(
+                RecommendationStatus.REJECTED,
+                reason=decision.reason,
+                approval=decision,
+                actor=decision.approver,
+            )
+            return False
+        await self._change_status(
+            RecommendationStatus.APPROVED, reason=decision.reason, approval=decision, actor=decision.approver
+        )
+        return True
+
+    async def _execute_verify_finalize(self, recommendation: Recommendation) -> None:
+        await self._change_status(RecommendationStatus.EXECUTING)
+        apply_steps = [s for s in recommendation.steps if s.phase is StepPhase.APPLY]
+        finalize_steps = [s for s in recommendation.steps if s.phase is StepPhase.FINALIZE]
+        compensations: list[tuple[str, CompensationStep]] = []
+        try:
+            for step in apply_steps:
+                if step.compensation is not None:
+                    compensations.append((step.step_id, step.compensation))
+                await self._run_step(step)
+            self._set_phase(WorkflowPhase.VERIFYING)
+            await workflow.sleep(
+                timedelta(seconds=self.request.timing.verify_delay_seconds), summary="settle before verifying"
+            )
+            verification: VerificationResult = await self._activity(
+                ActivityName.VERIFY, VerifyRequest(recommendation=recommendation), VerificationResult
+            )
+            if not verification.passed:
+                raise StepFailedError("verification failed: " + "; ".join(verification.problems))
+        except BaseException as failure:
+            # Shielded so that a cancelled run still puts the fleet back before it ends.
+            await asyncio.shield(asyncio.ensure_future(self._compensate(compensations, failure)))
+            if isinstance(failure, StepFailedError | ActivityError):
+                return
+            raise
+        for step in finalize_steps:
+            try:
+                await self._run_step(step)
+            except StepFailedError as failure:
+                # The change is in place and verified; a leftover instance is a cost, not an outage.
+                self.status.failure_reason = f"finalize incomplete: {failure}"
+                break
+        await self._change_status(RecommendationStatus.EXECUTED, reason=self.status.failure_reason)
+
+    async def _run_step(self, step: ExecutionStep) -> None:
+        try:
+            result: StepResult = await self._activity(
+                ActivityName.EXECUTE_STEP, StepRequest(step=step), StepResult, summary=step.description
+            )
+        except ActivityError as error:
+            result = self._failed_result(step.step_id, step, error)
+            await self._record_step(result)
+            raise StepFailedError(
+                f"step {step.step_id} ({step.description}) failed: {result.detail}"
+            ) from error
+        await self._record_step(result)
+
+    async def _compensate(
+        self, compensations: list[tuple[str, CompensationStep]], failure: BaseException
+    ) -> None:
+        reason = (
+            str(failure) if isinstance(failure, StepFailedError) else f"{type(failure).__name__}: {failure}"
+        )
+        self.status.failure_reason = reason
+        broken: list[str] = []
+        for step_id, compensation in reversed(compensations):
+            try:
+                result: StepResult = await self._activity(
+                    ActivityName.COMPENSATE_STEP,
+                    CompensationRequest(step_id=step_id, compensation=compensation),
+                    StepResult,
+                    summary=compensation.description,
+                )
+            except ActivityError as error:
+                result = self._failed_result(f"compensate-{step_id}", compensation, error)
+                result.status = StepStatus.COMPENSATION_FAILED
+                broken.append(f"{compensation.description}: {result.detail}")
+            await self._record_step(result)
+        if broken:
+            self.status.failure_reason = f"{reason}; compensation incomplete: {'; '.join(broken)}"
+            await self._change_status(RecommendationStatus.FAILED, reason=self.status.failure_reason)
+        else:
+            await self._change_status(RecommendationStatus.ROLLED_BACK, reason=reason)
+
+    async def _finish(self, recommendation: Recommendation) -> OptimizationStatus:
+        final = RecommendationStatus(self.status.phase.value)
+        outcome = Outcome(
+            recommendation_id=recommendation.recommendation_id,
+            workflow_id=recommendation.workflow_id,
+            status=final,
+            approval=self.status.approval,
+            step_results=self.status.step_results,
+            verification_passed={
+                RecommendationStatus.EXECUTED: True,
+                RecommendationStatus.ROLLED_BACK: False,
+            }.get(final),
+            failure_reason=self.status.failure_reason,
+            estimated_monthly_savings_usd=(
+                recommendation.estimated_monthly_savings_usd
+                if final is RecommendationStatus.EXECUTED
+                else 0.0
+            ),
+            finished_at=workflow.now(),
+        )
+        await self._activity(ActivityName.RECORD_OUTCOME, outcome)
+        return self.status
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    @property
+    def status(self) -> OptimizationStatus:
+        assert self._status is not None
+        return self._status
+
+    @property
+    def request(self) -> OptimizationRequest:
+        assert self._request is not None
+        return self._request
+
+    def _recommendation_from(self, analysis: AnalysisResult) -> Recommendation:
+        best = analysis.proposals[0]
+        reasoning = best.reasoning
+        if len(analysis.proposals) > 1:
+            others = "; ".join(
+                f"{p.title} (${p.estimated_monthly_savings_usd:,.0f}/month)" for p in analysis.proposals[1:]
+            )
+            reasoning += f" Alternatives considered, not combined with this one: {others}."
+        return Recommendation(
+            recommendation_id=str(workflow.uuid4()),
+            workflow_id=workflow.info().workflow_id,
+            customer_id=self.request.customer_id,
+            workload_id=self.request.workload_id,
+            **best.model_dump(exclude={"reasoning"}),
+            reasoning=reasoning,
+            created_at=workflow.now(),
+        )
+
+    def _failed_result(
+        self, step_id: str, step: ExecutionStep | CompensationStep, error: ActivityError
+    ) -> StepResult:
+        cause = error.cause
+        detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+        return StepResult(
+            step_id=step_id,
+            action=step.action,
+            target=step.target,
+            status=StepStatus.FAILED,
+            detail=detail,
+            finished_at=workflow.now(),
+        )
+
+    async def _record_step(self, result: StepResult) -> None:
+        self.status.step_results.append(result)
+        recommendation = self.status.recommendation
+        assert recommendation is not None
+        await self._activity(
+            ActivityName.RECORD_STEP,
+            StepRecord(recommendation_id=recommendation.recommendation_id, result=result),
+        )
+
+    async def _change_status(
+        self,
+        status: RecommendationStatus,
+        *,
+        reason: str | None = None,
+        approval: Approval | None = None,
+        actor: str | None = None,
+    ) -> None:
+        recommendation = self.status.recommendation
+        assert recommendation is not None
+        recommendation.status = status
+        self._set_phase(WorkflowPhase(status.value))
+        await self._activity(
+            ActivityName.CHANGE_STATUS,
+            StatusChange(
+                recommendation_id=recommendation.recommendation_id,
+                status=status,
+                actor=actor or f"workflow:{workflow.info().workflow_id}",
+                reason=reason,
+                approval=approval,
+            ),
+        )
+
+    def _set_phase(self, phase: WorkflowPhase) -> None:
+        self.status.phase = phase
+        self._publish()
+
+    def _publish(self) -> None:
+        """Keep the search attributes and the UI's details in step with the status."""
+        recommendation = self.status.recommendation
+        savings = recommendation.estimated_monthly_savings_usd if recommendation else 0.0
+        workflow.upsert_search_attributes(
+            [OPTI_STATUS.value_set(self.status.phase.value), OPTI_SAVINGS_USD.value_set(savings)]
+        )
+        lines = [f"**{self.status.phase.value}**"]
+        if recommendation is not None:
+            lines.append(
+                f"{recommendation.title}: ${savings:,.0f}/month, risk {recommendation.risk_level.value}, "
+                f"confidence {recommendation.confidence:.2f}"
+            )
+            lines.append(f"recommendation `{recommendation.recommendation_id}`")
+        if self.status.gate_reason:
+            lines.append(f"gate: {self.status.gate_reason}")
+        if self.status.failure_reason:
+            lines.append(f"failure: {self.status.failure_reason}")
+        workflow.set_current_details("\n\n".join(lines))
+
+    async def _activity(
+        self, name: str, arg: Any, result_type: type | None = None, summary: str | None = None
+    ) -> Any:
+        timing = self.request.timing
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                maximum_interval=timedelta(seconds=30),
+                maximum_attempts=timing.activity_max_attempts,
+            ),
+            summary=summary,
+        )

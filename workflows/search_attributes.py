@@ -1,0 +1,18 @@
+"""The custom search attributes the project registers, so the Temporal UI and CLI can filter on them,
+e.g. `temporal workflow list --query 'OptiStatus="pending_approval"'`."""
+
+from temporalio.common import SearchAttributeKey
+
+OPTI_CUSTOMER = SearchAttributeKey.for_keyword("OptiCustomer")
+OPTI_WORKLOAD = SearchAttributeKey.for_keyword("OptiWorkload")
+OPTI_AGENT = SearchAttributeKey.for_keyword("OptiAgent")
+OPTI_STATUS = SearchAttributeKey.for_keyword("OptiStatus")
+OPTI_SAVINGS_USD = SearchAttributeKey.for_float("OptiSavingsUsd")
+
+ALL = (OPTI_CUSTOMER, OPTI_WORKLOAD, OPTI_AGENT, OPTI_STATUS, OPTI_SAVINGS_USD)
+
+
+def registration_flags() -> dict[str, str]:
+    """Name -> Temporal type name, as `temporal server start-dev --search-attribute` expects."""
+    type_names = {"KEYWORD": "Keyword", "DOUBLE": "Double"}
+    return {key.name: type_names[key.indexed_value_type.name] for key in ALL}
