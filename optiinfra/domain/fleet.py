@@ -47,7 +47,24 @@ class InstanceType(BaseModel):
     on_demand_hourly_usd: float
     spot_hourly_usd: float | None = None
     spot_interruption_bucket: int | None = Field(
-        default=None, ge=0, le=4, description="AWS Spot Advisor index: 0 <5%, 1 5-10%, 2 10-15%, 3 15-20%, 4 >20%"
+        default=None,
+        ge=0,
+        le=4,
+        description="AWS Spot Advisor index: 0 <5%, 1 5-10%, 2 10-15%, 3 15-20%, 4 >20%",
+    )
+    spot_savings_percent: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Spot discount off on-demand, as the interruption source states it",
+    )
+    spot_interruption_source: str | None = Field(
+        default=None,
+        description="Which feed gave the interruption bucket and savings, with its snapshot date",
+    )
+    reserved_hourly_usd: dict[str, float] = Field(
+        default_factory=dict,
+        description="Effective hourly cost (upfront amortised) by term, e.g. '1yr_standard_no_upfront'",
     )
 
     @property

@@ -87,3 +87,26 @@ class Outcome(BaseModel):
 
 
 ExecutionStep.model_rebuild()
+
+
+class Proposal(BaseModel):
+    """An analyzer's finding before it becomes a persisted, identified recommendation."""
+
+    agent: AgentKind
+    type: RecommendationType
+    title: str
+    reasoning: str
+    estimated_monthly_savings_usd: float
+    current_monthly_cost_usd: float
+    projected_monthly_cost_usd: float
+    confidence: float = Field(ge=0.0, le=1.0)
+    risk_level: RiskLevel
+    steps: list[ExecutionStep]
+    evidence: dict[str, float | str] = Field(default_factory=dict)
+
+
+class AnalysisResult(BaseModel):
+    """Proposals ranked best first, and why the strategies that found nothing did not apply."""
+
+    proposals: list[Proposal] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,361 @@
+"""Reads and writes of the store, in domain models (ORM rows never leave this module).
+
+Every function takes the caller's `AsyncSession` and never commits: the caller owns the transaction,
+typically `async with session_factory(engine).begin() as session: ...`. Writes that an activity may
+repeat after a retry are idempotent, so a retried activity never duplicates or corrupts state."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from optiinfra.domain.enums import AgentKind, OperatingMode, RecommendationStatus, RiskLevel
+from optiinfra.domain.fleet import AutomationPolicy, Customer, Workload
+from optiinfra.domain.recommendation import Approval, Outcome, Recommendation, StepResult
+from optiinfra.store.tables import (
+    AuditRow,
+    Base,
+    CustomerRow,
+    ExecutionRow,
+    RecommendationRow,
+    WorkflowRunRow,
+    WorkloadRow,
+    utc_now,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+# Each failed attempt means another allocator committed a number first, so this bounds contention.
+MAX_RUN_ALLOCATION_ATTEMPTS = 20
+
+
+class AuditEntry(BaseModel):
+    """One line of the audit log: who did what to which subject."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+
+
+class RecommendationRecord(BaseModel):
+    """A recommendation together with what happened to it, as the API shows it."""
+
+    recommendation: Recommendation
+    status_reason: str | None = None
+    approval: Approval | None = None
+    outcome: Outcome | None = None
+    updated_at: datetime
+
+
+# Customers and workloads
+
+
+async def upsert_customer(*, session: AsyncSession, customer: Customer) -> Customer:
+    values = {
+        "customer_id": customer.customer_id,
+        "name": customer.name,
+        "operating_mode": customer.automation.operating_mode.value,
+        "auto_execute_min_confidence": customer.automation.auto_execute_min_confidence,
+        "auto_execute_max_risk": customer.automation.auto_execute_max_risk.value,
+    }
+    await session.execute(_upsert(session, CustomerRow, values, key=("customer_id",)))
+    return customer
+
+
+async def get_customer(*, session: AsyncSession, customer_id: str) -> Customer | None:
+    row = await session.get(CustomerRow, customer_id, populate_existing=True)
+    return None if row is None else _customer_from_row(row)
+
+
+async def list_customers(*, session: AsyncSession) -> list[Customer]:
+    rows = await session.scalars(_fresh(select(CustomerRow).order_by(CustomerRow.customer_id)))
+    return [_customer_from_row(row) for row in rows]
+
+
+async def upsert_workload(*, session: AsyncSession, workload: Workload) -> Workload:
+    """The customer must exist already (foreign key)."""
+    values = _column_values(workload)
+    await session.execute(_upsert(session, WorkloadRow, values, key=("customer_id", "workload_id")))
+    return workload
+
+
+async def get_workload(*, session: AsyncSession, customer_id: str, workload_id: str) -> Workload | None:
+    row = await session.get(WorkloadRow, (customer_id, workload_id), populate_existing=True)
+    return None if row is None else _from_row(Workload, row)
+
+
+async def list_workloads(*, session: AsyncSession, customer_id: str | None = None) -> list[Workload]:
+    query = select(WorkloadRow).order_by(WorkloadRow.customer_id, WorkloadRow.workload_id)
+    if customer_id is not None:
+        query = query.where(WorkloadRow.customer_id == customer_id)
+    return [_from_row(Workload, row) for row in await session.scalars(_fresh(query))]
+
+
+# Workflow runs
+
+
+async def allocate_run(
+    *,
+    session: AsyncSession,
+    customer_id: str,
+    workload_id: str,
+    agent: AgentKind,
+    workflow_id_prefix: str,
+) -> tuple[int, str]:
+    """Reserve the next run number of an agent on a workload; returns it with its workflow id,
+    `f"{workflow_id_prefix}/{run_number}"`.
+
+    Concurrent allocators may read the same maximum; the unique key lets only one insert win, and
+    the others retry inside a savepoint so the caller's transaction survives."""
+    for _ in range(MAX_RUN_ALLOCATION_ATTEMPTS):
+        run_number = await _next_run_number(session, customer_id, workload_id, agent)
+        workflow_id = f"{workflow_id_prefix}/{run_number}"
+        row = {
+            "workflow_id": workflow_id,
+            "customer_id": customer_id,
+            "workload_id": workload_id,
+            "agent": agent.value,
+            "run_number": run_number,
+        }
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(WorkflowRunRow).values(row))
+        except IntegrityError:
+            continue
+        return run_number, workflow_id
+    raise RuntimeError(
+        f"could not allocate a run for {customer_id}/{workload_id}/{agent.value} "
+        f"after {MAX_RUN_ALLOCATION_ATTEMPTS} attempts"
+    )
+
+
+async def _next_run_number(
+    session: AsyncSession, customer_id: str, workload_id: str, agent: AgentKind
+) -> int:
+    query = select(func.coalesce(func.max(WorkflowRunRow.run_number), 0) + 1).where(
+        WorkflowRunRow.customer_id == customer_id,
+        WorkflowRunRow.workload_id == workload_id,
+        WorkflowRunRow.agent == agent.value,
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+# Recommendations
+
+
+async def save_recommendation(*, session: AsyncSession, recommendation: Recommendation) -> Recommendation:
+    """Insert, or overwrite the stored copy with the same id (a retried activity saves it again).
+
+    Raises ValueError when that would move a recommendation out of a final status."""
+    stored = await _locked_recommendation_row(session, recommendation.recommendation_id)
+    if stored is not None:
+        _check_status_change(stored, recommendation.status)
+    values = _column_values(recommendation) | {"updated_at": utc_now()}
+    await session.execute(_upsert(session, RecommendationRow, values, key=("recommendation_id",)))
+    return recommendation
+
+
+async def get_recommendation(*, session: AsyncSession, recommendation_id: str) -> Recommendation | None:
+    row = await session.get(RecommendationRow, recommendation_id, populate_existing=True)
+    return None if row is None else _from_row(Recommendation, row)
+
+
+async def get_recommendation_by_workflow(*, session: AsyncSession, workflow_id: str) -> Recommendation | None:
+    query = select(RecommendationRow).where(RecommendationRow.workflow_id == workflow_id)
+    row = (await session.scalars(_fresh(query))).one_or_none()
+    return None if row is None else _from_row(Recommendation, row)
+
+
+async def get_recommendation_record(
+    *, session: AsyncSession, recommendation_id: str
+) -> RecommendationRecord | None:
+    """The recommendation with its approval, outcome and the reason for its current status."""
+    row = await session.get(RecommendationRow, recommendation_id, populate_existing=True)
+    return None if row is None else _record_from_row(row)
+
+
+async def get_outcome(*, session: AsyncSession, recommendation_id: str) -> Outcome | None:
+    """How the recommendation ended; None while it runs, or if the id is unknown."""
+    record = await get_recommendation_record(session=session, recommendation_id=recommendation_id)
+    return None if record is None else record.outcome
+
+
+async def list_recommendations(
+    *,
+    session: AsyncSession,
+    status: RecommendationStatus | None = None,
+    customer_id: str | None = None,
+) -> list[Recommendation]:
+    """Newest first."""
+    query = select(RecommendationRow).order_by(
+        RecommendationRow.created_at.desc(), RecommendationRow.recommendation_id
+    )
+    if status is not None:
+        query = query.where(RecommendationRow.status == status.value)
+    if customer_id is not None:
+        query = query.where(RecommendationRow.customer_id == customer_id)
+    return [_from_row(Recommendation, row) for row in await session.scalars(_fresh(query))]
+
+
+async def update_recommendation_status(
+    *,
+    session: AsyncSession,
+    recommendation_id: str,
+    status: RecommendationStatus,
+    reason: str | None = None,
+    approval: Approval | None = None,
+    outcome: Outcome | None = None,
+) -> Recommendation:
+    """Move a recommendation to `status`, recording whichever of reason/approval/outcome is given.
+
+    Raises LookupError for an unknown id and ValueError when leaving a final status; setting the
+    status it already has is allowed, so a retried update is harmless."""
+    row = await _locked_recommendation_row(session, recommendation_id)
+    if row is None:
+        raise LookupError(f"no recommendation {recommendation_id!r}")
+    _check_status_change(row, status)
+    row.status = status.value
+    row.updated_at = utc_now()
+    if reason is not None:
+        row.status_reason = reason
+    if approval is not None:
+        row.approval = approval.model_dump(mode="json")
+    if outcome is not None:
+        row.outcome = outcome.model_dump(mode="json")
+    await session.flush()
+    return _from_row(Recommendation, row)
+
+
+async def _locked_recommendation_row(
+    session: AsyncSession, recommendation_id: str
+) -> RecommendationRow | None:
+    """Row-locked on PostgreSQL so two status changes cannot interleave (SQLite has one writer anyway)."""
+    return await session.get(
+        RecommendationRow, recommendation_id, populate_existing=True, with_for_update=True
+    )
+
+
+def _check_status_change(row: RecommendationRow, new_status: RecommendationStatus) -> None:
+    current = RecommendationStatus(row.status)
+    if current.is_final and new_status != current:
+        raise ValueError(
+            f"recommendation {row.recommendation_id!r} is already {current.value}; "
+            f"it cannot become {new_status.value}"
+        )
+
+
+# Step results
+
+
+async def record_step_result(
+    *, session: AsyncSession, recommendation_id: str, workflow_id: str, result: StepResult
+) -> bool:
+    """Store one step result; True if it is new, False if the same (workflow, step, status) exists."""
+    values = _column_values(result) | {"recommendation_id": recommendation_id, "workflow_id": workflow_id}
+    statement = (
+        _dialect_insert(session, ExecutionRow)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["workflow_id", "step_id", "status"])
+        .returning(ExecutionRow.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def list_step_results(*, session: AsyncSession, recommendation_id: str) -> list[StepResult]:
+    """In the order they were recorded."""
+    query = select(ExecutionRow).where(ExecutionRow.recommendation_id == recommendation_id)
+    rows = await session.scalars(_fresh(query.order_by(ExecutionRow.id)))
+    return [_from_row(StepResult, row) for row in rows]
+
+
+# Audit log
+
+
+async def append_audit(
+    *, session: AsyncSession, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+) -> AuditEntry:
+    """`detail` may hold any pydantic-serialisable values (datetimes, enums, models)."""
+    row = AuditRow(actor=actor, action=action, subject=subject, detail=to_jsonable_python(dict(detail)))
+    session.add(row)
+    await session.flush()
+    return _from_row(AuditEntry, row)
+
+
+async def list_audit(*, session: AsyncSession, subject: str | None = None) -> list[AuditEntry]:
+    """Oldest first."""
+    query = select(AuditRow).order_by(AuditRow.id)
+    if subject is not None:
+        query = query.where(AuditRow.subject == subject)
+    return [_from_row(AuditEntry, row) for row in await session.scalars(_fresh(query))]
+
+
+# Mapping between domain models and rows
+
+
+def _column_values(model: BaseModel) -> dict[str, Any]:
+    """Column values of a model whose fields are named like its columns: JSON-ready values, except
+    top-level datetimes, which the timestamp columns take as datetime objects."""
+    values: dict[str, Any] = model.model_dump(mode="json")
+    values.update({name: value for name, value in model if isinstance(value, datetime)})
+    return values
+
+
+def _from_row(model: type[ModelT], row: Base) -> ModelT:
+    return model.model_validate({name: getattr(row, name) for name in model.model_fields})
+
+
+def _customer_from_row(row: CustomerRow) -> Customer:
+    automation = AutomationPolicy(
+        operating_mode=OperatingMode(row.operating_mode),
+        auto_execute_min_confidence=row.auto_execute_min_confidence,
+        auto_execute_max_risk=RiskLevel(row.auto_execute_max_risk),
+    )
+    return Customer(customer_id=row.customer_id, name=row.name, automation=automation)
+
+
+def _record_from_row(row: RecommendationRow) -> RecommendationRecord:
+    return RecommendationRecord(
+        recommendation=_from_row(Recommendation, row),
+        status_reason=row.status_reason,
+        approval=None if row.approval is None else Approval.model_validate(row.approval),
+        outcome=None if row.outcome is None else Outcome.model_validate(row.outcome),
+        updated_at=row.updated_at,
+    )
+
+
+# Statements
+
+
+def _fresh(query: SelectT) -> SelectT:
+    """Reload rows even if the session holds them: upserts bypass the session's identity map."""
+    return query.execution_options(populate_existing=True)
+
+
+def _dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT support, which both backends spell the same way."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _upsert(
+    session: AsyncSession, entity: type[Base], values: dict[str, Any], *, key: Sequence[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """Insert `values`, or on a key conflict overwrite every given non-key column (so columns left
+    out, such as `created_at`, keep their first value)."""
+    statement = _dialect_insert(session, entity).values(values)
+    changes = {name: statement.excluded[name] for name in values if name not in key}
+    return statement.on_conflict_do_update(index_elements=list(key), set_=changes)

@@ -1,0 +1,178 @@
+"""Relational schema of the store. Column types are generic so one schema serves SQLite and PostgreSQL;
+enums are stored as their string values so adding a member never needs a migration.
+
+The schema itself is created by Alembic (`optiinfra/store/migrations`); these classes describe it for
+the repository and must stay identical to what the migrations build (a test compares the two)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID_LENGTH = 64
+WORKFLOW_ID_LENGTH = 255
+NAME_LENGTH = 255
+ENUM_LENGTH = 32
+
+# Deterministic constraint names, so migrations can refer to (and later drop) them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that always reads back in UTC.
+
+    SQLite has no timezone type and returns naive values; PostgreSQL returns the session's zone.
+    Normalising here means the domain never sees a naive or non-UTC datetime from the store."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return _as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive values are taken to be UTC already (that is how SQLite hands them back)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        float: Float(),
+    }
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    operating_mode: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    auto_execute_min_confidence: Mapped[float]
+    auto_execute_max_risk: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WorkloadRow(Base):
+    __tablename__ = "workloads"
+
+    customer_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    model_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    region: Mapped[str] = mapped_column(String(ID_LENGTH))
+    stateless: Mapped[bool]
+    critical: Mapped[bool]
+    min_on_demand_instances: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class WorkflowRunRow(Base):
+    """One numbered run of an agent on a workload; the unique key makes run numbers race-safe."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (UniqueConstraint("customer_id", "workload_id", "agent", "run_number"),)
+
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    agent: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    run_number: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RecommendationRow(Base):
+    __tablename__ = "recommendations"
+
+    recommendation_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    agent: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    type: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    status: Mapped[str] = mapped_column(String(ENUM_LENGTH), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str] = mapped_column(Text)
+    estimated_monthly_savings_usd: Mapped[float]
+    current_monthly_cost_usd: Mapped[float]
+    projected_monthly_cost_usd: Mapped[float]
+    confidence: Mapped[float]
+    risk_level: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    steps: Mapped[list[Any]]
+    evidence: Mapped[dict[str, Any]]
+    approval: Mapped[dict[str, Any] | None]
+    outcome: Mapped[dict[str, Any] | None]
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ExecutionRow(Base):
+    """A step result. The unique key makes recording the same result twice (activity retry) a no-op."""
+
+    __tablename__ = "executions"
+    __table_args__ = (UniqueConstraint("workflow_id", "step_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recommendation_id: Mapped[str] = mapped_column(
+        String(WORKFLOW_ID_LENGTH),
+        ForeignKey("recommendations.recommendation_id", ondelete="CASCADE"),
+        index=True,
+    )
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    step_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    target: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    status: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    detail: Mapped[str] = mapped_column(Text)
+    resource_ids: Mapped[list[Any]]
+    finished_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    subject: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), index=True)
+    detail: Mapped[dict[str, Any]]
