@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import Workload
-from optiinfra.domain.recommendation import ExecutionStep, Outcome, Recommendation, StepResult
+from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -71,8 +71,11 @@ class RecommendationItem(BaseModel):
 class RecommendationDetail(RecommendationItem):
     steps: list[ExecutionStep]
     evidence: dict[str, float | str]
+    status_reason: str | None = None
+    approval: Approval | None = None
     step_results: list[StepResult]
     outcome: Outcome | None = None
+    updated_at: datetime
 
 
 class RecommendationList(BaseModel):

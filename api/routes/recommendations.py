@@ -27,14 +27,22 @@ async def list_recommendations(
 @router.get("/{recommendation_id}")
 async def get_recommendation(recommendation_id: str, sessions: SessionsDep) -> RecommendationDetail:
     async with sessions() as session:
-        found = await repository.get_recommendation(session=session, recommendation_id=recommendation_id)
-        if found is None:
+        record = await repository.get_recommendation_record(
+            session=session, recommendation_id=recommendation_id
+        )
+        if record is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no recommendation {recommendation_id}")
         results = await repository.list_step_results(session=session, recommendation_id=recommendation_id)
-        outcome = await repository.get_outcome(session=session, recommendation_id=recommendation_id)
-    item = RecommendationItem.of(found)
+    found = record.recommendation
     return RecommendationDetail(
-        **item.model_dump(), steps=found.steps, evidence=found.evidence, step_results=results, outcome=outcome
+        **RecommendationItem.of(found).model_dump(),
+        steps=found.steps,
+        evidence=found.evidence,
+        status_reason=record.status_reason,
+        approval=record.approval,
+        step_results=results,
+        outcome=record.outcome,
+        updated_at=record.updated_at,
     )
 
 

@@ -1,0 +1,39 @@
+"""The API app wired to the real dev server and a real migrated store, reached through ASGI."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.app import create_app
+from optiinfra.settings import Settings
+from optiinfra.store.database import create_engine_for, session_factory
+
+API_TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture
+async def api_sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine_for(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def api(
+    temporal_client: Client, api_sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(api_token=SecretStr(API_TOKEN), temporal_task_queue="api-tests")
+    app = create_app(settings, client=temporal_client, sessions=api_sessions)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api.test",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        ) as client,
+    ):
+        yield client
