@@ -1,0 +1,1 @@
+"""Worker entry points. The embedded mode runs the all-in-one worker on the single task queue."""

@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus
@@ -10,7 +10,7 @@ from optiinfra.domain.recommendation import Approval, Recommendation
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from workflows.agent_optimization import AgentOptimizationWorkflow
-from workflows.contracts import ExecutionTiming, OptimizationRequest
+from workflows.contracts import ExecutionTiming, OptimizationRequest, WorkflowPhase
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
 
 AVAILABLE_AGENTS = frozenset({AgentKind.COST})
@@ -79,10 +79,10 @@ async def start_optimization(
         task_queue=settings.temporal_task_queue,
         search_attributes=TypedSearchAttributes(
             [
-                OPTI_CUSTOMER.value_set(customer_id),
-                OPTI_WORKLOAD.value_set(workload_id),
-                OPTI_AGENT.value_set(agent.value),
-                OPTI_STATUS.value_set("collecting"),
+                SearchAttributePair(OPTI_CUSTOMER, customer_id),
+                SearchAttributePair(OPTI_WORKLOAD, workload_id),
+                SearchAttributePair(OPTI_AGENT, agent.value),
+                SearchAttributePair(OPTI_STATUS, WorkflowPhase.COLLECTING.value),
             ]
         ),
         static_summary=f"{agent.value} optimization of {customer_id}/{workload_id}",

@@ -22,7 +22,7 @@ from optiinfra.embedded.token import resolve_api_token
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
 from optiinfra.settings import Settings
-from optiinfra.sim.demo_fleet import DEMO_FLEET
+from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.sim.moto_server import start_moto_server
 from optiinfra.sim.seed import seed_demo_fleet
 from optiinfra.store import repository
@@ -39,13 +39,14 @@ class RunningStack:
     persistent: bool
 
 
-async def seed_demo_store(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def seed_demo_store(sessions: async_sessionmaker[AsyncSession], region: str) -> None:
     """Register the twin's demo customer and workloads, keeping any edits made to existing rows."""
+    fleet = demo_fleet(region)
     async with sessions.begin() as session:
-        customer = DEMO_FLEET.customer
+        customer = fleet.customer
         if await repository.get_customer(session=session, customer_id=customer.customer_id) is None:
             await repository.upsert_customer(session=session, customer=customer)
-        for workload in DEMO_FLEET.workloads():
+        for workload in fleet.workloads():
             existing = await repository.get_workload(
                 session=session, customer_id=workload.customer_id, workload_id=workload.workload_id
             )
@@ -87,7 +88,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         exits.push_async_callback(engine.dispose)
         sessions = session_factory(engine)
         if settings.profile == "embedded":
-            await seed_demo_store(sessions)
+            await seed_demo_store(sessions, settings.aws_region)
 
         client = await connect_temporal(settings)
         worker = build_worker(

@@ -44,7 +44,10 @@ async def test_health_needs_no_token_and_reports_parts(api: httpx.AsyncClient) -
         ({"workload_id": "chat", "agents": ["cost"]}, "customer_id"),
         ({"customer_id": "demo", "workload_id": "chat", "agents": ["finance"]}, "agents"),
         ({"customer_id": "demo", "workload_id": "chat", "agents": []}, "at least 1"),
-        ({"customer_id": "demo", "workload_id": "chat", "agents": ["cost", "cost"]}, "each agent may appear once"),
+        (
+            {"customer_id": "demo", "workload_id": "chat", "agents": ["cost", "cost"]},
+            "each agent may appear once",
+        ),
         ({"customer_id": "Demo Inc!", "workload_id": "chat", "agents": ["cost"]}, "pattern"),
         ({"customer_id": "demo", "workload_id": "chat", "agents": ["cost"], "mode": "yolo"}, "mode"),
         ({"customer_id": "demo", "workload_id": "chat", "agents": ["performance"]}, "not available"),
@@ -81,7 +84,9 @@ async def test_unknown_workload_is_404_and_unknown_recommendation_is_404(api: ht
     ("body", "reason"),
     [({}, "approver"), ({"approver": ""}, "at least 1"), ({"approver": "ana", "extra": 1}, "extra")],
 )
-async def test_bad_decision_bodies_get_422(api: httpx.AsyncClient, body: dict[str, object], reason: str) -> None:
+async def test_bad_decision_bodies_get_422(
+    api: httpx.AsyncClient, body: dict[str, object], reason: str
+) -> None:
     response = await api.post("/v1/recommendations/anything/approve", json=body)
     assert response.status_code == 422
     assert reason in response.text.lower()
