@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     profile: Literal["embedded", "production"] = "embedded"
     approval_timeout_seconds: int | None = None
     verify_delay_seconds: int | None = None
-    activity_timeout_seconds: int = 120
+    activity_timeout_seconds: int = 600
+    activity_heartbeat_seconds: int = 30
+    activity_max_attempts: int = 5
 
     @property
     def embedded_engine(self) -> bool:

@@ -189,7 +189,11 @@ class AgentOptimizationWorkflow:
     async def _run_step(self, step: ExecutionStep) -> None:
         try:
             result: StepResult = await self._activity(
-                ActivityName.EXECUTE_STEP, StepRequest(step=step), StepResult, summary=step.description
+                ActivityName.EXECUTE_STEP,
+                StepRequest(step=step),
+                StepResult,
+                summary=step.description,
+                heartbeat=True,
             )
         except ActivityError as error:
             result = self._failed_result(step.step_id, step, error)
@@ -214,6 +218,7 @@ class AgentOptimizationWorkflow:
                     CompensationRequest(step_id=step_id, compensation=compensation),
                     StepResult,
                     summary=compensation.description,
+                    heartbeat=True,
                 )
             except ActivityError as error:
                 result = self._failed_result(f"compensate-{step_id}", compensation, error)
@@ -350,7 +355,12 @@ class AgentOptimizationWorkflow:
         workflow.set_current_details("\n\n".join(lines))
 
     async def _activity(
-        self, name: str, arg: Any, result_type: type | None = None, summary: str | None = None
+        self,
+        name: str,
+        arg: Any,
+        result_type: type | None = None,
+        summary: str | None = None,
+        heartbeat: bool = False,
     ) -> Any:
         timing = self.request.timing
         return await workflow.execute_activity(
@@ -358,6 +368,7 @@ class AgentOptimizationWorkflow:
             arg,
             result_type=result_type,
             start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
+            heartbeat_timeout=timedelta(seconds=timing.activity_heartbeat_seconds) if heartbeat else None,
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(seconds=1),
                 maximum_interval=timedelta(seconds=30),

@@ -21,7 +21,10 @@ class ExecutionTiming(BaseModel):
 
     approval_timeout_seconds: int = Field(default=72 * 3600, gt=0)
     verify_delay_seconds: int = Field(default=2 * 3600, ge=0)
-    activity_timeout_seconds: int = Field(default=120, gt=0)
+    activity_timeout_seconds: int = Field(default=600, gt=0)
+    activity_heartbeat_seconds: int = Field(
+        default=30, gt=0, description="Cloud steps heartbeat while they wait; silence means a dead worker"
+    )
     activity_max_attempts: int = Field(default=5, gt=0)
 
 

@@ -31,6 +31,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, SecretStr
+from temporalio import activity
 
 from optiinfra.cloud import tags
 from optiinfra.domain.enums import PurchaseOption, StepAction, UtilizationMetric
@@ -91,6 +92,12 @@ NOT_FOUND = "InvalidInstanceID.NotFound"
 WAIT_MARGIN_SECONDS = 15
 MAX_DATAPOINTS_PER_REQUEST = 1440
 """GetMetricStatistics returns at most this many datapoints per call."""
+
+
+def heartbeat_if_in_activity() -> None:
+    """Long waits (a GPU instance boots in minutes) heartbeat, so a dead worker is noticed quickly."""
+    if activity.in_activity():
+        activity.heartbeat()
 
 
 class CloudActionError(Exception):
@@ -324,16 +331,22 @@ class Ec2Fleet:
 
     @classmethod
     def from_settings(cls, settings: Settings, credentials: AwsCredentials | None = None) -> Ec2Fleet:
-        """An endpoint override only ever points at the simulator here, so it gets the simulator's
-        dummy credentials; real AWS (no override) uses boto3's default credential chain.
+        """In the embedded profile an endpoint override points at the twin's simulator, which gets dummy
+        credentials; otherwise (real AWS, or a VPC endpoint) boto3's default credential chain applies.
 
         Waits end a little before the activity's own timeout, so a slow boot fails as a retryable
         `WaitTimeout` (and the retried, idempotent action simply waits on) instead of a killed activity."""
         endpoint = settings.aws_endpoint_url or None
-        if credentials is None and endpoint is not None:
+        if credentials is None and endpoint is not None and settings.profile == "embedded":
             credentials = SIMULATOR_CREDENTIALS
         wait_timeout = max(settings.activity_timeout_seconds - WAIT_MARGIN_SECONDS, WAIT_MARGIN_SECONDS)
-        return cls(settings.aws_region, endpoint, credentials, wait_timeout_seconds=wait_timeout)
+        return cls(
+            settings.aws_region,
+            endpoint,
+            credentials,
+            wait_timeout_seconds=wait_timeout,
+            on_wait_poll=heartbeat_if_in_activity,
+        )
 
     # ----------------------------------------------------------------------------------- discovery
 

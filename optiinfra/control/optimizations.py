@@ -37,6 +37,8 @@ def timing_from(settings: Settings) -> ExecutionTiming:
         approval_timeout_seconds=settings.effective_approval_timeout_seconds,
         verify_delay_seconds=settings.effective_verify_delay_seconds,
         activity_timeout_seconds=settings.activity_timeout_seconds,
+        activity_heartbeat_seconds=settings.activity_heartbeat_seconds,
+        activity_max_attempts=settings.activity_max_attempts,
     )
 
 

@@ -1,0 +1,120 @@
+"""A real worker on its own task queue against the real dev server, a migrated store holding the demo
+customer, and the seeded moto twin."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+
+from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.control.optimizations import start_optimization
+from optiinfra.domain.enums import AgentKind
+from optiinfra.embedded.stack import seed_demo_store
+from optiinfra.settings import Settings
+from optiinfra.store.database import create_engine_for, session_factory
+from tests.support.cloud import SeededCloud
+from workers.all_in_one import build_worker
+from workflows.agent_optimization import AgentOptimizationWorkflow
+from workflows.contracts import OptimizationStatus, WorkflowPhase
+
+CUSTOMER = "demo"
+
+
+def harness_settings(task_queue: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "temporal_task_queue": task_queue,
+        "approval_timeout_seconds": 120,
+        "verify_delay_seconds": 1,
+        "activity_timeout_seconds": 20,
+        "activity_heartbeat_seconds": 10,
+        "activity_max_attempts": 3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Harness:
+    client: Client
+    sessions: async_sessionmaker[AsyncSession]
+    cloud: SeededCloud
+    fleet: Ec2Fleet
+    settings: Settings
+    database_url: str
+
+    async def start(
+        self, workload_id: str, **setting_overrides: Any
+    ) -> WorkflowHandle[Any, OptimizationStatus]:
+        settings = self.settings.model_copy(update=setting_overrides)
+        workflow_id = await start_optimization(
+            client=self.client,
+            sessions=self.sessions,
+            settings=settings,
+            customer_id=CUSTOMER,
+            workload_id=workload_id,
+            agent=AgentKind.COST,
+        )
+        return self.client.get_workflow_handle_for(AgentOptimizationWorkflow.run, workflow_id)
+
+
+async def wait_for_phase(
+    handle: WorkflowHandle[Any, OptimizationStatus], phase: WorkflowPhase, timeout_s: float = 60
+) -> OptimizationStatus:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = await handle.query(AgentOptimizationWorkflow.get_status)
+        if status.phase is phase:
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{handle.id} stayed in {status.phase}, expected {phase}")
+        await asyncio.sleep(0.2)
+
+
+def fleet_state(fleet: Ec2Fleet) -> dict[str, tuple[str, str, str]]:
+    """Every instance of the twin: id -> (type, state, lifecycle), read straight from EC2."""
+    state: dict[str, tuple[str, str, str]] = {}
+    for page in fleet.ec2.get_paginator("describe_instances").paginate():
+        for reservation in page["Reservations"]:
+            for raw in reservation["Instances"]:
+                state[raw["InstanceId"]] = (
+                    raw["InstanceType"],
+                    raw["State"]["Name"],
+                    raw.get("InstanceLifecycle", "on-demand"),
+                )
+    return state
+
+
+@pytest.fixture
+async def harness_store(database_url: str) -> AsyncIterator[tuple[str, async_sessionmaker[AsyncSession]]]:
+    engine = create_engine_for(database_url)
+    sessions = session_factory(engine)
+    await seed_demo_store(sessions, "us-east-1")
+    yield database_url, sessions
+    await engine.dispose()
+
+
+@pytest.fixture
+async def harness(
+    temporal_client: Client,
+    seeded_cloud: SeededCloud,
+    harness_store: tuple[str, async_sessionmaker[AsyncSession]],
+) -> AsyncIterator[Harness]:
+    database_url, sessions = harness_store
+    task_queue = f"tests-{uuid4()}"
+    fleet = seeded_cloud.fleet
+    worker = build_worker(temporal_client, task_queue=task_queue, sessions=sessions, fleet=fleet)
+    async with worker:
+        yield Harness(
+            client=temporal_client,
+            sessions=sessions,
+            cloud=seeded_cloud,
+            fleet=fleet,
+            settings=harness_settings(task_queue),
+            database_url=database_url,
+        )

@@ -1,0 +1,126 @@
+"""A person approves through the API; the decision reaches the workflow as a signal; the Temporal CLI
+finds waiting workflows by the OptiStatus search attribute. Run on SQLite and PostgreSQL."""
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
+
+from api.app import create_app
+from optiinfra.engine.devserver import DevServer, temporal_cli_path
+from optiinfra.store import repository
+from tests.workflows.conftest import Harness, fleet_state, wait_for_phase
+from workflows.agent_optimization import AgentOptimizationWorkflow
+from workflows.contracts import WorkflowPhase
+
+TOKEN = "approval-test-token"
+
+
+@pytest.fixture
+async def api(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    settings = harness.settings.model_copy(update={"api_token": SecretStr(TOKEN)})
+    app = create_app(settings, client=harness.client, sessions=harness.sessions)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://api.test",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as client,
+    ):
+        yield client
+
+
+def cli_list(server: DevServer, query: str) -> list[str]:
+    listed = subprocess.run(
+        [
+            str(temporal_cli_path()),
+            "workflow",
+            "list",
+            "--address",
+            server.address,
+            "--query",
+            query,
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    rows = json.loads(listed.stdout or "[]")
+    return [row["execution"]["workflowId"] for row in rows]
+
+
+async def eventually_listed(server: DevServer, query: str, workflow_id: str, timeout_s: float = 20) -> None:
+    """Visibility is eventually consistent: poll until the CLI sees the workflow."""
+    deadline = time.monotonic() + timeout_s
+    while workflow_id not in cli_list(server, query):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"`temporal workflow list --query {query!r}` never listed {workflow_id}")
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+async def test_approval_through_the_api_reaches_the_workflow_as_a_signal(
+    harness: Harness, api: httpx.AsyncClient, temporal_dev_server: DevServer
+) -> None:
+    originals = harness.cloud.seeded.instance_ids["code-assist"]
+    before = fleet_state(harness.fleet)
+    started = await api.post("/v1/optimizations", json={"customer_id": "demo", "workload_id": "code-assist"})
+    assert started.status_code == 201
+    workflow_id = started.json()["workflow_id"]
+    assert workflow_id.startswith("opt/demo/code-assist/cost/")
+    handle = harness.client.get_workflow_handle_for(AgentOptimizationWorkflow.run, workflow_id)
+    await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL)
+
+    await eventually_listed(temporal_dev_server, 'OptiStatus="pending_approval"', workflow_id)
+    await eventually_listed(
+        temporal_dev_server,
+        'OptiCustomer="demo" AND OptiWorkload="code-assist" AND OptiSavingsUsd > 1000',
+        workflow_id,
+    )
+    waiting = (await api.get("/v1/recommendations", params={"status": "pending_approval"})).json()["items"]
+    (item,) = [i for i in waiting if i["workflow_id"] == workflow_id]
+    assert item["type"] == "spot_migration"
+    assert item["estimated_monthly_savings_usd"] > 0
+    assert fleet_state(harness.fleet) == before  # nothing moves while the recommendation waits
+
+    approved = await api.post(
+        f"/v1/recommendations/{item['id']}/approve", json={"approver": "ana", "reason": "spot is fine here"}
+    )
+    assert approved.status_code == 202
+    status = await handle.result()
+
+    assert status.phase is WorkflowPhase.EXECUTED
+    assert status.approval is not None and status.approval.approver == "ana"
+    history = await handle.fetch_history()
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert signals == ["approve"]
+    after = fleet_state(harness.fleet)
+    spot = [iid for iid, (_, state, lifecycle) in after.items() if lifecycle == "spot" and state == "running"]
+    assert len(spot) == 3
+    assert sorted(after[i][1] for i in originals) == ["running", "terminated", "terminated", "terminated"]
+
+    detail = (await api.get(f"/v1/recommendations/{item['id']}")).json()
+    assert detail["status"] == "executed"
+    assert detail["approval"]["approver"] == "ana"
+    assert detail["outcome"]["verification_passed"] is True
+    again = await api.post(f"/v1/recommendations/{item['id']}/approve", json={"approver": "bo"})
+    assert again.status_code == 409
+    assert "not pending_approval" in again.json()["detail"]
+    async with harness.sessions() as session:
+        audit = await repository.list_audit(session=session, subject=item["id"])
+    assert ("ana", "recommendation.approve_requested") in [(a.actor, a.action) for a in audit]
+    assert ("ana", "recommendation.approved") in [(a.actor, a.action) for a in audit]
