@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.context import current_workflow_id
 from agents.verification import expected_end_state, mismatches
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
@@ -69,7 +70,7 @@ class CloudActivities:
 
     @activity.defn(name=ActivityName.VERIFY)
     async def verify_execution(self, request: VerifyRequest) -> VerificationResult:
-        workflow_id = activity.info().workflow_id
+        workflow_id = current_workflow_id()
         problems: list[str] = []
         for expected in expected_end_state(request.recommendation.steps):
             if expected.launched_by is not None:
@@ -83,7 +84,7 @@ class CloudActivities:
     async def _perform(
         self, step_id: str, step: ExecutionStep | CompensationStep, success: StepStatus
     ) -> StepResult:
-        workflow_id = activity.info().workflow_id
+        workflow_id = current_workflow_id()
         try:
             detail, resource_ids = await self._dispatch(workflow_id, step)
         except CloudActionError as error:

@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.context import current_workflow_id
 from optiinfra.domain.recommendation import Outcome, Recommendation
 from optiinfra.store import repository
 from workflows.contracts import ActivityName, StatusChange, StepRecord, WorkloadContext, WorkloadRef
@@ -63,17 +64,19 @@ class StoreActivities:
 
     @activity.defn(name=ActivityName.RECORD_STEP)
     async def record_step_result(self, record: StepRecord) -> None:
-        info = activity.info()
+        workflow_id = current_workflow_id()
         async with self._sessions.begin() as session:
-            await repository.record_step_result(
+            first_time = await repository.record_step_result(
                 session=session,
                 recommendation_id=record.recommendation_id,
-                workflow_id=info.workflow_id,
+                workflow_id=workflow_id,
                 result=record.result,
             )
+            if not first_time:
+                return  # a retry of an activity whose first attempt committed: audit once
             await repository.append_audit(
                 session=session,
-                actor=f"workflow:{info.workflow_id}",
+                actor=f"workflow:{workflow_id}",
                 action=f"step.{record.result.action.value}.{record.result.status.value}",
                 subject=record.result.target,
                 detail={"step_id": record.result.step_id, "detail": record.result.detail},

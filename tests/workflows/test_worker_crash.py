@@ -1,0 +1,140 @@
+"""Killing the worker in the middle of a spot migration: a new worker finishes the run, and no side
+effect happens twice (no second replacement launched, no step recorded twice)."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from optiinfra.cloud import tags
+from optiinfra.control.optimizations import start_optimization
+from optiinfra.domain.enums import AgentKind, DecisionKind
+from optiinfra.domain.recommendation import Approval
+from optiinfra.engine.devserver import DevServer
+from optiinfra.store import repository
+from tests.support.cloud import SeededCloud
+from tests.workflows.conftest import fleet_state, harness_settings, wait_for_phase
+from workflows.agent_optimization import AgentOptimizationWorkflow
+from workflows.contracts import WorkflowPhase
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcesses:
+    """All-in-one workers in their own processes, as `optiinfra worker` runs them in production."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self._env = env
+        self._log_dir = log_dir
+        self._started: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = (self._log_dir / f"worker-{len(self._started)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.all_in_one"],
+            cwd=REPO_ROOT,
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self._started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self._started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def workers(
+    temporal_dev_server: DevServer,
+    seeded_cloud: SeededCloud,
+    harness_store: tuple[str, async_sessionmaker[AsyncSession]],
+    tmp_path: Path,
+) -> Iterator[tuple[WorkerProcesses, str]]:
+    task_queue = f"crash-{uuid4()}"
+    settings = harness_settings(task_queue)
+    env = {
+        **os.environ,
+        "OPTIINFRA_TEMPORAL_ADDRESS": temporal_dev_server.address,
+        "OPTIINFRA_TEMPORAL_TASK_QUEUE": task_queue,
+        "OPTIINFRA_DATABASE_URL": harness_store[0],
+        "OPTIINFRA_AWS_ENDPOINT_URL": seeded_cloud.endpoint_url,
+        "OPTIINFRA_AWS_REGION": seeded_cloud.region,
+        "OPTIINFRA_ACTIVITY_TIMEOUT_SECONDS": str(settings.activity_timeout_seconds),
+    }
+    processes = WorkerProcesses(env, tmp_path)
+    yield processes, task_queue
+    processes.stop_all()
+
+
+def launched_replacements(cloud: SeededCloud) -> list[dict[str, Any]]:
+    found = cloud.fleet.ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": [tags.STEP_KEY]}])
+    return [i for r in found["Reservations"] for i in r["Instances"]]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_new_worker_completes_the_run_without_repeating_side_effects(
+    temporal_client: Client,
+    seeded_cloud: SeededCloud,
+    harness_store: tuple[str, async_sessionmaker[AsyncSession]],
+    workers: tuple[WorkerProcesses, str],
+) -> None:
+    processes, task_queue = workers
+    _, sessions = harness_store
+    first = processes.start()
+    workflow_id = await start_optimization(
+        client=temporal_client,
+        sessions=sessions,
+        settings=harness_settings(task_queue),
+        customer_id="demo",
+        workload_id="code-assist",
+        agent=AgentKind.COST,
+    )
+    handle = temporal_client.get_workflow_handle_for(AgentOptimizationWorkflow.run, workflow_id)
+    await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL, timeout_s=90)
+    await handle.signal(
+        AgentOptimizationWorkflow.approve, Approval(decision=DecisionKind.APPROVE, approver="ana")
+    )
+
+    # Kill the worker the moment the first replacement exists: the launch activity is then mid-flight
+    # or its completion not yet recorded, the case idempotency keys exist for.
+    deadline = time.monotonic() + 60
+    while not launched_replacements(seeded_cloud):
+        assert time.monotonic() < deadline, "no replacement was launched"
+        await asyncio.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+    processes.start()
+    status = await asyncio.wait_for(handle.result(), timeout=120)
+
+    assert status.phase is WorkflowPhase.EXECUTED
+    replacements = launched_replacements(seeded_cloud)
+    keys = [next(t["Value"] for t in i["Tags"] if t["Key"] == tags.STEP_KEY) for i in replacements]
+    assert len(replacements) == 3
+    assert sorted(keys) == sorted({f"{workflow_id}/launch-spot-{n}" for n in (1, 2, 3)})
+    assert {i["State"]["Name"] for i in replacements} == {"running"}
+    originals = seeded_cloud.seeded.instance_ids["code-assist"]
+    after = fleet_state(seeded_cloud.fleet)
+    assert sorted(after[i][1] for i in originals) == ["running", "terminated", "terminated", "terminated"]
+    assert status.recommendation is not None
+    async with sessions() as session:
+        results = await repository.list_step_results(
+            session=session, recommendation_id=status.recommendation.recommendation_id
+        )
+    recorded = [(r.step_id, r.status) for r in results]
+    assert len(recorded) == len(set(recorded)) == 9
