@@ -124,6 +124,22 @@ def api() -> None:
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
 
 
+@app.command("setup-temporal")
+def setup_temporal() -> None:
+    """Register the project's search attributes (OptiStatus, ...) in the configured namespace."""
+    from optiinfra.engine.client import connect_temporal
+    from optiinfra.engine.search_attributes import register_search_attributes
+
+    settings = _settings()
+
+    async def register() -> list[str]:
+        client = await connect_temporal(settings)
+        return await register_search_attributes(client, settings.temporal_namespace)
+
+    added = asyncio.run(register())
+    typer.echo(f"registered: {', '.join(added)}" if added else "all search attributes already registered")
+
+
 @app.command()
 def migrate() -> None:
     """Bring the configured database to the newest schema."""

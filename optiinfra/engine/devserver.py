@@ -66,6 +66,7 @@ def start_dev_server(
     port: int | None = None,
     ui_port: int | None = None,
     headless: bool = False,
+    register_search_attributes: bool = True,
     host: str = "127.0.0.1",
     startup_timeout_s: float = 60.0,
 ) -> DevServer:
@@ -81,7 +82,7 @@ def start_dev_server(
         args.append("--headless")
     elif ui_port:
         args += ["--ui-port", str(ui_port)]
-    for name, kind in registration_flags().items():
+    for name, kind in registration_flags().items() if register_search_attributes else ():
         args += ["--search-attribute", f"{name}={kind}"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:

@@ -204,7 +204,7 @@ async def test_modify_instance_type_refuses_a_running_instance(cloud: SeededClou
     assert not raised.value.retryable
     assert "stopped" in raised.value.message
     instance = await cloud.fleet.get_instance(instance_id)
-    assert instance is not None and instance.instance_type == "g5.12xlarge"
+    assert instance is not None and instance.instance_type == "g5.8xlarge"
 
 
 async def test_terminate_instance_twice(cloud: SeededCloud) -> None:

@@ -13,7 +13,7 @@ async def test_a_workload_is_found_by_its_customer_and_workload_tags(cloud: Seed
 
     assert sorted(i.instance_id for i in instances) == sorted(cloud.seeded.instance_ids["chat-8b"])
     for instance in instances:
-        assert instance.instance_type == "g5.12xlarge"
+        assert instance.instance_type == "g5.8xlarge"
         assert instance.lifecycle is PurchaseOption.ON_DEMAND
         assert instance.state == "running"
         assert instance.image_id == cloud.seeded.image_id
