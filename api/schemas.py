@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
-from optiinfra.domain.fleet import Workload
+from optiinfra.domain.fleet import AutomationPolicy, Customer, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -90,3 +90,25 @@ class Health(BaseModel):
     status: str
     temporal: bool
     database: bool
+
+
+class CustomerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    automation: AutomationPolicy = Field(default_factory=AutomationPolicy)
+
+
+class CustomerList(BaseModel):
+    items: list[Customer]
+
+
+class WorkloadBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    model_name: str = Field(min_length=1, max_length=200)
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    stateless: bool = True
+    critical: bool = False
+    min_on_demand_instances: int = Field(default=0, ge=0)

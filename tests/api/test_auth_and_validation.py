@@ -13,6 +13,9 @@ V1_ROUTES = [
     ("POST", "/v1/recommendations/abc/approve"),
     ("POST", "/v1/recommendations/abc/reject"),
     ("GET", "/v1/workloads"),
+    ("GET", "/v1/customers"),
+    ("PUT", "/v1/customers/acme"),
+    ("PUT", "/v1/customers/acme/workloads/chat"),
 ]
 
 
