@@ -275,12 +275,12 @@ class AgentOptimizationWorkflow:
             )
             reasoning += f" Alternatives considered, not combined with this one: {others}."
         return Recommendation(
+            **best.model_dump(exclude={"reasoning"}),
+            reasoning=reasoning,
             recommendation_id=str(workflow.uuid4()),
             workflow_id=workflow.info().workflow_id,
             customer_id=self.request.customer_id,
             workload_id=self.request.workload_id,
-            **best.model_dump(exclude={"reasoning"}),
-            reasoning=reasoning,
             created_at=workflow.now(),
         )
 

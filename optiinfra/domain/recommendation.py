@@ -45,14 +45,11 @@ class StepResult(BaseModel):
     finished_at: datetime
 
 
-class Recommendation(BaseModel):
-    recommendation_id: str
-    workflow_id: str
-    customer_id: str
-    workload_id: str
+class Proposal(BaseModel):
+    """An analyzer's finding before it becomes a persisted, identified recommendation."""
+
     agent: AgentKind
     type: RecommendationType
-    status: RecommendationStatus = RecommendationStatus.PENDING_APPROVAL
     title: str
     reasoning: str
     estimated_monthly_savings_usd: float
@@ -62,6 +59,16 @@ class Recommendation(BaseModel):
     risk_level: RiskLevel
     steps: list[ExecutionStep]
     evidence: dict[str, float | str] = Field(default_factory=dict)
+
+
+class Recommendation(Proposal):
+    """A proposal the workflow persisted: identified, owned by a workload, with a lifecycle status."""
+
+    recommendation_id: str
+    workflow_id: str
+    customer_id: str
+    workload_id: str
+    status: RecommendationStatus = RecommendationStatus.PENDING_APPROVAL
     created_at: datetime
 
 
@@ -87,22 +94,6 @@ class Outcome(BaseModel):
 
 
 ExecutionStep.model_rebuild()
-
-
-class Proposal(BaseModel):
-    """An analyzer's finding before it becomes a persisted, identified recommendation."""
-
-    agent: AgentKind
-    type: RecommendationType
-    title: str
-    reasoning: str
-    estimated_monthly_savings_usd: float
-    current_monthly_cost_usd: float
-    projected_monthly_cost_usd: float
-    confidence: float = Field(ge=0.0, le=1.0)
-    risk_level: RiskLevel
-    steps: list[ExecutionStep]
-    evidence: dict[str, float | str] = Field(default_factory=dict)
 
 
 class AnalysisResult(BaseModel):

@@ -4,13 +4,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.app import create_app
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
+from tests.support.asgi import api_client
 
 API_TOKEN = "test-token-0123456789"
 
@@ -26,14 +25,6 @@ async def api_sessions(database_url: str) -> AsyncIterator[async_sessionmaker[As
 async def api(
     temporal_client: Client, api_sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(api_token=SecretStr(API_TOKEN), temporal_task_queue="api-tests")
-    app = create_app(settings, client=temporal_client, sessions=api_sessions)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://api.test",
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-        ) as client,
-    ):
-        yield client
+    settings = Settings(temporal_task_queue="api-tests")
+    async with api_client(settings, token=API_TOKEN, client=temporal_client, sessions=api_sessions) as http:
+        yield http

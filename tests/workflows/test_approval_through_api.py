@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 
-from api.app import create_app
 from optiinfra.engine.devserver import DevServer, temporal_cli_path
 from optiinfra.store import repository
+from tests.support.asgi import api_client
 from tests.workflows.conftest import Harness, fleet_state, wait_for_phase
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import WorkflowPhase
@@ -24,17 +23,10 @@ TOKEN = "approval-test-token"
 
 @pytest.fixture
 async def api(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    settings = harness.settings.model_copy(update={"api_token": SecretStr(TOKEN)})
-    app = create_app(settings, client=harness.client, sessions=harness.sessions)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://api.test",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as client,
-    ):
-        yield client
+    async with api_client(
+        harness.settings, token=TOKEN, client=harness.client, sessions=harness.sessions
+    ) as http:
+        yield http
 
 
 def cli_list(server: DevServer, query: str) -> list[str]:
