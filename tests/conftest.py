@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.cloud",
     "tests.support.temporal",
+    "tests.support.data",
 ]
