@@ -1,0 +1,193 @@
+"""Reads the same window statistics from a Prometheus server that already scrapes the replicas.
+
+`query_range` speaks Prometheus's documented HTTP API (`POST /api/v1/query_range`, form-encoded, so long
+queries do not hit URL limits; the answer is `{"status": "success", "data": {"resultType": "matrix",
+"result": [{"metric": {...}, "values": [[unix_seconds, "value"], ...]}]}}`). `window_stat_queries`
+writes the PromQL for the fields of `WindowStats` with the current vLLM names; label values are
+escaped as PromQL strings, label names are checked, so a caller's selector cannot change the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from optiinfra.metrics import vllm_names as names
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class PrometheusQueryError(Exception):
+    """Prometheus refused the query, could not be reached, or answered something unexpected."""
+
+
+class PromSeries(BaseModel):
+    """One series of a range query: its labels and (timestamp, value) points."""
+
+    model_config = ConfigDict(frozen=True)
+
+    labels: dict[str, str]
+    points: list[tuple[datetime, float]]
+
+
+async def query_range(
+    base_url: str,
+    promql: str,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    client: httpx.AsyncClient,
+    *,
+    timeout_seconds: float = 30.0,
+) -> list[PromSeries]:
+    """Evaluate `promql` at every `step` from `start` to `end` (inclusive)."""
+    if step.total_seconds() <= 0:
+        raise ValueError("step must be positive")
+    if end < start:
+        raise ValueError("end must not be before start")
+    form = {
+        "query": promql,
+        "start": _unix(start),
+        "end": _unix(end),
+        "step": f"{step.total_seconds():g}",
+    }
+    url = f"{base_url.rstrip('/')}/api/v1/query_range"
+    try:
+        response = await client.post(url, data=form, timeout=timeout_seconds)
+    except httpx.HTTPError as exc:
+        raise PrometheusQueryError(f"query_range at {url} failed: {exc!r}") from exc
+    return _matrix(response)
+
+
+def _matrix(response: httpx.Response) -> list[PromSeries]:
+    try:
+        body: Any = response.json()
+    except ValueError as exc:
+        raise PrometheusQueryError(f"HTTP {response.status_code}, not JSON: {response.text[:200]!r}") from exc
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error") if isinstance(body, dict) else None
+        error_type = body.get("errorType") if isinstance(body, dict) else None
+        raise PrometheusQueryError(f"HTTP {response.status_code}, {error_type}: {error}")
+    data = body.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        raise PrometheusQueryError(f"expected a matrix result, got {str(data)[:200]!r}")
+    try:
+        return [
+            PromSeries(
+                labels={str(k): str(v) for k, v in item.get("metric", {}).items()},
+                points=[(datetime.fromtimestamp(float(t), tz=UTC), float(v)) for t, v in item["values"]],
+            )
+            for item in data["result"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PrometheusQueryError(f"malformed matrix: {exc!r}") from exc
+
+
+def _unix(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.timestamp():.3f}"
+
+
+def selector(metric: str, matchers: Mapping[str, str], extra: Mapping[str, str] | None = None) -> str:
+    """`metric{label="value",...}` with values escaped as PromQL double-quoted strings."""
+    pairs = {**matchers, **(extra or {})}
+    for label in pairs:
+        if not _LABEL_NAME.match(label):
+            raise ValueError(f"not a Prometheus label name: {label!r}")
+    body = ",".join(f'{label}="{_escape(value)}"' for label, value in sorted(pairs.items()))
+    return f"{metric}{{{body}}}" if body else metric
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _duration(window: timedelta) -> str:
+    seconds = window.total_seconds()
+    if seconds <= 0 or seconds != math.floor(seconds):
+        raise ValueError("the rate window must be a positive whole number of seconds")
+    return f"{int(seconds)}s"
+
+
+def window_stat_queries(
+    matchers: Mapping[str, str], window: timedelta, *, by: Sequence[str] = ("instance",)
+) -> dict[str, str]:
+    """PromQL per `WindowStats` field, one series per value of the `by` labels (a replica by default)."""
+    for label in by:
+        if not _LABEL_NAME.match(label):
+            raise ValueError(f"not a Prometheus label name: {label!r}")
+    rng = _duration(window)
+    group = ", ".join(by)
+
+    def rate(metric: str, extra: Mapping[str, str] | None = None) -> str:
+        return f"sum by ({group}) (rate({selector(metric, matchers, extra)}[{rng}]))"
+
+    def quantile(q: float, histogram: str) -> str:
+        buckets = f"rate({selector(histogram + '_bucket', matchers)}[{rng}])"
+        return f"histogram_quantile({q}, sum by ({group}, le) ({buckets}))"
+
+    def mean(histogram: str) -> str:
+        return f"{rate(histogram + '_sum')} / {rate(histogram + '_count')}"
+
+    def gauge(metric: str, how: str = "sum") -> str:
+        return f"{how} by ({group}) ({selector(metric, matchers)})"
+
+    success = names.REQUEST_SUCCESS + "_total"
+    queries = {
+        "request_rate": rate(success),
+        "prompt_tps": rate(names.PROMPT_TOKENS + "_total"),
+        "generation_tps": rate(names.GENERATION_TOKENS + "_total"),
+        "preemption_rate": rate(names.NUM_PREEMPTIONS + "_total"),
+        "prefix_hit_rate": f"{rate(names.PREFIX_CACHE_HITS + '_total')} / "
+        f"{rate(names.PREFIX_CACHE_QUERIES + '_total')}",
+        "error_rate": f"{rate(success, {names.LABEL_FINISHED_REASON: names.ERROR_REASON})} / {rate(success)}",
+        "running": gauge(names.NUM_REQUESTS_RUNNING),
+        "waiting": gauge(names.NUM_REQUESTS_WAITING),
+        "kv_usage": gauge(names.KV_CACHE_USAGE_PERC, "avg"),
+    }
+    for prefix, histogram, quantiles in _QUANTILE_FIELDS:
+        queries[f"{prefix}_mean"] = mean(histogram)
+        for q in quantiles:
+            queries[f"{prefix}_p{round(q * 100)}"] = quantile(q, histogram)
+    return queries
+
+
+_QUANTILE_FIELDS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
+    ("ttft", names.TIME_TO_FIRST_TOKEN, (0.5, 0.9, 0.95, 0.99)),
+    ("itl", names.INTER_TOKEN_LATENCY, (0.5, 0.9, 0.95, 0.99)),
+    ("e2e", names.E2E_REQUEST_LATENCY, (0.5, 0.95, 0.99)),
+    ("queue", names.REQUEST_QUEUE_TIME, (0.5, 0.95, 0.99)),
+)
+
+
+async def query_window_stats(
+    base_url: str,
+    matchers: Mapping[str, str],
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    client: httpx.AsyncClient,
+    *,
+    window: timedelta | None = None,
+    by: Sequence[str] = ("instance",),
+    max_concurrency: int = 4,
+) -> dict[str, list[PromSeries]]:
+    """Every `WindowStats` field over [start, end]; the rate window defaults to the step. A few queries
+    run at once, not all of them: range queries are heavy for the server."""
+    queries = window_stat_queries(matchers, window or step, by=by)
+    gate = asyncio.Semaphore(max_concurrency)
+
+    async def run(promql: str) -> list[PromSeries]:
+        async with gate:
+            return await query_range(base_url, promql, start, end, step, client)
+
+    results = await asyncio.gather(*(run(promql) for promql in queries.values()))
+    return dict(zip(queries, results, strict=True))

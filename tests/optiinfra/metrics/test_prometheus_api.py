@@ -1,0 +1,185 @@
+"""The Prometheus client speaks the documented query_range API; the PromQL uses current vLLM names and
+escapes what callers pass in. The server here is a small stand-in that answers in Prometheus's format."""
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from optiinfra.metrics.prometheus_api import (
+    PrometheusQueryError,
+    query_range,
+    query_window_stats,
+    selector,
+    window_stat_queries,
+)
+from optiinfra.metrics.windows import WindowStats
+
+START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+
+
+class _FakePrometheus(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.forms: list[dict[str, str]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _FakePrometheus
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        form = {key: values[0] for key, values in parse_qs(body).items()}
+        self.server.forms.append(form)
+        if self.path != "/api/v1/query_range":
+            self._send(404, {"status": "error", "errorType": "not_found", "error": "no such path"})
+        elif "broken(" in form["query"]:
+            self._send(400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 7"})
+        elif "garbled" in form["query"]:
+            self._send(
+                200, {"status": "success", "data": {"resultType": "matrix", "result": [{"values": 3}]}}
+            )
+        else:
+            self._send(200, _matrix(float(form["start"]), float(form["end"]), float(form["step"])))
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _matrix(start: float, end: float, step: float) -> dict[str, Any]:
+    times = [start + i * step for i in range(int((end - start) // step) + 1)]
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {"metric": {"instance": f"10.0.0.{n}:8000"}, "values": [[t, str(n * 1.5)] for t in times]}
+                for n in (1, 2)
+            ]
+            + [{"metric": {"instance": "10.0.0.3:8000"}, "values": [[start, "NaN"]]}],
+        },
+    }
+
+
+@pytest.fixture
+def prometheus() -> Iterator[_FakePrometheus]:
+    server = _FakePrometheus()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def _url(server: _FakePrometheus) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host!s}:{port}"
+
+
+async def test_query_range_sends_the_documented_form_and_reads_the_matrix(
+    prometheus: _FakePrometheus, http_client: httpx.AsyncClient
+) -> None:
+    series = await query_range(
+        _url(prometheus), "up", START, START + timedelta(minutes=2), timedelta(seconds=30), http_client
+    )
+    assert prometheus.forms == [
+        {
+            "query": "up",
+            "start": f"{START.timestamp():.3f}",
+            "end": f"{START.timestamp() + 120:.3f}",
+            "step": "30",
+        }
+    ]
+    assert [s.labels for s in series] == [{"instance": f"10.0.0.{n}:8000"} for n in (1, 2, 3)]
+    assert [t for t, _ in series[0].points] == [START + timedelta(seconds=30 * i) for i in range(5)]
+    assert {v for _, v in series[1].points} == {3.0}
+    assert series[2].points[0][1] != series[2].points[0][1]  # NaN stays NaN, as Prometheus means it
+
+
+async def test_prometheus_errors_are_reported_with_their_type(
+    prometheus: _FakePrometheus, http_client: httpx.AsyncClient
+) -> None:
+    end = START + timedelta(minutes=1)
+    with pytest.raises(PrometheusQueryError, match="bad_data: parse error"):
+        await query_range(_url(prometheus), "broken(", START, end, timedelta(seconds=15), http_client)
+    with pytest.raises(PrometheusQueryError, match="malformed matrix"):
+        await query_range(_url(prometheus), "garbled", START, end, timedelta(seconds=15), http_client)
+    with pytest.raises(PrometheusQueryError, match="not_found"):
+        await query_range(_url(prometheus) + "/prefix", "up", START, end, timedelta(seconds=15), http_client)
+    with pytest.raises(ValueError, match="step"):
+        await query_range(_url(prometheus), "up", START, end, timedelta(0), http_client)
+
+
+async def test_an_unreachable_prometheus_is_a_query_error(http_client: httpx.AsyncClient) -> None:
+    server = _FakePrometheus()
+    url = _url(server)
+    server.server_close()
+    with pytest.raises(PrometheusQueryError, match="failed"):
+        await query_range(url, "up", START, START, timedelta(seconds=15), http_client)
+
+
+def test_window_stat_queries_cover_the_window_stats_and_use_current_names() -> None:
+    queries = window_stat_queries({"job": "vllm", "namespace": "prod"}, timedelta(minutes=5))
+    stat_fields = set(WindowStats.model_fields)
+    assert set(queries) <= stat_fields
+    assert {"request_rate", "ttft_p95", "itl_p95", "e2e_p95", "queue_p95", "kv_usage", "error_rate"} <= set(
+        queries
+    )
+    sel = 'job="vllm",namespace="prod"'
+    assert queries["request_rate"] == f"sum by (instance) (rate(vllm:request_success_total{{{sel}}}[300s]))"
+    assert queries["ttft_p95"] == (
+        "histogram_quantile(0.95, sum by (instance, le) "
+        f"(rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[300s])))"
+    )
+    assert queries["itl_p50"].startswith(
+        "histogram_quantile(0.5, sum by (instance, le) (rate(vllm:inter_token"
+    )
+    assert queries["kv_usage"] == f"avg by (instance) (vllm:kv_cache_usage_perc{{{sel}}})"
+    assert 'finished_reason="error"' in queries["error_rate"]
+    assert "gpu_cache_usage_perc" not in " ".join(queries.values())
+    assert "time_per_output_token" not in " ".join(queries.values())
+
+
+def test_selectors_escape_values_and_refuse_bad_label_names() -> None:
+    assert selector("m", {"pod": 'a"} or vector(1) #\\'}) == 'm{pod="a\\"} or vector(1) #\\\\"}'
+    assert selector("m", {}) == "m"
+    with pytest.raises(ValueError, match="label name"):
+        selector("m", {"pod=~": "x"})
+    with pytest.raises(ValueError, match="label name"):
+        window_stat_queries({}, timedelta(minutes=1), by=["instance) or (up"])
+    with pytest.raises(ValueError, match="whole number"):
+        window_stat_queries({}, timedelta(seconds=1.5))
+
+
+async def test_query_window_stats_asks_for_every_field(
+    prometheus: _FakePrometheus, http_client: httpx.AsyncClient
+) -> None:
+    results = await query_window_stats(
+        _url(prometheus),
+        {"job": "vllm"},
+        START,
+        START + timedelta(minutes=1),
+        timedelta(seconds=30),
+        http_client,
+    )
+    assert set(results) == set(window_stat_queries({"job": "vllm"}, timedelta(seconds=30)))
+    assert len(prometheus.forms) == len(results)
+    assert all(len(series) == 3 for series in results.values())
