@@ -16,12 +16,10 @@ import asyncio
 import base64
 import binascii
 import hashlib
-import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeVar, cast
 
 import boto3
@@ -36,6 +34,7 @@ from temporalio import activity
 from optiinfra.cloud import tags
 from optiinfra.domain.enums import PurchaseOption, StepAction, UtilizationMetric
 from optiinfra.domain.fleet import Instance, MetricSeries
+from optiinfra.domain.series import PeriodGrid, as_utc, even_series
 from optiinfra.settings import Settings
 
 if TYPE_CHECKING:
@@ -201,71 +200,6 @@ PERCENT_METRICS = {
 }
 
 
-@dataclass(frozen=True)
-class PeriodGrid:
-    """Whole periods, aligned to multiples of the period since the epoch, that ended by the window's end."""
-
-    start: datetime
-    period_seconds: int
-    count: int
-
-    @classmethod
-    def covering(cls, start: datetime, end: datetime, period_seconds: int) -> PeriodGrid:
-        if period_seconds <= 0 or period_seconds % 60:
-            raise ValueError("period_seconds must be a positive multiple of 60")
-        first = floor_to_period(_as_utc(start), period_seconds)
-        last_end = floor_to_period(_as_utc(end), period_seconds)
-        return cls(first, period_seconds, max(0, int((last_end - first).total_seconds()) // period_seconds))
-
-    def at(self, index: int) -> datetime:
-        return self.start + timedelta(seconds=index * self.period_seconds)
-
-    def index_of(self, timestamp: datetime) -> int | None:
-        offset = (_as_utc(timestamp) - self.start).total_seconds()
-        index = int(offset // self.period_seconds)
-        return index if 0 <= index < self.count else None
-
-    def chunks(self, max_periods: int) -> Iterable[tuple[datetime, datetime]]:
-        for first in range(0, self.count, max_periods):
-            yield self.at(first), self.at(min(self.count, first + max_periods))
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Naive datetimes (as SQLite hands back) are taken to be UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def floor_to_period(moment: datetime, period_seconds: int) -> datetime:
-    """CloudWatch buckets on multiples of the period since the epoch; so do the adapter and the seeder."""
-    seconds = int(moment.timestamp())
-    return datetime.fromtimestamp(seconds - seconds % period_seconds, tz=UTC)
-
-
-def even_series(
-    instance_id: str, metric: UtilizationMetric, grid: PeriodGrid, points: dict[int, float]
-) -> MetricSeries | None:
-    """Evenly spaced series from sparse per-period points.
-
-    Rule: periods before the first and after the last datapoint are dropped (the series starts at the
-    first period with data); missing periods in between are filled by linear interpolation between the
-    neighbouring datapoints. No datapoint at all gives no series."""
-    if not points:
-        return None
-    known = sorted(points)
-    values: list[float] = []
-    for left, right in itertools.pairwise(known):
-        step = (points[right] - points[left]) / (right - left)
-        values.extend(points[left] + step * offset for offset in range(right - left))
-    values.append(points[known[-1]])
-    return MetricSeries(
-        instance_id=instance_id,
-        metric=metric,
-        start=grid.at(known[0]),
-        period_seconds=grid.period_seconds,
-        values=values,
-    )
-
-
 def gpu_memory_percent(used: dict[int, float], total: dict[int, float]) -> dict[int, float]:
     return {index: 100.0 * value / total[index] for index, value in used.items() if total.get(index, 0.0) > 0}
 
@@ -280,7 +214,7 @@ def instance_from_aws(raw: InstanceTypeDef) -> Instance:
         image_id=raw["ImageId"],
         subnet_id=raw.get("SubnetId"),
         availability_zone=raw.get("Placement", {}).get("AvailabilityZone"),
-        launch_time=_as_utc(raw["LaunchTime"]) if "LaunchTime" in raw else None,
+        launch_time=as_utc(raw["LaunchTime"]) if "LaunchTime" in raw else None,
         tags=tags.from_aws_tags(raw.get("Tags")),
     )
 

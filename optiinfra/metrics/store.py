@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, cast
 import chdb.session
 from pydantic import BaseModel, ConfigDict, Field
 
-from optiinfra.cloud.ec2 import PeriodGrid, even_series, floor_to_period
 from optiinfra.domain.enums import PurchaseOption, UtilizationMetric
 from optiinfra.domain.fleet import MetricSeries
+from optiinfra.domain.series import PeriodGrid, even_series, floor_to_period
 from optiinfra.metrics import ddl
 from optiinfra.metrics.windows import WindowStats
 

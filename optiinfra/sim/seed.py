@@ -25,10 +25,10 @@ from optiinfra.cloud.ec2 import (
     CloudWatchMetric,
     aws_session,
     client_config,
-    floor_to_period,
 )
 from optiinfra.domain.enums import PurchaseOption, UtilizationMetric
 from optiinfra.domain.fleet import MetricSeries
+from optiinfra.domain.series import floor_to_period
 from optiinfra.sim.demo_fleet import DEMO_REGION, DemoFleet, DemoWorkload, UtilizationProfile, demo_fleet
 
 if TYPE_CHECKING:

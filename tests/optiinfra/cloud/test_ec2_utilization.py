@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from optiinfra.cloud.ec2 import PeriodGrid, even_series, floor_to_period, gpu_memory_percent
+from optiinfra.cloud.ec2 import gpu_memory_percent
 from optiinfra.domain.enums import UtilizationMetric
+from optiinfra.domain.series import PeriodGrid, even_series, floor_to_period
 from tests.support.cloud import SeededCloud
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
