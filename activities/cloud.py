@@ -15,6 +15,7 @@ from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
 from optiinfra.domain.enums import PurchaseOption, StepAction, StepStatus
 from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
+from optiinfra.metrics.utilization import AsyncMetricsStore
 from workflows.contracts import (
     ActivityName,
     CompensationRequest,
@@ -33,16 +34,17 @@ def step_key(workflow_id: str, step_id: str) -> str:
 
 
 class CloudActivities:
-    def __init__(self, fleet: Ec2Fleet, catalog: PriceCatalog) -> None:
+    def __init__(self, fleet: Ec2Fleet, catalog: PriceCatalog, utilization: AsyncMetricsStore) -> None:
         self._fleet = fleet
         self._catalog = catalog
+        self._utilization = utilization
 
     @activity.defn(name=ActivityName.COLLECT_SNAPSHOT)
     async def collect_workload_snapshot(self, context: WorkloadContext) -> WorkloadSnapshot:
         workload = context.workload
         instances = await self._fleet.describe_workload_instances(workload.customer_id, workload.workload_id)
         collected_at = datetime.now(UTC)
-        series = await self._fleet.read_utilization(
+        series = await self._utilization.read_utilization(
             [i.instance_id for i in instances],
             start=collected_at - UTILIZATION_LOOKBACK,
             end=collected_at,

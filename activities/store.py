@@ -7,7 +7,14 @@ from temporalio.exceptions import ApplicationError
 from activities.context import current_workflow_id
 from optiinfra.domain.recommendation import Outcome, Recommendation
 from optiinfra.store import repository
-from workflows.contracts import ActivityName, StatusChange, StepRecord, WorkloadContext, WorkloadRef
+from workflows.contracts import (
+    ActivityName,
+    StatusChange,
+    StepRecord,
+    WorkloadContext,
+    WorkloadList,
+    WorkloadRef,
+)
 
 
 class StoreActivities:
@@ -28,6 +35,11 @@ class StoreActivities:
                 non_retryable=True,
             )
         return WorkloadContext(customer=customer, workload=workload)
+
+    @activity.defn(name=ActivityName.LIST_WORKLOADS)
+    async def list_workloads(self) -> WorkloadList:
+        async with self._sessions() as session:
+            return WorkloadList(workloads=await repository.list_workloads(session=session))
 
     @activity.defn(name=ActivityName.PERSIST_RECOMMENDATION)
     async def persist_recommendation(self, recommendation: Recommendation) -> None:

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     aws_endpoint_url: str = ""
     embedded_cloud_port: int = 5055
 
+    # Metrics store. Empty URL means chdb (embedded ClickHouse) in state_dir.
+    clickhouse_url: str = Field(default="", description="e.g. http://user:pass@clickhouse:8123/")
+    metrics_interval_seconds: int = Field(default=60, gt=0, description="Metrics collection schedule")
+    metrics_retention_days: int = Field(default=90, gt=0)
+    vllm_metrics_port: int = Field(default=8000, description="Port of vLLM's /metrics on fleet instances")
+
     # Control-plane API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000

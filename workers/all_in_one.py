@@ -3,21 +3,27 @@
 import asyncio
 from collections.abc import Sequence
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.analysis import analyze_workload
 from activities.cloud import CloudActivities
+from activities.metrics import MetricsActivities
 from activities.store import StoreActivities
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.engine.client import connect_temporal
+from optiinfra.metrics.collector import MetricsCollector, PrivateIpTargets
+from optiinfra.metrics.open import open_metrics_store
+from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
 from workflows.agent_optimization import AgentOptimizationWorkflow
+from workflows.metrics_collection import MetricsCollectionWorkflow
 
-WORKFLOWS: Sequence[type] = (AgentOptimizationWorkflow,)
+WORKFLOWS: Sequence[type] = (AgentOptimizationWorkflow, MetricsCollectionWorkflow)
 
 
 def build_worker(
@@ -26,16 +32,21 @@ def build_worker(
     task_queue: str,
     sessions: async_sessionmaker[AsyncSession],
     fleet: Ec2Fleet,
+    collector: MetricsCollector,
+    metrics: AsyncMetricsStore,
     catalog: PriceCatalog | None = None,
 ) -> Worker:
+    catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
-    cloud = CloudActivities(fleet, catalog or PriceCatalog.load_default())
+    cloud = CloudActivities(fleet, catalog, metrics)
+    collection = MetricsActivities(collector)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=[
             store.load_workload,
+            store.list_workloads,
             store.persist_recommendation,
             store.change_recommendation_status,
             store.record_step_result,
@@ -45,23 +56,38 @@ def build_worker(
             cloud.compensate_step,
             cloud.verify_execution,
             analyze_workload,
+            collection.collect_workload_metrics,
         ],
     )
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run until cancelled, against the settings' Temporal, store and cloud."""
+    """Run until cancelled, against the settings' Temporal, store, metrics store and cloud."""
     client = await connect_temporal(settings)
     engine = create_engine_for(settings.effective_database_url)
+    store = open_metrics_store(settings)
+    metrics = AsyncMetricsStore(store)
+    fleet = Ec2Fleet.from_settings(settings)
     try:
-        worker = build_worker(
-            client,
-            task_queue=settings.temporal_task_queue,
-            sessions=session_factory(engine),
-            fleet=Ec2Fleet.from_settings(settings),
-        )
-        await worker.run()
+        async with httpx.AsyncClient() as http:
+            collector = MetricsCollector(
+                store=metrics,
+                fleet=fleet,
+                resolver=PrivateIpTargets(settings.vllm_metrics_port),
+                http=http,
+                catalog=PriceCatalog.load_default(),
+            )
+            worker = build_worker(
+                client,
+                task_queue=settings.temporal_task_queue,
+                sessions=session_factory(engine),
+                fleet=fleet,
+                collector=collector,
+                metrics=metrics,
+            )
+            await worker.run()
     finally:
+        store.close()
         await engine.dispose()
 
 

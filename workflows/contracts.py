@@ -126,3 +126,20 @@ class ActivityName:
     EXECUTE_STEP = "execute_step"
     COMPENSATE_STEP = "compensate_step"
     VERIFY = "verify_execution"
+    LIST_WORKLOADS = "list_workloads"
+    COLLECT_METRICS = "collect_workload_metrics"
+
+
+class WorkloadList(BaseModel):
+    workloads: list[Workload]
+
+
+class MetricsCollectionRequest(BaseModel):
+    activity_timeout_seconds: int = Field(default=120, gt=0)
+
+
+class MetricsCollectionSummary(BaseModel):
+    workloads: int
+    utilization_rows: int
+    window_rows: int
+    failures: list[str] = Field(default_factory=list)

@@ -213,6 +213,7 @@ def instance_from_aws(raw: InstanceTypeDef) -> Instance:
         state=raw["State"]["Name"],
         image_id=raw["ImageId"],
         subnet_id=raw.get("SubnetId"),
+        private_ip=raw.get("PrivateIpAddress"),
         availability_zone=raw.get("Placement", {}).get("AvailabilityZone"),
         launch_time=as_utc(raw["LaunchTime"]) if "LaunchTime" in raw else None,
         tags=tags.from_aws_tags(raw.get("Tags")),

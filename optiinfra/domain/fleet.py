@@ -79,6 +79,7 @@ class Instance(BaseModel):
     state: str
     image_id: str
     subnet_id: str | None = None
+    private_ip: str | None = None
     availability_zone: str | None = None
     launch_time: datetime | None = None
     tags: dict[str, str] = Field(default_factory=dict)

@@ -11,16 +11,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import Worker
 
 from api.app import create_app
+from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.embedded.token import resolve_api_token
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
+from optiinfra.engine.schedules import ensure_metrics_schedule
+from optiinfra.metrics.collector import (
+    MetricsCollector,
+    PrivateIpTargets,
+    ScrapeTargetResolver,
+    StaticTargets,
+)
+from optiinfra.metrics.open import open_metrics_store
+from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.sim.moto_server import start_moto_server
@@ -90,12 +101,29 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         if settings.profile == "embedded":
             await seed_demo_store(sessions, settings.aws_region)
 
+        fleet = Ec2Fleet.from_settings(settings)
+        metrics_store = open_metrics_store(settings)
+        exits.callback(metrics_store.close)
+        metrics = AsyncMetricsStore(metrics_store)
+        http = await exits.enter_async_context(httpx.AsyncClient())
+        collector = MetricsCollector(
+            store=metrics,
+            fleet=fleet,
+            resolver=_scrape_targets(settings),
+            http=http,
+            catalog=PriceCatalog.load_default(),
+        )
+        await _collect_once(collector, sessions)
+
         client = await connect_temporal(settings)
+        await ensure_metrics_schedule(client, settings)
         worker = build_worker(
             client,
             task_queue=settings.temporal_task_queue,
             sessions=sessions,
-            fleet=Ec2Fleet.from_settings(settings),
+            fleet=fleet,
+            collector=collector,
+            metrics=metrics,
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)
@@ -124,6 +152,22 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             temporal_ui_url=ui_url,
             persistent=persistent,
         )
+
+
+def _scrape_targets(settings: Settings) -> ScrapeTargetResolver:
+    """Until the twin serves vLLM metrics, the embedded fleet has no /metrics to scrape."""
+    if settings.embedded_cloud:
+        return StaticTargets({})
+    return PrivateIpTargets(settings.vllm_metrics_port)
+
+
+async def _collect_once(collector: MetricsCollector, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A first collection pass before serving, so the agents find utilization history at once
+    (the schedule then keeps it current)."""
+    async with sessions() as session:
+        workloads = await repository.list_workloads(session=session)
+    for workload in workloads:
+        await collector.collect(workload, datetime.now(UTC))
 
 
 async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:

@@ -5,18 +5,26 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
+from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.control.optimizations import start_optimization
 from optiinfra.domain.enums import AgentKind
 from optiinfra.embedded.stack import seed_demo_store
+from optiinfra.metrics.collector import MetricsCollector, StaticTargets
+from optiinfra.metrics.store import ChdbMetricsStore
+from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
+from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.store.database import create_engine_for, session_factory
 from tests.support.cloud import SeededCloud
 from workers.all_in_one import build_worker
@@ -99,22 +107,56 @@ async def harness_store(database_url: str) -> AsyncIterator[tuple[str, async_ses
     await engine.dispose()
 
 
+async def backfill_utilization(fleet: Ec2Fleet, metrics_path: Path) -> None:
+    """The collection pipeline's first pass: copy the twin's CloudWatch history into the metrics store
+    the agents read from. Closes the store after (chdb allows one open store per process)."""
+    store = ChdbMetricsStore(metrics_path)
+    try:
+        async with httpx.AsyncClient() as http:
+            collector = demo_collector(AsyncMetricsStore(store), fleet, http)
+            for workload in demo_fleet().workloads():
+                await collector.collect(workload, datetime.now(UTC))
+    finally:
+        store.close()
+
+
+def demo_collector(metrics: AsyncMetricsStore, fleet: Ec2Fleet, http: httpx.AsyncClient) -> MetricsCollector:
+    return MetricsCollector(
+        store=metrics, fleet=fleet, resolver=StaticTargets({}), http=http, catalog=PriceCatalog.load_default()
+    )
+
+
 @pytest.fixture
 async def harness(
     temporal_client: Client,
     seeded_cloud: SeededCloud,
     harness_store: tuple[str, async_sessionmaker[AsyncSession]],
+    tmp_path: Path,
 ) -> AsyncIterator[Harness]:
     database_url, sessions = harness_store
     task_queue = f"tests-{uuid4()}"
     fleet = seeded_cloud.fleet
-    worker = build_worker(temporal_client, task_queue=task_queue, sessions=sessions, fleet=fleet)
-    async with worker:
-        yield Harness(
-            client=temporal_client,
+    await backfill_utilization(fleet, tmp_path / "metrics")
+    store = ChdbMetricsStore(tmp_path / "metrics")
+    metrics = AsyncMetricsStore(store)
+    async with httpx.AsyncClient() as http:
+        worker = build_worker(
+            temporal_client,
+            task_queue=task_queue,
             sessions=sessions,
-            cloud=seeded_cloud,
             fleet=fleet,
-            settings=harness_settings(task_queue),
-            database_url=database_url,
+            collector=demo_collector(metrics, fleet, http),
+            metrics=metrics,
         )
+        try:
+            async with worker:
+                yield Harness(
+                    client=temporal_client,
+                    sessions=sessions,
+                    cloud=seeded_cloud,
+                    fleet=fleet,
+                    settings=harness_settings(task_queue),
+                    database_url=database_url,
+                )
+        finally:
+            store.close()

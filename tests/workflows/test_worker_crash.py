@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -23,7 +23,7 @@ from optiinfra.domain.recommendation import Approval
 from optiinfra.engine.devserver import DevServer
 from optiinfra.store import repository
 from tests.support.cloud import SeededCloud
-from tests.workflows.conftest import fleet_state, harness_settings, wait_for_phase
+from tests.workflows.conftest import backfill_utilization, fleet_state, harness_settings, wait_for_phase
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import WorkflowPhase
 
@@ -58,13 +58,14 @@ class WorkerProcesses:
 
 
 @pytest.fixture
-def workers(
+async def workers(
     temporal_dev_server: DevServer,
     seeded_cloud: SeededCloud,
     harness_store: tuple[str, async_sessionmaker[AsyncSession]],
     tmp_path: Path,
-) -> Iterator[tuple[WorkerProcesses, str]]:
+) -> AsyncIterator[tuple[WorkerProcesses, str]]:
     task_queue = f"crash-{uuid4()}"
+    await backfill_utilization(seeded_cloud.fleet, tmp_path / "metrics")
     settings = harness_settings(task_queue)
     env = {
         **os.environ,
@@ -74,6 +75,7 @@ def workers(
         "OPTIINFRA_AWS_ENDPOINT_URL": seeded_cloud.endpoint_url,
         "OPTIINFRA_AWS_REGION": seeded_cloud.region,
         "OPTIINFRA_ACTIVITY_TIMEOUT_SECONDS": str(settings.activity_timeout_seconds),
+        "OPTIINFRA_STATE_DIR": str(tmp_path),
     }
     processes = WorkerProcesses(env, tmp_path)
     yield processes, task_queue
