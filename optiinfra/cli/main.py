@@ -25,6 +25,8 @@ recommendations_app = typer.Typer(help="List, approve and reject recommendations
 catalog_app = typer.Typer(help="The bundled GPU price catalog.", no_args_is_help=True)
 app.add_typer(recommendations_app, name="recommendations")
 app.add_typer(catalog_app, name="catalog")
+bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 
 def _settings() -> Settings:
@@ -223,6 +225,18 @@ def catalog_build(
     from optiinfra.catalog.build import main as build_main
 
     build_main(["--data-dir", str(data_dir or _settings().data_dir)])
+
+
+@bench_app.command(
+    "twin",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_twin(context: typer.Context) -> None:
+    """Replay the 14-day ServeGen trace through the twin and the metrics pipeline
+    (options: --trace PATH --days N --scale X --json FILE --data-dir DIR; --help for all)."""
+    from optiinfra.bench.twin import main as twin_main
+
+    twin_main(list(context.args))
 
 
 if __name__ == "__main__":

@@ -175,6 +175,29 @@ class ReplicaMetricsState:
         with self._lock:
             self._counters[names.NUM_PREEMPTIONS] += count
 
+    def add_counts(
+        self,
+        *,
+        requests: int,
+        prompt_tokens: float,
+        generation_tokens: float,
+        prefix_queries: float,
+        prefix_hits: float,
+        finished_reason: FinishReason = "stop",
+    ) -> None:
+        """Requests counted without histogram observations: a twin that samples latencies for a few
+        requests per window still exposes the window's full counts, atomically for scrapers."""
+        if min(requests, prompt_tokens, generation_tokens, prefix_queries, prefix_hits) < 0:
+            raise ValueError("counts cannot be negative")
+        if prefix_hits > prefix_queries:
+            raise ValueError("prefix hits cannot exceed prefix queries")
+        with self._lock:
+            self._counters[names.PROMPT_TOKENS] += prompt_tokens
+            self._counters[names.GENERATION_TOKENS] += generation_tokens
+            self._counters[names.PREFIX_CACHE_QUERIES] += prefix_queries
+            self._counters[names.PREFIX_CACHE_HITS] += prefix_hits
+            self._finished[finished_reason] += requests
+
     def observe_request(
         self,
         *,
