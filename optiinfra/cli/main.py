@@ -227,6 +227,22 @@ def catalog_build(
     build_main(["--data-dir", str(data_dir or _settings().data_dir)])
 
 
+@catalog_app.command("refresh")
+def catalog_refresh(
+    region: Annotated[list[str] | None, typer.Option(help="Region to refresh (repeatable)")] = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write (default: the bundled file)")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile")] = None,
+) -> None:
+    """Rebuild prices from the live AWS Price List API and spot price history (needs AWS credentials);
+    interruption buckets stay those of the Spot Advisor feed."""
+    from optiinfra.catalog.refresh import main as refresh_main
+
+    argv = [arg for r in region or [] for arg in ("--region", r)]
+    argv += ["--output", str(output)] if output else []
+    argv += ["--profile", profile] if profile else []
+    refresh_main(argv)
+
+
 @bench_app.command(
     "twin",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
