@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     aws_region: str = "us-east-1"
     aws_endpoint_url: str = ""
     embedded_cloud_port: int = 5055
+    twin_window_seconds: float = Field(default=15.0, gt=0, description="Embedded twin: one window per this")
 
     # Metrics store. Empty URL means chdb (embedded ClickHouse) in state_dir.
     clickhouse_url: str = Field(default="", description="e.g. http://user:pass@clickhouse:8123/")

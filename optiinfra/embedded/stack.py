@@ -21,6 +21,7 @@ from api.app import create_app
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.embedded.token import resolve_api_token
+from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
 from optiinfra.engine.schedules import ensure_metrics_schedule
@@ -28,14 +29,13 @@ from optiinfra.metrics.collector import (
     MetricsCollector,
     PrivateIpTargets,
     ScrapeTargetResolver,
-    StaticTargets,
 )
 from optiinfra.metrics.open import open_metrics_store
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.sim.moto_server import start_moto_server
-from optiinfra.sim.seed import seed_demo_fleet
+from optiinfra.sim.seed import SeededFleet, seed_demo_fleet
 from optiinfra.store import repository
 from optiinfra.store.database import create_engine_for, migrate, session_factory
 from workers.all_in_one import build_worker
@@ -86,10 +86,11 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             exits.callback(server.stop)
             ui_url = server.ui_url
             settings = settings.model_copy(update={"temporal_address": server.address})
+        seeded: SeededFleet | None = None
         if settings.embedded_cloud:
             moto = start_moto_server(port=settings.embedded_cloud_port if persistent else 0)
             exits.callback(moto.stop)
-            await seed_demo_fleet(moto.endpoint_url, settings.aws_region, datetime.now(UTC))
+            seeded = await seed_demo_fleet(moto.endpoint_url, settings.aws_region, datetime.now(UTC), days=0)
             settings = settings.model_copy(update={"aws_endpoint_url": moto.endpoint_url})
         token = resolve_api_token(settings)
         settings = settings.model_copy(update={"api_token": SecretStr(token)})
@@ -102,6 +103,19 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             await seed_demo_store(sessions, settings.aws_region)
 
         fleet = Ec2Fleet.from_settings(settings)
+        resolver: ScrapeTargetResolver = PrivateIpTargets(settings.vllm_metrics_port)
+        if seeded is not None:
+            twin = await EmbeddedTwin.start(
+                demo=seeded.fleet,
+                instance_ids=seeded.instance_ids,
+                fleet=fleet,
+                catalog=PriceCatalog.load_default(),
+                now=datetime.now(UTC),
+            )
+            exits.callback(twin.stop)
+            resolver = twin
+            live = asyncio.create_task(twin.run_live(settings.twin_window_seconds), name="twin")
+            exits.push_async_callback(_cancel, live)
         metrics_store = open_metrics_store(settings)
         exits.callback(metrics_store.close)
         metrics = AsyncMetricsStore(metrics_store)
@@ -109,7 +123,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         collector = MetricsCollector(
             store=metrics,
             fleet=fleet,
-            resolver=_scrape_targets(settings),
+            resolver=resolver,
             http=http,
             catalog=PriceCatalog.load_default(),
         )
@@ -154,13 +168,6 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         )
 
 
-def _scrape_targets(settings: Settings) -> ScrapeTargetResolver:
-    """Until the twin serves vLLM metrics, the embedded fleet has no /metrics to scrape."""
-    if settings.embedded_cloud:
-        return StaticTargets({})
-    return PrivateIpTargets(settings.vllm_metrics_port)
-
-
 async def _collect_once(collector: MetricsCollector, sessions: async_sessionmaker[AsyncSession]) -> None:
     """A first collection pass before serving, so the agents find utilization history at once
     (the schedule then keeps it current)."""
@@ -168,6 +175,11 @@ async def _collect_once(collector: MetricsCollector, sessions: async_sessionmake
         workloads = await repository.list_workloads(session=session)
     for workload in workloads:
         await collector.collect(workload, datetime.now(UTC))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:

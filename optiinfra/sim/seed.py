@@ -282,20 +282,20 @@ def _datums(
         if series.metric is UtilizationMetric.GPU_MEMORY_UTILIZATION:
             yield (
                 GPU_MEMORY_USED,
-                _datum(
+                metric_datum(
                     GPU_MEMORY_USED, series.instance_id, moment, value / 100 * gpu_memory_mib, "Megabytes"
                 ),
             )
             yield (
                 GPU_MEMORY_TOTAL,
-                _datum(GPU_MEMORY_TOTAL, series.instance_id, moment, gpu_memory_mib, "Megabytes"),
+                metric_datum(GPU_MEMORY_TOTAL, series.instance_id, moment, gpu_memory_mib, "Megabytes"),
             )
         else:
             source = PERCENT_SOURCES[series.metric]
-            yield source, _datum(source, series.instance_id, moment, value, "Percent")
+            yield source, metric_datum(source, series.instance_id, moment, value, "Percent")
 
 
-def _datum(
+def metric_datum(
     metric: CloudWatchMetric, instance_id: str, moment: datetime, value: float, unit: StandardUnitType
 ) -> MetricDatumTypeDef:
     return {

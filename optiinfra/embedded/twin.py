@@ -1,0 +1,108 @@
+"""The embedded fleet: the twin behind the moto cloud. Its replicas publish host readings to CloudWatch
+and serve vLLM /metrics over HTTP, so the real collection pipeline and agents read it as a real fleet;
+it follows what the agents execute (resized, replaced or stopped instances) on every tick."""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.domain.fleet import Instance
+from optiinfra.metrics.collector import ScrapeTarget
+from optiinfra.sim.demo_fleet import DemoFleet
+from optiinfra.sim.twin.clock import TwinClock
+from optiinfra.sim.twin.cloudwatch_agent import CloudWatchAgentSink
+from optiinfra.sim.twin.fleet import FleetTwin
+from optiinfra.sim.vllm_emulator import ReplicaMetricsState, VllmEmulatorServer
+
+HISTORY_WINDOW_S = 3600.0
+
+
+class EmbeddedTwin:
+    def __init__(
+        self, twin: FleetTwin, fleet: Ec2Fleet, emulators: VllmEmulatorServer, customer_id: str
+    ) -> None:
+        self._twin = twin
+        self._fleet = fleet
+        self._emulators = emulators
+        self._customer_id = customer_id
+        self._sink = CloudWatchAgentSink(fleet.cloudwatch)
+        self._served: dict[str, ReplicaMetricsState] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        demo: DemoFleet,
+        instance_ids: dict[str, list[str]],
+        fleet: Ec2Fleet,
+        catalog: PriceCatalog,
+        now: datetime,
+        history_days: int = 14,
+        seed: int = 7,
+    ) -> "EmbeddedTwin":
+        """Simulate `history_days` up to `now` into CloudWatch (what the fleet would have published),
+        then serve every replica's /metrics."""
+        clock = TwinClock(now - timedelta(days=history_days))
+        twin = FleetTwin.from_demo_fleet(demo, instance_ids, catalog, seed, clock=clock)
+        for deployment in demo.deployments:
+            workload_id = deployment.workload.workload_id
+            # Replicas are known by their instance ids here, as the collector and the cloud know them.
+            twin.sync_replicas(
+                workload_id, [(iid, iid, deployment.instance_type) for iid in instance_ids[workload_id]]
+            )
+        embedded = cls(twin, fleet, VllmEmulatorServer(), demo.customer.customer_id)
+        await asyncio.to_thread(
+            twin.run, history_days * 86400.0, HISTORY_WINDOW_S, embedded._sink, with_window_stats=False
+        )
+        embedded._serve_current_replicas()
+        return embedded
+
+    def targets(self, instances: Sequence[Instance]) -> list[ScrapeTarget]:
+        """The scrape targets of a workload's running instances (a ScrapeTargetResolver)."""
+        urls = self._emulators.urls
+        return [
+            ScrapeTarget(replica=i.instance_id, url=f"{urls[i.instance_id]}/metrics")
+            for i in instances
+            if i.instance_id in urls and i.state == "running"
+        ]
+
+    async def tick(self, window_s: float) -> None:
+        """Follow the cloud, then simulate one window and publish it."""
+        async with self._lock:
+            for workload_id in self._twin.workload_ids:
+                instances = await self._fleet.describe_workload_instances(self._customer_id, workload_id)
+                running = [
+                    (i.instance_id, i.instance_id, i.instance_type) for i in instances if i.state == "running"
+                ]
+                self._twin.sync_replicas(workload_id, running)
+            self._serve_current_replicas()
+            records = await asyncio.to_thread(self._twin.advance, window_s)
+            samples = [
+                r.window.utilization.sample(self._customer_id, r.instance_id, r.start) for r in records
+            ]
+            await asyncio.to_thread(self._sink.write_utilization, samples)
+
+    async def run_live(self, window_s: float) -> None:
+        """Keep the twin on wall-clock time: one window every `window_s` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(window_s)
+            await self.tick(window_s)
+
+    def stop(self) -> None:
+        self._emulators.stop()
+
+    def _serve_current_replicas(self) -> None:
+        states = self._twin.metrics_states()
+        for replica_id in list(self._served):
+            if states.get(replica_id) is not self._served[replica_id]:
+                with contextlib.suppress(KeyError):
+                    self._emulators.remove_replica(replica_id)
+                del self._served[replica_id]
+        for replica_id, state in states.items():
+            if replica_id not in self._served:
+                self._emulators.add_replica(replica_id, state)
+                self._served[replica_id] = state

@@ -1,0 +1,61 @@
+"""The twin's replicas publish their host readings to CloudWatch as the CloudWatch agent does on a real
+GPU instance (the `nvidia_gpu` and `mem` sections, InstanceId dimension), so the collection pipeline
+reads the twin exactly as it reads a real fleet."""
+
+from collections.abc import Iterator, Sequence
+
+from mypy_boto3_cloudwatch.client import CloudWatchClient
+from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
+
+from optiinfra.cloud.ec2 import (
+    CPU_UTILIZATION,
+    GPU_MEMORY_TOTAL,
+    GPU_MEMORY_USED,
+    GPU_UTILIZATION,
+    MEMORY_UTILIZATION,
+    CloudWatchMetric,
+)
+from optiinfra.metrics.store import UtilizationSample
+from optiinfra.metrics.windows import WindowStats
+from optiinfra.sim.seed import MAX_DATUMS_PER_PUT, metric_datum
+
+MIB_PER_GIB = 1024.0
+
+
+def agent_datums(sample: UtilizationSample) -> Iterator[tuple[CloudWatchMetric, MetricDatumTypeDef]]:
+    moment, instance_id = sample.at, sample.instance_id
+    percents = (
+        (GPU_UTILIZATION, sample.gpu_utilization),
+        (CPU_UTILIZATION, sample.cpu_utilization),
+        (MEMORY_UTILIZATION, sample.memory_utilization),
+    )
+    for metric, value in percents:
+        if value is not None:
+            yield metric, metric_datum(metric, instance_id, moment, value, "Percent")
+    if sample.gpu_memory_used_gib is not None and sample.gpu_memory_total_gib:
+        used = sample.gpu_memory_used_gib * MIB_PER_GIB
+        total = sample.gpu_memory_total_gib * MIB_PER_GIB
+        yield GPU_MEMORY_USED, metric_datum(GPU_MEMORY_USED, instance_id, moment, used, "Megabytes")
+        yield GPU_MEMORY_TOTAL, metric_datum(GPU_MEMORY_TOTAL, instance_id, moment, total, "Megabytes")
+
+
+class CloudWatchAgentSink:
+    """A twin sink that publishes utilization to CloudWatch. Window statistics are not CloudWatch's to
+    hold: they come from scraping the replicas' /metrics, so the twin runs with `with_window_stats=False`."""
+
+    def __init__(self, cloudwatch: CloudWatchClient) -> None:
+        self._cloudwatch = cloudwatch
+
+    def write_utilization(self, rows: Sequence[UtilizationSample]) -> None:
+        by_namespace: dict[str, list[MetricDatumTypeDef]] = {}
+        for row in rows:
+            for metric, datum in agent_datums(row):
+                by_namespace.setdefault(metric.namespace, []).append(datum)
+        for namespace, datums in by_namespace.items():
+            for first in range(0, len(datums), MAX_DATUMS_PER_PUT):
+                self._cloudwatch.put_metric_data(
+                    Namespace=namespace, MetricData=datums[first : first + MAX_DATUMS_PER_PUT]
+                )
+
+    def write_window_stats(self, rows: Sequence[WindowStats]) -> None:
+        raise TypeError("CloudWatch does not hold vLLM window statistics: scrape the replicas' /metrics")

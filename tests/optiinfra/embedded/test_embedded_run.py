@@ -1,0 +1,36 @@
+"""`optiinfra run` on the embedded default, end to end: a throwaway stack (dev server, moto twin, twin
+replicas serving vLLM metrics, store, metrics store, worker, API) optimizes the demo fleet."""
+
+from pathlib import Path
+
+from optiinfra.cli.api_client import ApiClient
+from optiinfra.cli.report import render_report
+from optiinfra.cli.run_once import optimize_fleet
+from optiinfra.domain.enums import RecommendationStatus, RecommendationType
+from optiinfra.embedded.stack import running_stack
+from optiinfra.settings import Settings
+
+
+async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "unused", twin_window_seconds=1.0)
+    async with (
+        running_stack(settings, persistent=False) as stack,
+        ApiClient(stack.api_url, stack.api_token) as api,
+    ):
+        runs = await optimize_fleet(api, agents=["cost"], timeout_s=120)
+        report = render_report(runs, persistent_stack=False, api_url=stack.api_url)
+
+    by_workload = {run.workload_id: run for run in runs}
+    assert set(by_workload) == {"chat-8b", "code-assist", "rag-embed", "batch-summarize"}
+    chat = by_workload["chat-8b"].recommendation
+    assert chat is not None
+    assert chat.type is RecommendationType.RIGHT_SIZING
+    assert chat.status is RecommendationStatus.EXECUTED
+    assert chat.estimated_monthly_savings_usd > 0
+    code = by_workload["code-assist"].recommendation
+    assert code is not None
+    assert code.type is RecommendationType.SPOT_MIGRATION
+    assert code.status is RecommendationStatus.PENDING_APPROVAL
+    assert by_workload["rag-embed"].recommendation is None
+    assert "Savings: $" in report
+    assert f"optiinfra recommendations approve {code.id}" in report
