@@ -67,6 +67,12 @@ class InstanceType(BaseModel):
         description="Effective hourly cost (upfront amortised) by term, e.g. '1yr_standard_no_upfront'",
     )
 
+    def hourly_price(self, lifecycle: PurchaseOption) -> float:
+        """What an instance of this type pays per hour; spot falls back to on-demand when unknown."""
+        if lifecycle is PurchaseOption.SPOT and self.spot_hourly_usd is not None:
+            return self.spot_hourly_usd
+        return self.on_demand_hourly_usd
+
     @property
     def gpu_memory_per_gpu_gib(self) -> float:
         return self.gpu_memory_gib / self.gpu_count if self.gpu_count else 0.0

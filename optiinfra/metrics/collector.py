@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.domain.fleet import Instance, InstanceType, Workload
+from optiinfra.domain.series import floor_to_period
 from optiinfra.metrics.scrape import ScrapeError, VllmSample, scrape_vllm
+from optiinfra.metrics.store import CostSample
 from optiinfra.metrics.utilization import AsyncMetricsStore, copy_cloudwatch_utilization
 from optiinfra.metrics.windows import WindowStats, window_stats
 
@@ -69,6 +71,7 @@ class CollectionReport(BaseModel):
     customer_id: str
     workload_id: str
     utilization_rows: int = 0
+    cost_rows: int = 0
     window_rows: int = 0
     primed_replicas: int = 0
     failures: list[str] = Field(default_factory=list)
@@ -97,6 +100,7 @@ class MetricsCollector:
         instances = await self._fleet.describe_workload_instances(customer_id, workload_id)
         instance_types = {t.name: t for t in self._catalog.types_in(workload.region)}
         report.utilization_rows = await self._copy_utilization(customer_id, instances, instance_types, now)
+        report.cost_rows = await self._record_costs(customer_id, instances, instance_types, now)
         await self._scrape(report, instances)
         return report
 
@@ -127,6 +131,32 @@ class MetricsCollector:
             end=now,
             period_seconds=UTILIZATION_PERIOD_SECONDS,
         )
+
+    async def _record_costs(
+        self,
+        customer_id: str,
+        instances: Sequence[Instance],
+        instance_types: dict[str, InstanceType],
+        now: datetime,
+    ) -> int:
+        """What each running instance costs this hour, at catalog prices for its purchase option
+        (a later pass in the same hour replaces the row)."""
+        hour = floor_to_period(now, 3600)
+        rows = [
+            CostSample(
+                customer_id=customer_id,
+                instance_id=i.instance_id,
+                instance_type=i.instance_type,
+                lifecycle=i.lifecycle,
+                hour=hour,
+                hourly_usd=instance_types[i.instance_type].hourly_price(i.lifecycle),
+            )
+            for i in instances
+            if i.state == "running" and i.instance_type in instance_types
+        ]
+        if rows:
+            await self._store.write_cost_samples(rows)
+        return len(rows)
 
     async def _scrape(self, report: CollectionReport, instances: Sequence[Instance]) -> None:
         targets = self._resolver.targets(instances)

@@ -12,7 +12,7 @@ from typing import TypeVar
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.domain.enums import UtilizationMetric
 from optiinfra.domain.fleet import InstanceType, MetricSeries
-from optiinfra.metrics.store import MetricsStore, UtilizationSample
+from optiinfra.metrics.store import CostSample, MetricsStore, UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 
 T = TypeVar("T")
@@ -35,6 +35,10 @@ class AsyncMetricsStore:
     async def write_utilization(self, rows: Sequence[UtilizationSample]) -> None:
         batch = list(rows)
         await self._run(lambda: self._store.write_utilization(batch))
+
+    async def write_cost_samples(self, rows: Sequence[CostSample]) -> None:
+        batch = list(rows)
+        await self._run(lambda: self._store.write_cost_samples(batch))
 
     async def write_window_stats(self, rows: Sequence[WindowStats]) -> None:
         batch = list(rows)

@@ -48,6 +48,11 @@ async def test_first_pass_backfills_cloudwatch_history_and_later_passes_catch_up
 
     ids = seeded_cloud.seeded.instance_ids["chat-8b"]
     assert first.utilization_rows >= len(ids) * (14 * 24 - 2)
+    assert first.cost_rows == again.cost_rows == len(ids)
+    costs = chdb_store.read_cost_samples(ids, now - timedelta(hours=1), now + timedelta(hours=1))
+    on_demand = PriceCatalog.load_default().get("g5.8xlarge", "us-east-1").on_demand_hourly_usd
+    assert sorted(c.instance_id for c in costs) == sorted(ids)  # the second pass replaced, not added
+    assert {c.hourly_usd for c in costs} == {on_demand}
     assert 0 < again.utilization_rows <= len(ids) * 3
     read = chdb_store.read_utilization(ids, now - timedelta(days=14), now, 3600)
     seeded = {(s.instance_id, s.metric): s for s in seeded_cloud.seeded.series}
