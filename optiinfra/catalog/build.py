@@ -187,17 +187,18 @@ def _bucket(raw: object) -> int | None:
 
 
 def _percent(raw: object) -> float | None:
-    value = _number(raw)
+    value = finite_number(raw)
     return value if value is not None and 0 <= value <= 100 else None
 
 
 def _price(raw: object) -> float | None:
     """A positive USD figure; sources write prices as strings and leave gaps as missing or empty."""
-    value = _number(raw)
+    value = finite_number(raw)
     return value if value is not None and value > 0 else None
 
 
-def _number(raw: object) -> float | None:
+def finite_number(raw: object) -> float | None:
+    """A finite number from a JSON/CSV field that may be text, empty, or missing."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         return None
     try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 
-from optiinfra.catalog.build import BUNDLED_CATALOG_PATH, DEFAULT_REGIONS, write_catalog
+from optiinfra.catalog.build import BUNDLED_CATALOG_PATH, DEFAULT_REGIONS, finite_number, write_catalog
 from optiinfra.cloud.ec2 import client_config
 
 if TYPE_CHECKING:
@@ -270,7 +269,7 @@ def _usd(dimension: object, where: str) -> float:
     raw = _child(
         _child(dimension, "pricePerUnit", f"{where} price dimension"), "USD", f"{where} pricePerUnit"
     )
-    value = _finite_number(raw)
+    value = finite_number(raw)
     if value is None or value < 0:
         raise _Malformed(f"{where} USD price {raw!r} is not a non-negative number")
     return value
@@ -290,16 +289,6 @@ def _mapping(value: object, where: str) -> Mapping[str, Any]:
 
 def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _finite_number(raw: object) -> float | None:
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 # --- Spot price history ------------------------------------------------------------------------------
@@ -330,7 +319,7 @@ def fetch_spot_history(
 
 def _spot_point(record: SpotPriceTypeDef) -> tuple[str, SpotPricePoint]:
     instance_type = record.get("InstanceType", "<no instance type>")
-    price = _finite_number(record.get("SpotPrice"))
+    price = finite_number(record.get("SpotPrice"))
     zone = record.get("AvailabilityZone")
     since = record.get("Timestamp")
     if price is None or price < 0 or zone is None or since is None:
