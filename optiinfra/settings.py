@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     metrics_interval_seconds: int = Field(default=60, gt=0, description="Metrics collection schedule")
     metrics_retention_days: int = Field(default=90, gt=0)
     vllm_metrics_port: int = Field(default=8000, description="Port of vLLM's /metrics on fleet instances")
+    # vLLM window statistics from a Prometheus that already scrapes the replicas, instead of scraping
+    # them. Empty means scrape. The rate window is metrics_interval_seconds, so Prometheus must scrape
+    # vLLM at least twice per interval. Series are matched to instances by private IP in the label
+    # named here, as Prometheus's `instance="<ip>:<port>"`.
+    prometheus_url: str = Field(default="", description="e.g. http://prometheus:9090")
+    prometheus_instance_label: str = "instance"
 
     # Control-plane API.
     api_host: str = "127.0.0.1"

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +18,7 @@ from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.engine.client import connect_temporal
 from optiinfra.metrics.collector import MetricsCollector, PrivateIpTargets
 from optiinfra.metrics.open import open_metrics_store
+from optiinfra.metrics.prometheus_windows import PrometheusWindowSource
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
@@ -61,6 +63,19 @@ def build_worker(
     )
 
 
+def prometheus_source(settings: Settings, http: httpx.AsyncClient) -> PrometheusWindowSource | None:
+    """Read window statistics from Prometheus when one is configured; windows then tile the
+    collection schedule, one per interval."""
+    if not settings.prometheus_url:
+        return None
+    return PrometheusWindowSource(
+        settings.prometheus_url,
+        http,
+        instance_label=settings.prometheus_instance_label,
+        window=timedelta(seconds=settings.metrics_interval_seconds),
+    )
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled, against the settings' Temporal, store, metrics store and cloud."""
     client = await connect_temporal(settings)
@@ -76,6 +91,7 @@ async def run_worker(settings: Settings) -> None:
                 resolver=PrivateIpTargets(settings.vllm_metrics_port),
                 http=http,
                 catalog=PriceCatalog.load_default(),
+                prometheus=prometheus_source(settings, http),
             )
             worker = build_worker(
                 client,

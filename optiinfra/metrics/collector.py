@@ -2,7 +2,9 @@
 and copy the instances' utilization into the metrics store.
 
 Window statistics need two samples; the collector keeps each replica's previous sample in memory, so
-the first pass after a (re)start only primes and later passes write one window per replica."""
+the first pass after a (re)start only primes and later passes write one window per replica. Given a
+`PrometheusWindowSource`, the collector reads the window [now - window, now] from Prometheus instead
+and scrapes nothing: Prometheus keeps the history, so every pass writes, the first one included."""
 
 import asyncio
 from collections.abc import Sequence
@@ -17,6 +19,8 @@ from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.domain.fleet import Instance, InstanceType, Workload
 from optiinfra.domain.series import floor_to_period
+from optiinfra.metrics.prometheus_api import PrometheusQueryError
+from optiinfra.metrics.prometheus_windows import PrometheusWindowSource
 from optiinfra.metrics.scrape import ScrapeError, VllmSample, scrape_vllm
 from optiinfra.metrics.store import CostSample
 from optiinfra.metrics.utilization import AsyncMetricsStore, copy_cloudwatch_utilization
@@ -86,8 +90,10 @@ class MetricsCollector:
         resolver: ScrapeTargetResolver,
         http: httpx.AsyncClient,
         catalog: PriceCatalog,
+        prometheus: PrometheusWindowSource | None = None,
     ) -> None:
         self._store = store
+        self._prometheus = prometheus
         self._fleet = fleet
         self._resolver = resolver
         self._http = http
@@ -101,7 +107,10 @@ class MetricsCollector:
         instance_types = {t.name: t for t in self._catalog.types_in(workload.region)}
         report.utilization_rows = await self._copy_utilization(customer_id, instances, instance_types, now)
         report.cost_rows = await self._record_costs(customer_id, instances, instance_types, now)
-        await self._scrape(report, instances)
+        if self._prometheus is not None:
+            await self._query_prometheus(self._prometheus, report, instances, now)
+        else:
+            await self._scrape(report, instances)
         return report
 
     async def _copy_utilization(
@@ -177,6 +186,30 @@ class MetricsCollector:
         if rows:
             await self._store.write_window_stats(rows)
         report.window_rows = len(rows)
+
+    async def _query_prometheus(
+        self,
+        prometheus: PrometheusWindowSource,
+        report: CollectionReport,
+        instances: Sequence[Instance],
+        now: datetime,
+    ) -> None:
+        """Like `_scrape`, a failure is reported rather than raised, so that utilization and costs
+        of the pass are kept; a running replica without series is a failure, as an unreachable one is."""
+        try:
+            rows = await prometheus.window_stats(report.customer_id, report.workload_id, instances, now)
+        except PrometheusQueryError as error:
+            report.failures.append(f"prometheus: {error}")
+            return
+        if rows:
+            await self._store.write_window_stats(rows)
+        report.window_rows = len(rows)
+        written = {row.replica for row in rows}
+        report.failures.extend(
+            f"{instance.instance_id} ({key}): no series in Prometheus"
+            for key, instance in prometheus.selected(instances).items()
+            if instance.instance_id not in written
+        )
 
     async def _scrape_one(self, target: ScrapeTarget) -> VllmSample:
         try:

@@ -5,6 +5,7 @@ queries do not hit URL limits; the answer is `{"status": "success", "data": {"re
 "result": [{"metric": {...}, "values": [[unix_seconds, "value"], ...]}]}}`). `window_stat_queries`
 writes the PromQL for the fields of `WindowStats` with the current vLLM names; label values are
 escaped as PromQL strings, label names are checked, so a caller's selector cannot change the query.
+Regex matchers (`=~`) are escaped the same way; `quote_meta` makes a literal into an RE2 pattern.
 """
 
 from __future__ import annotations
@@ -96,14 +97,38 @@ def _unix(moment: datetime) -> str:
     return f"{moment.timestamp():.3f}"
 
 
-def selector(metric: str, matchers: Mapping[str, str], extra: Mapping[str, str] | None = None) -> str:
-    """`metric{label="value",...}` with values escaped as PromQL double-quoted strings."""
+def check_label_name(label: str) -> str:
+    """`label`, if Prometheus accepts it as a label name; anything else could rewrite the query."""
+    if not _LABEL_NAME.match(label):
+        raise ValueError(f"not a Prometheus label name: {label!r}")
+    return label
+
+
+def selector(
+    metric: str,
+    matchers: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
+    *,
+    regex: Mapping[str, str] | None = None,
+) -> str:
+    """`metric{label="value",...,label=~"pattern"}` with values escaped as PromQL double-quoted strings.
+
+    `regex` values are RE2 patterns, which Prometheus anchors at both ends."""
     pairs = {**matchers, **(extra or {})}
-    for label in pairs:
-        if not _LABEL_NAME.match(label):
-            raise ValueError(f"not a Prometheus label name: {label!r}")
-    body = ",".join(f'{label}="{_escape(value)}"' for label, value in sorted(pairs.items()))
+    terms = [(label, "=", value) for label, value in pairs.items()]
+    terms += [(label, "=~", pattern) for label, pattern in (regex or {}).items()]
+    for label, _, _ in terms:
+        check_label_name(label)
+    body = ",".join(f'{label}{op}"{_escape(value)}"' for label, op, value in sorted(terms))
     return f"{metric}{{{body}}}" if body else metric
+
+
+_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+
+
+def quote_meta(literal: str) -> str:
+    """An RE2 pattern matching exactly `literal`: Go's `regexp.QuoteMeta`, which Prometheus parses."""
+    return "".join(f"\\{char}" if char in _RE2_SPECIAL else char for char in literal)
 
 
 def _escape(value: str) -> str:
@@ -118,29 +143,43 @@ def _duration(window: timedelta) -> str:
 
 
 def window_stat_queries(
-    matchers: Mapping[str, str], window: timedelta, *, by: Sequence[str] = ("instance",)
+    matchers: Mapping[str, str],
+    window: timedelta,
+    *,
+    by: Sequence[str] = ("instance",),
+    regex_matchers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """PromQL per `WindowStats` field, one series per value of the `by` labels (a replica by default)."""
+    """PromQL per `WindowStats` field, one series per value of the `by` labels (a replica by default).
+
+    Every key is a `WindowStats` field and its value means what the field means: rates per second,
+    `increase` for the four counts that have no rate field (Prometheus defines `increase` as `rate`
+    times the range, so all counts agree), `resets` of the success counter for `counter_reset`, and
+    `model_name` as a `group` whose series carry the `model_name` label (the value is always 1)."""
     for label in by:
-        if not _LABEL_NAME.match(label):
-            raise ValueError(f"not a Prometheus label name: {label!r}")
+        check_label_name(label)
     rng = _duration(window)
     group = ", ".join(by)
+    with_model = ", ".join(dict.fromkeys([*by, names.LABEL_MODEL_NAME]))
 
-    def rate(metric: str, extra: Mapping[str, str] | None = None) -> str:
-        return f"sum by ({group}) (rate({selector(metric, matchers, extra)}[{rng}]))"
+    def sel(metric: str, extra: Mapping[str, str] | None = None) -> str:
+        return selector(metric, matchers, extra, regex=regex_matchers)
+
+    def rate(metric: str, extra: Mapping[str, str] | None = None, how: str = "rate") -> str:
+        return f"sum by ({group}) ({how}({sel(metric, extra)}[{rng}]))"
 
     def quantile(q: float, histogram: str) -> str:
-        buckets = f"rate({selector(histogram + '_bucket', matchers)}[{rng}])"
+        buckets = f"rate({sel(histogram + '_bucket')}[{rng}])"
         return f"histogram_quantile({q}, sum by ({group}, le) ({buckets}))"
 
     def mean(histogram: str) -> str:
         return f"{rate(histogram + '_sum')} / {rate(histogram + '_count')}"
 
     def gauge(metric: str, how: str = "sum") -> str:
-        return f"{how} by ({group}) ({selector(metric, matchers)})"
+        return f"{how} by ({group}) ({sel(metric)})"
 
     success = names.REQUEST_SUCCESS + "_total"
+    error = {names.LABEL_FINISHED_REASON: names.ERROR_REASON}
+    abort = {names.LABEL_FINISHED_REASON: names.ABORT_REASON}
     queries = {
         "request_rate": rate(success),
         "prompt_tps": rate(names.PROMPT_TOKENS + "_total"),
@@ -148,10 +187,16 @@ def window_stat_queries(
         "preemption_rate": rate(names.NUM_PREEMPTIONS + "_total"),
         "prefix_hit_rate": f"{rate(names.PREFIX_CACHE_HITS + '_total')} / "
         f"{rate(names.PREFIX_CACHE_QUERIES + '_total')}",
-        "error_rate": f"{rate(success, {names.LABEL_FINISHED_REASON: names.ERROR_REASON})} / {rate(success)}",
+        "error_rate": f"{rate(success, error)} / {rate(success)}",
         "running": gauge(names.NUM_REQUESTS_RUNNING),
         "waiting": gauge(names.NUM_REQUESTS_WAITING),
         "kv_usage": gauge(names.KV_CACHE_USAGE_PERC, "avg"),
+        "prefix_queries": rate(names.PREFIX_CACHE_QUERIES + "_total", how="increase"),
+        "prefix_hits": rate(names.PREFIX_CACHE_HITS + "_total", how="increase"),
+        "errors": rate(success, error, how="increase"),
+        "aborts": rate(success, abort, how="increase"),
+        "counter_reset": rate(success, how="resets"),
+        "model_name": f"group by ({with_model}) ({sel(names.NUM_REQUESTS_RUNNING)})",
     }
     for prefix, histogram, quantiles in _QUANTILE_FIELDS:
         queries[f"{prefix}_mean"] = mean(histogram)
@@ -178,16 +223,25 @@ async def query_window_stats(
     *,
     window: timedelta | None = None,
     by: Sequence[str] = ("instance",),
+    regex_matchers: Mapping[str, str] | None = None,
     max_concurrency: int = 4,
 ) -> dict[str, list[PromSeries]]:
     """Every `WindowStats` field over [start, end]; the rate window defaults to the step. A few queries
-    run at once, not all of them: range queries are heavy for the server."""
-    queries = window_stat_queries(matchers, window or step, by=by)
+    run at once, not all of them: range queries are heavy for the server. The first failure cancels
+    the queries still running, so none outlives the call (or the client it uses)."""
+    queries = window_stat_queries(matchers, window or step, by=by, regex_matchers=regex_matchers)
     gate = asyncio.Semaphore(max_concurrency)
 
     async def run(promql: str) -> list[PromSeries]:
         async with gate:
             return await query_range(base_url, promql, start, end, step, client)
 
-    results = await asyncio.gather(*(run(promql) for promql in queries.values()))
+    tasks = [asyncio.ensure_future(run(promql)) for promql in queries.values()]
+    try:
+        results = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return dict(zip(queries, results, strict=True))

@@ -16,6 +16,7 @@ from optiinfra.metrics.prometheus_api import (
     PrometheusQueryError,
     query_range,
     query_window_stats,
+    quote_meta,
     selector,
     window_stat_queries,
 )
@@ -167,6 +168,34 @@ def test_selectors_escape_values_and_refuse_bad_label_names() -> None:
         window_stat_queries({}, timedelta(minutes=1), by=["instance) or (up"])
     with pytest.raises(ValueError, match="whole number"):
         window_stat_queries({}, timedelta(seconds=1.5))
+
+
+def test_regex_matchers_are_escaped_strings_and_literals_are_quoted() -> None:
+    pattern = "(?:" + "|".join(quote_meta(v) for v in ("10.0.0.1", "a+b", 'x"y')) + ")(?::[0-9]+)?"
+    assert pattern == '(?:10\\.0\\.0\\.1|a\\+b|x"y)(?::[0-9]+)?'
+    assert selector("m", {"job": "vllm"}, regex={"instance": pattern}) == (
+        'm{instance=~"(?:10\\\\.0\\\\.0\\\\.1|a\\\\+b|x\\"y)(?::[0-9]+)?",job="vllm"}'
+    )
+    with pytest.raises(ValueError, match="label name"):
+        selector("m", {}, regex={"a b": "x"})
+
+
+def test_window_stat_queries_give_counts_resets_and_the_model_name() -> None:
+    queries = window_stat_queries(
+        {"job": "vllm"}, timedelta(minutes=1), by=["pod"], regex_matchers={"pod": "vllm-.*"}
+    )
+    sel = 'job="vllm",pod=~"vllm-.*"'
+    assert queries["aborts"] == (
+        f'sum by (pod) (increase(vllm:request_success_total{{finished_reason="abort",{sel}}}[60s]))'
+    )
+    assert (
+        queries["prefix_queries"] == f"sum by (pod) (increase(vllm:prefix_cache_queries_total{{{sel}}}[60s]))"
+    )
+    assert queries["counter_reset"] == f"sum by (pod) (resets(vllm:request_success_total{{{sel}}}[60s]))"
+    assert queries["model_name"] == f"group by (pod, model_name) (vllm:num_requests_running{{{sel}}})"
+    assert all(f"{{{sel}" in q or f",{sel}" in q for q in queries.values())
+    by_model = window_stat_queries({}, timedelta(minutes=1), by=["instance", "model_name"])
+    assert by_model["model_name"] == "group by (instance, model_name) (vllm:num_requests_running)"
 
 
 async def test_query_window_stats_asks_for_every_field(
