@@ -9,9 +9,12 @@ from optiinfra.cli.run_once import optimize_fleet
 from optiinfra.domain.enums import RecommendationStatus, RecommendationType
 from optiinfra.embedded.stack import running_stack
 from optiinfra.settings import Settings
+from optiinfra.sim.moto_server import reset_moto
 
 
-async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path) -> None:
+async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endpoint: str) -> None:
+    # moto keeps one cloud per process: the stack's own moto server would also see earlier tests' fleets.
+    reset_moto(moto_endpoint)
     settings = Settings(state_dir=tmp_path / "unused", twin_window_seconds=1.0)
     async with (
         running_stack(settings, persistent=False) as stack,
@@ -24,7 +27,7 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path) -> None:
     assert set(by_workload) == {"chat-8b", "code-assist", "rag-embed", "batch-summarize"}
     chat = by_workload["chat-8b"].recommendation
     assert chat is not None
-    assert chat.type is RecommendationType.RIGHT_SIZING
+    assert chat.type is RecommendationType.RIGHT_SIZING, by_workload["chat-8b"].status.notes
     assert chat.status is RecommendationStatus.EXECUTED
     assert chat.estimated_monthly_savings_usd > 0
     code = by_workload["code-assist"].recommendation
