@@ -1,13 +1,9 @@
 """The Prometheus client speaks the documented query_range API; the PromQL uses current vLLM names and
 escapes what callers pass in. The server here is a small stand-in that answers in Prometheus's format."""
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -21,47 +17,33 @@ from optiinfra.metrics.prometheus_api import (
     window_stat_queries,
 )
 from optiinfra.metrics.windows import WindowStats
+from tests.support.prometheus_standin import QUERY_RANGE_PATH, JsonQueryHandler, PrometheusStandIn, serving
 
 START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
 
-class _FakePrometheus(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
+class _FakePrometheus(PrometheusStandIn):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.forms: list[dict[str, str]] = []
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonQueryHandler):
     server: _FakePrometheus
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        form = {key: values[0] for key, values in parse_qs(body).items()}
-        self.server.forms.append(form)
-        if self.path != "/api/v1/query_range":
-            self._send(404, {"status": "error", "errorType": "not_found", "error": "no such path"})
+        form = self.read_form()
+        if self.path != QUERY_RANGE_PATH:
+            self.send_json(404, {"status": "error", "errorType": "not_found", "error": "no such path"})
         elif "broken(" in form["query"]:
-            self._send(400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 7"})
+            self.send_json(
+                400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 7"}
+            )
         elif "garbled" in form["query"]:
-            self._send(
+            self.send_json(
                 200, {"status": "success", "data": {"resultType": "matrix", "result": [{"values": 3}]}}
             )
         else:
-            self._send(200, _matrix(float(form["start"]), float(form["end"]), float(form["step"])))
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+            self.send_json(200, _matrix(float(form["start"]), float(form["end"]), float(form["step"])))
 
 
 def _matrix(start: float, end: float, step: float) -> dict[str, Any]:
@@ -81,25 +63,15 @@ def _matrix(start: float, end: float, step: float) -> dict[str, Any]:
 
 @pytest.fixture
 def prometheus() -> Iterator[_FakePrometheus]:
-    server = _FakePrometheus()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-def _url(server: _FakePrometheus) -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host!s}:{port}"
+    with serving(_FakePrometheus()) as server:
+        yield server
 
 
 async def test_query_range_sends_the_documented_form_and_reads_the_matrix(
     prometheus: _FakePrometheus, http_client: httpx.AsyncClient
 ) -> None:
     series = await query_range(
-        _url(prometheus), "up", START, START + timedelta(minutes=2), timedelta(seconds=30), http_client
+        prometheus.url, "up", START, START + timedelta(minutes=2), timedelta(seconds=30), http_client
     )
     assert prometheus.forms == [
         {
@@ -120,18 +92,18 @@ async def test_prometheus_errors_are_reported_with_their_type(
 ) -> None:
     end = START + timedelta(minutes=1)
     with pytest.raises(PrometheusQueryError, match="bad_data: parse error"):
-        await query_range(_url(prometheus), "broken(", START, end, timedelta(seconds=15), http_client)
+        await query_range(prometheus.url, "broken(", START, end, timedelta(seconds=15), http_client)
     with pytest.raises(PrometheusQueryError, match="malformed matrix"):
-        await query_range(_url(prometheus), "garbled", START, end, timedelta(seconds=15), http_client)
+        await query_range(prometheus.url, "garbled", START, end, timedelta(seconds=15), http_client)
     with pytest.raises(PrometheusQueryError, match="not_found"):
-        await query_range(_url(prometheus) + "/prefix", "up", START, end, timedelta(seconds=15), http_client)
+        await query_range(prometheus.url + "/prefix", "up", START, end, timedelta(seconds=15), http_client)
     with pytest.raises(ValueError, match="step"):
-        await query_range(_url(prometheus), "up", START, end, timedelta(0), http_client)
+        await query_range(prometheus.url, "up", START, end, timedelta(0), http_client)
 
 
 async def test_an_unreachable_prometheus_is_a_query_error(http_client: httpx.AsyncClient) -> None:
     server = _FakePrometheus()
-    url = _url(server)
+    url = server.url
     server.server_close()
     with pytest.raises(PrometheusQueryError, match="failed"):
         await query_range(url, "up", START, START, timedelta(seconds=15), http_client)
@@ -202,7 +174,7 @@ async def test_query_window_stats_asks_for_every_field(
     prometheus: _FakePrometheus, http_client: httpx.AsyncClient
 ) -> None:
     results = await query_window_stats(
-        _url(prometheus),
+        prometheus.url,
         {"job": "vllm"},
         START,
         START + timedelta(minutes=1),

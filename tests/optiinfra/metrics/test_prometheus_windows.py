@@ -4,15 +4,10 @@ answers into one row per instance with defaults for what is missing, and a colle
 source writes those rows instead of scraping."""
 
 import asyncio
-import json
-import sys
-import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -29,6 +24,7 @@ from optiinfra.metrics.windows import WindowStats
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
 from tests.support.cloud import SeededCloud
+from tests.support.prometheus_standin import QUERY_RANGE_PATH, JsonQueryHandler, PrometheusStandIn, serving
 from workers.all_in_one import prometheus_source
 
 NOW = datetime(2026, 5, 1, 10, 0, 30, 250000, tzinfo=UTC)
@@ -40,28 +36,14 @@ QUANTILE_FIELDS = [
 Series = Mapping[str, tuple[dict[str, str], str]]  # field -> (labels, value), one instance
 
 
-class _CannedPrometheus(ThreadingHTTPServer):
+class _CannedPrometheus(PrometheusStandIn):
     """Answers a query_range whose PromQL text is a key of `answers`; anything else is bad_data, so a
     query the source should not have sent fails the test."""
 
-    daemon_threads = True
-    request_queue_size = 64
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.answers: dict[str, list[dict[str, Any]]] = {}
         self.raw: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.forms: list[dict[str, str]] = []
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up mid-answer (its other queries failed) is expected here, not an error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def expect(
         self, queries: Mapping[str, str], by_instance: Mapping[str, Series], *, label: str = "instance"
@@ -79,48 +61,30 @@ class _CannedPrometheus(ThreadingHTTPServer):
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonQueryHandler):
     server: _CannedPrometheus
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        form = {key: values[0] for key, values in parse_qs(body).items()}
-        self.server.forms.append(form)
+        form = self.read_form()
         query = form.get("query", "")
-        if self.path != "/api/v1/query_range":
-            self._send(404, {"status": "error", "errorType": "not_found", "error": self.path})
+        if self.path != QUERY_RANGE_PATH:
+            self.send_json(404, {"status": "error", "errorType": "not_found", "error": self.path})
         elif query in self.server.raw:
-            self._send(*self.server.raw[query])
+            self.send_json(*self.server.raw[query])
         elif query in self.server.answers:
             result = [
                 {**series, "values": [[float(form["end"]), v] for _, v in series["values"]]}
                 for series in self.server.answers[query]
             ]
-            self._send(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
+            self.send_json(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
         else:
-            self._send(400, {"status": "error", "errorType": "bad_data", "error": f"unexpected {query}"})
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+            self.send_json(400, {"status": "error", "errorType": "bad_data", "error": f"unexpected {query}"})
 
 
 @pytest.fixture
 def prometheus() -> Iterator[_CannedPrometheus]:
-    server = _CannedPrometheus()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(_CannedPrometheus()) as server:
+        yield server
 
 
 def _instance(instance_id: str, ip: str | None, state: str = "running") -> Instance:
