@@ -3,7 +3,7 @@ headroom, on every axis (GPU compute, GPU memory, vCPU, host memory)."""
 
 from pydantic import BaseModel, Field
 
-from agents.cost.pricing import hourly_price, monthly
+from agents.cost.pricing import monthly
 from agents.cost.utilization import UtilizationProfile, profile_instances
 from optiinfra.domain.enums import (
     AgentKind,
@@ -127,7 +127,7 @@ def _proposal(
 ) -> Proposal:
     spare = spare_fraction(demand, target)
     p95 = profile.p95_percent
-    current_cost = monthly(hourly_price(current, PurchaseOption.ON_DEMAND)) * len(replicas)
+    current_cost = monthly(current.hourly_price(PurchaseOption.ON_DEMAND)) * len(replicas)
     reasoning = (
         f"Over {profile.covered_hours / 24:.0f} days the busiest of {len(replicas)} {current.name} replicas "
         f"peaked (p95) at {p95[UtilizationMetric.GPU_UTILIZATION]:.0f}% GPU, "

@@ -5,7 +5,7 @@ import math
 
 from pydantic import BaseModel, Field
 
-from agents.cost.pricing import hourly_price, monthly
+from agents.cost.pricing import monthly
 from optiinfra.domain.enums import (
     AgentKind,
     PurchaseOption,
@@ -84,13 +84,13 @@ def _proposal(
 ) -> Proposal | str:
     types = snapshot.instance_types
     current = sum(
-        monthly(hourly_price(types[i.instance_type], i.lifecycle))
+        monthly(types[i.instance_type].hourly_price(i.lifecycle))
         for i in snapshot.instances
         if i.state == "running" and i.instance_type in types
     )
     saving = sum(
-        monthly(hourly_price(types[i.instance_type], PurchaseOption.ON_DEMAND))
-        - monthly(hourly_price(types[i.instance_type], PurchaseOption.SPOT))
+        monthly(types[i.instance_type].hourly_price(PurchaseOption.ON_DEMAND))
+        - monthly(types[i.instance_type].hourly_price(PurchaseOption.SPOT))
         for i in to_move
     )
     if saving < params.min_monthly_savings_usd:
