@@ -1,4 +1,4 @@
-"""`optiinfra`: up, run, worker, api, recommendations, catalog."""
+"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, catalog, bench."""
 
 import asyncio
 import contextlib
