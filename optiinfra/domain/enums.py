@@ -34,6 +34,8 @@ _RISK_RANK = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
 class RecommendationType(StrEnum):
     SPOT_MIGRATION = "spot_migration"
     RIGHT_SIZING = "right_sizing"
+    RESERVED_CAPACITY = "reserved_capacity"
+    AUTOSCALING_POLICY = "autoscaling_policy"
 
 
 class RecommendationStatus(StrEnum):
@@ -83,6 +85,15 @@ class StepAction(StrEnum):
     START_INSTANCE = "start_instance"
     MODIFY_INSTANCE_TYPE = "modify_instance_type"
     TERMINATE_INSTANCE = "terminate_instance"
+    PURCHASE_RESERVED_INSTANCES = "purchase_reserved_instances"
+    UPDATE_SCALING_GROUP = "update_scaling_group"
+    PUT_SCALING_POLICY = "put_scaling_policy"
+    DELETE_SCALING_POLICY = "delete_scaling_policy"
+
+    @property
+    def commits_spend(self) -> bool:
+        """A purchase that binds the customer to pay for a term: a person must always approve it."""
+        return self is StepAction.PURCHASE_RESERVED_INSTANCES
 
 
 class StepPhase(StrEnum):
