@@ -11,7 +11,15 @@ class GateDecision(BaseModel):
     reason: str
 
 
-def decide_gate(policy: AutomationPolicy, *, confidence: float, risk: RiskLevel) -> GateDecision:
+def decide_gate(
+    policy: AutomationPolicy, *, confidence: float, risk: RiskLevel, commits_spend: bool = False
+) -> GateDecision:
+    """`commits_spend`: the recommendation buys a term commitment (reserved capacity), which no operating
+    mode or threshold lets run without a person."""
+    if commits_spend:
+        return GateDecision(
+            needs_approval=True, reason="purchases commit spend for a term: a person always approves them"
+        )
     mode = policy.operating_mode
     if mode is OperatingMode.ADVISORY:
         return GateDecision(needs_approval=True, reason="customer is in advisory mode")

@@ -1,20 +1,33 @@
 """Right-sizing: the cheapest instance type that still holds the workload's p95 utilization plus
-headroom, on every axis (GPU compute, GPU memory, vCPU, host memory)."""
+headroom, on every axis (GPU compute, GPU memory, vCPU, host memory).
+
+Within one GPU model the utilization percentages translate directly into the candidate's units. Across GPU
+families (A10G, L4, L40S, ...) they do not, so when the workload declares its latency objective and the
+capacity model knows its model, the agent sizes on requests per second instead: the peak load in busy-GPU
+equivalents times what the current type pushes through at full load, against what each candidate serves
+within the SLO, and may change the replica count. GPU utilization as nvidia-smi reports it overstates the
+load of a real vLLM server (a kernel running is "busy"), which errs towards more capacity, never less."""
 
 from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
-from agents.cost.utilization import UtilizationProfile, profile_instances
+from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, type_capacities
+from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
 from optiinfra.domain.enums import (
     AgentKind,
     PurchaseOption,
     RecommendationType,
     RiskLevel,
     StepAction,
+    StepPhase,
     UtilizationMetric,
 )
-from optiinfra.domain.fleet import Instance, InstanceType, WorkloadSnapshot
+from optiinfra.domain.fleet import Instance, InstanceType, Workload, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
+from optiinfra.sim.capacity import config_for_instance, max_throughput_rps
+from optiinfra.sim.traffic.generator import default_generator
+from optiinfra.sim.traffic.models import nearest_rank
+from optiinfra.sim.twin.replica import capacity_model_for
 
 
 class RightSizingParams(BaseModel):
@@ -90,6 +103,9 @@ def analyze_right_sizing(
     if profile is None:
         return "right-sizing: utilization history is missing for some replica"
     demand = demand_of(profile, current, params.headroom)
+    across = _across_families(snapshot, replicas, current, demand, params)
+    if isinstance(across, Proposal):
+        return across
     target = cheapest_fit(demand, current, snapshot.candidate_types)
     if target is None:
         return f"right-sizing: no cheaper {current.gpu_model} type holds p95 demand plus headroom"
@@ -199,3 +215,151 @@ def _steps(replicas: list[Instance], from_type: str, to_type: str) -> list[Execu
             ),
         ]
     return steps
+
+
+# --- across GPU families, on the capacity model ---------------------------------------------------------
+
+
+def request_shape_for(workload: Workload) -> RequestShape | None:
+    """The workload's objective with the calibrated token mix (real Azure code-assistant lengths); None
+    when the workload declares no latency objective, since sizing on throughput alone could break it."""
+    if workload.slo_ttft_p95_s is None or workload.slo_itl_p95_s is None:
+        return None
+    mix = default_generator().token_mix
+    return RequestShape(
+        mean_prompt_tokens=mix.mean_prompt_tokens,
+        mean_output_tokens=max(1.0, mix.mean_output_tokens),
+        p95_prompt_tokens=float(nearest_rank(sorted(p for p, _ in mix.pairs), 0.95)),
+        ttft_p95_slo_s=workload.slo_ttft_p95_s,
+        itl_slo_s=workload.slo_itl_p95_s,
+    )
+
+
+def peak_busy_gpus(snapshot: WorkloadSnapshot, replicas: list[Instance]) -> float | None:
+    """p95 over the hours of the replicas' summed GPU utilization, in fully busy replicas."""
+    series = [snapshot.series_for(i.instance_id, UtilizationMetric.GPU_UTILIZATION) for i in replicas]
+    if any(s is None or not s.values for s in series):
+        return None
+    hours = min(len(s.values) for s in series if s is not None)
+    totals = [sum(s.values[h] for s in series if s is not None) / 100 for h in range(hours)]
+    return percentile(totals, 95)
+
+
+def _across_families(
+    snapshot: WorkloadSnapshot,
+    replicas: list[Instance],
+    current: InstanceType,
+    demand: CapacityDemand,
+    params: RightSizingParams,
+) -> Proposal | None:
+    """A fleet change sized on the capacity model, or None to fall back to same-GPU right-sizing (no
+    objective, unknown model, or the best plan keeps the GPU model and the replica count)."""
+    workload = snapshot.workload
+    shape = request_shape_for(workload)
+    peak = peak_busy_gpus(snapshot, replicas)
+    if shape is None or peak is None:
+        return None
+    try:
+        model = capacity_model_for(workload.model_name)
+    except KeyError:
+        return None
+    full_rps = max_throughput_rps(
+        config_for_instance(current, model), shape.mean_prompt_tokens, shape.mean_output_tokens
+    )
+    if full_rps <= 0:
+        return None
+    peak_rps = peak * full_rps
+    hosts = [
+        c for c in snapshot.candidate_types if c.vcpu >= demand.vcpus and c.memory_gib >= demand.memory_gib
+    ]
+    best = cheapest_sizing(peak_rps, params.headroom, type_capacities(hosts, workload.model_name, shape))
+    if best is None or (best.instance_type.gpu_model == current.gpu_model and best.replicas == len(replicas)):
+        return None
+    current_cost = monthly(current.on_demand_hourly_usd) * len(replicas)
+    saving = current_cost - best.monthly_on_demand_usd
+    if saving < params.min_monthly_savings_usd:
+        return None
+    profile = profile_instances(snapshot, replicas)
+    assert profile is not None
+    reasoning = (
+        f"At their p95 hour the {len(replicas)} {current.name} replicas were {peak:.2f} GPUs' worth busy, "
+        f"which at {full_rps:.2f} requests/s per fully busy {current.gpu_model} replica is {peak_rps:.2f} "
+        f"requests/s. The capacity model serves {best.capacity_rps:.2f} requests/s per "
+        f"{best.instance_type.name} ({best.instance_type.gpu_count}x {best.instance_type.gpu_model}) "
+        "within the p95 TTFT "
+        f"{shape.ttft_p95_slo_s:g} s and ITL {shape.itl_slo_s * 1000:.0f} ms objective, so "
+        f"{best.replicas} replica(s) carry the peak with {params.headroom:.0%} headroom: "
+        f"${best.monthly_on_demand_usd:,.0f}/month against ${current_cost:,.0f}/month today, the cheapest "
+        f"type and count among {len(hosts)} types whose hosts fit the replicas' CPU and memory. Replicas "
+        "are changed one at a time; surplus replicas are stopped, and terminated only after verification."
+    )
+    return Proposal(
+        agent=AgentKind.COST,
+        type=RecommendationType.RIGHT_SIZING,
+        title=f"Move {workload.workload_id} from {len(replicas)}x {current.name} "
+        f"to {best.replicas}x {best.instance_type.name}",
+        reasoning=reasoning,
+        estimated_monthly_savings_usd=round(saving, 2),
+        current_monthly_cost_usd=round(current_cost, 2),
+        projected_monthly_cost_usd=round(best.monthly_on_demand_usd, 2),
+        confidence=round(_confidence(profile, params) * 0.9, 3),
+        risk_level=RiskLevel.MEDIUM,
+        steps=_fleet_change_steps(replicas, current.name, best),
+        evidence={
+            "from_type": current.name,
+            "to_type": best.instance_type.name,
+            "replicas_from": float(len(replicas)),
+            "replicas_to": float(best.replicas),
+            "peak_rps": round(peak_rps, 3),
+            "capacity_rps_per_replica": round(best.capacity_rps, 3),
+        },
+    )
+
+
+def _fleet_change_steps(replicas: list[Instance], from_type: str, target: Sizing) -> list[ExecutionStep]:
+    """Extra replicas are launched first (capacity goes up before anything stops), then the kept replicas
+    are resized one by one, then the surplus is stopped; terminating the surplus waits for verification."""
+    ordered = sorted(replicas, key=lambda i: i.instance_id)
+    kept, surplus = ordered[: target.replicas], ordered[target.replicas :]
+    to_type = target.instance_type.name
+    launches = [
+        ExecutionStep(
+            step_id=f"launch-{n}",
+            action=StepAction.LAUNCH_REPLACEMENT,
+            target=ordered[0].instance_id,
+            params={"instance_type": to_type, "lifecycle": PurchaseOption.ON_DEMAND.value},
+            description=f"Launch an additional {to_type} replica modelled on {ordered[0].instance_id}",
+            compensation=CompensationStep(
+                action=StepAction.TERMINATE_LAUNCHED,
+                target=ordered[0].instance_id,
+                params={"launch_step_id": f"launch-{n}"},
+                description=f"Terminate the additional {to_type} replica",
+            ),
+        )
+        for n in range(1, max(0, target.replicas - len(ordered)) + 1)
+    ]
+    stops: list[ExecutionStep] = []
+    terminations: list[ExecutionStep] = []
+    for n, instance in enumerate(surplus, start=1):
+        iid = instance.instance_id
+        stops.append(
+            ExecutionStep(
+                step_id=f"stop-surplus-{n}",
+                action=StepAction.STOP_INSTANCE,
+                target=iid,
+                description=f"Stop surplus replica {iid}",
+                compensation=CompensationStep(
+                    action=StepAction.START_INSTANCE, target=iid, description=f"Start {iid} again"
+                ),
+            )
+        )
+        terminations.append(
+            ExecutionStep(
+                step_id=f"terminate-surplus-{n}",
+                phase=StepPhase.FINALIZE,
+                action=StepAction.TERMINATE_INSTANCE,
+                target=iid,
+                description=f"Terminate surplus replica {iid}",
+            )
+        )
+    return launches + _steps(kept, from_type, to_type) + stops + terminations

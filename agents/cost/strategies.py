@@ -1,5 +1,7 @@
 """The Cost agent's entry point: run every strategy and rank what they found."""
 
+from agents.cost.autoscaling import AutoscalingParams, analyze_autoscaling
+from agents.cost.reserved import ReservedCapacityParams, analyze_reserved_capacity
 from agents.cost.rightsizing import RightSizingParams, analyze_right_sizing
 from agents.cost.spot import SpotMigrationParams, analyze_spot_migration
 from optiinfra.domain.fleet import WorkloadSnapshot
@@ -10,14 +12,31 @@ def analyze_cost(
     snapshot: WorkloadSnapshot,
     spot: SpotMigrationParams | None = None,
     right_sizing: RightSizingParams | None = None,
+    reserved: ReservedCapacityParams | None = None,
+    autoscaling: AutoscalingParams | None = None,
 ) -> AnalysisResult:
-    """Proposals ranked by monthly savings. Strategies that replace the same replicas are alternatives:
-    the caller executes one of them at a time."""
+    """Proposals ranked by monthly savings. Strategies that change the same replicas are alternatives:
+    the caller executes one of them at a time. A reservation is only proposed once no other strategy would
+    still change the fleet, so the commitment is sized on the fleet's settled shape."""
     result = AnalysisResult()
-    for outcome in (analyze_right_sizing(snapshot, right_sizing), analyze_spot_migration(snapshot, spot)):
+    structural = (
+        analyze_right_sizing(snapshot, right_sizing),
+        analyze_spot_migration(snapshot, spot),
+        analyze_autoscaling(snapshot, autoscaling),
+    )
+    for outcome in structural:
         if isinstance(outcome, Proposal):
             result.proposals.append(outcome)
         else:
             result.notes.append(outcome)
+    if result.proposals:
+        pending = ", ".join(p.type.value for p in result.proposals)
+        result.notes.append(f"reserved capacity: deferred until the fleet settles ({pending} first)")
+    else:
+        commitment = analyze_reserved_capacity(snapshot, reserved)
+        if isinstance(commitment, Proposal):
+            result.proposals.append(commitment)
+        else:
+            result.notes.append(commitment)
     result.proposals.sort(key=lambda p: p.estimated_monthly_savings_usd, reverse=True)
     return result

@@ -1,9 +1,11 @@
 import pytest
 
-from agents.cost.rightsizing import analyze_right_sizing
+from agents.cost.rightsizing import analyze_right_sizing, request_shape_for
+from agents.cost.sizing import replica_capacity_rps
 from agents.cost.utilization import percentile
 from optiinfra.catalog.loader import PriceCatalog
-from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction
+from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction, StepPhase
+from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.snapshots import REGION, snapshot
 
@@ -85,3 +87,75 @@ def test_short_history_lowers_confidence() -> None:
     )
     assert isinstance(full, Proposal) and isinstance(short, Proposal)
     assert short.confidence < full.confidence
+
+
+def with_objective(found: WorkloadSnapshot, ttft: float = 8.0, itl: float = 0.1) -> WorkloadSnapshot:
+    workload = found.workload.model_copy(
+        update={
+            "slo_ttft_p95_s": ttft,
+            "slo_itl_p95_s": itl,
+            "model_name": "meta-llama/Llama-3.1-8B-Instruct",
+        }
+    )
+    return found.model_copy(update={"workload": workload})
+
+
+def test_with_an_objective_the_capacity_model_sizes_across_gpu_families() -> None:
+    oversized = with_objective(
+        snapshot(instance_type="g5.8xlarge", count=3, gpu=60, gpu_memory=70, cpu=6, memory=9)
+    )
+    found = analyze_right_sizing(oversized)
+    assert isinstance(found, Proposal)
+    target = PriceCatalog.load_default().get(str(found.evidence["to_type"]), REGION)
+    replicas = int(found.evidence["replicas_to"])
+    # The chosen plan carries the peak with headroom within the SLO, and nothing cheaper does.
+    shape = request_shape_for(oversized.workload)
+    assert shape is not None
+    capacity = replica_capacity_rps(target, oversized.workload.model_name, shape)
+    assert replicas * capacity >= float(found.evidence["peak_rps"]) * 1.25
+    assert found.projected_monthly_cost_usd == pytest.approx(
+        target.on_demand_hourly_usd * 730 * replicas, abs=0.01
+    )
+    assert (
+        found.projected_monthly_cost_usd
+        < 3 * PriceCatalog.load_default().get("g5.xlarge", REGION).on_demand_hourly_usd * 730
+    )
+    assert found.risk_level is RiskLevel.MEDIUM
+
+
+def test_fewer_replicas_stop_the_surplus_and_terminate_it_only_after_verification() -> None:
+    found = analyze_right_sizing(
+        with_objective(snapshot(instance_type="g5.8xlarge", count=4, gpu=30, gpu_memory=70, cpu=6, memory=9))
+    )
+    assert isinstance(found, Proposal)
+    kept = int(found.evidence["replicas_to"])
+    assert kept < 4
+    surplus_stops = [s for s in found.steps if s.step_id.startswith("stop-surplus")]
+    terminations = [s for s in found.steps if s.phase is StepPhase.FINALIZE]
+    assert len(surplus_stops) == len(terminations) == 4 - kept
+    assert all(s.compensation is not None for s in surplus_stops)
+    assert {s.target for s in surplus_stops} == {s.target for s in terminations}
+    assert sum(1 for s in found.steps if s.action is StepAction.MODIFY_INSTANCE_TYPE) == kept
+
+
+def test_more_replicas_of_a_cheaper_type_are_launched_before_anything_stops() -> None:
+    found = analyze_right_sizing(
+        with_objective(
+            snapshot(instance_type="g6e.12xlarge", count=1, gpu=90, gpu_memory=60, cpu=3, memory=3)
+        )
+    )
+    assert isinstance(found, Proposal)
+    assert int(found.evidence["replicas_to"]) > 1
+    actions = [s.action for s in found.steps]
+    assert actions[0] is StepAction.LAUNCH_REPLACEMENT
+    assert actions.index(StepAction.STOP_INSTANCE) > actions.index(StepAction.LAUNCH_REPLACEMENT)
+    launch = found.steps[0]
+    assert launch.compensation is not None and launch.compensation.action is StepAction.TERMINATE_LAUNCHED
+
+
+def test_without_an_objective_only_the_same_gpu_model_is_considered() -> None:
+    found = analyze_right_sizing(
+        snapshot(instance_type="g5.8xlarge", count=3, gpu=60, gpu_memory=70, cpu=6, memory=9)
+    )
+    assert isinstance(found, Proposal)
+    assert found.evidence["to_type"] == "g5.xlarge"
