@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_token: SecretStr | None = Field(default=None, description="Bearer token; generated when unset")
 
+    # Language models: OpenAI-compatible endpoints in three tiers, cheapest first. A tier is configured
+    # when both its URL and model are set; with none configured (the default) rules answer every task.
+    # Prices are USD per 1,000 tokens, for the cost recorded per workflow and the monthly budget.
+    llm_small_url: str = Field(default="", description="e.g. http://vllm-small:8000/v1")
+    llm_small_model: str = ""
+    llm_small_api_key: SecretStr | None = None
+    llm_small_input_usd_per_1k: float = Field(default=0.0, ge=0)
+    llm_small_output_usd_per_1k: float = Field(default=0.0, ge=0)
+    llm_medium_url: str = ""
+    llm_medium_model: str = ""
+    llm_medium_api_key: SecretStr | None = None
+    llm_medium_input_usd_per_1k: float = Field(default=0.0, ge=0)
+    llm_medium_output_usd_per_1k: float = Field(default=0.0, ge=0)
+    llm_frontier_url: str = ""
+    llm_frontier_model: str = ""
+    llm_frontier_api_key: SecretStr | None = None
+    llm_frontier_input_usd_per_1k: float = Field(default=0.0, ge=0)
+    llm_frontier_output_usd_per_1k: float = Field(default=0.0, ge=0)
+    llm_timeout_seconds: float = Field(default=20.0, gt=0, description="Whole call; then rules answer")
+    llm_monthly_budget_usd: float = Field(default=25.0, ge=0, description="Per customer, calendar month")
+    llm_breaker_failure_threshold: int = Field(default=3, gt=0, description="Failures in a row opening it")
+    llm_breaker_cooldown_seconds: float = Field(default=60.0, gt=0, description="Open before one trial")
+
     # Execution timing. The embedded profile shortens everything so a demo finishes in a minute.
     profile: Literal["embedded", "production"] = "embedded"
     approval_timeout_seconds: int | None = None

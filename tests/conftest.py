@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.cloud",
     "tests.support.temporal",
     "tests.support.data",
+    "tests.support.openai_stub",
 ]

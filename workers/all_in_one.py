@@ -11,11 +11,15 @@ from temporalio.worker import Worker
 
 from activities.analysis import analyze_workload
 from activities.cloud import CloudActivities
+from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
 from activities.store import StoreActivities
+from agents.reasoning.layering import InferenceLayer
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.engine.client import connect_temporal
+from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import MetricsCollector, PrivateIpTargets
 from optiinfra.metrics.open import open_metrics_store
 from optiinfra.metrics.prometheus_windows import PrometheusWindowSource
@@ -34,14 +38,18 @@ def build_worker(
     task_queue: str,
     sessions: async_sessionmaker[AsyncSession],
     fleet: Ec2Fleet,
+    scaling_groups: ScalingGroups,
     collector: MetricsCollector,
     metrics: AsyncMetricsStore,
     catalog: PriceCatalog | None = None,
+    inference: InferenceLayer | None = None,
 ) -> Worker:
+    """`inference` left out means rules only: explanations are then built from the proposals alone."""
     catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
-    cloud = CloudActivities(fleet, catalog, metrics)
+    cloud = CloudActivities(fleet, catalog, metrics, scaling_groups)
     collection = MetricsActivities(collector)
+    llm = LlmActivities(inference or InferenceLayer(), sessions)
     return Worker(
         client,
         task_queue=task_queue,
@@ -59,6 +67,7 @@ def build_worker(
             cloud.verify_execution,
             analyze_workload,
             collection.collect_workload_metrics,
+            llm.explain_proposal,
         ],
     )
 
@@ -83,6 +92,7 @@ async def run_worker(settings: Settings) -> None:
     store = open_metrics_store(settings)
     metrics = AsyncMetricsStore(store)
     fleet = Ec2Fleet.from_settings(settings)
+    inference = InferenceLayer(inference_config(settings))
     try:
         async with httpx.AsyncClient() as http:
             collector = MetricsCollector(
@@ -98,11 +108,14 @@ async def run_worker(settings: Settings) -> None:
                 task_queue=settings.temporal_task_queue,
                 sessions=session_factory(engine),
                 fleet=fleet,
+                scaling_groups=ScalingGroups.from_settings(settings),
                 collector=collector,
                 metrics=metrics,
+                inference=inference,
             )
             await worker.run()
     finally:
+        await inference.aclose()
         store.close()
         await engine.dispose()
 

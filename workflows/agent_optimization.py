@@ -21,7 +21,9 @@ with workflow.unsafe.imports_passed_through():
         Approval,
         CompensationStep,
         ExecutionStep,
+        Explanation,
         Outcome,
+        Proposal,
         Recommendation,
         StepResult,
     )
@@ -29,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         ActivityName,
         AnalyzeInput,
         CompensationRequest,
+        ExplainRequest,
+        ExplainResult,
         OptimizationRequest,
         OptimizationStatus,
         StatusChange,
@@ -41,6 +45,10 @@ with workflow.unsafe.imports_passed_through():
         WorkloadRef,
     )
     from workflows.search_attributes import OPTI_SAVINGS_USD, OPTI_STATUS
+
+
+def commits_spend(recommendation: Recommendation) -> bool:
+    return any(step.action.commits_spend for step in recommendation.steps)
 
 
 class StepFailedError(Exception):
@@ -104,12 +112,16 @@ class AgentOptimizationWorkflow:
             return self.status
 
         recommendation = self._recommendation_from(analysis)
+        recommendation.explanation = await self._explain(analysis.proposals[0])
         self.status.recommendation = recommendation
         self.status.alternatives = [p.title for p in analysis.proposals[1:]]
         await self._activity(ActivityName.PERSIST_RECOMMENDATION, recommendation)
 
         gate = decide_gate(
-            context.customer.automation, confidence=recommendation.confidence, risk=recommendation.risk_level
+            context.customer.automation,
+            confidence=recommendation.confidence,
+            risk=recommendation.risk_level,
+            commits_spend=commits_spend(recommendation),
         )
         self.status.gate_reason = gate.reason
         if gate.needs_approval:
@@ -121,6 +133,23 @@ class AgentOptimizationWorkflow:
 
         await self._execute_verify_finalize(recommendation)
         return await self._finish(recommendation)
+
+    async def _explain(self, proposal: Proposal) -> Explanation | None:
+        """The person deciding reads this; without it the proposal's own reasoning still stands, so a
+        failure here never stops the optimization."""
+        try:
+            explained: ExplainResult = await self._activity(
+                ActivityName.EXPLAIN_PROPOSAL,
+                ExplainRequest(customer_id=self.request.customer_id, proposal=proposal),
+                ExplainResult,
+                summary="explain the recommendation",
+            )
+        except ActivityError as error:
+            workflow.logger.warning("no explanation: %s", error)
+            return None
+        usage = explained.usage
+        written_by = "rules" if usage.fell_back_to_rules or not usage.model else f"{usage.tier}:{usage.model}"
+        return Explanation(**explained.explanation.model_dump(), written_by=written_by)
 
     async def _await_approval(self, request: OptimizationRequest) -> bool:
         await self._change_status(RecommendationStatus.PENDING_APPROVAL, reason=self.status.gate_reason)
@@ -153,6 +182,11 @@ class AgentOptimizationWorkflow:
         return True
 
     async def _execute_verify_finalize(self, recommendation: Recommendation) -> None:
+        approval = self.status.approval
+        approved_by_person = approval is not None and approval.decision is DecisionKind.APPROVE
+        if commits_spend(recommendation) and not approved_by_person:
+            # The gate already routes purchases to a person; this refuses them even if it did not.
+            raise ApplicationError("a purchase needs a person's approval", non_retryable=True)
         await self._change_status(RecommendationStatus.EXECUTING)
         apply_steps = [s for s in recommendation.steps if s.phase is StepPhase.APPLY]
         finalize_steps = [s for s in recommendation.steps if s.phase is StepPhase.FINALIZE]

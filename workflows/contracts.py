@@ -5,15 +5,18 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from agents.reasoning.explanations import ProposalExplanation
 from optiinfra.domain.enums import AgentKind, RecommendationStatus
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
 from optiinfra.domain.recommendation import (
     Approval,
     CompensationStep,
     ExecutionStep,
+    Proposal,
     Recommendation,
     StepResult,
 )
+from optiinfra.llm.usage import LlmUsage
 
 
 class ExecutionTiming(BaseModel):
@@ -128,6 +131,7 @@ class ActivityName:
     VERIFY = "verify_execution"
     LIST_WORKLOADS = "list_workloads"
     COLLECT_METRICS = "collect_workload_metrics"
+    EXPLAIN_PROPOSAL = "explain_proposal"
 
 
 class WorkloadList(BaseModel):
@@ -143,3 +147,13 @@ class MetricsCollectionSummary(BaseModel):
     utilization_rows: int
     window_rows: int
     failures: list[str] = Field(default_factory=list)
+
+
+class ExplainRequest(BaseModel):
+    customer_id: str = Field(description="Whose monthly language-model budget the explanation spends")
+    proposal: Proposal
+
+
+class ExplainResult(BaseModel):
+    explanation: ProposalExplanation
+    usage: LlmUsage

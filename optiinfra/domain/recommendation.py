@@ -61,9 +61,20 @@ class Proposal(BaseModel):
     evidence: dict[str, float | str] = Field(default_factory=dict)
 
 
+class Explanation(BaseModel):
+    """A plain-language account of a recommendation for the person who approves it, written by a language
+    model tier when one is configured and answers validly, by rules otherwise (`written_by` says which)."""
+
+    summary: str
+    key_factors: list[str] = Field(default_factory=list)
+    risks: list[str] = Field(default_factory=list)
+    written_by: str = "rules"
+
+
 class Recommendation(Proposal):
     """A proposal the workflow persisted: identified, owned by a workload, with a lifecycle status."""
 
+    explanation: Explanation | None = None
     recommendation_id: str
     workflow_id: str
     customer_id: str

@@ -5,7 +5,7 @@ typically `async with session_factory(engine).begin() as session: ...`. Writes t
 repeat after a retry are idempotent, so a retried activity never duplicates or corrupts state."""
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from optiinfra.domain.enums import AgentKind, OperatingMode, RecommendationStatus, RiskLevel
 from optiinfra.domain.fleet import AutomationPolicy, Customer, Workload
 from optiinfra.domain.recommendation import Approval, Outcome, Recommendation, StepResult
+from optiinfra.llm.tiers import InferenceTier
+from optiinfra.llm.usage import LlmUsage, RecordedLlmUsage
 from optiinfra.store.tables import (
     AuditRow,
     Base,
     CustomerRow,
     ExecutionRow,
+    LlmUsageRow,
     RecommendationRow,
     WorkflowRunRow,
     WorkloadRow,
@@ -299,6 +302,68 @@ async def list_audit(*, session: AsyncSession, subject: str | None = None) -> li
     return [_from_row(AuditEntry, row) for row in await session.scalars(_fresh(query))]
 
 
+# Language-model usage
+
+
+async def record_llm_usage(
+    *,
+    session: AsyncSession,
+    workflow_id: str,
+    customer_id: str,
+    usage: LlmUsage,
+    created_at: datetime | None = None,
+) -> RecordedLlmUsage:
+    """Append one usage record. Not deduplicated: a retried activity asked again, and its second answer
+    (usually a free cache hit) is a usage of its own."""
+    row = LlmUsageRow(
+        workflow_id=workflow_id,
+        customer_id=customer_id,
+        task=usage.task,
+        tier=usage.tier.value,
+        model=usage.model,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_usd=usage.cost_usd,
+        cached=usage.cached,
+        fell_back=usage.fell_back_to_rules,
+        reason=usage.reason,
+        created_at=created_at or utc_now(),
+    )
+    session.add(row)
+    await session.flush()
+    return _usage_from_row(row)
+
+
+async def list_llm_usage(
+    *, session: AsyncSession, workflow_id: str | None = None, customer_id: str | None = None
+) -> list[RecordedLlmUsage]:
+    """Oldest first."""
+    query = select(LlmUsageRow).order_by(LlmUsageRow.id)
+    if workflow_id is not None:
+        query = query.where(LlmUsageRow.workflow_id == workflow_id)
+    if customer_id is not None:
+        query = query.where(LlmUsageRow.customer_id == customer_id)
+    return [_usage_from_row(row) for row in await session.scalars(_fresh(query))]
+
+
+async def spent_this_month(*, session: AsyncSession, customer_id: str, now: datetime | None = None) -> float:
+    """The customer's recorded language-model cost in the calendar month (UTC) holding `now`."""
+    month_start, next_month_start = _utc_month(now or utc_now())
+    query = select(func.coalesce(func.sum(LlmUsageRow.cost_usd), 0.0)).where(
+        LlmUsageRow.customer_id == customer_id,
+        LlmUsageRow.created_at >= month_start,
+        LlmUsageRow.created_at < next_month_start,
+    )
+    return float((await session.execute(query)).scalar_one())
+
+
+def _utc_month(moment: datetime) -> tuple[datetime, datetime]:
+    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if start.month == 12:
+        return start, start.replace(year=start.year + 1, month=1)
+    return start, start.replace(month=start.month + 1)
+
+
 # Mapping between domain models and rows
 
 
@@ -321,6 +386,24 @@ def _customer_from_row(row: CustomerRow) -> Customer:
         auto_execute_max_risk=RiskLevel(row.auto_execute_max_risk),
     )
     return Customer(customer_id=row.customer_id, name=row.name, automation=automation)
+
+
+def _usage_from_row(row: LlmUsageRow) -> RecordedLlmUsage:
+    return RecordedLlmUsage(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        customer_id=row.customer_id,
+        task=row.task,
+        tier=InferenceTier(row.tier),
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost_usd=row.cost_usd,
+        cached=row.cached,
+        fell_back_to_rules=row.fell_back,
+        reason=row.reason,
+        created_at=row.created_at,
+    )
 
 
 def _record_from_row(row: RecommendationRow) -> RecommendationRecord:

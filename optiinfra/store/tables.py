@@ -13,6 +13,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -102,6 +103,8 @@ class WorkloadRow(Base):
     stateless: Mapped[bool]
     critical: Mapped[bool]
     min_on_demand_instances: Mapped[int]
+    slo_ttft_p95_s: Mapped[float | None]
+    slo_itl_p95_s: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
@@ -138,6 +141,7 @@ class RecommendationRow(Base):
     risk_level: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     steps: Mapped[list[Any]]
     evidence: Mapped[dict[str, Any]]
+    explanation: Mapped[dict[str, Any] | None]
     approval: Mapped[dict[str, Any] | None]
     outcome: Mapped[dict[str, Any] | None]
     status_reason: Mapped[str | None] = mapped_column(Text)
@@ -176,3 +180,25 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(NAME_LENGTH))
     subject: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), index=True)
     detail: Mapped[dict[str, Any]]
+
+
+class LlmUsageRow(Base):
+    """One reasoning answer given to a workflow: which tier, the tokens billed and their cost, and why the
+    rules answered if they did. Summed per customer and month for the language-model budget."""
+
+    __tablename__ = "llm_usage"
+    __table_args__ = (Index("ix_llm_usage_customer_id_created_at", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), index=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    task: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    tier: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    prompt_tokens: Mapped[int]
+    completion_tokens: Mapped[int]
+    cost_usd: Mapped[float]
+    cached: Mapped[bool]
+    fell_back: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

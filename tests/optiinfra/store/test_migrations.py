@@ -5,13 +5,22 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from optiinfra.store.database import create_engine_for, migrate
+from optiinfra.store.database import alembic_config, create_engine_for, migrate
 from optiinfra.store.tables import Base
 
-STORE_TABLES = {"customers", "workloads", "workflow_runs", "recommendations", "executions", "audit_log"}
+STORE_TABLES = {
+    "customers",
+    "workloads",
+    "workflow_runs",
+    "recommendations",
+    "executions",
+    "audit_log",
+    "llm_usage",
+}
 
 
 def _table_names(connection: Connection) -> set[str]:
@@ -24,6 +33,11 @@ def _schema_differences(connection: Connection) -> list[Any]:
 
 def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _head_revision() -> str | None:
+    """The newest migration, so adding one needs no edit here."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_migrate_creates_every_table(engine: AsyncEngine) -> None:
@@ -43,6 +57,6 @@ async def test_migrate_again_and_concurrently_is_harmless(empty_database_url: st
     engine = create_engine_for(empty_database_url)
     try:
         async with engine.connect() as connection:
-            assert await connection.run_sync(_current_revision) == "0001"
+            assert await connection.run_sync(_current_revision) == _head_revision()
     finally:
         await engine.dispose()

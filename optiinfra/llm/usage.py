@@ -1,0 +1,35 @@
+"""The record every reasoning answer leaves: who answered, what it cost, and why rules answered if they
+did. The store keeps one per answer under the workflow that asked, which is what the monthly per-tenant
+budget is summed from."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from optiinfra.llm.tiers import InferenceTier
+
+
+class LlmUsage(BaseModel):
+    """`tier` and `model` name the model routed to; `rules` and empty when the task never reached one.
+    Tokens and cost are what was billed: a call whose answer was rejected still counts."""
+
+    task: str
+    tier: InferenceTier
+    model: str = ""
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+    cached: bool = False
+    fell_back_to_rules: bool = Field(
+        default=False, description="A model tier was routed to, but the rule tier answered; `reason` says why"
+    )
+    reason: str = ""
+
+
+class RecordedLlmUsage(LlmUsage):
+    """A usage record as stored."""
+
+    id: int
+    workflow_id: str
+    customer_id: str
+    created_at: datetime
