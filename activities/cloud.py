@@ -9,12 +9,23 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import current_workflow_id
-from agents.verification import expected_end_state, mismatches
+from agents.verification import (
+    expected_end_state,
+    expected_reservations,
+    expected_scaling_groups,
+    mismatches,
+    reservation_mismatches,
+    scaling_group_mismatches,
+)
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cloud import tags
+from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
+from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
 from optiinfra.domain.enums import PurchaseOption, StepAction, StepStatus
-from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
+from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
+from optiinfra.metrics.usage import usage_hours
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from workflows.contracts import (
     ActivityName,
@@ -27,6 +38,8 @@ from workflows.contracts import (
 
 UTILIZATION_LOOKBACK = timedelta(days=14)
 UTILIZATION_PERIOD_SECONDS = 3600
+USAGE_LOOKBACK = timedelta(days=90)
+"""Reservations are sized on up to 90 days of hourly usage."""
 
 
 def step_key(workflow_id: str, step_id: str) -> str:
@@ -34,10 +47,18 @@ def step_key(workflow_id: str, step_id: str) -> str:
 
 
 class CloudActivities:
-    def __init__(self, fleet: Ec2Fleet, catalog: PriceCatalog, utilization: AsyncMetricsStore) -> None:
+    def __init__(
+        self,
+        fleet: Ec2Fleet,
+        catalog: PriceCatalog,
+        utilization: AsyncMetricsStore,
+        scaling_groups: ScalingGroups,
+    ) -> None:
         self._fleet = fleet
         self._catalog = catalog
         self._utilization = utilization
+        self._scaling_groups = scaling_groups
+        self._reservations = ReservedCapacity(fleet.ec2)
 
     @activity.defn(name=ActivityName.COLLECT_SNAPSHOT)
     async def collect_workload_snapshot(self, context: WorkloadContext) -> WorkloadSnapshot:
@@ -50,6 +71,12 @@ class CloudActivities:
             end=collected_at,
             period_seconds=UTILIZATION_PERIOD_SECONDS,
         )
+        costs = await self._utilization.read_cost_samples(
+            [i.instance_id for i in instances], start=collected_at - USAGE_LOOKBACK, end=collected_at
+        )
+        reservations = await self._reservations.active_for_workload(
+            workload.customer_id, workload.workload_id
+        )
         return WorkloadSnapshot(
             customer=context.customer,
             workload=workload,
@@ -58,6 +85,19 @@ class CloudActivities:
             candidate_types=self._catalog.types_in(workload.region),
             series=series,
             collected_at=collected_at,
+            scaling_group=await self._scaling_groups.describe_workload_group(
+                workload.customer_id, workload.workload_id
+            ),
+            usage=usage_hours(costs),
+            reservations=[
+                ActiveReservation(
+                    reservation_id=r.reservation_id,
+                    instance_type=r.instance_type,
+                    instance_count=r.instance_count,
+                    end=r.end,
+                )
+                for r in reservations
+            ],
         )
 
     @activity.defn(name=ActivityName.EXECUTE_STEP)
@@ -81,6 +121,17 @@ class CloudActivities:
                 assert expected.instance_id is not None
                 observed = await self._fleet.get_instance(expected.instance_id)
             problems += mismatches(expected, observed)
+        for group in expected_scaling_groups(request.recommendation.steps):
+            observed_group = await self._scaling_groups.describe_group(group.group_name)
+            problems += scaling_group_mismatches(group, observed_group)
+        for reservation in expected_reservations(request.recommendation.steps):
+            found = await self._reservations.find_purchased(step_key(workflow_id, reservation.purchased_by))
+            problems += reservation_mismatches(
+                reservation,
+                found.instance_type if found else None,
+                found.instance_count if found else 0,
+                found.state if found else "missing",
+            )
         return VerificationResult(passed=not problems, problems=problems)
 
     async def _perform(
@@ -130,7 +181,44 @@ class CloudActivities:
                 return result.summary, [target]
             case StepAction.TERMINATE_INSTANCE:
                 return (await self._fleet.terminate_instance(target)).summary, [target]
+            case StepAction.UPDATE_SCALING_GROUP:
+                desired = step.params.get("desired_capacity")
+                updated = await self._scaling_groups.update_group(
+                    target,
+                    min_size=int(step.params["min_size"]),
+                    max_size=int(step.params["max_size"]),
+                    default_cooldown=int(step.params["default_cooldown"]),
+                    desired_capacity=int(desired) if desired is not None else None,
+                )
+                return updated.summary, [target]
+            case StepAction.PUT_SCALING_POLICY:
+                policy = ScalingPolicy.model_validate_json(step.params["policy"])
+                put = await self._scaling_groups.put_target_tracking_policy(target, policy)
+                return put.summary, [target]
+            case StepAction.DELETE_SCALING_POLICY:
+                deleted = await self._scaling_groups.delete_policy(target, step.params["policy_name"])
+                return deleted.summary, [target]
+            case StepAction.PURCHASE_RESERVED_INSTANCES:
+                assert isinstance(step, ExecutionStep)
+                purchased = await self._purchase_reservation(workflow_id, step)
+                return purchased.summary, [purchased.reservation.reservation_id]
         raise ApplicationError(f"unsupported step action {step.action}", non_retryable=True)
+
+    async def _purchase_reservation(self, workflow_id: str, step: ExecutionStep) -> PurchaseResult:
+        params = step.params
+        quote = await self._reservations.quote(
+            params["instance_type"],
+            term_years=int(params["term_years"]),
+            offering_class=params["offering_class"],
+            offering_type=params["offering_type"],
+        )
+        return await self._reservations.purchase(
+            step_key(workflow_id, step.step_id),
+            quote,
+            count=int(params["count"]),
+            max_upfront_usd=float(params["max_upfront_usd"]),
+            owner_tags={tags.CUSTOMER: params["customer_id"], tags.WORKLOAD: params["workload_id"]},
+        )
 
     def _known_types(self, names: set[str], region: str) -> dict[str, InstanceType]:
         known: dict[str, InstanceType] = {}

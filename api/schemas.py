@@ -112,3 +112,5 @@ class WorkloadBody(BaseModel):
     stateless: bool = True
     critical: bool = False
     min_on_demand_instances: int = Field(default=0, ge=0)
+    slo_ttft_p95_s: float | None = Field(default=None, gt=0, le=600)
+    slo_itl_p95_s: float | None = Field(default=None, gt=0, le=10)

@@ -90,6 +90,8 @@ def analyze_right_sizing(
 ) -> Proposal | str:
     """A right-sizing proposal for the workload's on-demand replicas, or the reason there is none."""
     params = params or RightSizingParams()
+    if snapshot.scaling_group is not None:
+        return "right-sizing: replicas belong to an Auto Scaling group (change its launch template instead)"
     replicas = [
         i for i in snapshot.instances if i.state == "running" and i.lifecycle is PurchaseOption.ON_DEMAND
     ]

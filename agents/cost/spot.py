@@ -14,7 +14,7 @@ from optiinfra.domain.enums import (
     StepAction,
     StepPhase,
 )
-from optiinfra.domain.fleet import Instance, InstanceType, WorkloadSnapshot
+from optiinfra.domain.fleet import Instance, InstanceType, Workload, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
 
 # AWS Spot Advisor buckets: 0 <5%, 1 5-10%, 2 10-15%, 3 15-20%, 4 >20% monthly interruption frequency.
@@ -38,9 +38,11 @@ def analyze_spot_migration(
         return "spot migration: workload keeps state on its instances"
     if workload.critical:
         return "spot migration: workload is marked critical"
+    if snapshot.scaling_group is not None:
+        return "spot migration: replicas belong to an Auto Scaling group, which would replace them"
     running = [i for i in snapshot.instances if i.state == "running"]
     on_demand = [i for i in running if i.lifecycle is PurchaseOption.ON_DEMAND]
-    floor = max(workload.min_on_demand_instances, math.ceil(len(running) * params.on_demand_floor_fraction))
+    floor = on_demand_floor(len(running), workload, params.on_demand_floor_fraction)
     keep = max(0, floor - (len(running) - len(on_demand)))
     movable = _eligible(on_demand, snapshot.instance_types, params)
     to_move = sorted(movable, key=lambda i: i.instance_id)[: max(0, len(on_demand) - keep)]
@@ -49,18 +51,29 @@ def analyze_spot_migration(
     return _proposal(snapshot, to_move, floor, params)
 
 
+def on_demand_floor(replicas: int, workload: Workload, fraction: float) -> int:
+    """Replicas of `replicas` that stay on-demand: the workload's own minimum, and at least `fraction` of
+    them rounded up, so one spot reclaim cannot take the workload below a serving core."""
+    return max(workload.min_on_demand_instances, math.ceil(replicas * fraction))
+
+
+def spot_eligible_type(instance_type: InstanceType, max_interruption_bucket: int) -> bool:
+    """Spot is worth it on this type: priced, interrupted no more often than the bucket allows, and
+    cheaper than on-demand."""
+    return (
+        instance_type.spot_hourly_usd is not None
+        and instance_type.spot_interruption_bucket is not None
+        and instance_type.spot_interruption_bucket <= max_interruption_bucket
+        and instance_type.spot_hourly_usd < instance_type.on_demand_hourly_usd
+    )
+
+
 def _eligible(
     instances: list[Instance], types: dict[str, InstanceType], params: SpotMigrationParams
 ) -> list[Instance]:
     def ok(instance: Instance) -> bool:
         it = types.get(instance.instance_type)
-        return (
-            it is not None
-            and it.spot_hourly_usd is not None
-            and it.spot_interruption_bucket is not None
-            and it.spot_interruption_bucket <= params.max_interruption_bucket
-            and it.spot_hourly_usd < it.on_demand_hourly_usd
-        )
+        return it is not None and spot_eligible_type(it, params.max_interruption_bucket)
 
     return [i for i in instances if ok(i)]
 

@@ -161,6 +161,21 @@ def aws_session(region: str, credentials: AwsCredentials | None = None) -> boto3
     )
 
 
+def adapter_credentials(settings: Settings, credentials: AwsCredentials | None) -> AwsCredentials | None:
+    """The credentials an adapter built from settings presents: the given ones, else dummy ones for the
+    embedded profile's simulator endpoint, else None (boto3's default chain, for real AWS or a VPC
+    endpoint)."""
+    if credentials is None and settings.aws_endpoint_url and settings.profile == "embedded":
+        return SIMULATOR_CREDENTIALS
+    return credentials
+
+
+def wait_timeout_for(settings: Settings) -> float:
+    """Waits end a little before the activity's own timeout, so a slow change fails as a retryable
+    `WaitTimeout` (and the retried, idempotent action simply waits on) instead of a killed activity."""
+    return max(settings.activity_timeout_seconds - WAIT_MARGIN_SECONDS, WAIT_MARGIN_SECONDS)
+
+
 def client_config() -> Config:
     """Few SDK-level retries: the Temporal activity retry policy is the main retry loop."""
     return Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
@@ -268,18 +283,12 @@ class Ec2Fleet:
     def from_settings(cls, settings: Settings, credentials: AwsCredentials | None = None) -> Ec2Fleet:
         """In the embedded profile an endpoint override points at the twin's simulator, which gets dummy
         credentials; otherwise (real AWS, or a VPC endpoint) boto3's default credential chain applies.
-
-        Waits end a little before the activity's own timeout, so a slow boot fails as a retryable
-        `WaitTimeout` (and the retried, idempotent action simply waits on) instead of a killed activity."""
-        endpoint = settings.aws_endpoint_url or None
-        if credentials is None and endpoint is not None and settings.profile == "embedded":
-            credentials = SIMULATOR_CREDENTIALS
-        wait_timeout = max(settings.activity_timeout_seconds - WAIT_MARGIN_SECONDS, WAIT_MARGIN_SECONDS)
+        Waits end before the activity's timeout (`wait_timeout_for`)."""
         return cls(
             settings.aws_region,
-            endpoint,
-            credentials,
-            wait_timeout_seconds=wait_timeout,
+            settings.aws_endpoint_url or None,
+            adapter_credentials(settings, credentials),
+            wait_timeout_seconds=wait_timeout_for(settings),
             on_wait_poll=heartbeat_if_in_activity,
         )
 

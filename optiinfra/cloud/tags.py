@@ -15,6 +15,8 @@ STEP_KEY = "optiinfra:step-key"
 REPLACES = "optiinfra:replaces"
 """Id of the instance a launched replacement takes over from."""
 NAME = "Name"
+AUTOSCALING_GROUP = "aws:autoscaling:groupName"
+"""Set by Auto Scaling on every instance a group launches or attaches."""
 
 MANAGED_BY_OPTIINFRA = "optiinfra"
 AWS_RESERVED_PREFIX = "aws:"

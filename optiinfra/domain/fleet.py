@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, UtilizationMetric
 
@@ -32,6 +32,8 @@ class Workload(BaseModel):
     stateless: bool = True
     critical: bool = False
     min_on_demand_instances: int = Field(default=0, ge=0)
+    slo_ttft_p95_s: float | None = Field(default=None, gt=0, description="p95 time to first token objective")
+    slo_itl_p95_s: float | None = Field(default=None, gt=0, description="Inter-token latency objective")
 
 
 class InstanceType(BaseModel):
@@ -101,6 +103,25 @@ class MetricSeries(BaseModel):
     values: list[float]
 
 
+class UsageHour(BaseModel):
+    """How many of a workload's instances ran in one hour, per type and purchase option: the billing view
+    of its history, from which a steady baseline worth reserving is read."""
+
+    hour: datetime
+    instance_type: str
+    lifecycle: PurchaseOption
+    instances: int = Field(ge=0)
+
+
+class ActiveReservation(BaseModel):
+    """A reservation already bought for the workload (it covers that many instances of the type)."""
+
+    reservation_id: str
+    instance_type: str
+    instance_count: int = Field(ge=0)
+    end: datetime | None = None
+
+
 class WorkloadSnapshot(BaseModel):
     """Everything an analyzer sees of a workload at one moment."""
 
@@ -113,6 +134,64 @@ class WorkloadSnapshot(BaseModel):
     )
     series: list[MetricSeries]
     collected_at: datetime
+    scaling_group: "ScalingGroupState | None" = Field(
+        default=None, description="The Auto Scaling group the workload runs in, if any"
+    )
+    usage: list[UsageHour] = Field(default_factory=list, description="Hourly instance counts, up to 90 days")
+    reservations: list[ActiveReservation] = Field(default_factory=list)
 
     def series_for(self, instance_id: str, metric: UtilizationMetric) -> MetricSeries | None:
         return next((s for s in self.series if s.instance_id == instance_id and s.metric == metric), None)
+
+
+class ScalingMetric(BaseModel):
+    """What a target-tracking policy holds at its target value: a predefined Auto Scaling metric (e.g.
+    `ASGAverageCPUUtilization`) or one CloudWatch metric, read with `statistic` across the group."""
+
+    predefined_metric_type: str | None = None
+    resource_label: str | None = Field(default=None, description="Only for ALBRequestCountPerTarget")
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    statistic: str = "Average"
+
+    @model_validator(mode="after")
+    def _predefined_or_customized(self) -> "ScalingMetric":
+        customized = self.namespace is not None and self.metric_name is not None
+        if (self.predefined_metric_type is not None) == customized:
+            raise ValueError("a scaling metric is either predefined or a namespace and metric name")
+        return self
+
+
+class ScalingPolicy(BaseModel):
+    """A target-tracking scaling policy of an Auto Scaling group."""
+
+    name: str = Field(min_length=1, max_length=255)
+    metric: ScalingMetric
+    target_value: float
+    disable_scale_in: bool = False
+    estimated_instance_warmup: int | None = Field(
+        default=None, ge=0, description="Seconds before a new instance's readings count in the metric"
+    )
+
+
+class ScalingGroupState(BaseModel):
+    """An Auto Scaling group as OptiInfra sees it: size limits, cooldown, instances and policies."""
+
+    name: str
+    min_size: int = Field(ge=0)
+    max_size: int = Field(ge=0)
+    desired_capacity: int = Field(ge=0)
+    default_cooldown: int = Field(ge=0, description="Seconds")
+    instance_ids: list[str] = Field(default_factory=list)
+    policies: list[ScalingPolicy] = Field(default_factory=list, description="Its target-tracking policies")
+    other_policies: list[str] = Field(
+        default_factory=list,
+        description="Names of policies OptiInfra does not model (simple, step, predictive, metric math)",
+    )
+
+    def policy(self, name: str) -> ScalingPolicy | None:
+        return next((p for p in self.policies if p.name == name), None)
+
+
+WorkloadSnapshot.model_rebuild()

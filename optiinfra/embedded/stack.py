@@ -17,14 +17,17 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import Worker
 
+from agents.reasoning.layering import InferenceLayer
 from api.app import create_app
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.embedded.token import resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
 from optiinfra.engine.schedules import ensure_metrics_schedule
+from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import (
     MetricsCollector,
     PrivateIpTargets,
@@ -36,6 +39,7 @@ from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.sim.moto_server import start_moto_server
 from optiinfra.sim.seed import SeededFleet, seed_demo_fleet
+from optiinfra.sim.usage_history import past_cost_samples
 from optiinfra.store import repository
 from optiinfra.store.database import create_engine_for, migrate, session_factory
 from workers.all_in_one import build_worker
@@ -119,6 +123,8 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         metrics_store = open_metrics_store(settings)
         exits.callback(metrics_store.close)
         metrics = AsyncMetricsStore(metrics_store)
+        if seeded is not None:
+            await _backfill_usage(metrics, fleet, seeded)
         http = await exits.enter_async_context(httpx.AsyncClient())
         collector = MetricsCollector(
             store=metrics,
@@ -131,13 +137,17 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
 
         client = await connect_temporal(settings)
         await ensure_metrics_schedule(client, settings)
+        inference = InferenceLayer(inference_config(settings))
+        exits.push_async_callback(inference.aclose)
         worker = build_worker(
             client,
             task_queue=settings.temporal_task_queue,
             sessions=sessions,
             fleet=fleet,
+            scaling_groups=ScalingGroups.from_settings(settings),
             collector=collector,
             metrics=metrics,
+            inference=inference,
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)
@@ -175,6 +185,17 @@ async def _collect_once(collector: MetricsCollector, sessions: async_sessionmake
         workloads = await repository.list_workloads(session=session)
     for workload in workloads:
         await collector.collect(workload, datetime.now(UTC))
+
+
+async def _backfill_usage(metrics: AsyncMetricsStore, fleet: Ec2Fleet, seeded: SeededFleet) -> None:
+    """The months of billing history the twin's fleet stands for (see optiinfra.sim.usage_history)."""
+    customer_id = seeded.fleet.customer.customer_id
+    catalog = PriceCatalog.load_default()
+    for workload in seeded.fleet.workloads():
+        instances = await fleet.describe_workload_instances(customer_id, workload.workload_id)
+        await metrics.write_cost_samples(
+            past_cost_samples(customer_id, instances, catalog, seeded.region, datetime.now(UTC))
+        )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cloud import tags
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.domain.fleet import Instance
 from optiinfra.metrics.collector import ScrapeTarget
@@ -55,6 +56,7 @@ class EmbeddedTwin:
                 workload_id, [(iid, iid, deployment.instance_type) for iid in instance_ids[workload_id]]
             )
         embedded = cls(twin, fleet, VllmEmulatorServer(), demo.customer.customer_id)
+        embedded._follow_scaling_groups(await embedded._workload_instances())
         await asyncio.to_thread(
             twin.run, history_days * 86400.0, HISTORY_WINDOW_S, embedded._sink, with_window_stats=False
         )
@@ -73,12 +75,13 @@ class EmbeddedTwin:
     async def tick(self, window_s: float) -> None:
         """Follow the cloud, then simulate one window and publish it."""
         async with self._lock:
-            for workload_id in self._twin.workload_ids:
-                instances = await self._fleet.describe_workload_instances(self._customer_id, workload_id)
+            by_workload = await self._workload_instances()
+            for workload_id, instances in by_workload.items():
                 running = [
                     (i.instance_id, i.instance_id, i.instance_type) for i in instances if i.state == "running"
                 ]
                 self._twin.sync_replicas(workload_id, running)
+            self._follow_scaling_groups(by_workload)
             self._serve_current_replicas()
             records = await asyncio.to_thread(self._twin.advance, window_s)
             samples = [
@@ -94,6 +97,21 @@ class EmbeddedTwin:
 
     def stop(self) -> None:
         self._emulators.stop()
+
+    async def _workload_instances(self) -> dict[str, list[Instance]]:
+        return {
+            workload_id: await self._fleet.describe_workload_instances(self._customer_id, workload_id)
+            for workload_id in self._twin.workload_ids
+        }
+
+    def _follow_scaling_groups(self, by_workload: dict[str, list[Instance]]) -> None:
+        """Which replicas run in an Auto Scaling group, so their readings also go under its dimension."""
+        self._sink.scaling_groups = {
+            i.instance_id: i.tags[tags.AUTOSCALING_GROUP]
+            for instances in by_workload.values()
+            for i in instances
+            if tags.AUTOSCALING_GROUP in i.tags
+        }
 
     def _serve_current_replicas(self) -> None:
         states = self._twin.metrics_states()

@@ -40,6 +40,12 @@ class AsyncMetricsStore:
         batch = list(rows)
         await self._run(lambda: self._store.write_cost_samples(batch))
 
+    async def read_cost_samples(
+        self, instance_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[CostSample]:
+        ids = list(instance_ids)
+        return await self._run(lambda: self._store.read_cost_samples(ids, start, end))
+
     async def write_window_stats(self, rows: Sequence[WindowStats]) -> None:
         batch = list(rows)
         await self._run(lambda: self._store.write_window_stats(batch))

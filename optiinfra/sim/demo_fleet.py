@@ -1,4 +1,4 @@
-"""The demo fleet the embedded twin starts with: one customer, four vLLM workloads, each with a story
+"""The demo fleet the embedded twin starts with: one customer, five vLLM workloads, each with a story
 that holds with the real catalog prices and Spot Advisor buckets.
 
 - `chat-8b` serves an 8B model on one A10G each, but on 32-vCPU/128-GiB hosts it barely touches: a
@@ -7,6 +7,9 @@ that holds with the real catalog prices and Spot Advisor buckets.
   a spot-migration candidate that waits for approval.
 - `rag-embed` is well sized, stateful and critical: nothing to do.
 - `batch-summarize` is an interruptible nightly batch on 4x L4 boxes: another spot candidate.
+- `support-bot` is critical (no spot) and already on the cheapest type that holds its model (nothing to
+  right-size), but its Auto Scaling group is pinned at its peak (min = max = desired = 4, no scaling
+  policy) while its traffic swings through the day: an autoscaling policy that waits for approval.
 
 Utilization follows a daily cycle (peak at `peak_hour_utc`) with Gaussian noise, from a seeded RNG."""
 
@@ -42,6 +45,10 @@ class DemoWorkload(BaseModel):
     gpu_memory_mib_per_gpu: float = Field(gt=0)
     instance_spread: float = Field(default=2.0, ge=0)
     profiles: dict[UtilizationMetric, UtilizationProfile]
+    auto_scaling_group: bool = Field(
+        default=False,
+        description="Replicas launched by an Auto Scaling group held at min = max = desired = instance_count",
+    )
 
 
 class DemoFleet(BaseModel):
@@ -161,6 +168,27 @@ DEMO_FLEET = DemoFleet(
                 gpu_memory=P(mean=86, daily_amplitude=2, noise=1, peak_hour_utc=3),
                 cpu=P(mean=25, daily_amplitude=10, noise=3, peak_hour_utc=3),
                 memory=P(mean=48, daily_amplitude=4, noise=1.5, peak_hour_utc=3),
+            ),
+        ),
+        DemoWorkload(
+            # Qwen2.5-7B's 15 GB of FP16 weights leave a T4's 16 GB no room for a KV cache; g6.xlarge is
+            # the cheapest NVIDIA type with more GPU memory.
+            workload=_workload(
+                "support-bot",
+                "Qwen/Qwen2.5-7B-Instruct",
+                stateless=True,
+                critical=True,
+                min_on_demand_instances=2,
+            ),
+            instance_type="g6.xlarge",
+            instance_count=4,
+            gpu_memory_mib_per_gpu=L4_MEMORY_MIB,
+            auto_scaling_group=True,
+            profiles=_profiles(
+                gpu=P(mean=35, daily_amplitude=25, noise=3, peak_hour_utc=15),
+                gpu_memory=P(mean=80, daily_amplitude=3, noise=1, peak_hour_utc=15),
+                cpu=P(mean=22, daily_amplitude=12, noise=2, peak_hour_utc=15),
+                memory=P(mean=50, daily_amplitude=3, noise=1, peak_hour_utc=15),
             ),
         ),
     ],

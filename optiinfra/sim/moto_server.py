@@ -1,4 +1,4 @@
-"""A moto server in a background thread: the embedded twin of EC2 and CloudWatch.
+"""A moto server in a background thread: the embedded twin of EC2, Auto Scaling and CloudWatch.
 
 Clients reach it over real HTTP through `endpoint_url`, exactly as they would reach AWS, so the
 adapter under test is the one that runs in production. Moto keeps its state per process: every server
@@ -11,6 +11,9 @@ import urllib.request
 from types import TracebackType
 
 from moto.server import ThreadedMotoServer
+
+from optiinfra.sim.autoscaling_cooldown import install_default_cooldown_updates
+from optiinfra.sim.reserved_market import install_reserved_market
 
 RESET_PATH = "/moto-api/reset"
 
@@ -43,6 +46,8 @@ class RunningMotoServer:
 def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> RunningMotoServer:
     """Port 0 lets the OS pick a free port at bind time (no probe-then-bind race)."""
     _quiet_request_log()
+    install_reserved_market()
+    install_default_cooldown_updates()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

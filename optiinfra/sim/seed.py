@@ -1,10 +1,11 @@
-"""Create a demo fleet in the twin: an image, a network, tagged instances, and `days` of utilization
-history in CloudWatch under the same metric names the CloudWatch agent publishes, so the adapter reads
-the twin exactly as it reads a real account."""
+"""Create a demo fleet in the twin: an image, a network, tagged instances (launched one by one, or by an
+Auto Scaling group), and `days` of utilization history in CloudWatch under the same metric names the
+CloudWatch agent publishes, so the adapter reads the twin exactly as it reads a real account."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import random
 from collections.abc import Iterator
@@ -32,12 +33,17 @@ from optiinfra.domain.series import floor_to_period
 from optiinfra.sim.demo_fleet import DEMO_REGION, DemoFleet, DemoWorkload, UtilizationProfile, demo_fleet
 
 if TYPE_CHECKING:
+    from mypy_boto3_autoscaling.client import AutoScalingClient
     from mypy_boto3_cloudwatch.client import CloudWatchClient
     from mypy_boto3_cloudwatch.literals import StandardUnitType
     from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
     from mypy_boto3_ec2.client import EC2Client
     from mypy_boto3_ec2.literals import InstanceTypeType
-    from mypy_boto3_ec2.type_defs import FilterTypeDef, RunInstancesRequestTypeDef
+    from mypy_boto3_ec2.type_defs import (
+        FilterTypeDef,
+        LaunchTemplateBlockDeviceMappingRequestTypeDef,
+        RunInstancesRequestTypeDef,
+    )
 
 DEMO_IMAGE_NAME = "optiinfra-demo-vllm"
 DEMO_NETWORK_NAME = "optiinfra-demo"
@@ -67,6 +73,8 @@ class SeededFleet(BaseModel):
     security_group_id: str
     instance_ids: dict[str, list[str]]
     """Workload id -> its instance ids, in launch order."""
+    scaling_groups: dict[str, str] = {}
+    """Workload id -> the Auto Scaling group its instances run in, for workloads that have one."""
     series: list[MetricSeries]
     metrics_start: datetime
     metrics_end: datetime
@@ -83,6 +91,7 @@ class SeededFleet(BaseModel):
 def seed_fleet(
     ec2_client: EC2Client,
     cloudwatch_client: CloudWatchClient,
+    autoscaling_client: AutoScalingClient,
     fleet: DemoFleet,
     now: datetime,
     days: int = 14,
@@ -92,10 +101,18 @@ def seed_fleet(
     """Blocking: meant for a fresh (or freshly reset) moto server."""
     image_id = _demo_image(ec2_client)
     vpc_id, subnet_id, group_id = _demo_network(ec2_client, fleet.region)
-    instance_ids = {
-        demo.workload.workload_id: _launch_workload(ec2_client, demo, fleet, image_id, subnet_id, group_id)
-        for demo in fleet.deployments
-    }
+    instance_ids: dict[str, list[str]] = {}
+    scaling_groups: dict[str, str] = {}
+    for demo in fleet.deployments:
+        workload_id = demo.workload.workload_id
+        if demo.auto_scaling_group:
+            scaling_groups[workload_id], instance_ids[workload_id] = _launch_group(
+                ec2_client, autoscaling_client, demo, fleet, image_id, subnet_id, group_id
+            )
+        else:
+            instance_ids[workload_id] = _launch_workload(
+                ec2_client, demo, fleet, image_id, subnet_id, group_id
+            )
     end = floor_to_period(now, period_seconds)
     count = days * 86400 // period_seconds
     start = end - timedelta(seconds=count * period_seconds)
@@ -109,6 +126,7 @@ def seed_fleet(
         subnet_id=subnet_id,
         security_group_id=group_id,
         instance_ids=instance_ids,
+        scaling_groups=scaling_groups,
         series=series,
         metrics_start=start,
         metrics_end=end,
@@ -125,8 +143,11 @@ async def seed_demo_fleet(
     cloudwatch: CloudWatchClient = session.client(
         "cloudwatch", endpoint_url=endpoint_url, config=client_config()
     )
+    autoscaling: AutoScalingClient = session.client(
+        "autoscaling", endpoint_url=endpoint_url, config=client_config()
+    )
     moment = now or datetime.now(UTC)
-    return await asyncio.to_thread(seed_fleet, ec2, cloudwatch, demo_fleet(region), moment, days)
+    return await asyncio.to_thread(seed_fleet, ec2, cloudwatch, autoscaling, demo_fleet(region), moment, days)
 
 
 def is_seeded(ec2_client: EC2Client, customer_id: str) -> bool:
@@ -177,12 +198,7 @@ def _launch_workload(
     workload = demo.workload
     ids: list[str] = []
     for index in range(1, demo.instance_count + 1):
-        instance_tags = {
-            tags.CUSTOMER: fleet.customer.customer_id,
-            tags.WORKLOAD: workload.workload_id,
-            tags.MANAGED_BY: tags.MANAGED_BY_OPTIINFRA,
-            tags.NAME: f"{workload.workload_id}-{index}",
-        }
+        instance_tags = _workload_tags(fleet, demo, f"{workload.workload_id}-{index}")
         request: RunInstancesRequestTypeDef = {
             "ImageId": image_id,
             "InstanceType": cast("InstanceTypeType", demo.instance_type),
@@ -196,13 +212,74 @@ def _launch_workload(
                     "Ebs": {"VolumeSize": ROOT_VOLUME_GIB, "VolumeType": "gp3", "DeleteOnTermination": True},
                 }
             ],
-            "UserData": f"#!/bin/bash\nvllm serve {workload.model_name} --port 8000\n",
+            "UserData": _user_data(demo),
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags.to_aws_tags(instance_tags)}],
         }
         if demo.lifecycle is PurchaseOption.SPOT:
             request["InstanceMarketOptions"] = {"MarketType": "spot"}
         ids.append(ec2.run_instances(**request)["Instances"][0]["InstanceId"])
     return ids
+
+
+def _launch_group(
+    ec2: EC2Client,
+    autoscaling: AutoScalingClient,
+    demo: DemoWorkload,
+    fleet: DemoFleet,
+    image_id: str,
+    subnet_id: str,
+    group_id: str,
+) -> tuple[str, list[str]]:
+    """(group name, instance ids): a launch template describing a replica as `_launch_workload` launches
+    one, and an Auto Scaling group held at the demo's instance count that launches the instances itself.
+    The workload's tags are the group's, propagated at launch (Auto Scaling adds aws:autoscaling:groupName
+    to each instance), so the instances are found like any other replica."""
+    workload = demo.workload
+    name = scaling_group_name(fleet.customer.customer_id, workload.workload_id)
+    root_volume: LaunchTemplateBlockDeviceMappingRequestTypeDef = {
+        "DeviceName": ROOT_DEVICE,
+        "Ebs": {"VolumeSize": ROOT_VOLUME_GIB, "VolumeType": "gp3", "DeleteOnTermination": True},
+    }
+    template = ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={
+            "ImageId": image_id,
+            "InstanceType": cast("InstanceTypeType", demo.instance_type),
+            "SecurityGroupIds": [group_id],
+            "BlockDeviceMappings": [root_volume],
+            "UserData": base64.b64encode(_user_data(demo).encode()).decode(),
+        },
+    )["LaunchTemplate"]
+    group_tags = _workload_tags(fleet, demo, workload.workload_id)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "$Default"},
+        MinSize=demo.instance_count,
+        MaxSize=demo.instance_count,
+        DesiredCapacity=demo.instance_count,
+        VPCZoneIdentifier=subnet_id,
+        Tags=[{"Key": key, "Value": value, "PropagateAtLaunch": True} for key, value in group_tags.items()],
+    )
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    return name, [instance["InstanceId"] for instance in group["Instances"]]
+
+
+def scaling_group_name(customer_id: str, workload_id: str) -> str:
+    return f"{customer_id}-{workload_id}"
+
+
+def _workload_tags(fleet: DemoFleet, demo: DemoWorkload, name: str) -> dict[str, str]:
+    return {
+        tags.CUSTOMER: fleet.customer.customer_id,
+        tags.WORKLOAD: demo.workload.workload_id,
+        tags.MANAGED_BY: tags.MANAGED_BY_OPTIINFRA,
+        tags.NAME: name,
+    }
+
+
+def _user_data(demo: DemoWorkload) -> str:
+    """How a replica starts: vLLM serving the workload's model."""
+    return f"#!/bin/bash\nvllm serve {demo.workload.model_name} --port 8000\n"
 
 
 # ---------------------------------------------------------------------------------- utilization

@@ -16,15 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.control.optimizations import start_optimization
 from optiinfra.domain.enums import AgentKind
+from optiinfra.domain.fleet import Workload
 from optiinfra.embedded.stack import seed_demo_store
 from optiinfra.metrics.collector import MetricsCollector, StaticTargets
 from optiinfra.metrics.store import ChdbMetricsStore
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
+from optiinfra.sim.usage_history import past_cost_samples
 from optiinfra.store.database import create_engine_for, session_factory
 from tests.support.cloud import SeededCloud
 from workers.all_in_one import build_worker
@@ -53,6 +56,7 @@ class Harness:
     sessions: async_sessionmaker[AsyncSession]
     cloud: SeededCloud
     fleet: Ec2Fleet
+    groups: ScalingGroups
     settings: Settings
     database_url: str
 
@@ -116,8 +120,19 @@ async def backfill_utilization(fleet: Ec2Fleet, metrics_path: Path) -> None:
             collector = demo_collector(AsyncMetricsStore(store), fleet, http)
             for workload in demo_fleet().workloads():
                 await collector.collect(workload, datetime.now(UTC))
+                await backfill_usage(AsyncMetricsStore(store), fleet, workload)
     finally:
         store.close()
+
+
+async def backfill_usage(metrics: AsyncMetricsStore, fleet: Ec2Fleet, workload: Workload) -> None:
+    """Months of billing history, as the embedded stack writes it, so reservations can be sized."""
+    instances = await fleet.describe_workload_instances(workload.customer_id, workload.workload_id)
+    await metrics.write_cost_samples(
+        past_cost_samples(
+            workload.customer_id, instances, PriceCatalog.load_default(), workload.region, datetime.now(UTC)
+        )
+    )
 
 
 def demo_collector(metrics: AsyncMetricsStore, fleet: Ec2Fleet, http: httpx.AsyncClient) -> MetricsCollector:
@@ -145,6 +160,7 @@ async def harness(
             task_queue=task_queue,
             sessions=sessions,
             fleet=fleet,
+            scaling_groups=seeded_cloud.groups,
             collector=demo_collector(metrics, fleet, http),
             metrics=metrics,
         )
@@ -155,6 +171,7 @@ async def harness(
                     sessions=sessions,
                     cloud=seeded_cloud,
                     fleet=fleet,
+                    groups=seeded_cloud.groups,
                     settings=harness_settings(task_queue),
                     database_url=database_url,
                 )

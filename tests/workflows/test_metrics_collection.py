@@ -38,7 +38,7 @@ async def test_the_schedule_runs_collection_passes_over_every_workload(harness: 
             result_type=MetricsCollectionSummary,
         )
         summary = await run.result()
-        assert summary.workloads == 4
+        assert summary.workloads == 5
         assert summary.failures == []
     finally:
         await handle.delete()

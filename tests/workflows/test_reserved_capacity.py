@@ -24,9 +24,9 @@ from workflows.contracts import WorkflowPhase
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-async def all_reservations(harness: Harness) -> list[dict[str, Any]]:
+async def all_reservations(harness: Harness) -> list[str]:
     response = harness.fleet.ec2.describe_reserved_instances()
-    return list(response["ReservedInstances"])
+    return [r["ReservedInstancesId"] for r in response["ReservedInstances"]]
 
 
 async def make_fully_autonomous(harness: Harness) -> None:

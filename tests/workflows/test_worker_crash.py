@@ -82,7 +82,7 @@ async def workers(
     processes.stop_all()
 
 
-def launched_replacements(cloud: SeededCloud) -> list[dict[str, Any]]:
+def launched_replacements(cloud: SeededCloud) -> list[Any]:
     found = cloud.fleet.ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": [tags.STEP_KEY]}])
     return [i for r in found["Reservations"] for i in r["Instances"]]
 

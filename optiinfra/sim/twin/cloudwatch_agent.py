@@ -1,12 +1,15 @@
 """The twin's replicas publish their host readings to CloudWatch as the CloudWatch agent does on a real
 GPU instance (the `nvidia_gpu` and `mem` sections, InstanceId dimension), so the collection pipeline
-reads the twin exactly as it reads a real fleet."""
+reads the twin exactly as it reads a real fleet. A replica in an Auto Scaling group also publishes its GPU
+utilization under the group's dimension, which an agent aggregating on AutoScalingGroupName does and a
+target-tracking policy on the group's average reads."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from mypy_boto3_cloudwatch.client import CloudWatchClient
 from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
 
+from optiinfra.cloud.autoscaling import GROUP_DIMENSION
 from optiinfra.cloud.ec2 import (
     CPU_UTILIZATION,
     GPU_MEMORY_TOTAL,
@@ -22,8 +25,21 @@ from optiinfra.sim.seed import MAX_DATUMS_PER_PUT, metric_datum
 MIB_PER_GIB = 1024.0
 
 
-def agent_datums(sample: UtilizationSample) -> Iterator[tuple[CloudWatchMetric, MetricDatumTypeDef]]:
+def agent_datums(
+    sample: UtilizationSample, scaling_group: str | None = None
+) -> Iterator[tuple[CloudWatchMetric, MetricDatumTypeDef]]:
     moment, instance_id = sample.at, sample.instance_id
+    if scaling_group is not None and sample.gpu_utilization is not None:
+        yield (
+            GPU_UTILIZATION,
+            {
+                "MetricName": GPU_UTILIZATION.name,
+                "Dimensions": [{"Name": GROUP_DIMENSION, "Value": scaling_group}],
+                "Timestamp": moment,
+                "Value": sample.gpu_utilization,
+                "Unit": "Percent",
+            },
+        )
     percents = (
         (GPU_UTILIZATION, sample.gpu_utilization),
         (CPU_UTILIZATION, sample.cpu_utilization),
@@ -45,11 +61,13 @@ class CloudWatchAgentSink:
 
     def __init__(self, cloudwatch: CloudWatchClient) -> None:
         self._cloudwatch = cloudwatch
+        self.scaling_groups: Mapping[str, str] = {}
+        """Instance id -> the Auto Scaling group it runs in, kept current by whoever follows the cloud."""
 
     def write_utilization(self, rows: Sequence[UtilizationSample]) -> None:
         by_namespace: dict[str, list[MetricDatumTypeDef]] = {}
         for row in rows:
-            for metric, datum in agent_datums(row):
+            for metric, datum in agent_datums(row, self.scaling_groups.get(row.instance_id)):
                 by_namespace.setdefault(metric.namespace, []).append(datum)
         for namespace, datums in by_namespace.items():
             for first in range(0, len(datums), MAX_DATUMS_PER_PUT):

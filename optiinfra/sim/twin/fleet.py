@@ -510,6 +510,7 @@ DEMO_SLOS: dict[str, TtftItlSlo] = {
     "code-assist": TtftItlSlo(ttft_p95_s=10.0, itl_p95_s=0.1),
     "rag-embed": TtftItlSlo(ttft_p95_s=8.0, itl_p95_s=0.15),
     "batch-summarize": TtftItlSlo(ttft_p95_s=30.0, itl_p95_s=0.25),
+    "support-bot": TtftItlSlo(ttft_p95_s=5.0, itl_p95_s=0.1),
 }
 """Objectives the demo workloads meet at their current sizing under the default (Azure code) token mix,
 whose 2k-token mean and 7k-token p95 prompts make prefill, not decode, set TTFT."""

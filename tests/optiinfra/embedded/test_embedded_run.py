@@ -24,7 +24,7 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
         report = render_report(runs, persistent_stack=False, api_url=stack.api_url)
 
     by_workload = {run.workload_id: run for run in runs}
-    assert set(by_workload) == {"chat-8b", "code-assist", "rag-embed", "batch-summarize"}
+    assert set(by_workload) == {"chat-8b", "code-assist", "rag-embed", "batch-summarize", "support-bot"}
     chat = by_workload["chat-8b"].recommendation
     assert chat is not None
     assert chat.type is RecommendationType.RIGHT_SIZING, by_workload["chat-8b"].status.notes
@@ -34,6 +34,13 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
     assert code is not None
     assert code.type is RecommendationType.SPOT_MIGRATION
     assert code.status is RecommendationStatus.PENDING_APPROVAL
-    assert by_workload["rag-embed"].recommendation is None
+    rag = by_workload["rag-embed"].recommendation
+    assert rag is not None
+    assert rag.type is RecommendationType.RESERVED_CAPACITY, by_workload["rag-embed"].status.notes
+    assert rag.status is RecommendationStatus.PENDING_APPROVAL
+    support = by_workload["support-bot"].recommendation
+    assert support is not None
+    assert support.type is RecommendationType.AUTOSCALING_POLICY, by_workload["support-bot"].status.notes
+    assert support.status is RecommendationStatus.PENDING_APPROVAL
     assert "Savings: $" in report
     assert f"optiinfra recommendations approve {code.id}" in report

@@ -52,3 +52,35 @@ async def test_history_serving_and_following_a_resize(seeded_cloud_no_metrics: S
         assert after.counters["vllm:prompt_tokens"] > 0
     finally:
         twin.stop()
+
+
+async def test_replicas_of_an_auto_scaling_group_publish_its_average_gpu(
+    seeded_cloud_no_metrics: SeededCloud,
+) -> None:
+    """What support-bot's target-tracking policy would read: the group's average GPU utilization."""
+    cloud = seeded_cloud_no_metrics
+    now = datetime.now(UTC)
+    twin = await EmbeddedTwin.start(
+        demo=cloud.seeded.fleet,
+        instance_ids=cloud.seeded.instance_ids,
+        fleet=cloud.fleet,
+        catalog=PriceCatalog.load_default(),
+        now=now,
+        history_days=1,
+    )
+    try:
+        points = cloud.fleet.cloudwatch.get_metric_statistics(
+            Namespace="CWAgent",
+            MetricName="nvidia_smi_utilization_gpu",
+            Dimensions=[{"Name": "AutoScalingGroupName", "Value": "demo-support-bot"}],
+            StartTime=now - timedelta(days=1),
+            EndTime=now,
+            Period=3600,
+            Statistics=["Average", "SampleCount"],
+        )["Datapoints"]
+    finally:
+        twin.stop()
+    assert len(points) >= 22
+    assert {p["SampleCount"] for p in points} == {4.0}  # one reading per replica per hour
+    averages = [p["Average"] for p in points]
+    assert min(averages) < 20 and max(averages) > 45  # the daily swing the policy follows

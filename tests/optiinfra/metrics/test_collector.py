@@ -91,4 +91,4 @@ async def test_replicas_are_scraped_into_window_stats(
     )
     assert sorted(r.replica for r in rows) == sorted(ids[:-1])
     assert {r.requests for r in rows} == {20}
-    assert all(0.1 <= r.ttft_p50 <= 0.25 for r in rows)
+    assert all(r.ttft_p50 is not None and 0.1 <= r.ttft_p50 <= 0.25 for r in rows)

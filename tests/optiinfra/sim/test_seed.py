@@ -1,6 +1,7 @@
 """The demo fleet tells its stories (over-provisioned, spot candidates, leave-alone) and seeding puts
 exactly that into the twin."""
 
+import base64
 import statistics
 from datetime import UTC, datetime, timedelta
 
@@ -51,7 +52,13 @@ def test_the_demo_workloads_are_on_demand_gpu_fleets_in_one_region() -> None:
 
 def test_the_domain_workloads_belong_to_the_demo_customer() -> None:
     workloads = DEMO_FLEET.workloads()
-    assert [w.workload_id for w in workloads] == ["chat-8b", "code-assist", "rag-embed", "batch-summarize"]
+    assert [w.workload_id for w in workloads] == [
+        "chat-8b",
+        "code-assist",
+        "rag-embed",
+        "batch-summarize",
+        "support-bot",
+    ]
     assert {w.customer_id for w in workloads} == {"demo"}
 
 
@@ -119,6 +126,49 @@ def test_seeding_launches_tagged_instances_per_workload(seeded_cloud: SeededClou
         Filters=[{"Name": "attachment.instance-id", "Values": [seeded.all_instance_ids[0]]}]
     )["Volumes"]
     assert [v["Size"] for v in root] == [ROOT_VOLUME_GIB]
+
+
+def test_support_bot_runs_in_an_auto_scaling_group_pinned_at_its_peak(seeded_cloud: SeededCloud) -> None:
+    seeded = seeded_cloud.seeded
+    assert seeded.scaling_groups == {"support-bot": "demo-support-bot"}
+    autoscaling = seeded_cloud.groups.autoscaling
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["demo-support-bot"])[
+        "AutoScalingGroups"
+    ][0]
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (4, 4, 4)
+    assert autoscaling.describe_policies(AutoScalingGroupName="demo-support-bot")["ScalingPolicies"] == []
+    assert {(t["Key"], t["Value"], t["PropagateAtLaunch"]) for t in group["Tags"]} >= {
+        (tags.CUSTOMER, "demo", True),
+        (tags.WORKLOAD, "support-bot", True),
+    }
+    ids = seeded.instance_ids["support-bot"]
+    assert sorted(ids) == sorted(i["InstanceId"] for i in group["Instances"])
+    raws = [
+        raw
+        for r in seeded_cloud.fleet.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        for raw in r["Instances"]
+    ]
+    assert {tags.from_aws_tags(raw["Tags"])["aws:autoscaling:groupName"] for raw in raws} == {
+        "demo-support-bot"
+    }
+    (root_mapping,) = raws[0]["BlockDeviceMappings"]
+    assert root_mapping["DeviceName"] == raws[0]["RootDeviceName"]
+    root = seeded_cloud.fleet.ec2.describe_volumes(VolumeIds=[root_mapping["Ebs"]["VolumeId"]])["Volumes"]
+    assert [v["Size"] for v in root] == [ROOT_VOLUME_GIB]
+    user_data = seeded_cloud.fleet.ec2.describe_instance_attribute(InstanceId=ids[0], Attribute="userData")
+    assert base64.b64decode(user_data["UserData"]["Value"]).decode().startswith("#!/bin/bash\nvllm serve")
+    assert {len(s.values) for s in seeded.series if s.instance_id in ids} == {HOURS_14_DAYS}
+
+
+def test_support_bot_swings_through_the_day() -> None:
+    for series in _generated("support-bot", UtilizationMetric.GPU_UTILIZATION):
+        by_hour = {
+            h: statistics.mean(
+                v for i, v in enumerate(series.values) if (series.start + timedelta(hours=i)).hour == h
+            )
+            for h in range(24)
+        }
+        assert by_hour[15] > 55 and by_hour[3] < 15
 
 
 def test_seeding_records_fourteen_days_of_hourly_series(seeded_cloud: SeededCloud) -> None:

@@ -1,0 +1,363 @@
+"""Autoscaling policy: a group held at its peak size pays for the peak around the clock. When its load
+follows the hour of day, let Auto Scaling follow it: lower the group's minimum to what the quietest hour
+needs, leave room above what the busiest hour needs, and track the replicas' average GPU utilization.
+
+How the numbers are read from the group's hourly GPU utilization history:
+- load: per hour, the sum over the group's replicas of utilization / 100, i.e. how many replicas were
+  busy (replicas without a reading in an hour count nothing for it);
+- demand per hour of day: the p95 of that hour's load over the history, so one quiet day does not set
+  the minimum;
+- replicas needed in an hour: that demand over the target utilization (70% keeps 30% of each replica for
+  bursts within the hour and for the time a new replica takes to start);
+- min size: the quietest hour's need, at least 1 and at least the workload's on-demand floor; max size:
+  the busiest hour's need plus a burst margin;
+- the policy: target tracking on the GPU utilization the CloudWatch agent publishes for the group
+  (`CWAgent/nvidia_smi_utilization_gpu` aggregated on `AutoScalingGroupName`, Average), at the target.
+
+Timing. A new replica serves only once its instance booted and vLLM loaded the weights
+(`replica_ready_seconds`): that is the policy's estimated instance warmup, so readings of a replica that
+is still loading do not make the group scale out again. Scaling in is the risky direction: a replica
+removed on a dip takes that long to come back if the dip does not last. The daily cycle itself is
+predictable and tracking follows it; what makes a dip reverse is the load jumping beyond that cycle. So the
+hourly variability is the p95 hour-to-hour change of the load's deviation from its hour of day's median, as
+a share of the mean load. Calm traffic gets a scale-in cooldown of one ready time; spiky traffic
+(variability above `spiky_hourly_change`) waits `spiky_scale_in_multiplier` ready times, riding out dips
+that come back within the hour. The cooldown is set as the group's DefaultCooldown. EC2 Auto Scaling
+applies that to simple scaling policies; a target-tracking policy paces its own scale-in (it removes
+capacity only after its alarm saw a sustained dip), so on AWS the value records the intended pace and holds
+for any simple policy added to the group later.
+
+Cost: today, the group's desired capacity around the clock at the on-demand price; with the policy, in
+each hour of the day the replicas that hour needs (never fewer than the minimum)."""
+
+import math
+import statistics
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from agents.cost.pricing import HOURS_PER_MONTH, monthly
+from agents.cost.utilization import percentile
+from optiinfra.cloud.autoscaling import GROUP_DIMENSION
+from optiinfra.cloud.ec2 import GPU_UTILIZATION
+from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction, UtilizationMetric
+from optiinfra.domain.fleet import (
+    InstanceType,
+    ScalingGroupState,
+    ScalingMetric,
+    ScalingPolicy,
+    WorkloadSnapshot,
+)
+from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
+
+POLICY_NAME = "optiinfra-gpu-utilization"
+HOURS_PER_DAY = 24
+
+
+class AutoscalingParams(BaseModel):
+    target_gpu_utilization: float = Field(
+        default=70.0, gt=0, le=100, description="Average GPU utilization (percent) the policy holds"
+    )
+    burst_margin: float = Field(
+        default=0.25,
+        ge=0,
+        description="Replicas above the busiest hour's need, as a share of it (at least 1)",
+    )
+    replica_ready_seconds: int = Field(
+        default=600, gt=0, description="Boot plus weight load: how long a new replica takes to serve"
+    )
+    spiky_hourly_change: float = Field(
+        default=0.25,
+        gt=0,
+        description="p95 hour-to-hour load change (share of the mean) above which it is spiky",
+    )
+    spiky_scale_in_multiplier: int = Field(default=3, ge=1)
+    min_history_hours: float = Field(default=7 * 24, ge=HOURS_PER_DAY)
+    full_history_hours: float = 14 * 24
+    min_monthly_savings_usd: float = 50.0
+
+
+class DailyDemand(BaseModel):
+    """The group's load in busy replicas: per clock hour, and its p95 per hour of day (UTC)."""
+
+    hourly: dict[datetime, float]
+    by_hour_of_day: list[float] = Field(min_length=HOURS_PER_DAY, max_length=HOURS_PER_DAY)
+
+    @property
+    def covered_hours(self) -> int:
+        return len(self.hourly)
+
+    def hourly_variability(self) -> float:
+        """The p95 hour-to-hour change of the load beyond its daily cycle, as a share of the mean load."""
+        by_hour_of_day: dict[int, list[float]] = defaultdict(list)
+        for hour, load in self.hourly.items():
+            by_hour_of_day[hour.hour].append(load)
+        typical = {hour_of_day: statistics.median(loads) for hour_of_day, loads in by_hour_of_day.items()}
+        deviation = {hour: load - typical[hour.hour] for hour, load in self.hourly.items()}
+        changes = [
+            abs(value - deviation[hour - timedelta(hours=1)])
+            for hour, value in deviation.items()
+            if hour - timedelta(hours=1) in deviation
+        ]
+        mean = statistics.fmean(self.hourly.values())
+        return percentile(changes, 95) / mean if changes and mean > 0 else 0.0
+
+
+def group_demand(snapshot: WorkloadSnapshot, instance_ids: list[str]) -> DailyDemand | None:
+    """The load of these replicas from their GPU utilization series; None when some hour of the day has
+    never been seen."""
+    readings: dict[tuple[str, datetime], list[float]] = defaultdict(list)
+    for instance_id in instance_ids:
+        series = snapshot.series_for(instance_id, UtilizationMetric.GPU_UTILIZATION)
+        if series is None:
+            continue
+        for index, value in enumerate(series.values):
+            moment = series.start + timedelta(seconds=index * series.period_seconds)
+            readings[instance_id, moment.replace(minute=0, second=0, microsecond=0)].append(value)
+    hourly: dict[datetime, float] = defaultdict(float)
+    for (_, hour), values in readings.items():
+        hourly[hour] += statistics.fmean(values) / 100
+    by_hour_of_day: dict[int, list[float]] = defaultdict(list)
+    for hour, load in hourly.items():
+        by_hour_of_day[hour.hour].append(load)
+    if len(by_hour_of_day) < HOURS_PER_DAY:
+        return None
+    return DailyDemand(
+        hourly=dict(sorted(hourly.items())),
+        by_hour_of_day=[percentile(by_hour_of_day[h], 95) for h in range(HOURS_PER_DAY)],
+    )
+
+
+def replicas_for(load: float, target_utilization: float) -> int:
+    """Replicas that carry `load` busy replicas at the target utilization (percent)."""
+    return max(0, math.ceil(load / (target_utilization / 100) - 1e-9))
+
+
+def scale_in_cooldown(variability: float, params: AutoscalingParams) -> int:
+    """See the module docstring: one ready time for calm traffic, several for spiky traffic."""
+    multiplier = params.spiky_scale_in_multiplier if variability > params.spiky_hourly_change else 1
+    return params.replica_ready_seconds * multiplier
+
+
+def gpu_utilization_policy(group_name: str, params: AutoscalingParams) -> ScalingPolicy:
+    return ScalingPolicy(
+        name=POLICY_NAME,
+        metric=ScalingMetric(
+            namespace=GPU_UTILIZATION.namespace,
+            metric_name=GPU_UTILIZATION.name,
+            dimensions={GROUP_DIMENSION: group_name},
+            statistic="Average",
+        ),
+        target_value=params.target_gpu_utilization,
+        estimated_instance_warmup=params.replica_ready_seconds,
+    )
+
+
+class AutoscalingPlan(BaseModel):
+    """What the group should become, and why."""
+
+    group: ScalingGroupState
+    instance_type: InstanceType
+    needed_by_hour: list[int]
+    min_size: int
+    max_size: int
+    default_cooldown: int
+    policy: ScalingPolicy
+    variability: float
+    covered_hours: int
+
+    @property
+    def current_monthly_usd(self) -> float:
+        return monthly(self.instance_type.on_demand_hourly_usd) * self.group.desired_capacity
+
+    @property
+    def projected_monthly_usd(self) -> float:
+        """Each hour of the day runs what it needs, never below the minimum nor above the maximum."""
+        replica_hours_per_day = sum(
+            min(self.max_size, max(self.min_size, need)) for need in self.needed_by_hour
+        )
+        return (
+            self.instance_type.on_demand_hourly_usd * replica_hours_per_day * HOURS_PER_MONTH / HOURS_PER_DAY
+        )
+
+    @property
+    def unchanged(self) -> bool:
+        group = self.group
+        return (group.min_size, group.max_size, group.default_cooldown) == (
+            self.min_size,
+            self.max_size,
+            self.default_cooldown,
+        ) and group.policy(POLICY_NAME) == self.policy
+
+
+def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> AutoscalingPlan | str:
+    """The plan, or the reason there is none to make."""
+    group = snapshot.scaling_group
+    if group is None:
+        return "autoscaling: the workload does not run in an Auto Scaling group"
+    if group.other_policies:
+        return (
+            f"autoscaling: {group.name} already scales by other policies ({', '.join(group.other_policies)})"
+        )
+    replicas = [i for i in snapshot.instances if i.instance_id in group.instance_ids and i.state == "running"]
+    type_names = {i.instance_type for i in replicas}
+    if len(type_names) != 1:
+        return f"autoscaling: the running replicas of {group.name} are not all of one instance type"
+    instance_type = snapshot.instance_types.get(type_names.pop())
+    if instance_type is None:
+        return "autoscaling: the group's instance type is not in the price catalog"
+    demand = group_demand(snapshot, [i.instance_id for i in replicas])
+    if demand is None or demand.covered_hours < params.min_history_hours:
+        hours = 0 if demand is None else demand.covered_hours
+        return (
+            f"autoscaling: {hours} hours of GPU utilization history, "
+            f"{params.min_history_hours:.0f} needed to see the daily cycle"
+        )
+    needed = [replicas_for(load, params.target_gpu_utilization) for load in demand.by_hour_of_day]
+    min_size = max(1, snapshot.workload.min_on_demand_instances, min(needed))
+    busiest = max(needed)
+    max_size = max(min_size, busiest + max(1, math.ceil(busiest * params.burst_margin)))
+    variability = demand.hourly_variability()
+    return AutoscalingPlan(
+        group=group,
+        instance_type=instance_type,
+        needed_by_hour=needed,
+        min_size=min_size,
+        max_size=max_size,
+        default_cooldown=scale_in_cooldown(variability, params),
+        policy=gpu_utilization_policy(group.name, params),
+        variability=variability,
+        covered_hours=demand.covered_hours,
+    )
+
+
+def analyze_autoscaling(
+    snapshot: WorkloadSnapshot, params: AutoscalingParams | None = None
+) -> Proposal | str:
+    """An autoscaling-policy proposal for the workload's Auto Scaling group, or the reason there is none."""
+    params = params or AutoscalingParams()
+    plan = plan_autoscaling(snapshot, params)
+    if isinstance(plan, str):
+        return plan
+    if plan.unchanged:
+        return f"autoscaling: {plan.group.name} already scales this way"
+    saving = plan.current_monthly_usd - plan.projected_monthly_usd
+    if saving < params.min_monthly_savings_usd:
+        return (
+            f"autoscaling: saving ${saving:.0f}/month is below the ${params.min_monthly_savings_usd:.0f} bar"
+        )
+    return _proposal(snapshot, plan, saving, params)
+
+
+def _confidence(plan: AutoscalingPlan, params: AutoscalingParams) -> float:
+    """Two weeks of history have seen every weekday's cycle; one week has seen each once."""
+    coverage = min(1.0, plan.covered_hours / params.full_history_hours)
+    return round(0.9 * (0.4 + 0.6 * coverage), 3)
+
+
+def _proposal(
+    snapshot: WorkloadSnapshot, plan: AutoscalingPlan, saving: float, params: AutoscalingParams
+) -> Proposal:
+    group = plan.group
+    needed = plan.needed_by_hour
+    quiet_hour, busy_hour = needed.index(min(needed)), needed.index(max(needed))
+    traffic = "calm" if plan.default_cooldown == params.replica_ready_seconds else "spiky"
+    policies = ", ".join(f"policy {p.name}" for p in group.policies) or "no scaling policy"
+    reasoning = (
+        f"{snapshot.workload.name} runs {group.desired_capacity} {plan.instance_type.name} replicas in "
+        f"{group.name} around the clock (min {group.min_size}, max {group.max_size}, {policies}), "
+        f"but over {plan.covered_hours / 24:.0f} days at {params.target_gpu_utilization:.0f}% GPU "
+        f"utilization it needed {min(needed)} replica(s) at {quiet_hour:02d}:00 UTC and {max(needed)} at "
+        f"{busy_hour:02d}:00 UTC (p95 of each hour). Letting the group scale between {plan.min_size} and "
+        f"{plan.max_size} replicas on its average GPU utilization (the CloudWatch agent's "
+        "nvidia_smi_utilization_gpu, aggregated by AutoScalingGroupName) follows the daily cycle. New "
+        f"replicas count after a {params.replica_ready_seconds}s warmup (boot and weight load); scale-in "
+        f"waits {plan.default_cooldown}s between activities because beyond its daily cycle the load "
+        f"jumps by up to {plan.variability:.0%} of its mean from one hour to the next ({traffic}). Scaling "
+        "in can raise latency when traffic climbs faster than a replica starts, hence medium risk."
+    )
+    title = (
+        f"Autoscale {snapshot.workload.workload_id} between {plan.min_size} and {plan.max_size} replicas "
+        f"on {params.target_gpu_utilization:.0f}% GPU utilization"
+    )
+    return Proposal(
+        agent=AgentKind.COST,
+        type=RecommendationType.AUTOSCALING_POLICY,
+        title=title,
+        reasoning=reasoning,
+        estimated_monthly_savings_usd=round(saving, 2),
+        current_monthly_cost_usd=round(plan.current_monthly_usd, 2),
+        projected_monthly_cost_usd=round(plan.projected_monthly_usd, 2),
+        confidence=_confidence(plan, params),
+        risk_level=RiskLevel.MEDIUM,
+        steps=_steps(plan),
+        evidence={
+            "scaling_group": group.name,
+            "min_size": float(plan.min_size),
+            "max_size": float(plan.max_size),
+            "target_gpu_utilization": params.target_gpu_utilization,
+            "estimated_instance_warmup_s": float(params.replica_ready_seconds),
+            "scale_in_cooldown_s": float(plan.default_cooldown),
+            "hourly_variability": round(plan.variability, 3),
+            "quiet_hour_replicas": float(min(needed)),
+            "busy_hour_replicas": float(max(needed)),
+        },
+    )
+
+
+def _steps(plan: AutoscalingPlan) -> list[ExecutionStep]:
+    """Widen the limits first (nothing moves without a policy), then put the policy. Compensation runs in
+    reverse: the policy goes (or the old one returns) before the old size is restored."""
+    group = plan.group
+    name = group.name
+    old_policy = group.policy(POLICY_NAME)
+    restore_policy = (
+        CompensationStep(
+            action=StepAction.PUT_SCALING_POLICY,
+            target=name,
+            params={"policy_name": POLICY_NAME, "policy": old_policy.model_dump_json()},
+            description=f"Put back the earlier policy {POLICY_NAME} of {name}",
+        )
+        if old_policy is not None
+        else CompensationStep(
+            action=StepAction.DELETE_SCALING_POLICY,
+            target=name,
+            params={"policy_name": POLICY_NAME},
+            description=f"Delete policy {POLICY_NAME} from {name}",
+        )
+    )
+    return [
+        ExecutionStep(
+            step_id="update-scaling-group",
+            action=StepAction.UPDATE_SCALING_GROUP,
+            target=name,
+            params={
+                "min_size": str(plan.min_size),
+                "max_size": str(plan.max_size),
+                "default_cooldown": str(plan.default_cooldown),
+            },
+            description=f"Let {name} scale between {plan.min_size} and {plan.max_size} replicas, "
+            f"{plan.default_cooldown}s cooldown",
+            compensation=CompensationStep(
+                action=StepAction.UPDATE_SCALING_GROUP,
+                target=name,
+                params={
+                    "min_size": str(group.min_size),
+                    "max_size": str(group.max_size),
+                    "desired_capacity": str(group.desired_capacity),
+                    "default_cooldown": str(group.default_cooldown),
+                },
+                description=f"Restore {name} to {group.min_size}-{group.max_size} replicas, "
+                f"{group.desired_capacity} desired, {group.default_cooldown}s cooldown",
+            ),
+        ),
+        ExecutionStep(
+            step_id="put-scaling-policy",
+            action=StepAction.PUT_SCALING_POLICY,
+            target=name,
+            params={"policy_name": POLICY_NAME, "policy": plan.policy.model_dump_json()},
+            description=f"Track {plan.policy.target_value:.0f}% average GPU utilization across {name}",
+            compensation=restore_policy,
+        ),
+    ]
