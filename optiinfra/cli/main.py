@@ -255,5 +255,17 @@ def bench_twin(context: typer.Context) -> None:
     twin_main(list(context.args))
 
 
+@bench_app.command(
+    "plan",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_plan(context: typer.Context) -> None:
+    """Measure the Cost agent's plans against the optimal plan on twin fleets from real prices and traffic
+    (options: --fleets N --seed S --json FILE --data-dir DIR --workers W; --help for all)."""
+    from optiinfra.bench.plan import main as plan_main
+
+    raise typer.Exit(plan_main(list(context.args)))
+
+
 if __name__ == "__main__":
     app()
