@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from optiinfra.cloud import tags
@@ -30,9 +29,9 @@ from optiinfra.cloud.ec2 import (
     CloudActionError,
     adapter_credentials,
     aws_session,
+    call_aws,
     client_config,
     heartbeat_if_in_activity,
-    to_cloud_action_error,
     wait_timeout_for,
 )
 from optiinfra.domain.enums import StepAction
@@ -223,12 +222,11 @@ class ScalingGroups:
         if self._on_call is not None:
             self._on_call()
         try:
-            return await asyncio.to_thread(func, *args, **kwargs)
-        except (ClientError, BotoCoreError) as error:
-            typed = to_cloud_action_error(error)
-            if typed.code in RETRYABLE_SCALING_ERROR_CODES:
-                raise CloudActionError(typed.code, typed.message, True) from error
-            raise typed from error
+            return await call_aws(func, *args, **kwargs)
+        except CloudActionError as error:
+            if error.code in RETRYABLE_SCALING_ERROR_CODES and not error.retryable:
+                raise CloudActionError(error.code, error.message, True) from error.__cause__
+            raise
 
     # ------------------------------------------------------------------------- blocking boto3 calls
 

@@ -127,6 +127,14 @@ def to_cloud_action_error(error: Exception) -> CloudActionError:
     return CloudActionError(type(error).__name__, str(error), False)
 
 
+async def call_aws(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one blocking boto3 interaction off the event loop, with AWS errors made typed."""
+    try:
+        return await asyncio.to_thread(func, *args, **kwargs)
+    except (ClientError, BotoCoreError) as error:
+        raise to_cloud_action_error(error) from error
+
+
 class AwsCredentials(BaseModel):
     """Explicit credentials for one adapter. Without them boto3's default chain applies."""
 
@@ -574,11 +582,7 @@ class Ec2Fleet:
         )
 
     async def _call(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one blocking boto3 interaction off the event loop, with AWS errors made typed."""
-        try:
-            return await asyncio.to_thread(func, *args, **kwargs)
-        except (ClientError, BotoCoreError) as error:
-            raise to_cloud_action_error(error) from error
+        return await call_aws(func, *args, **kwargs)
 
     # ------------------------------------------------------------------------- blocking boto3 calls
 

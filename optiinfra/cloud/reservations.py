@@ -7,22 +7,16 @@ by that tag instead of buying again."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from optiinfra.cloud import tags
-from optiinfra.cloud.ec2 import CloudActionError, to_cloud_action_error
+from optiinfra.cloud.ec2 import CloudActionError, call_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 PRODUCT_DESCRIPTION: Final = "Linux/UNIX"
 SECONDS_PER_YEAR = 365 * 24 * 3600
@@ -78,7 +72,7 @@ class ReservedCapacity:
         self, instance_type: str, *, term_years: int, offering_class: str, offering_type: str
     ) -> ReservationQuote:
         """The regional Linux offering for this type, term, class and payment option."""
-        offerings = await self._call(
+        offerings = await call_aws(
             self._ec2.describe_reserved_instances_offerings,
             InstanceType=instance_type,  # type: ignore[arg-type]
             OfferingClass=offering_class,  # type: ignore[arg-type]
@@ -124,14 +118,14 @@ class ReservedCapacity:
         existing = await self.find_purchased(step_key)
         if existing is not None:
             return PurchaseResult(reservation=existing, already_purchased=True)
-        bought = await self._call(
+        bought = await call_aws(
             self._ec2.purchase_reserved_instances_offering,
             ReservedInstancesOfferingId=quote.offering_id,
             InstanceCount=count,
             LimitPrice={"Amount": round(max_upfront_usd, 2), "CurrencyCode": "USD"},
         )
         reservation_id = bought["ReservedInstancesId"]
-        await self._call(
+        await call_aws(
             self._ec2.create_tags,
             Resources=[reservation_id],
             Tags=tags.to_aws_tags({**owner_tags, tags.STEP_KEY: step_key}),
@@ -156,15 +150,8 @@ class ReservedCapacity:
         return found[0] if found else None
 
     async def _describe(self, **request: Any) -> list[Reservation]:
-        response = await self._call(self._ec2.describe_reserved_instances, **request)
+        response = await call_aws(self._ec2.describe_reserved_instances, **request)
         return [_reservation(raw) for raw in response.get("ReservedInstances", [])]
-
-    @staticmethod
-    async def _call(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await asyncio.to_thread(func, *args, **kwargs)
-        except (ClientError, BotoCoreError) as error:
-            raise to_cloud_action_error(error) from error
 
 
 def _reservation(raw: Any) -> Reservation:
