@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     embedded_cloud_port: int = 5055
     twin_window_seconds: float = Field(default=15.0, gt=0, description="Embedded twin: one window per this")
 
+    # Kubernetes, for workloads that run as Deployments. Empty URL: the kubeconfig (KUBECONFIG or
+    # ~/.kube/config, optionally a named context), or the in-cluster service account when running in a pod.
+    # The embedded twin sets the URL to its Kubernetes-compatible endpoint.
+    kube_api_url: str = Field(default="", description="e.g. https://my-cluster:6443; empty: kubeconfig")
+    kube_api_token: SecretStr | None = Field(default=None, description="Bearer token for kube_api_url")
+    kube_context: str = Field(default="", description="kubeconfig context; empty: the current one")
+    kube_in_cluster: bool = Field(default=False, description="Use the pod's service account")
+    embedded_kube_port: int = 6443
+
     # Metrics store. Empty URL means chdb (embedded ClickHouse) in state_dir.
     clickhouse_url: str = Field(default="", description="e.g. http://user:pass@clickhouse:8123/")
     metrics_interval_seconds: int = Field(default=60, gt=0, description="Metrics collection schedule")
