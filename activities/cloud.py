@@ -9,6 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import current_workflow_id
+from activities.readings import read_performance
 from agents.verification import (
     expected_end_state,
     expected_reservations,
@@ -23,7 +24,9 @@ from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
 from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
 from optiinfra.domain.enums import PurchaseOption, StepAction, StepStatus
-from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, WorkloadSnapshot
+from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, Workload, WorkloadSnapshot
+from optiinfra.domain.kube import DeploymentRef, DeploymentState
+from optiinfra.kube.deployments import Deployments, KubeActionError
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
 from optiinfra.metrics.usage import usage_hours
 from optiinfra.metrics.utilization import AsyncMetricsStore
@@ -53,7 +56,9 @@ class CloudActivities:
         catalog: PriceCatalog,
         utilization: AsyncMetricsStore,
         scaling_groups: ScalingGroups,
+        deployments: Deployments | None = None,
     ) -> None:
+        self._deployments = deployments
         self._fleet = fleet
         self._catalog = catalog
         self._utilization = utilization
@@ -77,6 +82,19 @@ class CloudActivities:
         reservations = await self._reservations.active_for_workload(
             workload.customer_id, workload.workload_id
         )
+        deployment = await self._read_deployment(workload)
+        readings = await read_performance(
+            self._utilization,
+            workload.customer_id,
+            workload.workload_id,
+            collected_at,
+            {i.instance_id: i.instance_type for i in instances}
+            | (
+                {pod.name: deployment.node_instance_type for pod in deployment.pods}
+                if deployment is not None and deployment.node_instance_type
+                else {}
+            ),
+        )
         return WorkloadSnapshot(
             customer=context.customer,
             workload=workload,
@@ -98,7 +116,30 @@ class CloudActivities:
                 )
                 for r in reservations
             ],
+            deployment=deployment,
+            windows=readings.windows,
+            request_rate=readings.request_rate,
+            replica_loads=readings.replica_loads,
         )
+
+    async def _read_deployment(self, workload: Workload) -> DeploymentState | None:
+        if workload.kube_namespace is None or workload.kube_deployment is None:
+            return None
+        if self._deployments is None:
+            raise ApplicationError(
+                f"{workload.workload_id} runs as Deployment {workload.kube_namespace}/"
+                f"{workload.kube_deployment}, but this worker has no Kubernetes API configured",
+                non_retryable=True,
+            )
+        ref = DeploymentRef(namespace=workload.kube_namespace, name=workload.kube_deployment)
+        try:
+            return await self._deployments.read(ref)
+        except KubeActionError as error:
+            raise ApplicationError(
+                f"reading Deployment {ref}: {error.code}: {error.message}",
+                type=error.code,
+                non_retryable=not error.retryable,
+            ) from error
 
     @activity.defn(name=ActivityName.EXECUTE_STEP)
     async def execute_step(self, request: StepRequest) -> StepResult:

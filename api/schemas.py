@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
-from optiinfra.domain.fleet import AutomationPolicy, Customer, Workload
+from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -114,3 +114,11 @@ class WorkloadBody(BaseModel):
     min_on_demand_instances: int = Field(default=0, ge=0)
     slo_ttft_p95_s: float | None = Field(default=None, gt=0, le=600)
     slo_itl_p95_s: float | None = Field(default=None, gt=0, le=10)
+    kube_namespace: str | None = Field(default=None, pattern=KUBE_NAME_PATTERN)
+    kube_deployment: str | None = Field(default=None, pattern=KUBE_NAME_PATTERN)
+
+    @model_validator(mode="after")
+    def _deployment_has_namespace(self) -> "WorkloadBody":
+        if (self.kube_namespace is None) != (self.kube_deployment is None):
+            raise ValueError("kube_namespace and kube_deployment are given together or not at all")
+        return self

@@ -51,6 +51,11 @@ def commits_spend(recommendation: Recommendation) -> bool:
     return any(step.action.commits_spend for step in recommendation.steps)
 
 
+def on_kubernetes(recommendation: Recommendation) -> bool:
+    """Its steps act on a Kubernetes Deployment, so the Kubernetes activities verify it."""
+    return bool(recommendation.steps) and all(step.action.on_kubernetes for step in recommendation.steps)
+
+
 class StepFailedError(Exception):
     """A saga step failed; carries the reason that ends up on the recommendation."""
 
@@ -201,7 +206,9 @@ class AgentOptimizationWorkflow:
                 timedelta(seconds=self.request.timing.verify_delay_seconds), summary="settle before verifying"
             )
             verification: VerificationResult = await self._activity(
-                ActivityName.VERIFY, VerifyRequest(recommendation=recommendation), VerificationResult
+                ActivityName.VERIFY_KUBE if on_kubernetes(recommendation) else ActivityName.VERIFY,
+                VerifyRequest(recommendation=recommendation),
+                VerificationResult,
             )
             if not verification.passed:
                 raise StepFailedError("verification failed: " + "; ".join(verification.problems))
@@ -223,7 +230,7 @@ class AgentOptimizationWorkflow:
     async def _run_step(self, step: ExecutionStep) -> None:
         try:
             result: StepResult = await self._activity(
-                ActivityName.EXECUTE_STEP,
+                ActivityName.EXECUTE_KUBE_STEP if step.action.on_kubernetes else ActivityName.EXECUTE_STEP,
                 StepRequest(step=step),
                 StepResult,
                 summary=step.description,
@@ -248,7 +255,11 @@ class AgentOptimizationWorkflow:
         for step_id, compensation in reversed(compensations):
             try:
                 result: StepResult = await self._activity(
-                    ActivityName.COMPENSATE_STEP,
+                    (
+                        ActivityName.COMPENSATE_KUBE_STEP
+                        if compensation.action.on_kubernetes
+                        else ActivityName.COMPENSATE_STEP
+                    ),
                     CompensationRequest(step_id=step_id, compensation=compensation),
                     StepResult,
                     summary=compensation.description,

@@ -132,6 +132,9 @@ class ActivityName:
     LIST_WORKLOADS = "list_workloads"
     COLLECT_METRICS = "collect_workload_metrics"
     EXPLAIN_PROPOSAL = "explain_proposal"
+    EXECUTE_KUBE_STEP = "execute_kube_step"
+    COMPENSATE_KUBE_STEP = "compensate_kube_step"
+    VERIFY_KUBE = "verify_kube_execution"
 
 
 class WorkloadList(BaseModel):

@@ -36,6 +36,8 @@ class RecommendationType(StrEnum):
     RIGHT_SIZING = "right_sizing"
     RESERVED_CAPACITY = "reserved_capacity"
     AUTOSCALING_POLICY = "autoscaling_policy"
+    REPLICA_SCALING = "replica_scaling"
+    SERVING_TUNING = "serving_tuning"
 
 
 class RecommendationStatus(StrEnum):
@@ -89,11 +91,28 @@ class StepAction(StrEnum):
     UPDATE_SCALING_GROUP = "update_scaling_group"
     PUT_SCALING_POLICY = "put_scaling_policy"
     DELETE_SCALING_POLICY = "delete_scaling_policy"
+    SCALE_DEPLOYMENT = "scale_deployment"
+    SET_VLLM_ARGS = "set_vllm_args"
+    DRAIN_PODS = "drain_pods"
+    RESTORE_PODS = "restore_pods"
 
     @property
     def commits_spend(self) -> bool:
         """A purchase that binds the customer to pay for a term: a person must always approve it."""
         return self is StepAction.PURCHASE_RESERVED_INSTANCES
+
+    @property
+    def on_kubernetes(self) -> bool:
+        """Carried out through the Kubernetes API rather than the cloud's."""
+        return self in _KUBERNETES_ACTIONS
+
+
+_KUBERNETES_ACTIONS = {
+    StepAction.SCALE_DEPLOYMENT,
+    StepAction.SET_VLLM_ARGS,
+    StepAction.DRAIN_PODS,
+    StepAction.RESTORE_PODS,
+}
 
 
 class StepPhase(StrEnum):

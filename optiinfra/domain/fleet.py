@@ -5,6 +5,12 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, UtilizationMetric
+from optiinfra.domain.kube import DeploymentState
+from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
+
+
+KUBE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+"""A DNS-1123 label, as Kubernetes names namespaces and Deployments."""
 
 
 class AutomationPolicy(BaseModel):
@@ -34,6 +40,22 @@ class Workload(BaseModel):
     min_on_demand_instances: int = Field(default=0, ge=0)
     slo_ttft_p95_s: float | None = Field(default=None, gt=0, description="p95 time to first token objective")
     slo_itl_p95_s: float | None = Field(default=None, gt=0, description="Inter-token latency objective")
+    kube_namespace: str | None = Field(
+        default=None, pattern=KUBE_NAME_PATTERN, description="Namespace of the Deployment serving it, if any"
+    )
+    kube_deployment: str | None = Field(
+        default=None, pattern=KUBE_NAME_PATTERN, description="The Kubernetes Deployment of its vLLM replicas"
+    )
+
+    @model_validator(mode="after")
+    def _deployment_has_namespace(self) -> "Workload":
+        if (self.kube_namespace is None) != (self.kube_deployment is None):
+            raise ValueError("kube_namespace and kube_deployment are given together or not at all")
+        return self
+
+    @property
+    def on_kubernetes(self) -> bool:
+        return self.kube_deployment is not None
 
 
 class InstanceType(BaseModel):
@@ -139,6 +161,18 @@ class WorkloadSnapshot(BaseModel):
     )
     usage: list[UsageHour] = Field(default_factory=list, description="Hourly instance counts, up to 90 days")
     reservations: list[ActiveReservation] = Field(default_factory=list)
+    deployment: DeploymentState | None = Field(
+        default=None, description="The Kubernetes Deployment serving the workload, if it runs on one"
+    )
+    windows: list[WorkloadWindow] = Field(
+        default_factory=list, description="Recent vLLM latency windows, all replicas together"
+    )
+    request_rate: RequestRateHistory | None = Field(
+        default=None, description="Weeks of request rate on an even grid, for forecasting"
+    )
+    replica_loads: list[ReplicaLoad] = Field(
+        default_factory=list, description="Each replica's recent share of the traffic"
+    )
 
     def series_for(self, instance_id: str, metric: UtilizationMetric) -> MetricSeries | None:
         return next((s for s in self.series if s.instance_id == instance_id and s.metric == metric), None)

@@ -60,6 +60,12 @@ class Proposal(BaseModel):
     steps: list[ExecutionStep]
     evidence: dict[str, float | str] = Field(default_factory=dict)
 
+    @property
+    def monthly_cost_increase_usd(self) -> float:
+        """What the change adds to the monthly bill (0 when it saves): a performance action that buys
+        latency with replicas says here by how much, so a joint optimization can weigh it against savings."""
+        return max(0.0, self.projected_monthly_cost_usd - self.current_monthly_cost_usd)
+
 
 class Explanation(BaseModel):
     """A plain-language account of a recommendation for the person who approves it, written by a language

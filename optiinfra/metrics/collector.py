@@ -71,6 +71,12 @@ class StaticTargets:
         ]
 
 
+class PodTargetResolver(Protocol):
+    """Where the pods of a workload served by a Kubernetes Deployment serve vLLM metrics."""
+
+    async def pod_targets(self, workload: Workload) -> list[ScrapeTarget]: ...
+
+
 class CollectionReport(BaseModel):
     customer_id: str
     workload_id: str
@@ -91,7 +97,9 @@ class MetricsCollector:
         http: httpx.AsyncClient,
         catalog: PriceCatalog,
         prometheus: PrometheusWindowSource | None = None,
+        pods: PodTargetResolver | None = None,
     ) -> None:
+        self._pods = pods
         self._store = store
         self._prometheus = prometheus
         self._fleet = fleet
@@ -107,10 +115,16 @@ class MetricsCollector:
         instance_types = {t.name: t for t in self._catalog.types_in(workload.region)}
         report.utilization_rows = await self._copy_utilization(customer_id, instances, instance_types, now)
         report.cost_rows = await self._record_costs(customer_id, instances, instance_types, now)
-        if self._prometheus is not None:
+        if workload.on_kubernetes:
+            # Its replicas are pods, not instances of its own: scraped through the Deployment.
+            if self._pods is None:
+                report.failures.append("runs on Kubernetes, but no Kubernetes API is configured")
+            else:
+                await self._scrape(report, await self._pods.pod_targets(workload))
+        elif self._prometheus is not None:
             await self._query_prometheus(self._prometheus, report, instances, now)
         else:
-            await self._scrape(report, instances)
+            await self._scrape(report, self._resolver.targets(instances))
         return report
 
     async def _copy_utilization(
@@ -167,8 +181,7 @@ class MetricsCollector:
             await self._store.write_cost_samples(rows)
         return len(rows)
 
-    async def _scrape(self, report: CollectionReport, instances: Sequence[Instance]) -> None:
-        targets = self._resolver.targets(instances)
+    async def _scrape(self, report: CollectionReport, targets: Sequence[ScrapeTarget]) -> None:
         samples = await asyncio.gather(*(self._scrape_one(t) for t in targets), return_exceptions=True)
         rows: list[WindowStats] = []
         for target, sample in zip(targets, samples, strict=True):

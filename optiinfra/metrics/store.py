@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, cast
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optiinfra.domain.enums import PurchaseOption, UtilizationMetric
 from optiinfra.domain.fleet import MetricSeries
+from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.domain.series import PeriodGrid, even_series, floor_to_period
 from optiinfra.metrics import ddl
 from optiinfra.metrics.windows import WindowStats
@@ -119,6 +120,10 @@ class MetricsStore(Protocol):
 
     def daily_rollup(self, customer_id: str, workload_id: str, day: date) -> DailyRollup | None: ...
 
+    def read_workload_windows(
+        self, customer_id: str, workload_id: str, start: datetime, end: datetime, period_seconds: int
+    ) -> list[WorkloadWindow]: ...
+
     def close(self) -> None: ...
 
 
@@ -165,6 +170,50 @@ WHERE has({{instance_ids:Array(String)}}, instance_id)
 ORDER BY instance_id, hour"""
 
 
+_READ_WORKLOAD_WINDOWS = f"""SELECT
+    period_index,
+    count() AS replicas,
+    sum(requests) AS requests,
+    sum(prompt_tokens) AS prompt_tokens,
+    sum(generation_tokens) AS generation_tokens,
+    sum(errors) AS errors,
+    sum(preemptions) AS preemptions,
+    max(covered_s) AS covered_s,
+    max(ttft_p95) AS ttft_p95, max(ttft_p99) AS ttft_p99,
+    max(itl_p95) AS itl_p95, max(itl_p99) AS itl_p99,
+    max(e2e_p95) AS e2e_p95, max(e2e_p99) AS e2e_p99,
+    max(queue_p95) AS queue_p95,
+    sum(running) AS running, sum(waiting) AS waiting, max(kv_usage) AS kv_usage_max
+FROM (
+    SELECT
+        replica,
+        intDiv(toUnixTimestamp64Milli(window_start) - {{grid_start_ms:Int64}}, {{period_ms:Int64}})
+            AS period_index,
+        sum(requests) AS requests,
+        sum(prompt_tokens) AS prompt_tokens,
+        sum(generation_tokens) AS generation_tokens,
+        sum(errors) AS errors,
+        sum(preemptions) AS preemptions,
+        dateDiff('millisecond', min(window_start), max(window_end)) / 1000 AS covered_s,
+        max(ttft_p95) AS ttft_p95, max(ttft_p99) AS ttft_p99,
+        max(itl_p95) AS itl_p95, max(itl_p99) AS itl_p99,
+        max(e2e_p95) AS e2e_p95, max(e2e_p99) AS e2e_p99,
+        max(queue_p95) AS queue_p95,
+        argMax(running, window_end) AS running,
+        argMax(waiting, window_end) AS waiting,
+        max(kv_usage) AS kv_usage
+    FROM (
+        SELECT * FROM {ddl.WINDOW_STATS}
+        WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:String}}
+          AND window_start >= {{grid_start:{_DT64}}} AND window_start < {{end:{_DT64}}}
+        LIMIT 1 BY replica, window_start
+    )
+    GROUP BY replica, period_index
+)
+GROUP BY period_index
+ORDER BY period_index"""
+
+
 def _daily_rollup_sql() -> str:
     sums = ["windows", "window_seconds", *ddl.SUMMED_DAILY, "kv_usage_sum"]
     for name in ddl.AVERAGED_DAILY:
@@ -178,6 +227,7 @@ WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:Strin
 
 _DAILY_ROLLUP = _daily_rollup_sql()
 _UTILIZATION_METRICS = tuple(UtilizationMetric)
+_WORKLOAD_QUANTILES = ("ttft_p95", "ttft_p99", "itl_p95", "itl_p99", "e2e_p95", "e2e_p99", "queue_p95")
 
 
 class SqlMetricsStore:
@@ -253,6 +303,47 @@ class SqlMetricsStore:
         )
         return sorted((s for s in series if s is not None), key=lambda s: (s.instance_id, s.metric.value))
 
+    def read_workload_windows(
+        self, customer_id: str, workload_id: str, start: datetime, end: datetime, period_seconds: int
+    ) -> list[WorkloadWindow]:
+        """The workload's windows rolled up per period on the epoch-aligned grid, all replicas together:
+        counts add up, latency quantiles are the worst replica's (see `WorkloadWindow`)."""
+        if period_seconds <= 0:
+            raise ValueError("period_seconds must be positive")
+        grid_start = floor_to_period(_utc(start), period_seconds)
+        params = {
+            "customer_id": customer_id,
+            "workload_id": workload_id,
+            "grid_start": grid_start,
+            "grid_start_ms": int(grid_start.timestamp() * 1000),
+            "period_ms": period_seconds * 1000,
+            "end": _utc(end),
+        }
+        found: list[WorkloadWindow] = []
+        for row in self._runner.select(_READ_WORKLOAD_WINDOWS, params):
+            requests = float(row["requests"])
+            # The span the period's windows cover: shorter at the ends of the data, longer than the period
+            # when windows are longer than it (each window counts in the period it starts in).
+            covered = float(row["covered_s"] or 0.0) or float(period_seconds)
+            found.append(
+                WorkloadWindow(
+                    start=grid_start + timedelta(seconds=int(row["period_index"]) * period_seconds),
+                    seconds=float(period_seconds),
+                    replicas=int(row["replicas"]),
+                    requests=requests,
+                    request_rate=requests / covered,
+                    prompt_tokens=float(row["prompt_tokens"]),
+                    generation_tokens=float(row["generation_tokens"]),
+                    errors=float(row["errors"]),
+                    preemptions=float(row["preemptions"]),
+                    **{name: _optional(row[name]) for name in _WORKLOAD_QUANTILES},
+                    running=float(row["running"]),
+                    waiting=float(row["waiting"]),
+                    kv_usage_max=float(row["kv_usage_max"]),
+                )
+            )
+        return found
+
     def read_cost_samples(
         self, instance_ids: Sequence[str], start: datetime, end: datetime
     ) -> list[CostSample]:
@@ -306,6 +397,10 @@ class SqlMetricsStore:
 def _row(model: BaseModel, names: Iterable[str]) -> list[Any]:
     values = model.model_dump()
     return [_utc(values[name]) if isinstance(values[name], datetime) else values[name] for name in names]
+
+
+def _optional(value: object) -> float | None:
+    return None if value is None else float(cast(float, value))
 
 
 def _utc(moment: datetime) -> datetime:

@@ -12,6 +12,7 @@ from typing import TypeVar
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.domain.enums import UtilizationMetric
 from optiinfra.domain.fleet import InstanceType, MetricSeries
+from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.metrics.store import CostSample, MetricsStore, UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 
@@ -45,6 +46,18 @@ class AsyncMetricsStore:
     ) -> list[CostSample]:
         ids = list(instance_ids)
         return await self._run(lambda: self._store.read_cost_samples(ids, start, end))
+
+    async def read_window_stats(
+        self, customer_id: str, workload_id: str, start: datetime, end: datetime
+    ) -> list[WindowStats]:
+        return await self._run(lambda: self._store.read_window_stats(customer_id, workload_id, start, end))
+
+    async def read_workload_windows(
+        self, customer_id: str, workload_id: str, start: datetime, end: datetime, period_seconds: int
+    ) -> list[WorkloadWindow]:
+        return await self._run(
+            lambda: self._store.read_workload_windows(customer_id, workload_id, start, end, period_seconds)
+        )
 
     async def write_window_stats(self, rows: Sequence[WindowStats]) -> None:
         batch = list(rows)

@@ -105,6 +105,8 @@ class WorkloadRow(Base):
     min_on_demand_instances: Mapped[int]
     slo_ttft_p95_s: Mapped[float | None]
     slo_itl_p95_s: Mapped[float | None]
+    kube_namespace: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    kube_deployment: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

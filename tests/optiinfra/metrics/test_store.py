@@ -302,3 +302,25 @@ def test_the_window_stats_table_has_a_column_for_every_field() -> None:
 def test_ttls_must_be_positive_whole_days(days: object) -> None:
     with pytest.raises(ValueError, match="TTL"):
         ddl.schema_statements(ttl_days=days)  # type: ignore[arg-type]
+
+
+def test_workload_windows_add_replicas_up_per_period_like_python_does(store: ChdbMetricsStore) -> None:
+    rows = _day_of_windows()
+    store.write_window_stats(rows)
+    store.write_window_stats(rows[:5])  # a retried batch must not count twice
+    windows = store.read_workload_windows("acme", "chat", NOON, NOON + timedelta(hours=1), 600)
+    day_rows = [r for r in rows if r.workload_id == "chat" and r.window_start.date() == DAY]
+    assert [w.start for w in windows] == [NOON + timedelta(minutes=m) for m in (0, 10, 20, 30)]
+    for window in windows:
+        inside = [r for r in day_rows if window.start <= r.window_start < window.end]
+        assert window.replicas == 3
+        assert window.requests == pytest.approx(sum(r.requests for r in inside))
+        assert window.request_rate == pytest.approx(sum(r.requests for r in inside) / 600)
+        assert window.errors == pytest.approx(sum(r.errors for r in inside))
+        measured = [r.ttft_p95 for r in inside if r.ttft_p95 is not None]
+        assert window.ttft_p95 == (pytest.approx(max(measured)) if measured else None)
+        last = {r.replica: r for r in sorted(inside, key=lambda r: r.window_end)}
+        assert window.running == pytest.approx(sum(r.running for r in last.values()))
+    assert store.read_workload_windows("acme", "nobody", NOON, NOON + timedelta(hours=1), 600) == []
+    with pytest.raises(ValueError, match="positive"):
+        store.read_workload_windows("acme", "chat", NOON, NOON + timedelta(hours=1), 0)

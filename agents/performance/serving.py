@@ -1,0 +1,147 @@
+"""What one replica of a Kubernetes-served workload is: its instance type, its vLLM serving configuration
+read from the Deployment's arguments, the request shape measured from its windows, and what the capacity
+model says it carries within the SLO and what latency it should show at a given load."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from agents.cost.pricing import monthly
+from agents.performance.slo import SloTarget
+from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
+from optiinfra.domain.kube import DeploymentState
+from optiinfra.domain.performance import WorkloadWindow
+from optiinfra.kube.vllm_args import flag_value
+from optiinfra.sim.capacity import (
+    ReplicaLoad,
+    ServingConfig,
+    config_for_instance,
+    max_rps_under_slo,
+    memory_budget,
+    replica_performance,
+)
+from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
+
+ITL_P95_OVER_MEAN = math.exp(Z_95 * ITL_SIGMA)
+"""The twin's inter-token latencies are lognormal around the model's mean: p95 = mean x this."""
+SHAPE_WINDOWS = 24 * 6
+"""Windows (the last day at 10 minutes) whose token counts give the request shape."""
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    mean_prompt_tokens: float
+    mean_output_tokens: float
+
+
+@dataclass(frozen=True)
+class ServingContext:
+    """A workload's replica as deployed, ready for capacity questions."""
+
+    deployment: DeploymentState
+    instance_type: InstanceType
+    config: ServingConfig
+    shape: RequestShape
+    target: SloTarget
+
+    @property
+    def replica_hourly_usd(self) -> float:
+        """One replica's share of its node: the whole node when it takes all of the node's GPUs."""
+        gpus = self.deployment.gpus_per_replica or self.instance_type.gpu_count
+        share = min(1.0, gpus / self.instance_type.gpu_count) if self.instance_type.gpu_count else 1.0
+        return self.instance_type.on_demand_hourly_usd * share
+
+    @property
+    def replica_monthly_usd(self) -> float:
+        return monthly(self.replica_hourly_usd)
+
+    def capacity_rps(self, config: ServingConfig | None = None) -> float:
+        """Requests/s one replica serves with p95 TTFT and p95 ITL within the target."""
+        return max_rps_under_slo(
+            config or self.config,
+            self.shape.mean_prompt_tokens,
+            self.shape.mean_output_tokens,
+            self.target.ttft_p95_s,
+            self.target.itl_p95_s / ITL_P95_OVER_MEAN,
+        )
+
+    def expected_latency(self, rate_per_replica: float) -> tuple[float, float] | None:
+        """The capacity model's p95 TTFT and p95 ITL at this load per replica; None when it saturates."""
+        found = replica_performance(
+            self.config,
+            ReplicaLoad(rate_per_replica, self.shape.mean_prompt_tokens, self.shape.mean_output_tokens),
+        )
+        if found.saturated:
+            return None
+        return found.ttft_p95_s, found.itl_s * ITL_P95_OVER_MEAN
+
+
+def measured_shape(windows: Sequence[WorkloadWindow]) -> RequestShape | None:
+    recent = [w for w in windows[-SHAPE_WINDOWS:] if w.requests > 0]
+    requests = sum(w.requests for w in recent)
+    if requests <= 0:
+        return None
+    prompt = sum(w.prompt_tokens for w in recent) / requests
+    output = sum(w.generation_tokens for w in recent) / requests
+    if prompt <= 0:
+        return None
+    return RequestShape(mean_prompt_tokens=prompt, mean_output_tokens=max(1.0, output))
+
+
+def serving_config(instance_type: InstanceType, model_name: str, deployment: DeploymentState) -> ServingConfig:
+    """The capacity model's configuration for the Deployment's vLLM arguments (vLLM's defaults where the
+    arguments say nothing)."""
+    config = config_for_instance(instance_type, capacity_model_for(model_name))
+    args = deployment.args
+    gpus = _int_flag(args, "--tensor-parallel-size") or deployment.gpus_per_replica or config.gpu_count
+    config = replace(config, gpu_count=max(1, min(gpus, instance_type.gpu_count)))
+    for flag, field in (
+        ("--max-num-seqs", "max_num_seqs"),
+        ("--max-num-batched-tokens", "max_num_batched_tokens"),
+    ):
+        value = _int_flag(args, flag)
+        if value is not None:
+            config = replace(config, **{field: value})
+    memory = flag_value(args, "--gpu-memory-utilization")
+    if memory:
+        try:
+            config = replace(config, gpu_memory_utilization=float(memory))
+        except ValueError:
+            pass
+    return config
+
+
+def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingContext | str:
+    """The context, or why the workload cannot be reasoned about on the capacity model."""
+    deployment = snapshot.deployment
+    if deployment is None:
+        return "it does not run as a Kubernetes Deployment"
+    type_name = deployment.node_instance_type
+    if type_name is None:
+        return f"Deployment {deployment.ref} pins no instance type (nodeSelector {'node.kubernetes.io/instance-type'})"
+    instance_type = snapshot.instance_types.get(type_name) or next(
+        (t for t in snapshot.candidate_types if t.name == type_name), None
+    )
+    if instance_type is None:
+        return f"instance type {type_name} is not in the price catalog"
+    shape = measured_shape(snapshot.windows)
+    if shape is None:
+        return "no served requests measured in the last day"
+    try:
+        config = serving_config(instance_type, snapshot.workload.model_name, deployment)
+    except (KeyError, ValueError) as error:
+        return f"the capacity model cannot serve {snapshot.workload.model_name} on {type_name}: {error}"
+    if not memory_budget(config).fits:
+        return f"{snapshot.workload.model_name} does not fit {type_name} as configured"
+    return ServingContext(deployment, instance_type, config, shape, target)
+
+
+def _int_flag(args: Sequence[str], flag: str) -> int | None:
+    value = flag_value(args, flag)
+    if not value:
+        return None
+    try:
+        parsed = int(value)
+    except ValueError:
+        return None
+    return parsed if parsed > 0 else None
