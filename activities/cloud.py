@@ -26,8 +26,8 @@ from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
 from optiinfra.domain.enums import PurchaseOption, StepAction, StepStatus
 from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState
-from optiinfra.kube.deployments import Deployments, KubeActionError
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
+from optiinfra.kube.deployments import Deployments, KubeActionError
 from optiinfra.metrics.usage import usage_hours
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from workflows.contracts import (

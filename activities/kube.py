@@ -139,14 +139,18 @@ class KubeActivities:
                 if count is None or count > 0:
                     holding[pod.name] = count
             if not holding:
-                return f"{len(pods)} pods of {ref} out of traffic with no request in flight: {', '.join(pods)}"
+                return (
+                    f"{len(pods)} pods of {ref} out of traffic with no request in flight: {', '.join(pods)}"
+                )
             activity.heartbeat({name: count for name, count in holding.items()})
             if time.monotonic() >= deadline:
                 waiting = ", ".join(
                     f"{name} ({'unreadable metrics' if count is None else f'{count:.0f} in flight'})"
                     for name, count in holding.items()
                 )
-                raise KubeActionError("DrainTimeout", f"not drained within {timeout_s:.0f}s: {waiting}", False)
+                raise KubeActionError(
+                    "DrainTimeout", f"not drained within {timeout_s:.0f}s: {waiting}", False
+                )
             await asyncio.sleep(self._poll_seconds)
 
 

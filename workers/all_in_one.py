@@ -1,8 +1,11 @@
 """The all-in-one worker: every workflow and activity of the project on one task queue."""
 
 import asyncio
+import os
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.analysis import analyze_workload
 from activities.cloud import CloudActivities
+from activities.kube import KubeActivities
 from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
 from activities.store import StoreActivities
@@ -19,6 +23,9 @@ from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.engine.client import connect_temporal
+from optiinfra.kube.deployments import Deployments
+from optiinfra.kube.in_flight import InFlightProbe, pod_ip_metrics_url
+from optiinfra.kube.pod_targets import DeploymentPodTargets
 from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import MetricsCollector, PrivateIpTargets
 from optiinfra.metrics.open import open_metrics_store
@@ -43,11 +50,20 @@ def build_worker(
     metrics: AsyncMetricsStore,
     catalog: PriceCatalog | None = None,
     inference: InferenceLayer | None = None,
+    deployments: Deployments | None = None,
+    in_flight: InFlightProbe | None = None,
 ) -> Worker:
-    """`inference` left out means rules only: explanations are then built from the proposals alone."""
+    """`inference` left out means rules only: explanations are then built from the proposals alone.
+    `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed."""
     catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
-    cloud = CloudActivities(fleet, catalog, metrics, scaling_groups)
+    cloud = CloudActivities(fleet, catalog, metrics, scaling_groups, deployments)
+    kube_activities: list[Any] = []
+    if deployments is not None:
+        if in_flight is None:
+            raise ValueError("draining pods needs an in-flight probe of their vLLM metrics")
+        kube = KubeActivities(deployments, in_flight)
+        kube_activities = [kube.execute_kube_step, kube.compensate_kube_step, kube.verify_kube_execution]
     collection = MetricsActivities(collector)
     llm = LlmActivities(inference or InferenceLayer(), sessions)
     return Worker(
@@ -68,6 +84,7 @@ def build_worker(
             analyze_workload,
             collection.collect_workload_metrics,
             llm.explain_proposal,
+            *kube_activities,
         ],
     )
 
@@ -85,6 +102,15 @@ def prometheus_source(settings: Settings, http: httpx.AsyncClient) -> Prometheus
     )
 
 
+def kube_from_settings(settings: Settings) -> Deployments | None:
+    """The Kubernetes API when one is configured: an explicit URL, the pod's service account, or a
+    kubeconfig file that exists. None otherwise (workloads on Deployments then cannot be analyzed)."""
+    kubeconfig = Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]).expanduser()
+    if settings.kube_api_url or settings.kube_in_cluster or kubeconfig.exists():
+        return Deployments.from_settings(settings)
+    return None
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until cancelled, against the settings' Temporal, store, metrics store and cloud."""
     client = await connect_temporal(settings)
@@ -93,8 +119,10 @@ async def run_worker(settings: Settings) -> None:
     metrics = AsyncMetricsStore(store)
     fleet = Ec2Fleet.from_settings(settings)
     inference = InferenceLayer(inference_config(settings))
+    deployments = kube_from_settings(settings)
     try:
         async with httpx.AsyncClient() as http:
+            pod_metrics = pod_ip_metrics_url(settings.vllm_metrics_port)
             collector = MetricsCollector(
                 store=metrics,
                 fleet=fleet,
@@ -102,6 +130,7 @@ async def run_worker(settings: Settings) -> None:
                 http=http,
                 catalog=PriceCatalog.load_default(),
                 prometheus=prometheus_source(settings, http),
+                pods=DeploymentPodTargets(deployments, pod_metrics) if deployments is not None else None,
             )
             worker = build_worker(
                 client,
@@ -112,9 +141,13 @@ async def run_worker(settings: Settings) -> None:
                 collector=collector,
                 metrics=metrics,
                 inference=inference,
+                deployments=deployments,
+                in_flight=InFlightProbe(http, pod_metrics),
             )
             await worker.run()
     finally:
+        if deployments is not None:
+            await deployments.close()
         await inference.aclose()
         store.close()
         await engine.dispose()

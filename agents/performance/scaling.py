@@ -42,6 +42,9 @@ class ScalingSettings(BaseModel):
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
 
+DEFAULT_SETTINGS = ScalingSettings()
+
+
 def rate_history(history: RequestRateHistory) -> RateHistory:
     return RateHistory(
         start_s=history.start.timestamp(),
@@ -54,8 +57,14 @@ def measured_correction(context: ServingContext, windows: Sequence[WorkloadWindo
     """Actual over expected latency on the last `count` windows that served requests (1 when unknown)."""
     correction = 1.0
     recent = [w for w in windows if w.requests > 0 and w.replicas > 0][-count:]
+
+    def expected_ttft_at(rate: float) -> float:
+        found = context.expected_latency(rate)
+        return math.inf if found is None else found[0]
+
     for window in recent:
-        expected = context.expected_latency(window.request_rate / window.replicas)
+        per_replica = window.request_rate / window.replicas
+        expected = context.expected_latency(per_replica)
         if expected is None:
             continue
         correction = latency_correction(
@@ -64,6 +73,8 @@ def measured_correction(context: ServingContext, windows: Sequence[WorkloadWindo
             observed_itl_p95_s=window.itl_p95,
             expected_itl_p95_s=expected[1],
             previous=correction,
+            per_replica_rps=per_replica,
+            expected_ttft_at=expected_ttft_at,
         )
     return correction
 
@@ -82,7 +93,7 @@ def analyze_replica_scaling(
     snapshot: WorkloadSnapshot,
     context: ServingContext,
     compliance: SloCompliance | None,
-    settings: ScalingSettings = ScalingSettings(),
+    settings: ScalingSettings = DEFAULT_SETTINGS,
 ) -> Proposal | str:
     """A scale-up or drain-first scale-down proposal, or why the replica count should stay."""
     deployment = context.deployment
@@ -164,14 +175,13 @@ def _scale_up(
     added = target - current
     monthly_increase = added * context.replica_monthly_usd
     breaking = compliance is not None and not compliance.meets_objective
-    why = (
-        f"The SLO is being missed now ({compliance.describe()}). " if breaking and compliance else ""
-    )
+    why = f"The SLO is being missed now ({compliance.describe()}). " if breaking and compliance else ""
     reasoning = (
-        f"{why}The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in the next "
-        f"interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} req/s within the "
-        f"SLO (model capacity corrected by measured latency x{correction:.2f}), so {target} replicas are needed "
-        f"ahead of the traffic, {added} more than the {current} running. {decision.reason} "
+        f"{why}The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in "
+        f"the next interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} "
+        f"req/s within the SLO (model capacity corrected by measured latency x{correction:.2f}), so "
+        f"{target} replicas are needed ahead of the traffic, {added} more than the {current} running. "
+        f"{decision.reason} "
         f"This raises cost by ${monthly_increase:,.0f}/month."
     )
     return Proposal(
@@ -220,12 +230,13 @@ def _scale_down(
         ),
     )
     reasoning = (
-        f"The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in the next "
-        f"interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} req/s within the "
-        f"SLO (corrected by measured latency x{correction:.2f}), so {target} of the {current} replicas carry it. "
+        f"The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in the "
+        f"next interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} "
+        f"req/s within the SLO (corrected by measured latency x{correction:.2f}), so {target} of the "
+        f"{current} replicas carry it. "
         f"{decision.reason} The {removed} removed pods are drained first: they leave the Service, finish "
-        f"their in-flight requests (up to {settings.drain_timeout_seconds}s), and only then is the Deployment "
-        f"scaled down, which removes exactly them."
+        f"their in-flight requests (up to {settings.drain_timeout_seconds}s), and only then is the "
+        f"Deployment scaled down, which removes exactly them."
     )
     return Proposal(
         agent=AgentKind.PERFORMANCE,

@@ -2,6 +2,7 @@
 read from the Deployment's arguments, the request shape measured from its windows, and what the capacity
 model says it carries within the SLO and what latency it should show at a given load."""
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -9,7 +10,7 @@ from dataclasses import dataclass, replace
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
 from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
-from optiinfra.domain.kube import DeploymentState
+from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
 from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.kube.vllm_args import flag_value
 from optiinfra.sim.capacity import (
@@ -88,26 +89,25 @@ def measured_shape(windows: Sequence[WorkloadWindow]) -> RequestShape | None:
     return RequestShape(mean_prompt_tokens=prompt, mean_output_tokens=max(1.0, output))
 
 
-def serving_config(instance_type: InstanceType, model_name: str, deployment: DeploymentState) -> ServingConfig:
+def serving_config(
+    instance_type: InstanceType, model_name: str, deployment: DeploymentState
+) -> ServingConfig:
     """The capacity model's configuration for the Deployment's vLLM arguments (vLLM's defaults where the
     arguments say nothing)."""
     config = config_for_instance(instance_type, capacity_model_for(model_name))
     args = deployment.args
     gpus = _int_flag(args, "--tensor-parallel-size") or deployment.gpus_per_replica or config.gpu_count
     config = replace(config, gpu_count=max(1, min(gpus, instance_type.gpu_count)))
-    for flag, field in (
-        ("--max-num-seqs", "max_num_seqs"),
-        ("--max-num-batched-tokens", "max_num_batched_tokens"),
-    ):
-        value = _int_flag(args, flag)
-        if value is not None:
-            config = replace(config, **{field: value})
+    seqs = _int_flag(args, "--max-num-seqs")
+    if seqs is not None:
+        config = replace(config, max_num_seqs=seqs)
+    batched = _int_flag(args, "--max-num-batched-tokens")
+    if batched is not None:
+        config = replace(config, max_num_batched_tokens=batched)
     memory = flag_value(args, "--gpu-memory-utilization")
     if memory:
-        try:
+        with contextlib.suppress(ValueError):
             config = replace(config, gpu_memory_utilization=float(memory))
-        except ValueError:
-            pass
     return config
 
 
@@ -118,7 +118,7 @@ def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingCon
         return "it does not run as a Kubernetes Deployment"
     type_name = deployment.node_instance_type
     if type_name is None:
-        return f"Deployment {deployment.ref} pins no instance type (nodeSelector {'node.kubernetes.io/instance-type'})"
+        return f"Deployment {deployment.ref} pins no instance type (nodeSelector {INSTANCE_TYPE_LABEL})"
     instance_type = snapshot.instance_types.get(type_name) or next(
         (t for t in snapshot.candidate_types if t.name == type_name), None
     )

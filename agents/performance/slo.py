@@ -97,9 +97,14 @@ class SloCompliance(BaseModel):
         compliance = self.compliance
         if compliance is None:
             return f"no measured windows among {self.windows}"
-        text = f"{self.met}/{self.measured} windows met the SLO ({compliance:.1%}, objective {self.objective:.0%})"
+        text = (
+            f"{self.met}/{self.measured} windows met the SLO "
+            f"({compliance:.1%}, objective {self.objective:.0%})"
+        )
         if self.breaches:
-            text += "; missed: " + ", ".join(f"{name} in {count}" for name, count in sorted(self.breaches.items()))
+            text += "; missed: " + ", ".join(
+                f"{name} in {count}" for name, count in sorted(self.breaches.items())
+            )
         return text
 
 

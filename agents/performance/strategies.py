@@ -5,7 +5,7 @@ tensor-parallel advice as notes."""
 from datetime import timedelta
 
 from agents.performance.advice import balancing_advice, tensor_parallel_advice
-from agents.performance.scaling import ScalingSettings, analyze_replica_scaling
+from agents.performance.scaling import DEFAULT_SETTINGS, ScalingSettings, analyze_replica_scaling
 from agents.performance.serving import ServingContext, serving_context
 from agents.performance.slo import SloCompliance, compliance, compliance_since, slo_target
 from agents.performance.tuning import analyze_serving_tuning
@@ -16,7 +16,7 @@ RECENT = timedelta(hours=1)
 
 
 def analyze_performance(
-    snapshot: WorkloadSnapshot, settings: ScalingSettings = ScalingSettings()
+    snapshot: WorkloadSnapshot, settings: ScalingSettings = DEFAULT_SETTINGS
 ) -> AnalysisResult:
     workload = snapshot.workload
     target = slo_target(workload)

@@ -48,7 +48,7 @@ def analyze_serving_tuning(snapshot: WorkloadSnapshot, context: ServingContext) 
         return "no batch setting meets the SLO on this replica"
     near_best = [c for c, capacity in scored if capacity >= best_capacity * (1 - NEAR_BEST)]
     chosen = min(near_best, key=lambda c: _distance(c, current))
-    chosen_capacity = dict((id(c), cap) for c, cap in scored)[id(chosen)]
+    chosen_capacity = next(capacity for candidate, capacity in scored if candidate is chosen)
     if chosen_capacity < current_capacity * (1 + MIN_GAIN):
         return (
             f"--max-num-seqs {current.max_num_seqs} and --max-num-batched-tokens "
@@ -98,15 +98,17 @@ def analyze_serving_tuning(snapshot: WorkloadSnapshot, context: ServingContext) 
         agent=AgentKind.PERFORMANCE,
         type=RecommendationType.SERVING_TUNING,
         title=(
-            f"Tune {deployment.ref.name} batching: --max-num-seqs {current.max_num_seqs}->{chosen.max_num_seqs}, "
-            f"--max-num-batched-tokens {current.max_num_batched_tokens}->{chosen.max_num_batched_tokens}"
+            f"Tune {deployment.ref.name} batching: --max-num-seqs "
+            f"{current.max_num_seqs}->{chosen.max_num_seqs}, --max-num-batched-tokens "
+            f"{current.max_num_batched_tokens}->{chosen.max_num_batched_tokens}"
         ),
         reasoning=(
             f"On the capacity model with this workload's measured request shape "
             f"({context.shape.mean_prompt_tokens:.0f} prompt / {context.shape.mean_output_tokens:.0f} output "
-            f"tokens), one {context.instance_type.name} replica serves {current_capacity:.2f} req/s within the SLO "
-            f"as configured and {chosen_capacity:.2f} req/s with the new batching ({capacity_text}). At the last "
-            f"day's peak of {peak:.2f} req/s that is {replicas_tuned} replicas instead of {replicas_now}. "
+            f"tokens), one {context.instance_type.name} replica serves {current_capacity:.2f} req/s within "
+            f"the SLO as configured and {chosen_capacity:.2f} req/s with the new batching ({capacity_text}). "
+            f"At the last day's peak of {peak:.2f} req/s that is {replicas_tuned} replicas instead of "
+            f"{replicas_now}. "
             f"Applied as a rolling update; the previous arguments are restored if it fails."
         ),
         estimated_monthly_savings_usd=savings,

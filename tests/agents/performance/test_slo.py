@@ -10,8 +10,14 @@ START = datetime(2026, 11, 2, tzinfo=UTC)
 TARGET = SloTarget(ttft_p95_s=2.0, itl_p95_s=0.1)
 
 
-def window(minute: int, *, ttft: float | None = 1.0, itl: float | None = 0.05, requests: float = 100,
-           errors: float = 0) -> WorkloadWindow:
+def window(
+    minute: int,
+    *,
+    ttft: float | None = 1.0,
+    itl: float | None = 0.05,
+    requests: float = 100,
+    errors: float = 0,
+) -> WorkloadWindow:
     return WorkloadWindow(
         start=START + timedelta(minutes=10 * minute),
         seconds=600,
