@@ -1,0 +1,21 @@
+"""Request-rate forecasting for the Performance agent: Prophet, seasonal naive and Holt-Winters forecasts of a
+workload's rate with prediction intervals, and the choice among them by backtest error."""
+
+from agents.performance.forecast.choice import ForecastChoice, ForecastSettings, choose_forecast
+from agents.performance.forecast.history import RateHistory
+from agents.performance.forecast.methods import backtest_mape, forecast
+from agents.performance.forecast.metrics import coverage, mape
+from agents.performance.forecast.model import Forecast, ForecastMethod
+
+__all__ = [
+    "Forecast",
+    "ForecastChoice",
+    "ForecastMethod",
+    "ForecastSettings",
+    "RateHistory",
+    "backtest_mape",
+    "choose_forecast",
+    "coverage",
+    "forecast",
+    "mape",
+]
