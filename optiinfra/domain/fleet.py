@@ -8,7 +8,6 @@ from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, Uti
 from optiinfra.domain.kube import DeploymentState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
 
-
 KUBE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """A DNS-1123 label, as Kubernetes names namespaces and Deployments."""
 

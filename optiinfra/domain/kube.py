@@ -5,7 +5,7 @@ converts the client's objects into these at once, so workflows and activities ne
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 SERVE_LABEL = "optiinfra.io/serve"
 """Pod label a Service selector includes: "false" takes the pod out of traffic (the drain mechanism)."""
@@ -24,7 +24,7 @@ DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 class DeploymentRef(BaseModel):
     """A Deployment by namespace (a DNS-1123 label) and name (a DNS-1123 subdomain)."""
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True)
 
     namespace: str = Field(pattern=DNS1123_LABEL, max_length=63)
     name: str = Field(pattern=DNS1123_SUBDOMAIN, max_length=253)

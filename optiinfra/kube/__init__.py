@@ -1,0 +1,1 @@
+"""Kubernetes: the Deployments adapter (official client) and vLLM argument helpers."""
