@@ -1,15 +1,17 @@
 """Predictive, SLO-aware scaling of one workload's replicas: pure decisions, no I/O.
 
-Replicas are sized for the forecast peak of the interval that starts one provisioning delay from now, so the
-capacity is ready before the traffic arrives; a reactive guard on the measured rate (and its recent trend)
-catches what the forecast missed. The per-replica capacity comes from the capacity model and is corrected by
-how the replicas actually perform: measured latencies against the model's expectation at the same load (the
-correction NVIDIA's Dynamo planner applies to its profiled performance).
+Replicas are sized for the rate predicted one provisioning delay ahead, so the capacity is ready before the
+traffic arrives, and never below what the rate measured now needs (a reactive guard). The per-replica
+capacity comes from the capacity model, corrected by how the replicas actually perform: their measured
+latencies against the model's at the same load (the correction NVIDIA's Dynamo planner applies to its
+profiled performance), read as a slowdown and turned into the capacity lost under the SLO.
 
-`PredictiveScaler` is the stateful policy: it refits the forecast on a schedule (the method chosen per
-workload by backtest), learns the latency correction window by window, scales up at once and down gradually,
-and `ReplicaPool` runs its decisions drain-first: a replica marked for removal takes no new requests and is
-released only once its in-flight requests have finished.
+`predictive_decision` is one decision from a forecast peak; `PredictiveScaler` is the stateful policy: it
+refits the forecast on a schedule (the method chosen per workload by backtest), scores its predictions
+against what was then measured and sizes its headroom on those errors for the SLO's share of windows, uses
+the forecast only where it has proven sharper than persistence, learns the correction window by window,
+scales up at once and down gradually. `ReplicaPool` carries out decisions drain-first: a replica marked for
+removal takes no new requests and is released only once its in-flight requests have finished.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ DEFAULT_CORRECTION_SMOOTHING = 0.5
 """Weight of the newest measurement: a persistent deviation is learned within a few windows, while one noisy
 window moves the correction only halfway."""
 FORECAST_HEADROOM = 0.05
-"""Spare capacity over the (level-adjusted) forecast peak: the measured arrivals of a minute scatter a few
-percent around the ten-minute rate a forecast describes."""
+"""`predictive_decision`'s default spare capacity over the forecast peak, for a caller with no measured
+errors to size it on: the arrivals of a minute scatter a few percent around the ten-minute rate a forecast
+describes. `PredictiveScaler` calibrates its own."""
 OBSERVED_HEADROOM = 0.08
-"""Spare capacity over the rate measured now (extrapolated by its trend): covers the rise of the next
-minute and the Poisson and burst scatter of a one-minute measurement."""
+"""`predictive_decision`'s default spare capacity over the rate measured now: the rise of the next minutes
+and the scatter of a one-minute measurement."""
 DRAIN_TIMEOUT_S = 120.0
 """Longest a draining replica is kept before it is released anyway (a saturated replica has no finite
 drain time); about what a Kubernetes termination grace period is set to for LLM servers."""
@@ -71,8 +74,9 @@ def slowdown_factor(
     factor `a` (within `bounds`) for which a replica whose every step takes `a` times as long - so that it
     behaves like the model at `a` times the load, with every time stretched `a` times - shows the measured
     latency: a * expected_at(a * rate) = observed_s. `expected_at` is the model's latency as a function of
-    the rate (non-decreasing, infinite when saturated). None when the measurement is unusable."""
-    if not (math.isfinite(observed_s) and observed_s > 0 and per_replica_rps > 0):
+    the rate (non-decreasing, infinite when saturated). A saturated replica (infinite latency) gives the
+    smallest slowdown that saturates it, a lower bound. None when the measurement is unusable."""
+    if not (observed_s > 0 and per_replica_rps > 0) or math.isnan(observed_s):
         return None
     low, high = bounds
 
@@ -133,6 +137,7 @@ def latency_correction(
     bounds: tuple[float, float] = DEFAULT_CORRECTION_BOUNDS,
     per_replica_rps: float | None = None,
     expected_ttft_at: Callable[[float], float] | None = None,
+    expected_itl_at: Callable[[float], float] | None = None,
 ) -> float:
     """The factor to divide the model's per-replica capacity by (> 1: replicas are slower than modelled),
     from latencies measured against the model's expectation at the same per-replica load.
@@ -141,25 +146,29 @@ def latency_correction(
     (TTFT) or a slower decode (ITL) leaves a replica fewer requests per second. The result is smoothed
     exponentially with `previous` and clipped to `bounds`; with nothing measurable it is `previous`.
 
-    Near saturation TTFT's queueing grows much faster than the load, so its plain ratio overstates how much
-    slower the replica is (1.6x at 99% of its capacity for a replica 11% slower). Given the measured
-    `per_replica_rps` and the model's TTFT as a function of the rate (`expected_ttft_at`), the TTFT factor
-    is instead the fitted slowdown (`slowdown_factor`), which stays put across loads. The ITL ratio is a
-    slowdown already: ITL is the engine's step time, and barely depends on the load."""
+    Near saturation queueing grows much faster than the load, so a plain ratio overstates how much slower
+    the replica is (TTFT 1.6x at 99% of its SLO capacity for a replica 11% slower; ITL too, once the batch
+    swells close to saturation). Given the measured `per_replica_rps` and the model's latency as a function
+    of the rate (`expected_ttft_at`, `expected_itl_at`), a factor is instead the fitted slowdown
+    (`slowdown_factor`), which stays put across loads; a saturated replica (infinite latency) then raises
+    the factor to the least slowdown that saturates it, where that is more than `previous`."""
     low, high = bounds
     if not 0 < low <= 1 <= high:
         raise ValueError(f"correction bounds must satisfy 0 < low <= 1 <= high, got {bounds}")
     if not 0 < smoothing <= 1:
         raise ValueError(f"smoothing must lie in (0, 1], got {smoothing}")
     factors: list[float] = []
-    ttft = _ratio(observed_ttft_p95_s, expected_ttft_p95_s)
-    if ttft is not None and observed_ttft_p95_s is not None and per_replica_rps and expected_ttft_at:
-        ttft = slowdown_factor(observed_ttft_p95_s, per_replica_rps, expected_ttft_at, bounds)
-    if ttft is not None:
-        factors.append(ttft)
-    itl = _ratio(observed_itl_p95_s, expected_itl_p95_s)
-    if itl is not None:
-        factors.append(itl)
+    for observed, expected, expected_at in (
+        (observed_ttft_p95_s, expected_ttft_p95_s, expected_ttft_at),
+        (observed_itl_p95_s, expected_itl_p95_s, expected_itl_at),
+    ):
+        factor = _ratio(observed, expected)
+        if observed is not None and per_replica_rps and expected_at is not None:
+            factor = slowdown_factor(observed, per_replica_rps, expected_at, bounds)
+            if factor is not None and math.isinf(observed) and factor <= previous:
+                factor = None  # saturated: only a lower bound, and no news
+        if factor is not None:
+            factors.append(factor)
     if not factors:
         return min(max(previous, low), high)
     raw = min(max(max(factors), low), high)
@@ -373,10 +382,11 @@ class PredictiveSettings:
     """Held-out tail the forecast methods are scored on when choosing: a whole daily cycle."""
     trend_window_s: float = 300.0
     """Measured rates this far back give the level and trend the short-term prediction extrapolates."""
-    coverage: float = 0.99
-    """Share of windows the sized capacity should cover: the headroom is this quantile of the measured over
-    predicted rate of past windows, so it is as large as the workload's own noise and the predictor's own
-    misses make it, for the SLO's 99% of windows."""
+    coverage: float = 0.98
+    """Share of windows the predicted rate plus headroom should cover: the headroom is this quantile of the
+    measured over predicted rate of past windows, as large as this workload's own noise and the predictor's
+    own misses make it. Whole replicas and the scale-down hold add coverage on top, so 98% per prediction
+    keeps about 99% of windows within the SLO (tuned on the first ten days of the scaling bench's trace)."""
     calibration_s: float = 86_400.0
     """Past predictions the headroom is calibrated on: a whole day, so every hour's noise counts."""
     min_calibration_windows: int = 60
@@ -401,7 +411,7 @@ class PredictiveSettings:
     def __post_init__(self) -> None:
         if not 0 < self.coverage < 1:
             raise ValueError(f"coverage must lie in (0, 1), got {self.coverage}")
-        if min(self.lead_s, 0.0) < 0 or not (self.window_s > 0 and self.interval_s >= self.window_s):
+        if self.lead_s < 0 or not (self.window_s > 0 and self.interval_s >= self.window_s):
             raise ValueError("need lead >= 0 and 0 < window <= interval")
         if self.floor < 0 or (self.ceiling is not None and self.ceiling < self.floor):
             raise ValueError(f"need 0 <= floor <= ceiling, got {self.floor}, {self.ceiling}")
@@ -448,14 +458,17 @@ def _quantile(values: list[float], q: float) -> float:
 class PredictiveScaler:
     """The predictive policy, fed measurement windows and asked for a scale.
 
-    After each measurement window it predicts the rate of the window one lead ahead - the window a replica
-    launched now would serve first - three ways: the measured rate's level and trend extrapolated; the
-    forecast (refitted every `refit_s` by `choose_forecast`, the method chosen per workload by backtest)
-    anchored to the measured rate, i.e. its predicted change applied to what is measured now; and the larger
-    of the two. Once that window is measured, each prediction is scored. The headroom of each predictor is
-    the `coverage` quantile of its measured over predicted rates of the last `calibration_s`, and the
-    scaler sizes for the predictor whose calibrated capacity was the smallest on average: the forecast is
-    used where it has proven sharper than the trend, on this workload.
+    After each measurement window it predicts the rate of the window one lead ahead - the first one a
+    replica launched now would serve - three ways: persistence (the rate just measured); the measured rate's
+    level with its rising trend extrapolated; and the forecast (refitted every `refit_s` by
+    `choose_forecast`, the method chosen per workload by backtest) anchored to the measured rate, i.e. its
+    predicted change applied to what is measured now. Once that window is measured, each prediction is
+    scored. A predictor's headroom is the `coverage` quantile of its measured over predicted rates over the
+    last `calibration_s`, and the scaler sizes for the predictor whose calibrated capacity was the smallest
+    on average: the forecast or the trend is used only where it has proven sharper, on this workload.
+
+    With the SLO given, the correction is the capacity a replica loses under it at the measured slowdown
+    (`capacity_under_slowdown`); without, the slowdown itself divides the capacity.
 
     `decide(now_s)` returns the scale: up at once, down gradually (see `PredictiveSettings`)."""
 
@@ -543,19 +556,38 @@ class PredictiveScaler:
     def _learn_correction(
         self, per_replica: float, ttft_p95_s: float | None, itl_p95_s: float | None
     ) -> None:
+        """Update the slowdown from the window's latencies and, knowing the SLO, turn it into the capacity
+        correction: a replica `a` times slower loses more than `a` of its capacity under a latency bound,
+        because its queues also grow faster with the load."""
         s = self.settings
         expected_ttft, expected_itl = self._expected(per_replica)
-        self.correction = latency_correction(
+        previous = self.slowdown
+        self.slowdown = latency_correction(
             observed_ttft_p95_s=ttft_p95_s,
             expected_ttft_p95_s=expected_ttft,
             observed_itl_p95_s=itl_p95_s,
             expected_itl_p95_s=expected_itl,
-            previous=self.correction,
+            previous=previous,
             smoothing=s.correction_smoothing,
             bounds=s.correction_bounds,
             per_replica_rps=per_replica,
             expected_ttft_at=lambda rate_rps: self._expected(rate_rps)[0],
+            expected_itl_at=lambda rate_rps: self._expected(rate_rps)[1],
         )
+        ttft_slo, itl_slo = self._slo
+        if ttft_slo is None or itl_slo is None:
+            self.correction = self.slowdown
+        elif self.slowdown != previous:
+            corrected = capacity_under_slowdown(
+                self.slowdown,
+                expected_latency=self._expected,
+                ttft_slo_s=ttft_slo,
+                itl_slo_s=itl_slo,
+                upper_rps=2 * self.capacity_rps_per_replica,
+            )
+            low, high = s.correction_bounds
+            factor = self.capacity_rps_per_replica / corrected if corrected > 0 else high
+            self.correction = min(max(factor, low), high)
 
     def _add_to_bins(self, start_s: float, duration_s: float, requests: float) -> None:
         interval = self.settings.interval_s
@@ -697,7 +729,7 @@ class PredictiveScaler:
             level=self.level,
         )
         self._targets.append((now_s, decision.replicas))
-        while self._targets and self._targets[0][0] <= now_s - s.scale_down_delay_s:
+        while self._targets and self._targets[0][0] < now_s - s.scale_down_delay_s:
             self._targets.popleft()
         target = decision.replicas
         if target < self._current:

@@ -267,5 +267,17 @@ def bench_plan(context: typer.Context) -> None:
     raise typer.Exit(plan_main(list(context.args)))
 
 
+@bench_app.command(
+    "scaling",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_scaling(context: typer.Context) -> None:
+    """Replay the 14-day ServeGen trace through the twin under static, KPA, predictive and oracle scaling
+    (options: --trace PATH --json FILE --data-dir DIR --seed S --peak-replicas N --tick S; --help for all)."""
+    from optiinfra.bench.scaling import main as scaling_main
+
+    raise typer.Exit(scaling_main(list(context.args)))
+
+
 if __name__ == "__main__":
     app()
