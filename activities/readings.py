@@ -2,6 +2,7 @@
 windows, weeks of request rate on an even grid, and each replica's recent share of the traffic."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
@@ -16,16 +17,11 @@ RECENT_WINDOWS = timedelta(days=1)
 REPLICA_LOOKBACK = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
 class PerformanceReadings:
-    def __init__(
-        self,
-        windows: list[WorkloadWindow],
-        request_rate: RequestRateHistory,
-        replica_loads: list[ReplicaLoad],
-    ) -> None:
-        self.windows = windows
-        self.request_rate = request_rate
-        self.replica_loads = replica_loads
+    windows: list[WorkloadWindow]
+    request_rate: RequestRateHistory
+    replica_loads: list[ReplicaLoad]
 
 
 def rate_history(

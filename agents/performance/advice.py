@@ -60,7 +60,8 @@ def tensor_parallel_advice(context: ServingContext) -> str | None:
         config = replace(context.config, gpu_count=degree)
         if not memory_budget(config).fits:
             continue
-        per_node[degree] = (gpus // degree) * context.capacity_rps(config)
+        capacity = context.current_capacity_rps if config == context.config else context.capacity_rps(config)
+        per_node[degree] = (gpus // degree) * capacity
     if current not in per_node or not per_node:
         return None
     best = max(per_node, key=lambda degree: (per_node[degree], -degree))

@@ -107,7 +107,7 @@ def analyze_replica_scaling(
         }
     )
     choice = choose_forecast(history, forecast_settings)
-    capacity = context.capacity_rps()
+    capacity = context.current_capacity_rps
     if capacity <= 0:
         return f"one replica on {context.instance_type.name} cannot meet the SLO at any load"
     correction = measured_correction(context, snapshot.windows, settings.correction_windows)
@@ -132,7 +132,7 @@ def analyze_replica_scaling(
             f"({choice.method.value}) at {decision.capacity_rps:.2f} req/s each within the SLO"
         )
     if decision.replicas > current:
-        return _scale_up(snapshot, context, decision, choice, correction, compliance)
+        return _scale_up(context, decision, choice, correction, compliance)
     return _scale_down(snapshot, context, decision, choice, correction, settings)
 
 
@@ -163,7 +163,6 @@ def _confidence(choice: ForecastChoice) -> float:
 
 
 def _scale_up(
-    snapshot: WorkloadSnapshot,
     context: ServingContext,
     decision: ScalingDecision,
     choice: ForecastChoice,

@@ -6,6 +6,7 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
@@ -56,10 +57,15 @@ class ServingContext:
     def replica_monthly_usd(self) -> float:
         return monthly(self.replica_hourly_usd)
 
-    def capacity_rps(self, config: ServingConfig | None = None) -> float:
-        """Requests/s one replica serves with p95 TTFT and p95 ITL within the target."""
+    @cached_property
+    def current_capacity_rps(self) -> float:
+        """`capacity_rps` of the replica as deployed, computed once (each is a bisection on the model)."""
+        return self.capacity_rps(self.config)
+
+    def capacity_rps(self, config: ServingConfig) -> float:
+        """Requests/s one replica with `config` serves with p95 TTFT and p95 ITL within the target."""
         return max_rps_under_slo(
-            config or self.config,
+            config,
             self.shape.mean_prompt_tokens,
             self.shape.mean_output_tokens,
             self.target.ttft_p95_s,

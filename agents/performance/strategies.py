@@ -59,7 +59,7 @@ def analyze_performance(
 
 
 def _advice(snapshot: WorkloadSnapshot, context: ServingContext) -> list[str]:
-    capacities = {context.instance_type.name: context.capacity_rps()}
+    capacities = {context.instance_type.name: context.current_capacity_rps}
     found = [
         balancing_advice(snapshot.replica_loads, capacities),
         tensor_parallel_advice(context),

@@ -41,8 +41,11 @@ def _distance(a: ServingConfig, b: ServingConfig) -> float:
 
 def analyze_serving_tuning(snapshot: WorkloadSnapshot, context: ServingContext) -> Proposal | str:
     current = context.config
-    current_capacity = context.capacity_rps()
-    scored = [(candidate, context.capacity_rps(candidate)) for candidate in _candidates(current)]
+    current_capacity = context.current_capacity_rps
+    scored = [
+        (candidate, current_capacity if candidate == current else context.capacity_rps(candidate))
+        for candidate in _candidates(current)
+    ]
     best_capacity = max(capacity for _, capacity in scored)
     if best_capacity <= 0:
         return "no batch setting meets the SLO on this replica"

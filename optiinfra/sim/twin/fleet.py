@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -28,7 +28,6 @@ from optiinfra.sim.capacity import (
     ModelSpec,
     ReplicaLoad,
     ReplicaPerformance,
-    ServingConfig,
     config_for_instance,
     max_throughput_rps,
 )
@@ -208,7 +207,6 @@ class _Workload:
         self.model = model
         self.mean_rate = _rate_function(spec.traffic)
         self.replicas: dict[str, ReplicaTwin] = {}
-        self.draining: set[str] = set()
 
 
 class MetricsPipeline:
@@ -296,13 +294,10 @@ class FleetTwin:
                 continue
             spec = workload.spec
             rate = workload.mean_rate(self.clock.traffic_time_s, window_s)
-            # Draining replicas are out of the load balancer: they take no new requests.
-            serving = [r for r in workload.replicas if r not in workload.draining] or list(workload.replicas)
-            load = spec.replica_load(rate / len(serving))
-            idle = spec.replica_load(0.0)
+            load = spec.replica_load(rate / len(workload.replicas))
             for replica in workload.replicas.values():
                 window = replica.simulate_window(
-                    load if replica.replica_id in serving else idle,
+                    load,
                     window_s,
                     self._rng,
                     self.requests_sample,
@@ -324,17 +319,7 @@ class FleetTwin:
         self.clock.advance(window_s)
         return records
 
-    def set_draining(self, workload_id: str, replica_ids: Iterable[str]) -> None:
-        """Take these replicas out of the traffic split (they keep running and reporting, idle)."""
-        workload = self._workload(workload_id)
-        workload.draining = set(replica_ids) & workload.replicas.keys()
-
-    def sync_replicas(
-        self,
-        workload_id: str,
-        replicas: Sequence[tuple[str, str, str]],
-        configs: Mapping[str, ServingConfig] | None = None,
-    ) -> None:
+    def sync_replicas(self, workload_id: str, replicas: Sequence[tuple[str, str, str]]) -> None:
         """Make the workload's replicas these (replica_id, instance_id, instance_type) placements, as the
         real fleet now has them. A replica whose instance or type changed was restarted, so its counters
         start again from zero; new replicas start fresh; missing ones stop."""
@@ -351,12 +336,10 @@ class FleetTwin:
             raise ValueError(f"replica ids must be unique across the fleet: {ids}")
         current: dict[str, ReplicaTwin] = {}
         for placement in placements:
-            config = (configs or {}).get(placement.replica_id)
-            current[placement.replica_id] = self._placed(workload, placement, config)
+            current[placement.replica_id] = self._placed(workload, placement)
         for removed in workload.replicas.keys() - current.keys():
             self.pipeline.forget(removed)
         workload.replicas = current
-        workload.draining &= current.keys()
         workload.spec = replace(workload.spec, replicas=list(placements))
 
     def run(
@@ -436,15 +419,12 @@ class FleetTwin:
     def _customer(self, workload_id: str) -> str:
         return self._workloads[workload_id].spec.workload.customer_id
 
-    def _placed(
-        self, workload: _Workload, placement: ReplicaPlacement, config: ServingConfig | None = None
-    ) -> ReplicaTwin:
+    def _placed(self, workload: _Workload, placement: ReplicaPlacement) -> ReplicaTwin:
         existing = workload.replicas.get(placement.replica_id)
         if (
             existing is not None
             and existing.instance_id == placement.instance_id
             and existing.instance_type.name == placement.instance_type
-            and (config is None or existing.config == config)
         ):
             return existing
         instance_type = self.catalog.get(placement.instance_type, workload.spec.workload.region)
@@ -454,7 +434,7 @@ class FleetTwin:
         else:
             metrics = ReplicaMetricsState(workload.spec.workload.model_name, clock=lambda: self.clock.epoch_s)
         return ReplicaTwin(
-            placement.replica_id, placement.instance_id, instance_type, workload.model, metrics, config=config
+            placement.replica_id, placement.instance_id, instance_type, workload.model, metrics
         )
 
     def _scrape_baselines(self) -> None:
