@@ -2,10 +2,9 @@
 read from the Deployment's arguments, the request shape measured from its windows, and what the capacity
 model says it carries within the SLO and what latency it should show at a given load."""
 
-import contextlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 from agents.cost.pricing import monthly
@@ -13,15 +12,14 @@ from agents.performance.slo import SloTarget
 from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
 from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
 from optiinfra.domain.performance import WorkloadWindow
-from optiinfra.kube.vllm_args import flag_value
 from optiinfra.sim.capacity import (
     ReplicaLoad,
     ServingConfig,
-    config_for_instance,
     max_rps_under_slo,
     memory_budget,
     replica_performance,
 )
+from optiinfra.sim.capacity.vllm_config import config_from_vllm_args
 from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
 
 ITL_P95_OVER_MEAN = math.exp(Z_95 * ITL_SIGMA)
@@ -100,21 +98,12 @@ def serving_config(
 ) -> ServingConfig:
     """The capacity model's configuration for the Deployment's vLLM arguments (vLLM's defaults where the
     arguments say nothing)."""
-    config = config_for_instance(instance_type, capacity_model_for(model_name))
-    args = deployment.args
-    gpus = _int_flag(args, "--tensor-parallel-size") or deployment.gpus_per_replica or config.gpu_count
-    config = replace(config, gpu_count=max(1, min(gpus, instance_type.gpu_count)))
-    seqs = _int_flag(args, "--max-num-seqs")
-    if seqs is not None:
-        config = replace(config, max_num_seqs=seqs)
-    batched = _int_flag(args, "--max-num-batched-tokens")
-    if batched is not None:
-        config = replace(config, max_num_batched_tokens=batched)
-    memory = flag_value(args, "--gpu-memory-utilization")
-    if memory:
-        with contextlib.suppress(ValueError):
-            config = replace(config, gpu_memory_utilization=float(memory))
-    return config
+    return config_from_vllm_args(
+        instance_type,
+        capacity_model_for(model_name),
+        deployment.args,
+        gpus_per_replica=deployment.gpus_per_replica,
+    )
 
 
 def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingContext | str:
@@ -140,14 +129,3 @@ def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingCon
     if not memory_budget(config).fits:
         return f"{snapshot.workload.model_name} does not fit {type_name} as configured"
     return ServingContext(deployment, instance_type, config, shape, target)
-
-
-def _int_flag(args: Sequence[str], flag: str) -> int | None:
-    value = flag_value(args, flag)
-    if not value:
-        return None
-    try:
-        parsed = int(value)
-    except ValueError:
-        return None
-    return parsed if parsed > 0 else None

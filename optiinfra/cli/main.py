@@ -70,6 +70,8 @@ def up() -> None:
             typer.echo(f"API token:   {stack.api_token}")
             if stack.settings.aws_endpoint_url:
                 typer.echo(f"Twin cloud:  {stack.settings.aws_endpoint_url} (moto, demo fleet seeded)")
+            if stack.settings.kube_api_url:
+                typer.echo(f"Kubernetes:  {stack.settings.kube_api_url}")
             typer.echo("Ready. Ctrl-C stops everything.")
             try:
                 await _wait_for_stop_signal()
@@ -90,7 +92,7 @@ def run(
 
     async def with_api(api_url: str, token: str, persistent: bool) -> str:
         async with ApiClient(api_url, token) as api:
-            runs = await optimize_fleet(api, agents=["cost"], timeout_s=timeout)
+            runs = await optimize_fleet(api, timeout_s=timeout)
         return render_report(runs, persistent_stack=persistent, api_url=api_url)
 
     async def throwaway() -> str:

@@ -9,7 +9,9 @@ def _money(value: float) -> str:
 
 
 def render_report(runs: list[WorkloadRun], *, persistent_stack: bool, api_url: str) -> str:
-    lines = [f"OptiInfra run: {len(runs)} workload(s) optimized by the cost agent", ""]
+    agents = sorted({run.agent for run in runs})
+    by = " and ".join(agents) + (" agents" if len(agents) > 1 else " agent")
+    lines = [f"OptiInfra run: {len(runs)} workload(s) optimized by the {by}", ""]
     found = [r for r in runs if r.recommendation is not None]
     lines.append(f"Found {len(found)} recommendation(s):")
     for run in found:

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from api.schemas import RecommendationDetail
 from optiinfra.cli.api_client import ApiClient
+from optiinfra.domain.fleet import Workload
 from workflows.contracts import OptimizationStatus, WorkflowPhase
 
 # Phases after which nothing more happens without a person (or a timer measured in hours).
@@ -24,26 +25,37 @@ SETTLED = {
 class WorkloadRun(BaseModel):
     customer_id: str
     workload_id: str
+    agent: str
     workflow_id: str
     status: OptimizationStatus
     recommendation: RecommendationDetail | None = None
 
 
-async def optimize_fleet(api: ApiClient, *, agents: list[str], timeout_s: float = 180.0) -> list[WorkloadRun]:
-    """Start one optimization per workload and wait until each settles."""
+def agent_for(workload: Workload) -> str:
+    """The agent a fleet run starts for a workload: the Performance agent for one served by a Kubernetes
+    Deployment (replicas, batching), the Cost agent for one on instances of its own."""
+    return "performance" if workload.on_kubernetes else "cost"
+
+
+async def optimize_fleet(api: ApiClient, *, timeout_s: float = 180.0) -> list[WorkloadRun]:
+    """Start one optimization per workload (by `agent_for`) and wait until each settles."""
     workloads = (await api.list_workloads()).items
     started = [
-        (w, (await api.start_optimization(w.customer_id, w.workload_id, agents)).workflow_id)
+        (
+            w,
+            agent_for(w),
+            (await api.start_optimization(w.customer_id, w.workload_id, [agent_for(w)])).workflow_id,
+        )
         for w in workloads
     ]
     runs = await asyncio.gather(
-        *(_settle(api, w.customer_id, w.workload_id, wid, timeout_s) for w, wid in started)
+        *(_settle(api, w.customer_id, w.workload_id, agent, wid, timeout_s) for w, agent, wid in started)
     )
     return list(runs)
 
 
 async def _settle(
-    api: ApiClient, customer_id: str, workload_id: str, workflow_id: str, timeout_s: float
+    api: ApiClient, customer_id: str, workload_id: str, agent: str, workflow_id: str, timeout_s: float
 ) -> WorkloadRun:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -62,6 +74,7 @@ async def _settle(
     return WorkloadRun(
         customer_id=customer_id,
         workload_id=workload_id,
+        agent=agent,
         workflow_id=workflow_id,
         status=status,
         recommendation=recommendation,

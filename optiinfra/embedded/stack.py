@@ -22,11 +22,15 @@ from api.app import create_app
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.embedded.kube_twin import EmbeddedKube
 from optiinfra.embedded.token import resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
 from optiinfra.engine.schedules import ensure_metrics_schedule
+from optiinfra.kube.deployments import Deployments
+from optiinfra.kube.in_flight import InFlightProbe, PodMetricsUrl, pod_ip_metrics_url
+from optiinfra.kube.pod_targets import DeploymentPodTargets
 from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import (
     MetricsCollector,
@@ -37,12 +41,13 @@ from optiinfra.metrics.open import open_metrics_store
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
+from optiinfra.sim.demo_kube import demo_kube_workloads
 from optiinfra.sim.moto_server import start_moto_server
 from optiinfra.sim.seed import SeededFleet, seed_demo_fleet
 from optiinfra.sim.usage_history import past_cost_samples
 from optiinfra.store import repository
 from optiinfra.store.database import create_engine_for, migrate, session_factory
-from workers.all_in_one import build_worker
+from workers.all_in_one import build_worker, kube_from_settings
 
 
 @dataclass
@@ -55,13 +60,14 @@ class RunningStack:
 
 
 async def seed_demo_store(sessions: async_sessionmaker[AsyncSession], region: str) -> None:
-    """Register the twin's demo customer and workloads, keeping any edits made to existing rows."""
+    """Register the twin's demo customer and workloads (on instances and on Kubernetes), keeping any edits
+    made to existing rows."""
     fleet = demo_fleet(region)
     async with sessions.begin() as session:
         customer = fleet.customer
         if await repository.get_customer(session=session, customer_id=customer.customer_id) is None:
             await repository.upsert_customer(session=session, customer=customer)
-        for workload in fleet.workloads():
+        for workload in [*fleet.workloads(), *(demo.workload for demo in demo_kube_workloads(region))]:
             existing = await repository.get_workload(
                 session=session, customer_id=workload.customer_id, workload_id=workload.workload_id
             )
@@ -125,6 +131,10 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         metrics = AsyncMetricsStore(metrics_store)
         if seeded is not None:
             await _backfill_usage(metrics, fleet, seeded)
+        deployments, pod_metrics, kube_url = await _start_kubernetes(
+            settings, exits, metrics, twin=seeded is not None, persistent=persistent
+        )
+        settings = settings.model_copy(update={"kube_api_url": kube_url})
         http = await exits.enter_async_context(httpx.AsyncClient())
         collector = MetricsCollector(
             store=metrics,
@@ -132,6 +142,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             resolver=resolver,
             http=http,
             catalog=PriceCatalog.load_default(),
+            pods=DeploymentPodTargets(deployments, pod_metrics) if deployments is not None else None,
         )
         await _collect_once(collector, sessions)
 
@@ -148,6 +159,8 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             collector=collector,
             metrics=metrics,
             inference=inference,
+            deployments=deployments,
+            in_flight=InFlightProbe(http, pod_metrics) if deployments is not None else None,
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)
@@ -176,6 +189,32 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             temporal_ui_url=ui_url,
             persistent=persistent,
         )
+
+
+async def _start_kubernetes(
+    settings: Settings, exits: AsyncExitStack, metrics: AsyncMetricsStore, *, twin: bool, persistent: bool
+) -> tuple[Deployments | None, PodMetricsUrl, str]:
+    """The Kubernetes API the Performance agent acts through, how to reach a pod's metrics, and the API's
+    URL when known: the configured cluster, or in the embedded twin its own endpoint with the demo's
+    Deployments (their pods' metrics served by the twin)."""
+    if not twin:
+        deployments = kube_from_settings(settings)
+        if deployments is not None:
+            exits.push_async_callback(deployments.close)
+        return deployments, pod_ip_metrics_url(settings.vllm_metrics_port), settings.kube_api_url
+    kube = await EmbeddedKube.start(
+        demo_kube_workloads(settings.aws_region),
+        catalog=PriceCatalog.load_default(),
+        metrics=metrics,
+        now=datetime.now(UTC),
+        port=settings.embedded_kube_port if persistent else 0,
+    )
+    exits.callback(kube.stop)
+    live = asyncio.create_task(kube.run_live(settings.twin_window_seconds), name="kube-twin")
+    exits.push_async_callback(_cancel, live)
+    deployments = Deployments.for_url(kube.url)
+    exits.push_async_callback(deployments.close)
+    return deployments, kube.pod_metrics_url, kube.url
 
 
 async def _collect_once(collector: MetricsCollector, sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -28,6 +28,7 @@ from optiinfra.sim.capacity import (
     ModelSpec,
     ReplicaLoad,
     ReplicaPerformance,
+    ServingConfig,
     config_for_instance,
     max_throughput_rps,
 )
@@ -61,11 +62,15 @@ class TtftItlSlo:
 
 
 class ReplicaPlacement(NamedTuple):
-    """Where one replica runs: its id, the EC2 instance and the catalog instance type name."""
+    """Where one replica runs: its id, the EC2 instance (or pod) and the catalog instance type name; the
+    vLLM configuration it was started with (None: vLLM's defaults on that type), and whether it takes new
+    requests (a draining replica finishes what it holds and gets no share of the traffic)."""
 
     replica_id: str
     instance_id: str
     instance_type: str
+    config: ServingConfig | None = None
+    serving: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class WorkloadTwinSpec:
     or 0 for a rate series."""
 
     workload: Workload
-    replicas: Sequence[tuple[str, str, str]]
+    replicas: Sequence[tuple[str, str, str] | ReplicaPlacement]
     traffic: TrafficGenerator | Sequence[RateWindow]
     token_mix: TokenLengthMix
     slo: TtftItlSlo
@@ -207,14 +212,20 @@ class _Workload:
         self.model = model
         self.mean_rate = _rate_function(spec.traffic)
         self.replicas: dict[str, ReplicaTwin] = {}
+        self.draining: set[str] = set()
+
+    def serving_count(self) -> int:
+        return sum(1 for replica_id in self.replicas if replica_id not in self.draining)
 
 
 class MetricsPipeline:
     """The path a real scrape takes: a replica's `/metrics` text, parsed, differenced with the previous
-    scrape into `WindowStats`."""
+    scrape into `WindowStats`. With `parse_text=False` the sample is taken from the state directly (the
+    same values, without the text round trip), for long simulated histories."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, parse_text: bool = True) -> None:
         self._previous: dict[str, VllmSample] = {}
+        self._parse_text = parse_text
 
     def has_baseline(self, replica_id: str) -> bool:
         return replica_id in self._previous
@@ -223,7 +234,10 @@ class MetricsPipeline:
         self, state: ReplicaMetricsState, replica_id: str, at: datetime, *, customer_id: str, workload_id: str
     ) -> WindowStats | None:
         """Scrape at `at`; the window since the previous scrape of this replica, None for the first."""
-        sample = parse_vllm_metrics(state.render().decode(), replica=replica_id, at=at)
+        if self._parse_text:
+            sample = parse_vllm_metrics(state.render().decode(), replica=replica_id, at=at)
+        else:
+            sample = state.sample(replica=replica_id, at=at)
         previous = self._previous.get(replica_id)
         self._previous[replica_id] = sample
         if previous is None or previous.at >= at:
@@ -245,13 +259,14 @@ class FleetTwin:
         *,
         clock: TwinClock | None = None,
         requests_sample: int = DEFAULT_REQUESTS_SAMPLE,
+        parse_metrics_text: bool = True,
     ) -> None:
         if requests_sample < 0:
             raise ValueError(f"requests_sample cannot be negative, got {requests_sample}")
         self.catalog = catalog
         self.clock = clock if clock is not None else TwinClock(start_of_day(datetime.now(UTC)))
         self.requests_sample = requests_sample
-        self.pipeline = MetricsPipeline()
+        self.pipeline = MetricsPipeline(parse_text=parse_metrics_text)
         self._rng = random.Random(seed)
         self._workloads: dict[str, _Workload] = {}
         for spec in workloads:
@@ -294,10 +309,12 @@ class FleetTwin:
                 continue
             spec = workload.spec
             rate = workload.mean_rate(self.clock.traffic_time_s, window_s)
-            load = spec.replica_load(rate / len(workload.replicas))
+            serving = workload.serving_count()
+            share = spec.replica_load(rate / serving if serving else 0.0)
             for replica in workload.replicas.values():
+                draining = replica.replica_id in workload.draining
                 window = replica.simulate_window(
-                    load,
+                    spec.replica_load(0.0) if draining else share,
                     window_s,
                     self._rng,
                     self.requests_sample,
@@ -319,10 +336,13 @@ class FleetTwin:
         self.clock.advance(window_s)
         return records
 
-    def sync_replicas(self, workload_id: str, replicas: Sequence[tuple[str, str, str]]) -> None:
-        """Make the workload's replicas these (replica_id, instance_id, instance_type) placements, as the
-        real fleet now has them. A replica whose instance or type changed was restarted, so its counters
-        start again from zero; new replicas start fresh; missing ones stop."""
+    def sync_replicas(
+        self, workload_id: str, replicas: Sequence[tuple[str, str, str] | ReplicaPlacement]
+    ) -> None:
+        """Make the workload's replicas these placements ((replica_id, instance_id, instance_type) or a
+        full `ReplicaPlacement`), as the real fleet now has them. A replica whose instance, type or vLLM
+        configuration changed was restarted, so its counters start again from zero; new replicas start
+        fresh; missing ones stop. Draining replicas (not serving) get no traffic."""
         workload = self._workload(workload_id)
         elsewhere = {
             replica_id
@@ -340,6 +360,7 @@ class FleetTwin:
         for removed in workload.replicas.keys() - current.keys():
             self.pipeline.forget(removed)
         workload.replicas = current
+        workload.draining = {placement.replica_id for placement in placements if not placement.serving}
         workload.spec = replace(workload.spec, replicas=list(placements))
 
     def run(
@@ -421,20 +442,26 @@ class FleetTwin:
 
     def _placed(self, workload: _Workload, placement: ReplicaPlacement) -> ReplicaTwin:
         existing = workload.replicas.get(placement.replica_id)
+        instance_type = self.catalog.get(placement.instance_type, workload.spec.workload.region)
+        config = (
+            placement.config
+            if placement.config is not None
+            else config_for_instance(instance_type, workload.model)
+        )
         if (
             existing is not None
             and existing.instance_id == placement.instance_id
             and existing.instance_type.name == placement.instance_type
+            and existing.config == config
         ):
             return existing
-        instance_type = self.catalog.get(placement.instance_type, workload.spec.workload.region)
         if existing is not None:
             metrics = existing.metrics
             metrics.restart()
         else:
             metrics = ReplicaMetricsState(workload.spec.workload.model_name, clock=lambda: self.clock.epoch_s)
         return ReplicaTwin(
-            placement.replica_id, placement.instance_id, instance_type, workload.model, metrics
+            placement.replica_id, placement.instance_id, instance_type, workload.model, metrics, config=config
         )
 
     def _scrape_baselines(self) -> None:

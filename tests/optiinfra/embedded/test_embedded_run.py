@@ -1,12 +1,14 @@
-"""`optiinfra run` on the embedded default, end to end: a throwaway stack (dev server, moto twin, twin
-replicas serving vLLM metrics, store, metrics store, worker, API) optimizes the demo fleet."""
+"""`optiinfra run` on the embedded default, end to end: a throwaway stack (dev server, moto twin, the twin's
+Kubernetes endpoint, twin replicas and pods serving vLLM metrics, store, metrics store, worker, API)
+optimizes the demo fleet: the Cost agent for workloads on instances, the Performance agent for the one
+served by a Deployment."""
 
 from pathlib import Path
 
 from optiinfra.cli.api_client import ApiClient
 from optiinfra.cli.report import render_report
 from optiinfra.cli.run_once import optimize_fleet
-from optiinfra.domain.enums import RecommendationStatus, RecommendationType
+from optiinfra.domain.enums import RecommendationStatus, RecommendationType, StepAction
 from optiinfra.embedded.stack import running_stack
 from optiinfra.settings import Settings
 from optiinfra.sim.moto_server import reset_moto
@@ -20,11 +22,18 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
         running_stack(settings, persistent=False) as stack,
         ApiClient(stack.api_url, stack.api_token) as api,
     ):
-        runs = await optimize_fleet(api, agents=["cost"], timeout_s=120)
+        runs = await optimize_fleet(api, timeout_s=120)
         report = render_report(runs, persistent_stack=False, api_url=stack.api_url)
 
     by_workload = {run.workload_id: run for run in runs}
-    assert set(by_workload) == {"chat-8b", "code-assist", "rag-embed", "batch-summarize", "support-bot"}
+    assert set(by_workload) == {
+        "chat-8b",
+        "code-assist",
+        "rag-embed",
+        "batch-summarize",
+        "support-bot",
+        "assistant",
+    }
     chat = by_workload["chat-8b"].recommendation
     assert chat is not None
     assert chat.type is RecommendationType.RIGHT_SIZING, by_workload["chat-8b"].status.notes
@@ -42,5 +51,16 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
     assert support is not None
     assert support.type is RecommendationType.AUTOSCALING_POLICY, by_workload["support-bot"].status.notes
     assert support.status is RecommendationStatus.PENDING_APPROVAL
+    assistant = by_workload["assistant"]
+    assert assistant.workflow_id.endswith("/performance/1")
+    scaling = assistant.recommendation
+    assert scaling is not None, assistant.status.notes
+    assert scaling.type is RecommendationType.REPLICA_SCALING, assistant.status.notes
+    assert scaling.status is RecommendationStatus.PENDING_APPROVAL
+    assert [step.action for step in scaling.steps] == [
+        StepAction.DRAIN_PODS,
+        StepAction.SCALE_DEPLOYMENT,
+    ]
+    assert scaling.estimated_monthly_savings_usd > 0
     assert "Savings: $" in report
     assert f"optiinfra recommendations approve {code.id}" in report

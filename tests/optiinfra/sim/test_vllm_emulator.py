@@ -3,11 +3,13 @@
 import math
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from optiinfra.metrics import vllm_names as names
+from optiinfra.metrics.scrape import parse_vllm_metrics
 from optiinfra.sim.vllm_emulator import HistogramState, ReplicaMetricsState, VllmEmulatorServer
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -206,3 +208,14 @@ def test_the_server_gives_each_replica_its_own_port_and_stops_cleanly() -> None:
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{first_url}/metrics", timeout=2)
     server.stop()  # stopping twice is harmless
+
+
+def test_a_sample_taken_from_the_state_equals_the_parsed_page() -> None:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    fresh = ReplicaMetricsState(MODEL)
+    assert fresh.sample(replica="r", at=at) == parse_vllm_metrics(fresh.render().decode(), replica="r", at=at)
+    state = _busy_replica()
+    sampled = state.sample(replica="r", at=at)
+    assert sampled == parse_vllm_metrics(state.render().decode(), replica="r", at=at)
+    assert sampled.counters[names.REQUEST_SUCCESS] > 0
+    assert sampled.histograms[names.TIME_TO_FIRST_TOKEN].count > 0

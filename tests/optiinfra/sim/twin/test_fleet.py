@@ -2,6 +2,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import UtilizationMetric
 from optiinfra.domain.fleet import Workload
+from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.store import ChdbMetricsStore, UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 from optiinfra.sim.demo_fleet import demo_fleet
@@ -23,7 +25,7 @@ from optiinfra.sim.twin import (
     WorkloadTwinSpec,
 )
 from optiinfra.sim.twin.clock import start_of_day
-from optiinfra.sim.twin.fleet import gpu_utilization_p95
+from optiinfra.sim.twin.fleet import ReplicaPlacement, gpu_utilization_p95
 
 CATALOG = PriceCatalog.load_default()
 START = datetime(2025, 6, 2, tzinfo=UTC)
@@ -153,6 +155,42 @@ def test_a_replica_changed_under_the_twin_restarts_its_counters() -> None:
     assert sum(states["rag-embed-1"].snapshot().finished_by_reason.values()) > 0
     with pytest.raises(ValueError, match="unique"):
         twin.sync_replicas("rag-embed", [("chat-8b-0", "i-x", "g6.xlarge")])
+
+
+def test_a_draining_replica_gets_no_traffic_and_empties_while_the_others_carry_it() -> None:
+    twin = _demo_twin()
+    twin.clock.advance(16 * 3600)
+    ids = _demo_ids()["code-assist"]
+    placements = [ReplicaPlacement(f"code-assist-{i}", ids[i], "g5.xlarge") for i in range(4)]
+    before = {r.replica_id: r for r in twin.advance(WINDOW_S) if r.workload_id == "code-assist"}
+    assert before["code-assist-3"].window.running > 0
+    twin.sync_replicas("code-assist", [*placements[:3], placements[3]._replace(serving=False)])
+    after = {r.replica_id: r for r in twin.advance(WINDOW_S) if r.workload_id == "code-assist"}
+    assert after["code-assist-3"].window.offered_rps == 0
+    gauges = twin.metrics_states()["code-assist-3"].snapshot().gauges
+    assert gauges[names.NUM_REQUESTS_RUNNING] == gauges[names.NUM_REQUESTS_WAITING] == 0
+    assert after["code-assist-0"].window.offered_rps == pytest.approx(
+        before["code-assist-0"].window.offered_rps * 4 / 3, rel=0.02
+    )
+
+
+def test_a_replica_restarted_with_other_vllm_arguments_runs_on_them() -> None:
+    twin = _demo_twin()
+    ids = _demo_ids()["code-assist"]
+    default = twin.replicas("code-assist")[0].config
+    smaller = replace(default, max_num_seqs=8)
+    states = twin.metrics_states()
+    twin.run(3600, WINDOW_S)
+    twin.sync_replicas(
+        "code-assist",
+        [ReplicaPlacement("code-assist-0", ids[0], "g5.xlarge", smaller)]
+        + [ReplicaPlacement(f"code-assist-{i}", ids[i], "g5.xlarge") for i in range(1, 4)],
+    )
+    replicas = {replica.replica_id: replica for replica in twin.replicas("code-assist")}
+    assert replicas["code-assist-0"].config.max_num_seqs == 8
+    assert replicas["code-assist-1"].config == default
+    assert sum(states["code-assist-0"].snapshot().finished_by_reason.values()) == 0
+    assert sum(states["code-assist-1"].snapshot().finished_by_reason.values()) > 0
 
 
 class _ListSink:

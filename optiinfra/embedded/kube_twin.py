@@ -1,0 +1,204 @@
+"""The embedded fleet's Kubernetes side: the twin's Kubernetes endpoint with the demo's vLLM Deployments,
+their pods simulated by a fleet twin and serving vLLM /metrics over HTTP.
+
+The agents reach it exactly as a real cluster: the official client over HTTP for the Deployments, and each
+pod's /metrics for the collector and the drain probe. On every tick the twin follows the pods as the
+cluster now has them: new pods (a scale-up or a rolling update) start serving with the vLLM arguments of
+their template, pods relabelled out of the Service get no new requests and finish what they hold, and
+deleted pods stop. Before serving, the twin writes a week of 10-minute windows, what the metrics
+pipeline would have collected, so the Performance agent has a history to forecast from."""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.domain.kube import PodState
+from optiinfra.kube.deployments import pod_state
+from optiinfra.metrics.store import UtilizationSample
+from optiinfra.metrics.utilization import AsyncMetricsStore
+from optiinfra.metrics.windows import WindowStats
+from optiinfra.sim.capacity.vllm_config import config_from_vllm_args
+from optiinfra.sim.demo_kube import DemoKubeWorkload, kube_workload_spec
+from optiinfra.sim.kube.manifests import NAME_LABEL, vllm_deployment_manifest
+from optiinfra.sim.kube.server import KubeApiServer, start_kube_server
+from optiinfra.sim.kube.state import KubeCluster
+from optiinfra.sim.twin.clock import TwinClock
+from optiinfra.sim.twin.fleet import FleetTwin, ReplicaPlacement
+from optiinfra.sim.twin.replica import ReplicaTwin, capacity_model_for
+from optiinfra.sim.vllm_emulator import ReplicaMetricsState, VllmEmulatorServer
+
+HISTORY_WINDOW_S = 600.0
+"""The metrics pipeline's window: what the Performance agent reads its history in."""
+HISTORY_DAYS = 7
+"""A week of history: enough for the daily cycle the demo traffic has (and for a held-out day to choose the
+forecast method on), while the stack still starts in seconds."""
+HISTORY_REQUESTS_SAMPLE = 100
+"""Requests observed into each pod's histograms per history window: p95 latencies within a few percent."""
+VLLM_CONTAINER = "vllm"
+POD_READY_DELAY_S = 5.0
+"""A new pod turns Ready this long after it is created: the twin's stand-in for image pull and weight
+loading, short so that a demo scale-up is seen within a tick or two."""
+
+
+class _WindowStatsBuffer:
+    """A twin sink that keeps the scraped window statistics (pods have no instance readings to publish)."""
+
+    def __init__(self) -> None:
+        self.rows: list[WindowStats] = []
+
+    def write_window_stats(self, rows: Sequence[WindowStats]) -> None:
+        self.rows.extend(rows)
+
+    def write_utilization(self, rows: Sequence[UtilizationSample]) -> None:
+        pass
+
+
+class EmbeddedKube:
+    def __init__(
+        self,
+        cluster: KubeCluster,
+        server: KubeApiServer,
+        twin: FleetTwin,
+        emulators: VllmEmulatorServer,
+        demos: Sequence[DemoKubeWorkload],
+        catalog: PriceCatalog,
+    ) -> None:
+        self.cluster = cluster
+        self._server = server
+        self._twin = twin
+        self._emulators = emulators
+        self._demos = {demo.workload.workload_id: demo for demo in demos}
+        self._catalog = catalog
+        self._served: dict[str, ReplicaMetricsState] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(
+        cls,
+        demos: Sequence[DemoKubeWorkload],
+        *,
+        catalog: PriceCatalog,
+        metrics: AsyncMetricsStore,
+        now: datetime,
+        port: int = 0,
+        history_days: int = HISTORY_DAYS,
+        pod_ready_delay_s: float = POD_READY_DELAY_S,
+        seed: int = 11,
+    ) -> "EmbeddedKube":
+        """Create the Deployments, simulate `history_days` up to `now` into `metrics`, then serve the
+        Kubernetes API on `port` (0: any free port) and every pod's /metrics."""
+        cluster = KubeCluster(ready_delay_s=pod_ready_delay_s, seed=seed)
+        for demo in demos:
+            cluster.create_deployment(
+                vllm_deployment_manifest(
+                    demo.workload.kube_namespace or "default",
+                    demo.workload.kube_deployment or demo.workload.workload_id,
+                    demo.workload.model_name,
+                    demo.instance_type,
+                    demo.gpus_per_replica,
+                    demo.replicas,
+                    max_num_seqs=demo.max_num_seqs,
+                )
+            )
+        for demo in demos:
+            for pod in _pods_of(cluster, demo):
+                cluster.set_pod_ready(pod.namespace, pod.name, True)
+        specs = [
+            kube_workload_spec(demo, [p.name for p in _pods_of(cluster, demo)], catalog, seed + index)
+            for index, demo in enumerate(demos)
+        ]
+        twin = FleetTwin(
+            specs,
+            catalog,
+            seed,
+            clock=TwinClock(now - timedelta(days=history_days)),
+            requests_sample=HISTORY_REQUESTS_SAMPLE,
+            parse_metrics_text=False,
+        )
+        sink = _WindowStatsBuffer()
+        await asyncio.to_thread(twin.run, history_days * 86400.0, HISTORY_WINDOW_S, sink)
+        await metrics.write_window_stats(sink.rows)
+        embedded = cls(
+            cluster, start_kube_server(cluster, port=port), twin, VllmEmulatorServer(), demos, catalog
+        )
+        embedded._follow_pods()
+        return embedded
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def replicas(self, workload_id: str) -> list[ReplicaTwin]:
+        """The twin's replicas of a workload: its Deployment's ready pods at the last tick."""
+        return self._twin.replicas(workload_id)
+
+    def pod_metrics_url(self, pod: PodState) -> str | None:
+        """Where a pod serves vLLM's /metrics (a `PodMetricsUrl`)."""
+        urls = self._emulators.urls
+        return f"{urls[pod.name]}/metrics" if pod.name in urls else None
+
+    async def tick(self, window_s: float) -> None:
+        """Follow the pods, then simulate one window."""
+        async with self._lock:
+            self._follow_pods()
+            await asyncio.to_thread(self._twin.advance, window_s)
+
+    async def run_live(self, window_s: float) -> None:
+        """Keep the twin on wall-clock time: one window every `window_s` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(window_s)
+            await self.tick(window_s)
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._emulators.stop()
+
+    def _follow_pods(self) -> None:
+        """The twin's replicas become the Deployments' ready pods, each with the vLLM configuration of its
+        own arguments; pods out of the Service get no traffic. Their /metrics follow."""
+        for workload_id, demo in self._demos.items():
+            instance_type = self._catalog.get(demo.instance_type, demo.workload.region)
+            model = capacity_model_for(demo.workload.model_name)
+            placements = [
+                ReplicaPlacement(
+                    pod.name,
+                    pod.name,
+                    demo.instance_type,
+                    config_from_vllm_args(
+                        instance_type, model, pod.state.args, gpus_per_replica=demo.gpus_per_replica
+                    ),
+                    serving=pod.state.serving,
+                )
+                for pod in _pods_of(self.cluster, demo)
+                if pod.state.ready
+            ]
+            self._twin.sync_replicas(workload_id, placements)
+        states = self._twin.metrics_states()
+        for replica_id in list(self._served):
+            if states.get(replica_id) is not self._served[replica_id]:
+                with contextlib.suppress(KeyError):
+                    self._emulators.remove_replica(replica_id)
+                del self._served[replica_id]
+        for replica_id, state in states.items():
+            if replica_id not in self._served:
+                self._emulators.add_replica(replica_id, state)
+                self._served[replica_id] = state
+
+
+class _Pod:
+    def __init__(self, namespace: str, state: PodState) -> None:
+        self.namespace = namespace
+        self.state = state
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+
+def _pods_of(cluster: KubeCluster, demo: DemoKubeWorkload) -> list[_Pod]:
+    namespace = demo.workload.kube_namespace or "default"
+    deployment = demo.workload.kube_deployment or demo.workload.workload_id
+    found = cluster.pods(namespace, {NAME_LABEL: deployment})
+    return [_Pod(namespace, pod_state(pod, VLLM_CONTAINER)) for pod in found]
