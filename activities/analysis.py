@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from agents.cost.strategies import analyze_cost
 from agents.performance.strategies import analyze_performance
+from agents.resource.strategies import analyze_resource
 from optiinfra.domain.enums import AgentKind
 from optiinfra.domain.recommendation import AnalysisResult
 from workflows.contracts import ActivityName, AnalyzeInput
@@ -21,4 +22,6 @@ async def analyze_workload(request: AnalyzeInput) -> AnalysisResult:
         return await asyncio.to_thread(analyze_cost, request.snapshot)
     if request.agent is AgentKind.PERFORMANCE:
         return await asyncio.to_thread(analyze_performance, request.snapshot)
+    if request.agent is AgentKind.RESOURCE:
+        return await asyncio.to_thread(analyze_resource, request.snapshot)
     raise ApplicationError(f"the {request.agent.value} agent is not available", non_retryable=True)

@@ -18,16 +18,19 @@ from agents.verification import (
     reservation_mismatches,
     scaling_group_mismatches,
 )
+from kvtier.trace import TraceFormatError
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud import tags
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
 from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
-from optiinfra.domain.enums import PurchaseOption, StepAction, StepStatus
+from optiinfra.domain.enums import AgentKind, PurchaseOption, StepAction, StepStatus
 from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
+from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.deployments import Deployments, KubeActionError
+from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.metrics.usage import usage_hours
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from workflows.contracts import (
@@ -57,8 +60,10 @@ class CloudActivities:
         utilization: AsyncMetricsStore,
         scaling_groups: ScalingGroups,
         deployments: Deployments | None = None,
+        prefix_traces: PrefixTraces | None = None,
     ) -> None:
         self._deployments = deployments
+        self._prefix_traces = prefix_traces
         self._fleet = fleet
         self._catalog = catalog
         self._utilization = utilization
@@ -120,7 +125,21 @@ class CloudActivities:
             windows=readings.windows,
             request_rate=readings.request_rate,
             replica_loads=readings.replica_loads,
+            prefix_cache=await self._prefix_profile(context),
         )
+
+    async def _prefix_profile(self, context: WorkloadContext) -> PrefixCacheProfile | None:
+        """The prefix trace replayed through kvtier: seconds of work, done only for the Resource agent."""
+        if context.agent is not AgentKind.RESOURCE or self._prefix_traces is None:
+            return None
+        try:
+            return await self._prefix_traces.profile(context.workload)
+        except TraceFormatError as error:
+            raise ApplicationError(
+                f"the prefix trace of {context.workload.workload_id} is malformed: {error}",
+                type="TraceFormatError",
+                non_retryable=True,
+            ) from error
 
     async def _read_deployment(self, workload: Workload) -> DeploymentState | None:
         if workload.kube_namespace is None or workload.kube_deployment is None:

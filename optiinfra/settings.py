@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # Kubernetes, for workloads that run as Deployments. Empty URL: the kubeconfig (KUBECONFIG or
     # ~/.kube/config, optionally a named context), or the in-cluster service account when running in a pod.
     # The embedded twin sets the URL to its Kubernetes-compatible endpoint.
+    prefix_trace_dir: Path | None = Field(
+        default=None,
+        description="Per-workload prefix traces (Mooncake JSON lines) at <dir>/<customer>/<workload>.jsonl",
+    )
     kube_api_url: str = Field(default="", description="e.g. https://my-cluster:6443; empty: kubeconfig")
     kube_api_token: SecretStr | None = Field(default=None, description="Bearer token for kube_api_url")
     kube_context: str = Field(default="", description="kubeconfig context; empty: the current one")

@@ -26,6 +26,7 @@ from optiinfra.engine.client import connect_temporal
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, pod_ip_metrics_url
 from optiinfra.kube.pod_targets import DeploymentPodTargets
+from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import MetricsCollector, PrivateIpTargets
 from optiinfra.metrics.open import open_metrics_store
@@ -52,12 +53,13 @@ def build_worker(
     inference: InferenceLayer | None = None,
     deployments: Deployments | None = None,
     in_flight: InFlightProbe | None = None,
+    prefix_traces: PrefixTraces | None = None,
 ) -> Worker:
     """`inference` left out means rules only: explanations are then built from the proposals alone.
     `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed."""
     catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
-    cloud = CloudActivities(fleet, catalog, metrics, scaling_groups, deployments)
+    cloud = CloudActivities(fleet, catalog, metrics, scaling_groups, deployments, prefix_traces)
     kube_activities: list[Any] = []
     if deployments is not None:
         if in_flight is None:
@@ -143,6 +145,7 @@ async def run_worker(settings: Settings) -> None:
                 inference=inference,
                 deployments=deployments,
                 in_flight=InFlightProbe(http, pod_metrics),
+                prefix_traces=PrefixTraces(settings.prefix_trace_dir),
             )
             await worker.run()
     finally:

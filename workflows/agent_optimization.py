@@ -105,7 +105,9 @@ class AgentOptimizationWorkflow:
             WorkloadContext,
         )
         snapshot: WorkloadSnapshot = await self._activity(
-            ActivityName.COLLECT_SNAPSHOT, context, WorkloadSnapshot
+            ActivityName.COLLECT_SNAPSHOT,
+            context.model_copy(update={"agent": request.agent}),
+            WorkloadSnapshot,
         )
         self._set_phase(WorkflowPhase.ANALYZING)
         analysis: AnalysisResult = await self._activity(

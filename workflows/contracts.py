@@ -78,6 +78,9 @@ class WorkloadRef(BaseModel):
 class WorkloadContext(BaseModel):
     customer: Customer
     workload: Workload
+    agent: AgentKind | None = Field(
+        default=None, description="The agent the snapshot is for: what only it reads is read only for it"
+    )
 
 
 class AnalyzeInput(BaseModel):

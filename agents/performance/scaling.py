@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.kube_steps import scale_deployment_step
 from agents.performance.forecast import ForecastChoice, ForecastSettings, RateHistory, choose_forecast
 from agents.performance.predictive import ScalingDecision, latency_correction, predictive_decision
 from agents.performance.serving import ServingContext
@@ -253,17 +254,4 @@ def _scale_down(
 
 
 def _scale_step(context: ServingContext, target: int, current: int) -> ExecutionStep:
-    ref = str(context.deployment.ref)
-    return ExecutionStep(
-        step_id="scale",
-        action=StepAction.SCALE_DEPLOYMENT,
-        target=ref,
-        params={"replicas": str(target), "previous_replicas": str(current)},
-        description=f"Scale {ref} from {current} to {target} replicas",
-        compensation=CompensationStep(
-            action=StepAction.SCALE_DEPLOYMENT,
-            target=ref,
-            params={"replicas": str(current)},
-            description=f"Scale {ref} back to {current} replicas",
-        ),
-    )
+    return scale_deployment_step(str(context.deployment.ref), target, current)

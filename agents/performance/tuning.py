@@ -4,14 +4,14 @@ latency against throughput. The capacity model gives, for each setting, the rate
 the SLO; the agent proposes the setting that serves the most when it beats the current one clearly, and
 applies it with a rolling update of the Deployment's arguments."""
 
-import json
 import math
 from dataclasses import replace
 
+from agents.kube_steps import set_vllm_args_step
 from agents.performance.serving import ServingContext
-from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction
+from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import WorkloadSnapshot
-from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
+from optiinfra.domain.recommendation import Proposal
 from optiinfra.kube.vllm_args import with_flag
 from optiinfra.sim.capacity import ServingConfig
 
@@ -21,8 +21,6 @@ MIN_GAIN = 0.10
 """A setting must serve at least this much more within the SLO to be worth a rolling restart."""
 NEAR_BEST = 0.02
 """Settings within this of the best count as equal; the one closest to the current wins."""
-ROLLOUT_TIMEOUT_SECONDS = 1800
-"""A rolling restart of vLLM pods loads weights on each; the activity's own timeout caps this further."""
 
 
 def _candidates(config: ServingConfig) -> list[ServingConfig]:
@@ -71,30 +69,11 @@ def analyze_serving_tuning(snapshot: WorkloadSnapshot, context: ServingContext) 
     savings = fewer * context.replica_monthly_usd
     ref = str(deployment.ref)
     gain = chosen_capacity / current_capacity if current_capacity > 0 else math.inf
-    step = ExecutionStep(
-        step_id="set-args",
-        action=StepAction.SET_VLLM_ARGS,
-        target=ref,
-        params={
-            "container": deployment.container,
-            "args": json.dumps(args),
-            "expected": json.dumps(deployment.args),
-            "rollout_timeout_seconds": str(ROLLOUT_TIMEOUT_SECONDS),
-        },
-        description=(
-            f"Roll {ref} to --max-num-seqs {chosen.max_num_seqs} --max-num-batched-tokens "
-            f"{chosen.max_num_batched_tokens}"
-        ),
-        compensation=CompensationStep(
-            action=StepAction.SET_VLLM_ARGS,
-            target=ref,
-            params={
-                "container": deployment.container,
-                "args": json.dumps(deployment.args),
-                "rollout_timeout_seconds": str(ROLLOUT_TIMEOUT_SECONDS),
-            },
-            description=f"Roll {ref} back to its previous vLLM arguments",
-        ),
+    step = set_vllm_args_step(
+        deployment,
+        args,
+        f"Roll {ref} to --max-num-seqs {chosen.max_num_seqs} --max-num-batched-tokens "
+        f"{chosen.max_num_batched_tokens}",
     )
     capacity_text = "more than any load" if math.isinf(gain) else f"{gain:.2f}x"
     return Proposal(

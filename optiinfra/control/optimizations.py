@@ -13,7 +13,7 @@ from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import ExecutionTiming, OptimizationRequest, WorkflowPhase
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
 
-AVAILABLE_AGENTS = frozenset({AgentKind.COST, AgentKind.PERFORMANCE})
+AVAILABLE_AGENTS = frozenset({AgentKind.COST, AgentKind.PERFORMANCE, AgentKind.RESOURCE})
 
 
 class UnknownWorkloadError(LookupError):

@@ -38,6 +38,8 @@ class RecommendationType(StrEnum):
     AUTOSCALING_POLICY = "autoscaling_policy"
     REPLICA_SCALING = "replica_scaling"
     SERVING_TUNING = "serving_tuning"
+    KV_TIERING = "kv_tiering"
+    OOM_PREVENTION = "oom_prevention"
 
 
 class RecommendationStatus(StrEnum):

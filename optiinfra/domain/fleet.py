@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, model_validator
 from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, UtilizationMetric
 from optiinfra.domain.kube import DeploymentState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
+from optiinfra.domain.resource import PrefixCacheProfile
 
 KUBE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """A DNS-1123 label, as Kubernetes names namespaces and Deployments."""
@@ -171,6 +172,9 @@ class WorkloadSnapshot(BaseModel):
     )
     replica_loads: list[ReplicaLoad] = Field(
         default_factory=list, description="Each replica's recent share of the traffic"
+    )
+    prefix_cache: PrefixCacheProfile | None = Field(
+        default=None, description="The workload's prefix trace replayed through kvtier (Resource agent)"
     )
 
     def series_for(self, instance_id: str, metric: UtilizationMetric) -> MetricSeries | None:

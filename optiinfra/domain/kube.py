@@ -48,6 +48,10 @@ class PodState(BaseModel):
     template_hash: str | None = Field(default=None, description=POD_TEMPLATE_HASH_LABEL)
     created_at: datetime | None = None
     args: list[str] = Field(default_factory=list, description="The vLLM container's args in this pod")
+    restarts: int = Field(default=0, ge=0, description="The vLLM container's restart count")
+    last_termination_reason: str | None = Field(
+        default=None, description="Why the vLLM container last stopped, e.g. OOMKilled"
+    )
 
 
 class DeploymentState(BaseModel):

@@ -31,6 +31,7 @@ from optiinfra.engine.schedules import ensure_metrics_schedule
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, PodMetricsUrl, pod_ip_metrics_url
 from optiinfra.kube.pod_targets import DeploymentPodTargets
+from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import (
     MetricsCollector,
@@ -41,7 +42,7 @@ from optiinfra.metrics.open import open_metrics_store
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
-from optiinfra.sim.demo_kube import demo_kube_workloads
+from optiinfra.sim.demo_kube import DEMO_PREFIX_TRACE, demo_kube_workloads
 from optiinfra.sim.moto_server import start_moto_server
 from optiinfra.sim.seed import SeededFleet, seed_demo_fleet
 from optiinfra.sim.usage_history import past_cost_samples
@@ -161,6 +162,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             inference=inference,
             deployments=deployments,
             in_flight=InFlightProbe(http, pod_metrics) if deployments is not None else None,
+            prefix_traces=_prefix_traces(settings, twin=seeded is not None),
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)
@@ -215,6 +217,18 @@ async def _start_kubernetes(
     deployments = Deployments.for_url(kube.url)
     exits.push_async_callback(deployments.close)
     return deployments, kube.pod_metrics_url, kube.url
+
+
+def _prefix_traces(settings: Settings, *, twin: bool) -> PrefixTraces:
+    """Workloads' prefix traces; in the twin, the demo Deployment's is the real Mooncake conversation trace
+    (read from the shared data set)."""
+    overrides = {}
+    if twin:
+        for demo in demo_kube_workloads(settings.aws_region):
+            overrides[(demo.workload.customer_id, demo.workload.workload_id)] = (
+                settings.data_dir / DEMO_PREFIX_TRACE
+            )
+    return PrefixTraces(settings.prefix_trace_dir, overrides)
 
 
 async def _collect_once(collector: MetricsCollector, sessions: async_sessionmaker[AsyncSession]) -> None:

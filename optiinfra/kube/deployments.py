@@ -189,6 +189,9 @@ def pod_state(pod: Mapping[str, Any], container: str) -> PodState:
     )
     containers = spec.get("containers") or []
     vllm = next((c for c in containers if c.get("name") == container), containers[0] if containers else {})
+    statuses = status.get("containerStatuses") or []
+    vllm_status: dict[str, Any] = next((c for c in statuses if c.get("name") == vllm.get("name")), {})
+    terminated = ((vllm_status.get("lastState") or {}).get("terminated")) or {}
     return PodState(
         name=str(metadata.get("name", "")),
         ready=ready,
@@ -200,6 +203,8 @@ def pod_state(pod: Mapping[str, Any], container: str) -> PodState:
         template_hash=labels.get(POD_TEMPLATE_HASH_LABEL),
         created_at=metadata.get("creationTimestamp"),
         args=list(vllm.get("args") or []),
+        restarts=int(vllm_status.get("restartCount") or 0),
+        last_termination_reason=terminated.get("reason"),
     )
 
 

@@ -24,6 +24,9 @@ from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinS
 from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
 
 DEMO_NAMESPACE = "inference"
+DEMO_PREFIX_TRACE = "mooncake/conversation_trace.jsonl"
+"""The demo Deployment's recent prefix trace, relative to the shared data set: the real Mooncake conversation
+trace stands for its requests' prompt blocks when the Resource agent plans KV tiering."""
 
 
 class DemoKubeWorkload(BaseModel):

@@ -112,6 +112,8 @@ class _PodInfo:
     owned: bool = True
     pinned_ready: bool | None = None
     pinned_at: float = 0.0
+    restarts: int = 0
+    last_termination: str | None = None
 
 
 def _timestamp(epoch_s: float) -> str:
@@ -307,6 +309,15 @@ class KubeCluster:
             info.pinned_at = self.clock()
             if self.reconcile_on_request:
                 self._reconcile_all()
+
+    def record_container_restart(self, namespace: str, name: str, reason: str = "OOMKilled") -> None:
+        """The pod's containers were killed (`reason` as the kubelet reports it, e.g. OOMKilled) and
+        restarted in place: the restart count goes up and the last state says why."""
+        with self._locked():
+            self._get_pod(namespace, name)
+            info = self._pod_info[(namespace, name)]
+            info.restarts += 1
+            info.last_termination = reason
 
     # ----------------------------------------------------------------------------------------------
     # The API the HTTP endpoint serves
@@ -684,8 +695,13 @@ class KubeCluster:
                     "imageID": "",
                     "ready": ready,
                     "started": True,
-                    "restartCount": 0,
+                    "restartCount": info.restarts,
                     "state": {"running": {"startedAt": started}},
+                    **(
+                        {"lastState": {"terminated": {"reason": info.last_termination, "exitCode": 137}}}
+                        if info.last_termination is not None
+                        else {}
+                    ),
                 }
                 for c in containers
             ],

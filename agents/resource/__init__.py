@@ -1,0 +1,1 @@
+"""The Resource agent: GPU memory pressure, KV-cache tiering, context-window sizing, OOM prevention."""

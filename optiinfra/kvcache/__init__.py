@@ -1,0 +1,1 @@
+"""A workload's KV-cache reuse, read from its prefix trace and replayed through kvtier."""

@@ -1,0 +1,108 @@
+"""The Resource agent's analyzers on snapshots of a Deployment-served workload: memory pressure from vLLM
+and Kubernetes signals, OOM prevention through the vLLM arguments and replicas, and a KV tiering plan
+sized by replaying the workload's own prefix trace (the real Mooncake trace here)."""
+
+import json
+
+import pytest
+
+from agents.resource.oom import context_limit, safe_max_num_seqs
+from agents.resource.pressure import memory_pressure
+from agents.resource.strategies import analyze_resource
+from kvtier.trace import load_mooncake
+from optiinfra.domain.enums import AgentKind, RecommendationType, StepAction
+from optiinfra.domain.fleet import WorkloadSnapshot
+from optiinfra.domain.resource import PrefixCacheProfile
+from optiinfra.kube.vllm_args import flag_value
+from optiinfra.kvcache.profile import profile_prefix_cache
+from optiinfra.settings import get_settings
+from tests.agents.performance.snapshots import NOW, kube_snapshot
+
+TRACE = get_settings().data_dir / "mooncake" / "conversation_trace.jsonl"
+
+
+@pytest.fixture(scope="module")
+def profile() -> PrefixCacheProfile:
+    return profile_prefix_cache(load_mooncake(TRACE), source=str(TRACE))
+
+
+def _pressured(
+    snapshot: WorkloadSnapshot, *, kv: float, preemptions: float, waiting: float
+) -> WorkloadSnapshot:
+    windows = [
+        w.model_copy(
+            update={"kv_usage_max": kv, "preemptions": preemptions, "running": 40.0, "waiting": waiting}
+        )
+        for w in snapshot.windows
+    ]
+    return snapshot.model_copy(update={"windows": windows})
+
+
+def test_pressure_is_low_on_a_calm_workload_and_rises_with_each_signal() -> None:
+    calm = kube_snapshot(replicas=4, mean_rps=2.0, amplitude_rps=1.0)
+    assert calm.deployment is not None
+    low = memory_pressure(calm.windows, calm.deployment.pods, NOW)
+    assert low.level == "low" and low.score == 0.0
+    full = _pressured(calm, kv=0.97, preemptions=0.0, waiting=0.0)
+    assert memory_pressure(full.windows, calm.deployment.pods, NOW).level == "critical"
+    thrashing = _pressured(calm, kv=0.8, preemptions=30.0, waiting=20.0)
+    found = memory_pressure(thrashing.windows, calm.deployment.pods, NOW)
+    assert found.level in {"high", "critical"}
+    assert found.preemptions_per_1k > 0 and found.queued_share == pytest.approx(20 / 60)
+    killed = [
+        calm.deployment.pods[0].model_copy(update={"restarts": 1, "last_termination_reason": "OOMKilled"})
+    ]
+    oom = memory_pressure(calm.windows, killed + calm.deployment.pods[1:], NOW)
+    assert oom.oom_events == 1 and oom.score >= 0.8
+
+
+def test_sizing_rules() -> None:
+    assert safe_max_num_seqs(100_000, 10_000) == 9
+    assert safe_max_num_seqs(1_000, 10_000) == 1
+    with pytest.raises(ValueError, match="positive"):
+        safe_max_num_seqs(1_000, 0)
+
+
+def test_under_pressure_the_agent_queues_at_a_memory_threshold_caps_context_and_adds_replicas(
+    profile: PrefixCacheProfile,
+) -> None:
+    snapshot = _pressured(
+        kube_snapshot(replicas=4, mean_rps=2.0, amplitude_rps=1.0), kv=0.98, preemptions=40.0, waiting=30.0
+    )
+    snapshot = snapshot.model_copy(update={"prefix_cache": profile})
+    result = analyze_resource(snapshot)
+    first = result.proposals[0]
+    assert first.type is RecommendationType.OOM_PREVENTION and first.agent is AgentKind.RESOURCE
+    set_args, scale = first.steps
+    assert set_args.action is StepAction.SET_VLLM_ARGS and scale.action is StepAction.SCALE_DEPLOYMENT
+    args = json.loads(set_args.params["args"])
+    assert set_args.compensation is not None
+    assert json.loads(set_args.compensation.params["args"]) == snapshot.deployment.args  # type: ignore[union-attr]
+    seqs = int(flag_value(args, "--max-num-seqs") or 0)
+    assert 1 <= seqs < 256
+    assert (
+        int(flag_value(args, "--max-model-len") or 0) == context_limit(profile) >= profile.context_max_tokens
+    )
+    assert scale.params["replicas"] == "5"
+    assert first.monthly_cost_increase_usd > 0
+
+
+def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: PrefixCacheProfile) -> None:
+    snapshot = kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0).model_copy(
+        update={"prefix_cache": profile}
+    )
+    result = analyze_resource(snapshot)
+    assert [p.type for p in result.proposals] == [RecommendationType.KV_TIERING], result.notes
+    plan = result.proposals[0]
+    gpu_only, tiered = plan.evidence["hit_rate_gpu_only"], plan.evidence["hit_rate_with_host_tier"]
+    assert isinstance(gpu_only, float) and isinstance(tiered, float)
+    assert gpu_only + 0.03 <= tiered <= profile.unlimited_hit_rate
+    assert plan.evidence["capacity_rps_after"] > plan.evidence["capacity_rps_before"]  # type: ignore[operator]
+    config = json.loads(flag_value(json.loads(plan.steps[0].params["args"]), "--kv-transfer-config") or "{}")
+    assert config["kv_connector"] == "OffloadingConnector"
+    extra = config["kv_connector_extra_config"]
+    assert extra["spec_module_path"] == "kvtier.vllm.spec" and extra["host_blocks"] > 0
+    # Without a trace there is no what-if to plan on, and the agent says so.
+    bare = analyze_resource(kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0))
+    assert not bare.proposals
+    assert any("no prefix trace" in note for note in bare.notes)
