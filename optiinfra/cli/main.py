@@ -281,5 +281,18 @@ def bench_scaling(context: typer.Context) -> None:
     raise typer.Exit(scaling_main(list(context.args)))
 
 
+@bench_app.command(
+    "kvtier",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_kvtier(context: typer.Context) -> None:
+    """Replay the Mooncake trace through kvtier's eviction policies and Belady, and measure its index, lookup,
+    host and disk tiers (options: --trace PATH --json FILE --data-dir DIR --fractions F,.. --policies P,..;
+    --help for all)."""
+    from optiinfra.bench.kvtier import main as kvtier_main
+
+    raise typer.Exit(kvtier_main(list(context.args)))
+
+
 if __name__ == "__main__":
     app()

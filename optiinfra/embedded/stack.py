@@ -60,15 +60,18 @@ class RunningStack:
     persistent: bool
 
 
-async def seed_demo_store(sessions: async_sessionmaker[AsyncSession], region: str) -> None:
-    """Register the twin's demo customer and workloads (on instances and on Kubernetes), keeping any edits
-    made to existing rows."""
+async def seed_demo_store(
+    sessions: async_sessionmaker[AsyncSession], region: str, *, kubernetes: bool = True
+) -> None:
+    """Register the twin's demo customer and workloads (on instances, and with `kubernetes` the one on the
+    twin's Kubernetes endpoint), keeping any edits made to existing rows."""
     fleet = demo_fleet(region)
     async with sessions.begin() as session:
         customer = fleet.customer
         if await repository.get_customer(session=session, customer_id=customer.customer_id) is None:
             await repository.upsert_customer(session=session, customer=customer)
-        for workload in [*fleet.workloads(), *(demo.workload for demo in demo_kube_workloads(region))]:
+        on_kubernetes = [demo.workload for demo in demo_kube_workloads(region)] if kubernetes else []
+        for workload in [*fleet.workloads(), *on_kubernetes]:
             existing = await repository.get_workload(
                 session=session, customer_id=workload.customer_id, workload_id=workload.workload_id
             )
@@ -111,7 +114,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         exits.push_async_callback(engine.dispose)
         sessions = session_factory(engine)
         if settings.profile == "embedded":
-            await seed_demo_store(sessions, settings.aws_region)
+            await seed_demo_store(sessions, settings.aws_region, kubernetes=seeded is not None)
 
         fleet = Ec2Fleet.from_settings(settings)
         resolver: ScrapeTargetResolver = PrivateIpTargets(settings.vllm_metrics_port)

@@ -106,7 +106,7 @@ def fleet_state(fleet: Ec2Fleet) -> dict[str, tuple[str, str, str]]:
 async def harness_store(database_url: str) -> AsyncIterator[tuple[str, async_sessionmaker[AsyncSession]]]:
     engine = create_engine_for(database_url)
     sessions = session_factory(engine)
-    await seed_demo_store(sessions, "us-east-1")
+    await seed_demo_store(sessions, "us-east-1", kubernetes=False)  # no Kubernetes in this harness
     yield database_url, sessions
     await engine.dispose()
 
