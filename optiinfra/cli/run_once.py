@@ -49,12 +49,12 @@ async def optimize_fleet(api: ApiClient, *, timeout_s: float = 180.0) -> list[Wo
         for w in workloads
     ]
     runs = await asyncio.gather(
-        *(_settle(api, w.customer_id, w.workload_id, agent, wid, timeout_s) for w, agent, wid in started)
+        *(settle(api, w.customer_id, w.workload_id, agent, wid, timeout_s) for w, agent, wid in started)
     )
     return list(runs)
 
 
-async def _settle(
+async def settle(
     api: ApiClient, customer_id: str, workload_id: str, agent: str, workflow_id: str, timeout_s: float
 ) -> WorkloadRun:
     deadline = time.monotonic() + timeout_s

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from optiinfra.cli.api_client import ApiClient
 from optiinfra.cli.report import render_report
-from optiinfra.cli.run_once import optimize_fleet
+from optiinfra.cli.run_once import optimize_fleet, settle
 from optiinfra.domain.enums import RecommendationStatus, RecommendationType, StepAction
 from optiinfra.embedded.stack import running_stack
 from optiinfra.settings import Settings
@@ -24,6 +24,8 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
     ):
         runs = await optimize_fleet(api, timeout_s=120)
         report = render_report(runs, persistent_stack=False, api_url=stack.api_url)
+        started = await api.start_optimization("demo", "assistant", ["resource"])
+        memory = await settle(api, "demo", "assistant", "resource", started.workflow_id, 120)
 
     by_workload = {run.workload_id: run for run in runs}
     assert set(by_workload) == {
@@ -62,5 +64,11 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
         StepAction.SCALE_DEPLOYMENT,
     ]
     assert scaling.estimated_monthly_savings_usd > 0
+    tiering = memory.recommendation
+    assert tiering is not None, memory.status.notes
+    assert tiering.type is RecommendationType.KV_TIERING, memory.status.notes
+    assert "conversation_trace.jsonl" in str(tiering.evidence["trace"])
+    assert float(tiering.evidence["hit_rate_with_host_tier"]) > float(tiering.evidence["hit_rate_gpu_only"])
+    assert tiering.status is RecommendationStatus.PENDING_APPROVAL
     assert "Savings: $" in report
     assert f"optiinfra recommendations approve {code.id}" in report
