@@ -26,8 +26,12 @@ class KvtierError(Exception):
 class CorruptBlockError(KvtierError):
     """A block read back from a tier does not match the checksum written with it."""
 
-    def __init__(self, slot: int, expected: int, actual: int) -> None:
-        super().__init__(f"slot {slot}: checksum {actual:#010x} does not match the stored {expected:#010x}")
+    def __init__(self, slot: int, expected: int, actual: int, problem: str = "") -> None:
+        super().__init__(
+            f"slot {slot}: {problem}"
+            if problem
+            else f"slot {slot}: checksum {actual:#010x} does not match the stored {expected:#010x}"
+        )
         self.slot = slot
         self.expected = expected
         self.actual = actual

@@ -4,6 +4,11 @@ Every block lives in exactly one tier (tiers are exclusive): new blocks enter th
 tier that needs room demotes its policy's victims one tier down, and the last tier's victims leave the
 store. A read served by a lower tier promotes the block back up (to the first tier, or one tier up).
 
+Prefix chains: each tier's policy demotes a chain's tail before its head, and the last tier never drops a
+block while a cached block anywhere names it as parent, so a cached block's prefix stays reachable by
+`lookup`. The exceptions are blocks found corrupt or whose store failed, and a demotion the tier below
+cannot take at all (all its blocks pinned or needed as parents): that block leaves the store from its tier.
+
 Concurrency: one lock guards the index (which block is where, pins, policies, counters). Copies between
 a caller's buffer and a slot run outside the lock: the slot is pinned (being read) or reserved (being
 written), and a pinned or reserved block is never evicted, demoted or promoted, so its slot cannot be
@@ -123,6 +128,8 @@ class TieredStore:
         self._doomed: set[BlockHash] = set()
         self._pins: dict[BlockHash, int] = {}
         self._parent: dict[BlockHash, BlockHash] = {}
+        self._upper_children: dict[BlockHash, int] = {}
+        """Per block hash: its cached children in tiers above the last one (see `_moved`)."""
         self._staging = np.empty(block_bytes, dtype=np.uint8)
         self._gets = self._hits = self._misses = self._puts = self._stored = 0
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kvtier")
@@ -358,6 +365,16 @@ class TieredStore:
                     assert key in tier.policy, f"{key!r} is in {tier.name}'s slots but not in its policy"
                 seen += len(tier.slot_of)
             assert seen == len(self._home), "blocks homed nowhere"
+            last = self._tiers[-1]
+            above: dict[BlockHash, int] = {}
+            for key, tier in self._home.items():
+                parent = self._parent.get(key)
+                if parent is not None and tier is not last and len(self._tiers) > 1:
+                    above[parent] = above.get(parent, 0) + 1
+            assert above == self._upper_children, "cross-tier chain holds are off"
+            for parent, count in above.items():
+                if self._home.get(parent) is last:
+                    assert last.policy.holds(parent) >= count, f"{parent!r} lacks its holds"
             assert self._ready | self._pending | self._doomed == set(self._home), "block states disagree"
 
     def close(self) -> None:
@@ -433,6 +450,7 @@ class TieredStore:
                 tier.policy.pin(new)
                 if link is not None:
                     self._parent[new] = link
+                self._moved(new, None, tier)
                 link = new
                 to_store.append(new)
                 locations.append(BlockLocation(tier.name, slot))
@@ -473,6 +491,7 @@ class TieredStore:
                     self._copy(tier, slot, lower, lower_slot)
                     lower.slot_of[victim] = lower_slot
                     self._home[victim] = lower
+                    self._moved(victim, tier, lower)
                     tier.stats.demotions += 1
                     moved = True
             if not moved:
@@ -492,11 +511,12 @@ class TieredStore:
         # it instead of pushing another block out of the store
         tier.policy.remove(key)
         tier.free.append(tier.slot_of.pop(key))
+        self._home[key] = target
+        self._moved(key, tier, target)
         self._demote_all(target, evicted, [])
         slot = target.free.pop()
         target.arena.write(slot, data)
         target.slot_of[key] = slot
-        self._home[key] = target
         target.stats.promotions += 1
         target.stats.bytes_written += self.block_bytes
 
@@ -525,9 +545,41 @@ class TieredStore:
         self._forget(key)
 
     def _forget(self, key: BlockHash) -> None:
-        del self._home[key]
+        self._moved(key, self._home.pop(key), None)
         self._ready.discard(key)
         self._parent.pop(key, None)
+
+    def _moved(self, key: BlockHash, old: _Tier | None, new: _Tier | None) -> None:
+        """Keeps the last tier's cross-tier holds right after `key` changed tier (None: not cached).
+
+        Within a tier the policy keeps parents of cached blocks from eviction. Across tiers only the last
+        tier needs help, since only it drops blocks: a block there with cached children in tiers above it
+        (e.g. a new turn stored over a prefix read from disk) carries one pin per such child."""
+        last = self._tiers[-1]
+        if last is self._tiers[0]:
+            return
+        parent = self._parent.get(key)
+        if parent is not None:
+            was_above = old is not None and old is not last
+            is_above = new is not None and new is not last
+            if was_above != is_above:
+                count = self._upper_children.get(parent, 0) + (1 if is_above else -1)
+                if count:
+                    self._upper_children[parent] = count
+                else:
+                    del self._upper_children[parent]
+                if self._home.get(parent) is last:
+                    if is_above:
+                        last.policy.pin(parent)
+                    else:
+                        last.policy.unpin(parent)
+        children_above = self._upper_children.get(key, 0)
+        if children_above and (old is last) != (new is last):
+            for _ in range(children_above):
+                if new is last:
+                    last.policy.pin(key)
+                else:
+                    last.policy.unpin(key)
 
     def _pin(self, key: BlockHash, tier: _Tier) -> None:
         self._pins[key] = self._pins.get(key, 0) + 1

@@ -90,9 +90,9 @@ class EvictionPolicy(ABC):
 
     @abstractmethod
     def _victim(self, incoming: BlockHash | None) -> BlockHash | None:
-        """The block the policy would evict to make room for `incoming`, among blocks without holds (see
-        `_evictable`); None if there is none. May reorder the queues as the policy's own eviction would
-        (e.g. S3-FIFO's promotions), but never removes a block."""
+        """The block the policy would evict to make room for `incoming` (None: a plain eviction), among
+        blocks without holds; None if there is none. May reorder the queues as the policy's own eviction
+        would (e.g. S3-FIFO's promotions), but never removes a block."""
 
     @abstractmethod
     def _drop(self, key: BlockHash, evicted: bool) -> None:
@@ -106,9 +106,6 @@ class EvictionPolicy(ABC):
         """A key that is not cached is about to be stored (ARC adapts its target here)."""
 
     # --- shared operations ----------------------------------------------------------------------------------
-
-    def _evictable(self, key: BlockHash) -> bool:
-        return key not in self._holds
 
     def lookup(self, keys: Sequence[BlockHash]) -> int:
         """The number of leading `keys` that are cached."""
@@ -223,6 +220,10 @@ class EvictionPolicy(ABC):
         if key not in self._holds:
             raise KeyError(key)
         self._release(key)
+
+    def holds(self, key: BlockHash) -> int:
+        """Cached children plus pins of `key` (0: an eviction candidate, if cached)."""
+        return self._holds.get(key, 0)
 
     def is_protected(self, key: BlockHash) -> bool:
         """Whether `key` has cached children or pins (and so is not an eviction candidate)."""

@@ -70,12 +70,13 @@ class DiskArena:
         if self._pipelined:
             actual = self._read_pipelined(target, offset)
         else:
-            _pread_all(self._fd, target, offset)
-            actual = zlib.crc32(target.data)
+            actual = zlib.crc32(target.data) if _pread_all(self._fd, target, offset) else None
+        if actual is None:
+            raise CorruptBlockError(slot, expected & 0xFFFFFFFF, 0, "the file ends inside the block")
         if actual != expected:
             raise CorruptBlockError(slot, expected & 0xFFFFFFFF, actual)
 
-    def _read_pipelined(self, target: U8Array, offset: int) -> int:
+    def _read_pipelined(self, target: U8Array, offset: int) -> int | None:
         # The helper has one thread, so the folds of one read run in submission order.
         state = [0]
 
@@ -83,13 +84,16 @@ class DiskArena:
             state[0] = zlib.crc32(piece.data, state[0])
 
         last: Future[None] | None = None
+        complete = True
         for start in range(0, self.block_bytes, CHECKSUM_CHUNK):
             piece = target[start : start + CHECKSUM_CHUNK]
-            _pread_all(self._fd, piece, offset + start)
+            complete = _pread_all(self._fd, piece, offset + start)
+            if not complete:
+                break
             last = self._helper.submit(fold, piece)
-        assert last is not None
-        last.result()
-        return state[0]
+        if last is not None:
+            last.result()
+        return state[0] if complete else None
 
     def read(self, slot: int) -> bytes:
         buffer = bytearray(self.block_bytes)
@@ -129,11 +133,13 @@ def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
         done += os.pwrite(fd, view[done:], offset + done)
 
 
-def _pread_all(fd: int, target: U8Array, offset: int) -> None:
+def _pread_all(fd: int, target: U8Array, offset: int) -> bool:
+    """Fills `target` from `offset`; False if the file ends first."""
     view = target.data
     done = 0
     while done < len(view):
         count = os.preadv(fd, [view[done:]], offset + done)
         if count == 0:
-            raise CorruptBlockError(offset, 0, 0)
+            return False
         done += count
+    return True

@@ -118,6 +118,28 @@ def test_a_chain_loses_its_tail_first_across_tiers(tmp_path: Path) -> None:
         store.check()
 
 
+def test_the_last_tier_keeps_a_parent_whose_child_is_in_a_tier_above(tmp_path: Path) -> None:
+    """The index path (vLLM's) does not promote: a new turn lands in the host over a prefix on disk."""
+    with host_and_disk(2, 2, tmp_path, promotion="none") as store:
+        for key in (1, 10, 11):
+            store.put(key, block(key))
+        assert store.location(1).tier == "disk"  # type: ignore[union-attr]
+        assert store.put(2, block(2), parent=1)  # host: 10 goes down; 2's parent is on disk
+        assert store.location(10).tier == "disk"  # type: ignore[union-attr]
+        store.put(12, block(12))  # host: 11 goes down; the disk's LRU is 1, but 2 needs it: 10 goes
+        assert 1 in store and 10 not in store
+        assert store.lookup([1, 2]) == 2
+        store.put(13, block(13))  # host: 2 goes down beside its parent, which 11 makes room for
+        assert store.location(2).tier == "disk"  # type: ignore[union-attr]
+        assert store.lookup([1, 2]) == 2 and 11 not in store
+        store.check()
+        store.put(14, block(14))  # now an ordinary disk chain: its tail goes first
+        assert store.lookup([1, 2]) == 1
+        store.put(15, block(15))
+        assert store.lookup([1, 2]) == 0
+        store.check()
+
+
 def test_a_corrupt_disk_block_is_a_miss_never_returned(tmp_path: Path) -> None:
     with host_and_disk(1, 4, tmp_path) as store:
         store.put(1, block(1))
@@ -183,13 +205,14 @@ def test_reserved_blocks_are_invisible_until_stored_and_freed_on_failure(tmp_pat
         store.check()
 
 
-def test_capacity_is_never_exceeded_under_random_operations(tmp_path: Path) -> None:
+@pytest.mark.parametrize("promotion", ["top", "none"])
+def test_capacity_is_never_exceeded_under_random_operations(tmp_path: Path, promotion: str) -> None:
     rng = random.Random(5)
     tiers = [
         TierSpec("host", capacity_bytes=5 * BLOCK + 100, policy="arc"),
         TierSpec("disk", capacity_bytes=9 * BLOCK, policy="s3fifo", path=tmp_path / "a"),
     ]
-    with TieredStore(BLOCK, tiers) as store:
+    with TieredStore(BLOCK, tiers, promotion=promotion) as store:  # type: ignore[arg-type]
         snapshot = store.stats()
         assert [tier.capacity_blocks for tier in snapshot.tiers] == [5, 9]
         pinned: list[int] = []

@@ -47,11 +47,12 @@ def test_a_slot_never_written_reads_as_corrupt(tmp_path: Path) -> None:
     arena.close()
 
 
-def test_a_truncated_file_reads_as_corrupt(tmp_path: Path) -> None:
-    arena = DiskArena(2, 512, tmp_path / "arena.bin")
-    arena.write(1, payload(1, 512))
-    os.truncate(arena.path, 600)
-    with pytest.raises(CorruptBlockError):
+@pytest.mark.parametrize("block_bytes", [512, 2 * CHECKSUM_CHUNK])
+def test_a_truncated_file_reads_as_corrupt(tmp_path: Path, block_bytes: int) -> None:
+    arena = DiskArena(2, block_bytes, tmp_path / "arena.bin")
+    arena.write(1, payload(1, block_bytes))
+    os.truncate(arena.path, block_bytes + 100)
+    with pytest.raises(CorruptBlockError, match="ends inside the block"):
         arena.read(1)
     arena.close()
 
