@@ -67,6 +67,12 @@ def analyze_kv_tiering(
     deployment = context.deployment
     if flag_value(deployment.args, "--kv-transfer-config") is not None:
         return "no KV tiering plan: the Deployment already runs a KV connector"
+    if context.config.gpu_count > 1:
+        return (
+            "no KV tiering plan: kvtier's vLLM spec shares one store between vLLM's scheduler and worker, "
+            f"which needs one process; {deployment.ref} runs tensor-parallel over "
+            f"{context.config.gpu_count} GPUs"
+        )
     model: ModelSpec = capacity_model_for(snapshot.workload.model_name)
     replicas = max(1, deployment.replicas)
     block_bytes = model.kv_bytes_per_token * profile.block_tokens
@@ -98,7 +104,7 @@ def analyze_kv_tiering(
     needed_after = max(1, math.ceil(peak / after)) if after > 0 else replicas
     fewer = max(0, min(replicas, needed_before) - needed_after)
     args = with_flag(
-        deployment.args,
+        with_flag(deployment.args, "--distributed-executor-backend", "uni"),
         "--kv-transfer-config",
         kv_transfer_config(host_blocks_per_replica, profile.block_tokens, HOST_POLICY),
     )

@@ -10,6 +10,7 @@ from agents.resource.oom import context_limit, safe_max_num_seqs
 from agents.resource.pressure import memory_pressure
 from agents.resource.strategies import analyze_resource
 from kvtier.trace import load_mooncake
+from kvtier.vllm.spec import parse_extra_config
 from optiinfra.domain.enums import AgentKind, RecommendationType, StepAction
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.resource import PrefixCacheProfile
@@ -98,10 +99,15 @@ def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: Pref
     assert isinstance(gpu_only, float) and isinstance(tiered, float)
     assert gpu_only + 0.03 <= tiered <= profile.unlimited_hit_rate
     assert plan.evidence["capacity_rps_after"] > plan.evidence["capacity_rps_before"]  # type: ignore[operator]
-    config = json.loads(flag_value(json.loads(plan.steps[0].params["args"]), "--kv-transfer-config") or "{}")
+    args = json.loads(plan.steps[0].params["args"])
+    assert flag_value(args, "--distributed-executor-backend") == "uni"  # one process shares the store
+    config = json.loads(flag_value(args, "--kv-transfer-config") or "{}")
     assert config["kv_connector"] == "OffloadingConnector"
     extra = config["kv_connector_extra_config"]
     assert extra["spec_module_path"] == "kvtier.vllm.spec" and extra["host_blocks"] > 0
+    # The spec accepts what the plan writes.
+    parsed = parse_extra_config(extra)
+    assert parsed.host_blocks == extra["host_blocks"] and parsed.tier_policy("host") == "s3fifo"
     # Without a trace there is no what-if to plan on, and the agent says so.
     bare = analyze_resource(kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0))
     assert not bare.proposals
