@@ -2,10 +2,10 @@
 workload's own recent prefix trace (a what-if, not a constant).
 
 The GPU tier is vLLM's own prefix cache (LRU) over the KV memory the capacity model gives each replica;
-the host tier is a share of the node's DRAM in kvtier, evicting by the adaptive policy. The fleet's caches
-are taken together, as prefix-aware routing makes them act (the advice notes recommend it). A higher hit
-rate means fewer prompt tokens to prefill, so each replica serves more within the SLO: replicas at the last
-day's peak with and without the tier give the saving."""
+the host tier is a share of the node's DRAM in kvtier, evicting by whichever replayed policy hits most. The
+fleet's caches are taken together, as prefix-aware routing makes them act (the advice notes recommend it).
+A higher hit rate means fewer prompt tokens to prefill, so each replica serves more within the SLO: replicas
+at the last day's peak with and without the tier give the saving."""
 
 import json
 import math
@@ -26,7 +26,6 @@ HOST_SHARE = 0.5
 """Share of a node's DRAM given to the host tier: the rest stays for the OS, the runtime and vLLM's CPU
 side (tokenizers, its own swap space)."""
 GPU_POLICY = "lru"
-HOST_POLICY = "s3fifo"
 MIN_HIT_GAIN = 0.03
 """A tier that saves fewer than 3 points of prompt tokens is not worth a restart with a new connector."""
 KV_CONNECTOR = "OffloadingConnector"
@@ -81,7 +80,9 @@ def analyze_kv_tiering(
     if host_blocks_per_replica < 1:
         return f"no KV tiering plan: a {profile.block_tokens}-token block does not fit the host tier"
     gpu_hit = profile.hit_rate(GPU_POLICY, gpu_blocks)
-    tiered_hit = profile.hit_rate(HOST_POLICY, gpu_blocks + replicas * host_blocks_per_replica)
+    tiered_blocks = gpu_blocks + replicas * host_blocks_per_replica
+    policy = max(profile.hit_rates, key=lambda name: profile.hit_rate(name, tiered_blocks))
+    tiered_hit = profile.hit_rate(policy, tiered_blocks)
     gain = tiered_hit - gpu_hit
     evidence: dict[str, float | str] = {
         "hit_rate_gpu_only": round(gpu_hit, 4),
@@ -90,6 +91,7 @@ def analyze_kv_tiering(
         "host_blocks_per_replica": float(host_blocks_per_replica),
         "trace_unlimited_hit_rate": round(profile.unlimited_hit_rate, 4),
         "trace": profile.source,
+        "host_policy": policy,
     }
     if gain < MIN_HIT_GAIN:
         return (
@@ -106,7 +108,7 @@ def analyze_kv_tiering(
     args = with_flag(
         with_flag(deployment.args, "--distributed-executor-backend", "uni"),
         "--kv-transfer-config",
-        kv_transfer_config(host_blocks_per_replica, profile.block_tokens, HOST_POLICY),
+        kv_transfer_config(host_blocks_per_replica, profile.block_tokens, policy),
     )
     ref = str(deployment.ref)
     host_gib = host_blocks_per_replica * block_bytes / 2**30
@@ -122,7 +124,7 @@ def analyze_kv_tiering(
             f"Replaying the workload's last {profile.requests:,} requests ({profile.source}) through kvtier: "
             f"the GPU prefix caches of {replicas} replica(s) ({gpu_blocks:,.0f} blocks of "
             f"{profile.block_tokens} tokens, LRU) hit {gpu_hit:.1%} of prompt blocks; adding "
-            f"{host_blocks_per_replica:,} host blocks per replica ({HOST_POLICY}) hits {tiered_hit:.1%} "
+            f"{host_blocks_per_replica:,} host blocks per replica ({policy}) hits {tiered_hit:.1%} "
             f"(the trace's ceiling is {profile.unlimited_hit_rate:.1%}). Fewer prompt tokens to prefill "
             f"raise a replica's capacity within the SLO from {before:.2f} to {after:.2f} req/s"
             + (f", {fewer} replica(s) fewer at the last day's peak" if fewer else "")

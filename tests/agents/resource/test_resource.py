@@ -107,7 +107,10 @@ def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: Pref
     assert extra["spec_module_path"] == "kvtier.vllm.spec" and extra["host_blocks"] > 0
     # The spec accepts what the plan writes.
     parsed = parse_extra_config(extra)
-    assert parsed.host_blocks == extra["host_blocks"] and parsed.tier_policy("host") == "s3fifo"
+    assert (
+        parsed.host_blocks == extra["host_blocks"]
+        and parsed.tier_policy("host") == plan.evidence["host_policy"]
+    )
     # Without a trace there is no what-if to plan on, and the agent says so.
     bare = analyze_resource(kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0))
     assert not bare.proposals
