@@ -9,7 +9,6 @@ deleted pods stop. Before serving, the twin writes a week of 10-minute windows, 
 pipeline would have collected, so the Performance agent has a history to forecast from."""
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -27,7 +26,7 @@ from optiinfra.sim.kube.state import KubeCluster
 from optiinfra.sim.twin.clock import TwinClock
 from optiinfra.sim.twin.fleet import FleetTwin, ReplicaPlacement
 from optiinfra.sim.twin.replica import ReplicaTwin, capacity_model_for
-from optiinfra.sim.vllm_emulator import ReplicaMetricsState, VllmEmulatorServer
+from optiinfra.sim.vllm_emulator import VllmEmulatorServer
 
 HISTORY_WINDOW_S = 600.0
 """The metrics pipeline's window: what the Performance agent reads its history in."""
@@ -71,7 +70,6 @@ class EmbeddedKube:
         self._emulators = emulators
         self._demos = {demo.workload.workload_id: demo for demo in demos}
         self._catalog = catalog
-        self._served: dict[str, ReplicaMetricsState] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -175,16 +173,7 @@ class EmbeddedKube:
                 if pod.state.ready
             ]
             self._twin.sync_replicas(workload_id, placements)
-        states = self._twin.metrics_states()
-        for replica_id in list(self._served):
-            if states.get(replica_id) is not self._served[replica_id]:
-                with contextlib.suppress(KeyError):
-                    self._emulators.remove_replica(replica_id)
-                del self._served[replica_id]
-        for replica_id, state in states.items():
-            if replica_id not in self._served:
-                self._emulators.add_replica(replica_id, state)
-                self._served[replica_id] = state
+        self._emulators.serve_exactly(self._twin.metrics_states())
 
 
 class _Pod:

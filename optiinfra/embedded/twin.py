@@ -3,7 +3,6 @@ and serve vLLM /metrics over HTTP, so the real collection pipeline and agents re
 it follows what the agents execute (resized, replaced or stopped instances) on every tick."""
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ from optiinfra.sim.demo_fleet import DemoFleet
 from optiinfra.sim.twin.clock import TwinClock
 from optiinfra.sim.twin.cloudwatch_agent import CloudWatchAgentSink
 from optiinfra.sim.twin.fleet import FleetTwin
-from optiinfra.sim.vllm_emulator import ReplicaMetricsState, VllmEmulatorServer
+from optiinfra.sim.vllm_emulator import VllmEmulatorServer
 
 HISTORY_WINDOW_S = 3600.0
 
@@ -30,7 +29,6 @@ class EmbeddedTwin:
         self._emulators = emulators
         self._customer_id = customer_id
         self._sink = CloudWatchAgentSink(fleet.cloudwatch)
-        self._served: dict[str, ReplicaMetricsState] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -114,13 +112,4 @@ class EmbeddedTwin:
         }
 
     def _serve_current_replicas(self) -> None:
-        states = self._twin.metrics_states()
-        for replica_id in list(self._served):
-            if states.get(replica_id) is not self._served[replica_id]:
-                with contextlib.suppress(KeyError):
-                    self._emulators.remove_replica(replica_id)
-                del self._served[replica_id]
-        for replica_id, state in states.items():
-            if replica_id not in self._served:
-                self._emulators.add_replica(replica_id, state)
-                self._served[replica_id] = state
+        self._emulators.serve_exactly(self._twin.metrics_states())

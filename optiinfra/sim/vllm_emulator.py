@@ -428,6 +428,8 @@ class VllmEmulatorServer:
         self._host = host
         self._lock = threading.Lock()
         self._replicas: dict[str, _Running] = {}
+        self._served_states: dict[str, ReplicaMetricsState] = {}
+        """What `serve_exactly` last served, by replica."""
 
     def add_replica(self, replica_id: str, state: ReplicaMetricsState, *, legacy_names: bool = False) -> str:
         """Start serving a replica; returns its base URL (scrape `{url}/metrics`)."""
@@ -460,6 +462,20 @@ class VllmEmulatorServer:
 
     def set_healthy(self, replica_id: str, healthy: bool) -> None:
         self._replicas[replica_id].server.endpoint.healthy = healthy
+
+    def serve_exactly(self, states: Mapping[str, ReplicaMetricsState]) -> None:
+        """Serve these replicas and no others: a replica whose state object changed (it restarted) gets a
+        new endpoint; missing ones stop."""
+        served = self._served_states
+        for replica_id in list(served):
+            if states.get(replica_id) is not served[replica_id]:
+                with contextlib.suppress(KeyError):
+                    self.remove_replica(replica_id)
+                del served[replica_id]
+        for replica_id, state in states.items():
+            if replica_id not in served:
+                self.add_replica(replica_id, state)
+                served[replica_id] = state
 
     def remove_replica(self, replica_id: str) -> None:
         """Stop serving one replica (scale-in, or a crash the twin wants scrapers to see)."""
