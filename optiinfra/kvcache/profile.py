@@ -4,9 +4,10 @@ the what-if hit-rate curves the Resource agent sizes KV tiers on. Pure computati
 import math
 from collections.abc import Sequence
 
-from kvtier import make_policy, replay
+from kvtier import make_policy, replay, working_set
 from kvtier.trace import BLOCK_TOKENS, TraceRequest
 from optiinfra.domain.resource import PrefixCacheProfile
+from optiinfra.sim.traffic.models import nearest_rank
 
 PROFILE_POLICIES = ("lru", "s3fifo")
 """LRU, what vLLM's own prefix cache and CPU offloading evict by, and the adaptive policy kvtier would run."""
@@ -26,12 +27,9 @@ def profile_prefix_cache(
     if not requests:
         raise ValueError(f"the prefix trace {source} has no requests")
     chains = [request.hash_ids for request in requests]
-    distinct: set[int] = set()
-    for chain in chains:
-        distinct.update(chain)
-    working_set = max(1, len(distinct))
-    capacities = sorted({max(1, math.floor(working_set * f)) for f in fractions if f > 0} - {working_set})
-    unlimited = replay(chains, make_policy("lru", working_set))
+    distinct = max(1, working_set(chains))
+    capacities = sorted({max(1, math.floor(distinct * f)) for f in fractions if f > 0} - {distinct})
+    unlimited = replay(chains, make_policy("lru", distinct))
     curves = {
         policy: [replay(chains, make_policy(policy, capacity)).hit_rate for capacity in capacities]
         for policy in policies
@@ -42,16 +40,12 @@ def profile_prefix_cache(
         requests=len(requests),
         block_tokens=block_tokens,
         blocks_requested=max(1, unlimited.accesses),
-        working_set_blocks=working_set,
+        working_set_blocks=distinct,
         unlimited_hit_rate=unlimited.hit_rate,
         capacities=capacities,
         hit_rates=curves,
-        context_p50_tokens=_nearest_rank(contexts, 0.50),
-        context_p95_tokens=_nearest_rank(contexts, 0.95),
-        context_p99_tokens=_nearest_rank(contexts, 0.99),
+        context_p50_tokens=nearest_rank(contexts, 0.50),
+        context_p95_tokens=nearest_rank(contexts, 0.95),
+        context_p99_tokens=nearest_rank(contexts, 0.99),
         context_max_tokens=contexts[-1],
     )
-
-
-def _nearest_rank(ordered: Sequence[int], q: float) -> int:
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
