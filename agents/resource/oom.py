@@ -14,7 +14,7 @@ from agents.resource.pressure import MemoryPressure
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.recommendation import ExecutionStep, Proposal
 from optiinfra.domain.resource import PrefixCacheProfile
-from optiinfra.kube.vllm_args import flag_value, with_flag
+from optiinfra.kube.vllm_args import positive_int_flag, with_flag
 from optiinfra.sim.capacity import kv_capacity_tokens
 
 MEMORY_THRESHOLD = 0.9
@@ -60,7 +60,7 @@ def analyze_oom_prevention(
             args = with_flag(args, "--max-num-seqs", str(safe_seqs))
             changes.append(f"--max-num-seqs {seqs_now}->{safe_seqs}")
         limit = context_limit(profile)
-        current_limit = _int(flag_value(deployment.args, "--max-model-len"))
+        current_limit = positive_int_flag(deployment.args, "--max-model-len")
         if current_limit is None or limit < current_limit:
             args = with_flag(args, "--max-model-len", str(limit))
             changes.append(f"--max-model-len {current_limit or 'model default'}->{limit}")
@@ -101,10 +101,3 @@ def analyze_oom_prevention(
         steps=steps,
         evidence=evidence,
     )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None

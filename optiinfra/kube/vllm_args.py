@@ -45,6 +45,18 @@ def flag_value(args: Sequence[str], flag: str) -> str | None:
     return args[index + 1] if _takes_next(args, index) else ""
 
 
+def positive_int_flag(args: Sequence[str], flag: str) -> int | None:
+    """The flag's value as a positive integer; None when absent, not an integer or not positive."""
+    value = flag_value(args, flag)
+    if not value:
+        return None
+    try:
+        parsed = int(value)
+    except ValueError:
+        return None
+    return parsed if parsed > 0 else None
+
+
 def with_flag(args: Sequence[str], flag: str, value: str | int | float) -> list[str]:
     """A copy with the flag set to `value`: the first occurrence keeps its spelling, form and position
     (later duplicates are dropped so the result is unambiguous); absent, `--flag value` is appended."""

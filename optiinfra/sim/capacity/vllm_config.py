@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.kube.vllm_args import flag_value
+from optiinfra.kube.vllm_args import flag_value, positive_int_flag
 from optiinfra.sim.capacity.models import ModelSpec
 from optiinfra.sim.capacity.roofline import ServingConfig, config_for_instance
 
@@ -22,12 +22,12 @@ def config_from_vllm_args(
     """vLLM's defaults on `instance_type`, with what `args` sets; the GPU count is `--tensor-parallel-size`,
     else `gpus_per_replica` (the GPUs the pod requests), never above what the instance has."""
     config = config_for_instance(instance_type, model)
-    gpus = _int_flag(args, "--tensor-parallel-size") or gpus_per_replica or config.gpu_count
+    gpus = positive_int_flag(args, "--tensor-parallel-size") or gpus_per_replica or config.gpu_count
     config = replace(config, gpu_count=max(1, min(gpus, instance_type.gpu_count)))
-    seqs = _int_flag(args, "--max-num-seqs")
+    seqs = positive_int_flag(args, "--max-num-seqs")
     if seqs is not None:
         config = replace(config, max_num_seqs=seqs)
-    batched = _int_flag(args, "--max-num-batched-tokens")
+    batched = positive_int_flag(args, "--max-num-batched-tokens")
     if batched is not None:
         config = replace(config, max_num_batched_tokens=batched)
     memory = flag_value(args, "--gpu-memory-utilization")
@@ -35,14 +35,3 @@ def config_from_vllm_args(
         with contextlib.suppress(ValueError):
             config = replace(config, gpu_memory_utilization=float(memory))
     return config
-
-
-def _int_flag(args: Sequence[str], flag: str) -> int | None:
-    value = flag_value(args, flag)
-    if not value:
-        return None
-    try:
-        parsed = int(value)
-    except ValueError:
-        return None
-    return parsed if parsed > 0 else None
