@@ -52,7 +52,8 @@ def kv_transfer_config(host_blocks: int, block_tokens: int, policy: str) -> str:
 
 
 def _capacity_at_hit_rate(context: ServingContext, measured_hit: float, hit: float) -> float:
-    """Requests/s within the SLO when `hit` of the prompt tokens come from cache instead of `measured_hit`."""
+    """Requests/s within the SLO when `hit` of the prompt tokens come from cache instead of `measured_hit`
+    (the measured shape already has `measured_hit` of them cached)."""
     computed = context.shape.mean_prompt_tokens * (1 - hit) / max(1e-9, 1 - measured_hit)
     shape = RequestShape(max(1.0, computed), context.shape.mean_output_tokens)
     return replace(context, shape=shape).current_capacity_rps
@@ -99,7 +100,7 @@ def analyze_kv_tiering(
             f"from "
             f"{gpu_hit:.1%} to {tiered_hit:.1%} on this workload's recent requests"
         )
-    before = _capacity_at_hit_rate(context, gpu_hit, gpu_hit)
+    before = context.current_capacity_rps  # the measured shape: GPU-only hits already in it
     after = _capacity_at_hit_rate(context, gpu_hit, tiered_hit)
     peak = max((w.request_rate for w in snapshot.windows), default=0.0)
     needed_before = max(1, math.ceil(peak / before)) if before > 0 else replicas
