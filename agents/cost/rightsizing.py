@@ -8,8 +8,6 @@ equivalents times what the current type pushes through at full load, against wha
 within the SLO, and may change the replica count. GPU utilization as nvidia-smi reports it overstates the
 load of a real vLLM server (a kernel running is "busy"), which errs towards more capacity, never less."""
 
-import math
-
 from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
@@ -29,7 +27,7 @@ from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Pro
 from optiinfra.sim.capacity import config_for_instance, max_throughput_rps
 from optiinfra.sim.traffic.generator import default_generator
 from optiinfra.sim.traffic.models import nearest_rank
-from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
 
 
 class RightSizingParams(BaseModel):
@@ -236,7 +234,7 @@ def request_shape_for(workload: Workload) -> RequestShape | None:
         p95_prompt_tokens=float(nearest_rank(sorted(p for p, _ in mix.pairs), 0.95)),
         ttft_p95_slo_s=workload.slo_ttft_p95_s,
         # The objective is a p95; the capacity model bounds the mean, which sits a fixed factor below it.
-        itl_slo_s=workload.slo_itl_p95_s / math.exp(Z_95 * ITL_SIGMA),
+        itl_slo_s=workload.slo_itl_p95_s / ITL_P95_OVER_MEAN,
     )
 
 

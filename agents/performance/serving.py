@@ -2,7 +2,6 @@
 read from the Deployment's arguments, the request shape measured from its windows, and what the capacity
 model says it carries within the SLO and what latency it should show at a given load."""
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,10 +19,8 @@ from optiinfra.sim.capacity import (
     replica_performance,
 )
 from optiinfra.sim.capacity.vllm_config import config_from_vllm_args
-from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
 
-ITL_P95_OVER_MEAN = math.exp(Z_95 * ITL_SIGMA)
-"""The twin's inter-token latencies are lognormal around the model's mean: p95 = mean x this."""
 SHAPE_WINDOWS = 24 * 6
 """Windows (the last day at 10 minutes) whose token counts give the request shape."""
 

@@ -61,7 +61,7 @@ from optiinfra.sim.traffic.models import DAY_S, WEEK_S
 from optiinfra.sim.twin.dry_run import DEFAULT_MIN_SLO_ATTAINMENT
 from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
 from optiinfra.sim.twin.plan_replay import HourReplicas, PlanReplayResult, replay_plan
-from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 DEFAULT_FLEETS = 24
 DEFAULT_SEED = 7
@@ -156,7 +156,7 @@ def sizing_shape(spec: WorkloadTwinSpec) -> RequestShape:
         mean_output_tokens=load.mean_output_tokens,
         p95_prompt_tokens=load.p95_prompt_tokens,
         ttft_p95_slo_s=spec.slo.ttft_p95_s,
-        itl_slo_s=spec.slo.itl_p95_s / math.exp(Z_95 * ITL_SIGMA),
+        itl_slo_s=spec.slo.itl_p95_s / ITL_P95_OVER_MEAN,
     )
 
 

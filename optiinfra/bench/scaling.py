@@ -63,7 +63,7 @@ from optiinfra.sim.traffic import RateWindow, TokenLengthMix, load_azure_trace, 
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, SERVEGEN_AGGREGATE
 from optiinfra.sim.traffic.models import DAY_S, nearest_rank
 from optiinfra.sim.twin.fleet import TtftItlSlo
-from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,7 +140,7 @@ class PerformanceTable:
 
     @classmethod
     def build(cls, config: ServingConfig, idle: ReplicaLoad, slo: TtftItlSlo) -> PerformanceTable:
-        itl_factor = math.exp(Z_95 * ITL_SIGMA)
+        itl_factor = ITL_P95_OVER_MEAN
         top = max_throughput_rps(config, idle.mean_prompt_tokens, idle.mean_output_tokens)
         capacity = max_rps_under_slo(
             config,

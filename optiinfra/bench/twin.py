@@ -51,7 +51,7 @@ from optiinfra.sim.traffic.models import DAY_S, windows_from_requests
 from optiinfra.sim.traffic.servegen import AGGREGATE_HEADER
 from optiinfra.sim.twin.clock import TwinClock, start_of_day
 from optiinfra.sim.twin.fleet import FleetTwin, ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
-from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
 
 TraceFormat = Literal["servegen", "mooncake", "azure"]
 
@@ -228,7 +228,7 @@ def _bench_workload(
         load.mean_prompt_tokens,
         load.mean_output_tokens,
         slo.ttft_p95_s,
-        slo.itl_p95_s / math.exp(Z_95 * ITL_SIGMA),
+        slo.itl_p95_s / ITL_P95_OVER_MEAN,
         load.p95_prompt_tokens,
     )
     if capacity_rps <= 0:

@@ -9,7 +9,6 @@ tunes through the Kubernetes API (the twin serves one; see `optiinfra.sim.kube`)
 Its traffic is the calibrated default generator (real Azure token mix and Mooncake prefix reuse) scaled to
 the Deployment's capacity by the capacity model, with a daily cycle and no weekly one."""
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -21,7 +20,7 @@ from optiinfra.sim.capacity import config_for_instance, max_rps_under_slo
 from optiinfra.sim.traffic import default_generator
 from optiinfra.sim.traffic.models import HOUR_S, nearest_rank
 from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
-from optiinfra.sim.twin.replica import ITL_SIGMA, Z_95, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
 
 DEMO_NAMESPACE = "inference"
 DEMO_PREFIX_TRACE = "mooncake/conversation_trace.jsonl"
@@ -91,7 +90,7 @@ def kube_workload_spec(
         mix.mean_prompt_tokens,
         max(1.0, mix.mean_output_tokens),
         slo.ttft_p95_s,
-        slo.itl_p95_s / math.exp(Z_95 * ITL_SIGMA),
+        slo.itl_p95_s / ITL_P95_OVER_MEAN,
         float(nearest_rank(prompts, 0.95)),
     )
     if not capacity > 0:

@@ -50,6 +50,8 @@ ITL_SIGMA = 0.1
 """Spread of one request's mean inter-token gap around the modelled mean. The capacity model's step already
 averages prefill chunks over the batch, and a request's mean over tens of tokens varies little, so p95 ITL
 comes out about 18% above the mean."""
+ITL_P95_OVER_MEAN = math.exp(Z_95 * ITL_SIGMA)
+"""The twin's inter-token latencies are lognormal around the model's mean: p95 = mean x this."""
 
 # Host CPU model (cores of one instance). vLLM's API server and engine-core loop idle at a fraction of a core;
 # while the GPU works, each GPU's worker thread is busy launching kernels and preparing inputs; every request
@@ -146,7 +148,7 @@ class ReplicaWindow:
     @property
     def itl_p95_s(self) -> float:
         """The modelled mean ITL stretched to the p95 of the per-request spread (`ITL_SIGMA`)."""
-        return self.performance.itl_s * math.exp(Z_95 * ITL_SIGMA)
+        return self.performance.itl_s * ITL_P95_OVER_MEAN
 
     def meets(self, ttft_p95_s: float, itl_p95_s: float) -> bool:
         """Whether the window met a p95 TTFT / p95 ITL objective; an idle window trivially does."""
