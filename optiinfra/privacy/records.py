@@ -1,0 +1,44 @@
+"""The tier-1 request record: what OptiInfra may know about one request when it may know nothing of its
+text. Every field is a number, a timestamp, a closed vocabulary or a short identifier that cannot hold a
+space, so no prompt or completion text fits in it, and unknown fields are refused rather than dropped."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+"""A model or request-type name: at most 128 characters, no spaces, so free text cannot be carried."""
+
+DEFAULT_REQUEST_TYPE = "default"
+
+
+class RequestError(StrEnum):
+    """Why a request failed, as a closed vocabulary (never the error message, which may quote the prompt)."""
+
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    CONTEXT_OVERFLOW = "context_overflow"
+    CLIENT_ERROR = "client_error"
+    SERVER_ERROR = "server_error"
+
+
+class TokenRecord(BaseModel):
+    """One request as a tier-1 log line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+    model: Identifier
+    request_type: Identifier = DEFAULT_REQUEST_TYPE
+    context_tokens: int = Field(ge=0, description="Prompt tokens, everything sent with the request")
+    generated_tokens: int = Field(ge=0)
+    latency_s: float | None = Field(default=None, ge=0, description="End to end")
+    ttft_s: float | None = Field(default=None, ge=0, description="Time to first token")
+    error: RequestError | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.context_tokens + self.generated_tokens
