@@ -6,22 +6,34 @@ import asyncio
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from agents.application.strategies import analyze_application
 from agents.cost.strategies import analyze_cost
 from agents.performance.strategies import analyze_performance
 from agents.resource.strategies import analyze_resource
+from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.domain.enums import AgentKind
 from optiinfra.domain.recommendation import AnalysisResult
 from workflows.contracts import ActivityName, AnalyzeInput
 
 
-@activity.defn(name=ActivityName.ANALYZE)
-async def analyze_workload(request: AnalyzeInput) -> AnalysisResult:
-    # Analyzers are CPU-bound (integer programs, forecast fits): off the event loop, so heartbeats and
-    # other activities of the worker keep running.
-    if request.agent is AgentKind.COST:
-        return await asyncio.to_thread(analyze_cost, request.snapshot)
-    if request.agent is AgentKind.PERFORMANCE:
-        return await asyncio.to_thread(analyze_performance, request.snapshot)
-    if request.agent is AgentKind.RESOURCE:
-        return await asyncio.to_thread(analyze_resource, request.snapshot)
-    raise ApplicationError(f"the {request.agent.value} agent is not available", non_retryable=True)
+class AnalysisActivities:
+    def __init__(self, model_prices: ModelPriceTable | None = None) -> None:
+        """`model_prices`: what the Application agent prices tokens with; the bundled table by default."""
+        self._model_prices = model_prices or ModelPriceTable.load_default()
+
+    @activity.defn(name=ActivityName.ANALYZE)
+    async def analyze_workload(self, request: AnalyzeInput) -> AnalysisResult:
+        # Analyzers are CPU-bound (integer programs, forecast fits): off the event loop, so heartbeats and
+        # other activities of the worker keep running.
+        snapshot = request.snapshot
+        if request.agent is AgentKind.COST:
+            return await asyncio.to_thread(analyze_cost, snapshot)
+        if request.agent is AgentKind.PERFORMANCE:
+            return await asyncio.to_thread(analyze_performance, snapshot)
+        if request.agent is AgentKind.RESOURCE:
+            return await asyncio.to_thread(analyze_resource, snapshot, request.requests)
+        if request.agent is AgentKind.APPLICATION:
+            return await asyncio.to_thread(
+                analyze_application, snapshot, self._model_prices, requests=request.requests
+            )
+        raise ApplicationError(f"the {request.agent.value} agent is not available", non_retryable=True)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import require_token
-from api.routes import customers, health, optimizations, recommendations, workloads
+from api.routes import customers, health, optimizations, privacy, recommendations, workloads
 from optiinfra.engine.client import connect_temporal
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
@@ -47,6 +47,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(health.router)
-    for router in (customers.router, optimizations.router, recommendations.router, workloads.router):
+    for router in (
+        customers.router,
+        optimizations.router,
+        privacy.router,
+        recommendations.router,
+        workloads.router,
+    ):
         app.include_router(router, prefix="/v1", dependencies=[Depends(require_token)])
     return app

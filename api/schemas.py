@@ -1,12 +1,16 @@
 """Request and response bodies of the API (the OpenAPI document at /docs is generated from these)."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
+from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
+from optiinfra.privacy.records import Identifier, TokenRecord
+from optiinfra.privacy.tiers import PrivacyTier
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -122,3 +126,59 @@ class WorkloadBody(BaseModel):
         if (self.kube_namespace is None) != (self.kube_deployment is None):
             raise ValueError("kube_namespace and kube_deployment are given together or not at all")
         return self
+
+
+# Privacy tiers and the Application agent's inputs
+
+MAX_TOKEN_RECORDS_PER_CALL = 10_000
+MAX_AGGREGATES_PER_CALL = 1_000
+MAX_PROMPTS_PER_CALL = 100
+MAX_PROMPT_CHARS = 1_000_000
+
+
+class PrivacyTierBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier: PrivacyTier = Field(description="1: metrics only; 2: plus aggregates; 3: plus prompt content")
+    changed_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: str = Field(default="", max_length=2000)
+
+
+class RequestLogBody(BaseModel):
+    """Tier-1 records: a record with any field beyond TokenRecord's (a prompt, say) fails the whole body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[TokenRecord] = Field(min_length=1, max_length=MAX_TOKEN_RECORDS_PER_CALL)
+
+
+class AggregatesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rag_retrieval: list[RagRetrievalStats] = Field(default_factory=list, max_length=MAX_AGGREGATES_PER_CALL)
+    prompt_structure: list[PromptStructure] = Field(default_factory=list, max_length=MAX_AGGREGATES_PER_CALL)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "AggregatesBody":
+        if not self.rag_retrieval and not self.prompt_structure:
+            raise ValueError("give at least one aggregate")
+        return self
+
+
+class PromptItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_ref: Identifier = Field(description="The client's id of the request")
+    at: datetime
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS)
+    completion: str = Field(default="", max_length=MAX_PROMPT_CHARS)
+
+
+class PromptsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[PromptItem] = Field(min_length=1, max_length=MAX_PROMPTS_PER_CALL)
+
+
+class Accepted(BaseModel):
+    accepted: int

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         default=None,
         description="Per-workload prefix traces (Mooncake JSON lines) at <dir>/<customer>/<workload>.jsonl",
     )
+    model_price_table: Path | None = Field(
+        default=None,
+        description="JSON table of model token prices and context windows; unset: the bundled table",
+    )
     kube_api_url: str = Field(default="", description="e.g. https://my-cluster:6443; empty: kubeconfig")
     kube_api_token: SecretStr | None = Field(default=None, description="Bearer token for kube_api_url")
     kube_context: str = Field(default="", description="kubeconfig context; empty: the current one")
@@ -73,9 +77,16 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_token: SecretStr | None = Field(default=None, description="Bearer token; generated when unset")
 
+    # Privacy tier 3 (opt-in per customer): prompt content is stored encrypted with this key, made by
+    # `cryptography.fernet.Fernet.generate_key()`. Losing it makes the stored content unreadable.
+    prompt_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key for tier-3 prompt content; without it tier-3 storage is refused",
+    )
+
     # Language models: OpenAI-compatible endpoints in three tiers, cheapest first. A tier is configured
     # when both its URL and model are set; with none configured (the default) rules answer every task.
-    # Prices are USD per 1,000 tokens, for the cost recorded per workflow and the monthly budget.
+    # Prices are USD per 1,000 tokens, for the cost recorded per workflow and the daily budget.
     llm_small_url: str = Field(default="", description="e.g. http://vllm-small:8000/v1")
     llm_small_model: str = ""
     llm_small_api_key: SecretStr | None = None
@@ -92,9 +103,36 @@ class Settings(BaseSettings):
     llm_frontier_input_usd_per_1k: float = Field(default=0.0, ge=0)
     llm_frontier_output_usd_per_1k: float = Field(default=0.0, ge=0)
     llm_timeout_seconds: float = Field(default=20.0, gt=0, description="Whole call; then rules answer")
-    llm_monthly_budget_usd: float = Field(default=25.0, ge=0, description="Per customer, calendar month")
+    llm_daily_budget_usd: float = Field(
+        default=5.0, ge=0, description="Per customer and UTC day; once spent, rules answer"
+    )
+    llm_budget_downgrade_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of the daily budget after which tasks go to the next cheaper configured tier",
+    )
+    llm_max_completion_tokens: int = Field(
+        default=1024, gt=0, description="Sent as max_tokens on every call; bounds the cost estimate"
+    )
     llm_breaker_failure_threshold: int = Field(default=3, gt=0, description="Failures in a row opening it")
     llm_breaker_cooldown_seconds: float = Field(default=60.0, gt=0, description="Open before one trial")
+    # Semantic answer cache: a question close enough to an answered one (same task, tier, schema, customer
+    # and figures) gets that answer, revalidated. Embeddings come from an OpenAI-compatible endpoint
+    # when its URL and model are set, otherwise from local feature hashing (no model download).
+    llm_semantic_cache_enabled: bool = True
+    llm_semantic_cache_threshold: float = Field(
+        default=0.97, gt=0, le=1, description="Least cosine similarity that counts as the same question"
+    )
+    llm_embedding_url: str = Field(default="", description="e.g. http://vllm-embed:8000/v1")
+    llm_embedding_model: str = ""
+    llm_embedding_api_key: SecretStr | None = None
+
+    # Vector store. Empty URL means local files under qdrant_path (default <state_dir>/qdrant), which one
+    # process at a time may open.
+    qdrant_url: str = Field(default="", description="e.g. http://qdrant:6333")
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: Path | None = Field(default=None, description="Local mode folder; default state_dir/qdrant")
 
     # Execution timing. The embedded profile shortens everything so a demo finishes in a minute.
     profile: Literal["embedded", "production"] = "embedded"

@@ -12,13 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.analysis import analyze_workload
+from activities.agent_requests import AgentRequestActivities
+from activities.analysis import AnalysisActivities
+from activities.application import ApplicationActivities
 from activities.cloud import CloudActivities
 from activities.kube import KubeActivities
 from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
 from activities.store import StoreActivities
 from agents.reasoning.layering import InferenceLayer
+from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
@@ -54,6 +57,7 @@ def build_worker(
     deployments: Deployments | None = None,
     in_flight: InFlightProbe | None = None,
     prefix_traces: PrefixTraces | None = None,
+    model_prices: ModelPriceTable | None = None,
 ) -> Worker:
     """`inference` left out means rules only: explanations are then built from the proposals alone.
     `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed."""
@@ -68,6 +72,9 @@ def build_worker(
         kube_activities = [kube.execute_kube_step, kube.compensate_kube_step, kube.verify_kube_execution]
     collection = MetricsActivities(collector)
     llm = LlmActivities(inference or InferenceLayer(), sessions)
+    application = ApplicationActivities(sessions)
+    analysis = AnalysisActivities(model_prices)
+    agent_requests = AgentRequestActivities(client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -83,9 +90,11 @@ def build_worker(
             cloud.execute_step,
             cloud.compensate_step,
             cloud.verify_execution,
-            analyze_workload,
+            analysis.analyze_workload,
             collection.collect_workload_metrics,
             llm.explain_proposal,
+            application.collect_application_profile,
+            agent_requests.send_agent_request,
             *kube_activities,
         ],
     )
@@ -146,6 +155,7 @@ async def run_worker(settings: Settings) -> None:
                 deployments=deployments,
                 in_flight=InFlightProbe(http, pod_metrics),
                 prefix_traces=PrefixTraces(settings.prefix_trace_dir),
+                model_prices=ModelPriceTable.configured(settings),
             )
             await worker.run()
     finally:

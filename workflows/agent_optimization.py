@@ -14,7 +14,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from agents.gate import decide_gate
-    from optiinfra.domain.enums import DecisionKind, RecommendationStatus, StepPhase, StepStatus
+    from optiinfra.domain.agent_requests import AgentRequest
+    from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus, StepPhase, StepStatus
     from optiinfra.domain.fleet import WorkloadSnapshot
     from optiinfra.domain.recommendation import (
         AnalysisResult,
@@ -29,7 +30,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts import (
         ActivityName,
+        AgentRequestDelivery,
+        AgentRequestReceipt,
         AnalyzeInput,
+        ApplicationProfileResult,
         CompensationRequest,
         ExplainRequest,
         ExplainResult,
@@ -45,6 +49,11 @@ with workflow.unsafe.imports_passed_through():
         WorkloadRef,
     )
     from workflows.search_attributes import OPTI_SAVINGS_USD, OPTI_STATUS
+
+
+ADVICE_ACCEPTED = (
+    "accepted as advice: it has no steps for OptiInfra to run; the application's owners apply it"
+)
 
 
 def commits_spend(recommendation: Recommendation) -> bool:
@@ -66,6 +75,8 @@ class AgentOptimizationWorkflow:
         self._status: OptimizationStatus | None = None
         self._decision: Approval | None = None
         self._request: OptimizationRequest | None = None
+        self._agent_requests: list[AgentRequest] = []
+        self._analyzed = False
 
     # ---- handlers -------------------------------------------------------------------------
 
@@ -76,6 +87,22 @@ class AgentOptimizationWorkflow:
     @workflow.signal
     def reject(self, approval: Approval) -> None:
         self._accept_decision(approval.model_copy(update={"decision": DecisionKind.REJECT}))
+
+    @workflow.signal(name="agent_request")
+    def receive_agent_request(self, request: AgentRequest) -> None:
+        """Another agent asks this one to look at the workload (the app <-> infra loop). Requests that
+        arrive after the analysis ran are kept in the notes for the person reading the run."""
+        if any(
+            r.kind is request.kind and r.source_workflow_id == request.source_workflow_id
+            for r in self._agent_requests
+        ):
+            return
+        self._agent_requests.append(request)
+        if self._analyzed and self._status is not None:
+            self._status.notes.append(
+                f"the {request.from_agent.value} agent's request ({request.kind.value}) arrived after the "
+                f"analysis: {request.reason}"
+            )
 
     @workflow.query
     def get_status(self) -> OptimizationStatus:
@@ -109,11 +136,23 @@ class AgentOptimizationWorkflow:
             context.model_copy(update={"agent": request.agent}),
             WorkloadSnapshot,
         )
+        if request.agent is AgentKind.APPLICATION:
+            collected: ApplicationProfileResult = await self._activity(
+                ActivityName.COLLECT_APPLICATION_PROFILE, context, ApplicationProfileResult
+            )
+            snapshot = snapshot.model_copy(update={"application": collected.profile})
         self._set_phase(WorkflowPhase.ANALYZING)
+        received = list(self._agent_requests)
         analysis: AnalysisResult = await self._activity(
-            ActivityName.ANALYZE, AnalyzeInput(agent=request.agent, snapshot=snapshot), AnalysisResult
+            ActivityName.ANALYZE,
+            AnalyzeInput(agent=request.agent, snapshot=snapshot, requests=received),
+            AnalysisResult,
         )
-        self.status.notes = list(analysis.notes)
+        self._analyzed = True
+        self.status.notes = [
+            f"asked by the {r.from_agent.value} agent ({r.source_workflow_id}): {r.reason}" for r in received
+        ] + list(analysis.notes)
+        await self._send_agent_requests(analysis, received)
         if not analysis.proposals:
             self._set_phase(WorkflowPhase.NO_ACTION)
             return self.status
@@ -140,6 +179,34 @@ class AgentOptimizationWorkflow:
 
         await self._execute_verify_finalize(recommendation)
         return await self._finish(recommendation)
+
+    async def _send_agent_requests(self, analysis: AnalysisResult, received: list[AgentRequest]) -> None:
+        """Deliver what the analysis asks of other agents, never back to an agent that asked this run
+        (the loop ends after one exchange). A failed delivery is a note, not a failed optimization."""
+        askers = {r.from_agent for r in received}
+        for outgoing in analysis.requests:
+            if outgoing.to_agent in askers or outgoing.to_agent is self.request.agent:
+                continue
+            delivery = AgentRequestDelivery(
+                customer_id=self.request.customer_id,
+                workload_id=self.request.workload_id,
+                request=outgoing.model_copy(update={"source_workflow_id": workflow.info().workflow_id}),
+                timing=self.request.timing,
+            )
+            try:
+                receipt: AgentRequestReceipt = await self._activity(
+                    ActivityName.SEND_AGENT_REQUEST,
+                    delivery,
+                    AgentRequestReceipt,
+                    summary=f"ask the {outgoing.to_agent.value} agent: {outgoing.kind.value}",
+                )
+            except ActivityError as error:
+                self.status.notes.append(f"could not ask the {outgoing.to_agent.value} agent: {error}")
+                continue
+            self.status.notes.append(
+                f"asked the {outgoing.to_agent.value} agent ({outgoing.kind.value}, {receipt.workflow_id}): "
+                f"{outgoing.reason}"
+            )
 
     async def _explain(self, proposal: Proposal) -> Explanation | None:
         """The person deciding reads this; without it the proposal's own reasoning still stands, so a
@@ -194,6 +261,10 @@ class AgentOptimizationWorkflow:
         if commits_spend(recommendation) and not approved_by_person:
             # The gate already routes purchases to a person; this refuses them even if it did not.
             raise ApplicationError("a purchase needs a person's approval", non_retryable=True)
+        if not recommendation.steps:
+            # Advice such as a model-routing rule: the application's owners carry it out, not a saga.
+            await self._change_status(RecommendationStatus.EXECUTED, reason=ADVICE_ACCEPTED)
+            return
         await self._change_status(RecommendationStatus.EXECUTING)
         apply_steps = [s for s in recommendation.steps if s.phase is StepPhase.APPLY]
         finalize_steps = [s for s in recommendation.steps if s.phase is StepPhase.FINALIZE]

@@ -6,6 +6,8 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from agents.reasoning.explanations import ProposalExplanation
+from optiinfra.domain.agent_requests import AgentRequest
+from optiinfra.domain.application import ApplicationProfile
 from optiinfra.domain.enums import AgentKind, RecommendationStatus
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
 from optiinfra.domain.recommendation import (
@@ -86,6 +88,28 @@ class WorkloadContext(BaseModel):
 class AnalyzeInput(BaseModel):
     agent: AgentKind
     snapshot: WorkloadSnapshot
+    requests: list[AgentRequest] = Field(
+        default_factory=list, description="What other agents asked this one to look at (signals received)"
+    )
+
+
+class AgentRequestDelivery(BaseModel):
+    """One agent's request, on its way to the other agent's workflow for the same workload."""
+
+    customer_id: str
+    workload_id: str
+    request: AgentRequest
+    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+
+
+class ApplicationProfileResult(BaseModel):
+    profile: ApplicationProfile | None = Field(
+        default=None, description="None when the workload logged no requests within the lookback"
+    )
+
+
+class AgentRequestReceipt(BaseModel):
+    workflow_id: str = Field(description="The addressee's run, started by the request or already running")
 
 
 class StatusChange(BaseModel):
@@ -138,6 +162,8 @@ class ActivityName:
     EXECUTE_KUBE_STEP = "execute_kube_step"
     COMPENSATE_KUBE_STEP = "compensate_kube_step"
     VERIFY_KUBE = "verify_kube_execution"
+    SEND_AGENT_REQUEST = "send_agent_request"
+    COLLECT_APPLICATION_PROFILE = "collect_application_profile"
 
 
 class WorkloadList(BaseModel):
@@ -156,7 +182,9 @@ class MetricsCollectionSummary(BaseModel):
 
 
 class ExplainRequest(BaseModel):
-    customer_id: str = Field(description="Whose monthly language-model budget the explanation spends")
+    customer_id: str = Field(
+        description="Whose daily language-model budget the explanation spends, under whose privacy tier"
+    )
     proposal: Proposal
 
 

@@ -4,16 +4,19 @@ and on any failure from the rules, so a task always gets a valid answer and a us
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic
-
-from pydantic import ValidationError
+from typing import Generic, cast
 
 from agents.reasoning.breaker import CircuitBreaker
+from agents.reasoning.budget import CallAllowance, choose_tier
 from agents.reasoning.cache import AnswerCache, cache_key
+from agents.reasoning.graph import ReasoningRun, ReasoningState, build_reasoning_graph, initial_state
 from agents.reasoning.routing import tier_for
+from agents.reasoning.semantic_cache import SemanticCache, SemanticKey
 from agents.reasoning.tasks import AnswerT, ReasoningTask
-from optiinfra.llm.chat import ChatReply, LlmCallError
-from optiinfra.llm.config import InferenceConfig, TierModel
+from agents.reasoning.tenant import Tenant
+from agents.reasoning.validation import InvalidAnswer, validated_answer
+from optiinfra.llm.chat import ChatMessage
+from optiinfra.llm.config import InferenceConfig
 from optiinfra.llm.tiers import InferenceTier
 from optiinfra.llm.usage import LlmUsage
 
@@ -24,22 +27,29 @@ class Inference(Generic[AnswerT]):
     usage: LlmUsage
 
 
-class _Rejected(Exception):
-    """A reply that arrived but cannot be used; the message is the usage record's reason."""
-
-
 class InferenceLayer:
-    """Holds per-tier circuit breakers and the answer cache, so one instance should serve a whole worker.
+    """Holds per-tier circuit breakers, the answer caches and the compiled reasoning graph, so one
+    instance should serve a whole worker.
 
-    The order for each task: rules that settle it; the routed tier's cached answer; the tenant's budget;
-    the tier's breaker; one model call, validated. Anything short of a valid answer is a rule answer whose
-    usage record says why (tokens a failed call was billed for are still counted)."""
+    The order for each task: rules that settle it; the customer's privacy tier (content it does not allow
+    never reaches a model or the semantic cache); the tier routed to by task kind; that tier's exact then
+    semantic cache; the daily budget, which may downgrade to a cheaper tier (whose caches are tried too)
+    or leave the task to the rules; then the reasoning graph (draft, validate, at most two repairs, each
+    call through the budget and the breaker). Anything short of a valid answer is a rule answer whose
+    usage record says why; tokens every call was billed for are counted."""
 
     def __init__(
-        self, config: InferenceConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        config: InferenceConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        semantic_cache: SemanticCache | None = None,
     ) -> None:
         self._config = config or InferenceConfig()
         self._cache = AnswerCache()
+        if semantic_cache is None and self._config.semantic_cache is not None:
+            semantic_cache = SemanticCache(self._config.semantic_cache)
+        self._semantic = semantic_cache
         self._breakers = {
             tier: CircuitBreaker(
                 failure_threshold=self._config.breaker.failure_threshold,
@@ -48,95 +58,141 @@ class InferenceLayer:
             )
             for tier in self._config.tiers
         }
+        self._graph = build_reasoning_graph()
 
-    async def answer(
-        self, task: ReasoningTask[AnswerT], *, spent_this_month_usd: float
-    ) -> Inference[AnswerT]:
-        """`spent_this_month_usd` is the tenant's recorded model spend this calendar month."""
+    async def answer(self, task: ReasoningTask[AnswerT], *, tenant: Tenant) -> Inference[AnswerT]:
         settled = task.settled_by_rules()
         if settled is not None:
-            return Inference(
-                settled, LlmUsage(task=task.name, tier=InferenceTier.RULES, reason="settled by rules")
+            return _by_rules(task, settled, "settled by rules")
+        if not tenant.privacy_tier.allows(task.content_tier):
+            reason = (
+                f"not sent to a model: the {task.name} prompt holds privacy tier {task.content_tier.value} "
+                f"({task.content_tier.name.lower()}) content and customer {tenant.customer_id} is in tier "
+                f"{tenant.privacy_tier.value}"
             )
-        tier = tier_for(task.kind, self._config.tiers.keys())
-        if tier is None:
-            usage = LlmUsage(
-                task=task.name,
-                tier=InferenceTier.RULES,
-                reason=f"no model tier configured for {task.kind} tasks",
-            )
-            return Inference(task.rule_answer(), usage)
-        return await self._ask_model(task, tier, spent_this_month_usd)
+            return _by_rules(task, task.rule_answer(), reason)
+        routed = tier_for(task.kind, self._config.tiers.keys())
+        if routed is None:
+            return _by_rules(task, task.rule_answer(), f"no model tier configured for {task.kind} tasks")
+        messages = task.messages()
+        cached = await self._from_cache(task, routed, messages, tenant)
+        if cached is not None:
+            return cached
+        choice = choose_tier(
+            routed,
+            self._config.tiers,
+            messages,
+            spent_usd=tenant.spent_today_usd,
+            policy=self._config.budget,
+        )
+        if choice.tier is None:
+            usage = LlmUsage(task=task.name, tier=routed, model=self._config.tiers[routed].client.model)
+            return _fall_back(task, usage, choice.reason)
+        if choice.tier is not routed:
+            cached = await self._from_cache(task, choice.tier, messages, tenant)
+            if cached is not None:
+                return cached
+        return await self._ask_model(task, choice.tier, messages, tenant, downgrade=choice.reason)
 
     async def aclose(self) -> None:
         for tier_model in self._config.tiers.values():
             await tier_model.client.aclose()
+        if self._semantic is not None:
+            await self._semantic.aclose()
+
+    async def _from_cache(
+        self, task: ReasoningTask[AnswerT], tier: InferenceTier, messages: list[ChatMessage], tenant: Tenant
+    ) -> Inference[AnswerT] | None:
+        model = self._config.tiers[tier].client.model
+        text = self._cache.get(cache_key(tier, model, messages))
+        if text is not None:
+            answer = _valid_or_none(task, text)
+            if answer is not None:
+                usage = LlmUsage(
+                    task=task.name, tier=tier, model=model, cached=True, reason="exact cache hit"
+                )
+                return Inference(answer, usage)
+        if self._semantic is None:
+            return None
+        hit = await self._semantic.lookup(_semantic_key(task, tier, tenant), messages)
+        if hit is None:
+            return None
+        answer = _valid_or_none(task, hit.text)
+        if answer is None:
+            return None
+        reason = f"semantic cache hit (similarity {hit.similarity:.3f})"
+        return Inference(
+            answer, LlmUsage(task=task.name, tier=tier, model=hit.model, cached=True, reason=reason)
+        )
 
     async def _ask_model(
-        self, task: ReasoningTask[AnswerT], tier: InferenceTier, spent_this_month_usd: float
+        self,
+        task: ReasoningTask[AnswerT],
+        tier: InferenceTier,
+        messages: list[ChatMessage],
+        tenant: Tenant,
+        *,
+        downgrade: str,
     ) -> Inference[AnswerT]:
+        """`downgrade` says why `tier` is cheaper than the task was routed to, if it is."""
         tier_model = self._config.tiers[tier]
-        usage = LlmUsage(task=task.name, tier=tier, model=tier_model.client.model)
-        messages = task.messages()
-        key = cache_key(tier, tier_model.client.model, messages)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return Inference(_parse(task, cached, tier), usage.model_copy(update={"cached": True}))
-        budget = self._config.monthly_budget_usd
-        if spent_this_month_usd >= budget:
-            return _fall_back(
-                task, usage, f"monthly budget spent (${spent_this_month_usd:.2f} of ${budget:.2f})"
-            )
-        breaker = self._breakers[tier]
-        if not breaker.try_acquire():
-            return _fall_back(task, usage, f"circuit breaker open for the {tier} tier")
-        try:
-            reply = await tier_model.client.complete(messages)
-        except LlmCallError as error:
-            breaker.record_failure()
-            return _fall_back(task, usage, f"{tier} tier call failed: {error}")
-        usage = _billed(usage, reply, tier_model)
-        try:
-            answer = _parse(task, reply.text, tier)
-        except _Rejected as rejection:
-            breaker.record_failure()
-            return _fall_back(task, usage, str(rejection))
-        breaker.record_success()
-        self._cache.put(key, reply.text)
-        return Inference(answer, usage)
+        budget = self._config.budget
+        run = ReasoningRun(
+            task=task,
+            tier=tier,
+            tier_model=tier_model,
+            breaker=self._breakers[tier],
+            allowance=CallAllowance(
+                spent_usd=tenant.spent_today_usd,
+                budget_usd=budget.daily_budget_usd,
+                price=tier_model.price,
+                max_completion_tokens=budget.max_completion_tokens,
+            ),
+        )
+        final = cast(
+            ReasoningState,
+            await self._graph.ainvoke(initial_state(messages, tier_model.client.model), context=run),
+        )
+        usage = LlmUsage(
+            task=task.name,
+            tier=tier,
+            model=final["model"],
+            prompt_tokens=final["prompt_tokens"],
+            completion_tokens=final["completion_tokens"],
+            cost_usd=final["cost_usd"],
+            calls=final["calls"],
+            repairs=final["repairs"],
+            fell_back_to_rules=final["fell_back"],
+            reason="; ".join(reason for reason in (downgrade, final["reason"]) if reason),
+        )
+        if not final["fell_back"]:
+            self._cache.put(cache_key(tier, tier_model.client.model, messages), final["text"])
+            if self._semantic is not None:
+                await self._semantic.store(
+                    _semantic_key(task, tier, tenant), messages, answer=final["text"], model=final["model"]
+                )
+        return Inference(cast(AnswerT, final["answer"]), usage)
 
 
-def _parse(task: ReasoningTask[AnswerT], text: str, tier: InferenceTier) -> AnswerT:
+def _semantic_key(task: ReasoningTask[AnswerT], tier: InferenceTier, tenant: Tenant) -> SemanticKey:
+    return SemanticKey.of(
+        customer_id=tenant.customer_id,
+        task=task.name,
+        tier=tier,
+        schema=task.answer_model.model_json_schema(),
+    )
+
+
+def _valid_or_none(task: ReasoningTask[AnswerT], text: str) -> AnswerT | None:
     try:
-        answer = task.answer_model.model_validate_json(text)
-    except ValidationError as error:
-        if any(detail["type"] == "json_invalid" for detail in error.errors()):
-            raise _Rejected(f"{tier} tier answer is not valid JSON") from error
-        raise _Rejected(f"{tier} tier answer does not match the schema: {_first_problem(error)}") from error
-    rejection = task.rejection(answer)
-    if rejection is not None:
-        raise _Rejected(f"{tier} tier answer rejected: {rejection}")
-    return answer
+        return validated_answer(task, text)
+    except InvalidAnswer:
+        return None
 
 
-def _first_problem(error: ValidationError) -> str:
-    detail = error.errors()[0]
-    location = ".".join(str(part) for part in detail["loc"]) or "answer"
-    return f"{location}: {detail['msg']}"
-
-
-def _billed(usage: LlmUsage, reply: ChatReply, tier_model: TierModel) -> LlmUsage:
-    cost = tier_model.price.cost_usd(
-        prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens
-    )
-    return usage.model_copy(
-        update={
-            "model": reply.model,
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "cost_usd": cost,
-        }
-    )
+def _by_rules(task: ReasoningTask[AnswerT], answer: AnswerT, reason: str) -> Inference[AnswerT]:
+    """The rule tier answers and no model tier was ever in question."""
+    return Inference(answer, LlmUsage(task=task.name, tier=InferenceTier.RULES, reason=reason))
 
 
 def _fall_back(task: ReasoningTask[AnswerT], usage: LlmUsage, reason: str) -> Inference[AnswerT]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from optiinfra.llm.chat import ChatMessage
 from optiinfra.llm.tiers import InferenceTier
+from optiinfra.privacy.tiers import PrivacyTier
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
@@ -37,10 +38,13 @@ _SMALLEST_FITTING_TIER = {
 
 
 class ReasoningTask(ABC, Generic[AnswerT]):
-    """One question. Subclasses set `name`, `kind` and `answer_model`."""
+    """One question. Subclasses set `name`, `kind` and `answer_model`, and `content_tier` when their
+    messages carry more than metrics: the privacy tier a customer must be in for that content to be sent
+    to a model at all."""
 
     name: ClassVar[str]
     kind: ClassVar[TaskKind]
+    content_tier: ClassVar[PrivacyTier] = PrivacyTier.METRICS_ONLY
     answer_model: type[AnswerT]
 
     @abstractmethod

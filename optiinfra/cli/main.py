@@ -1,4 +1,4 @@
-"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, catalog, bench."""
+"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, catalog, bench, analyze."""
 
 import asyncio
 import contextlib
@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from optiinfra.cli.analyze import analyze_app
 from optiinfra.cli.api_client import ApiClient, ApiError
 from optiinfra.cli.report import render_report
 from optiinfra.cli.run_once import optimize_fleet
@@ -27,6 +28,7 @@ app.add_typer(recommendations_app, name="recommendations")
 app.add_typer(catalog_app, name="catalog")
 bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(analyze_app, name="analyze")
 
 
 def _settings() -> Settings:

@@ -1,19 +1,23 @@
 """Starting optimizations and sending people's decisions to the workflows that wait for them."""
 
+import contextlib
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from optiinfra.domain.agent_requests import AgentRequest
 from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus
 from optiinfra.domain.recommendation import Approval, Recommendation
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from workflows.agent_optimization import AgentOptimizationWorkflow
-from workflows.contracts import ExecutionTiming, OptimizationRequest, WorkflowPhase
+from workflows.contracts import AgentRequestDelivery, ExecutionTiming, OptimizationRequest, WorkflowPhase
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
 
-AVAILABLE_AGENTS = frozenset({AgentKind.COST, AgentKind.PERFORMANCE, AgentKind.RESOURCE})
+AVAILABLE_AGENTS = frozenset(AgentKind)
 
 
 class UnknownWorkloadError(LookupError):
@@ -135,3 +139,47 @@ async def decide(
             detail={"reason": reason, "workflow_id": recommendation.workflow_id},
         )
     return recommendation
+
+
+def requested_workflow_id(customer_id: str, workload_id: str, request: AgentRequest) -> str:
+    """One addressee run per asking run, e.g. `opt/demo/chat-8b/application/asked-by/resource/3`, so
+    a retried delivery finds the run it already started."""
+    prefix = workflow_id_prefix(customer_id, workload_id, request.to_agent)
+    asker = request.source_workflow_id.removeprefix(f"opt/{customer_id}/{workload_id}/")
+    return f"{prefix}/asked-by/{asker}"
+
+
+async def deliver_agent_request(*, client: Client, task_queue: str, delivery: AgentRequestDelivery) -> str:
+    """Signal-with-start the addressee's optimization: a run already going gets the signal; otherwise a
+    new one starts with the request delivered before its first step. Returns the run's workflow id."""
+    request = delivery.request
+    workflow_id = requested_workflow_id(delivery.customer_id, delivery.workload_id, request)
+    # A run that already finished answered this request: a retried delivery must not start another.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            AgentOptimizationWorkflow.run,
+            OptimizationRequest(
+                customer_id=delivery.customer_id,
+                workload_id=delivery.workload_id,
+                agent=request.to_agent,
+                timing=delivery.timing,
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal="agent_request",
+            start_signal_args=[request],
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(OPTI_CUSTOMER, delivery.customer_id),
+                    SearchAttributePair(OPTI_WORKLOAD, delivery.workload_id),
+                    SearchAttributePair(OPTI_AGENT, request.to_agent.value),
+                    SearchAttributePair(OPTI_STATUS, WorkflowPhase.COLLECTING.value),
+                ]
+            ),
+            static_summary=(
+                f"{request.to_agent.value} optimization of {delivery.customer_id}/{delivery.workload_id}, "
+                f"asked by the {request.from_agent.value} agent ({request.kind.value})"
+            ),
+        )
+    return workflow_id

@@ -40,6 +40,10 @@ class RecommendationType(StrEnum):
     SERVING_TUNING = "serving_tuning"
     KV_TIERING = "kv_tiering"
     OOM_PREVENTION = "oom_prevention"
+    CONTEXT_RIGHT_SIZING = "context_right_sizing"
+    MODEL_ROUTING = "model_routing"
+    PROMPT_EFFICIENCY = "prompt_efficiency"
+    RAG_TUNING = "rag_tuning"
 
 
 class RecommendationStatus(StrEnum):

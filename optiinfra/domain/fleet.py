@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from optiinfra.domain.application import ApplicationProfile
 from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, UtilizationMetric
 from optiinfra.domain.kube import DeploymentState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
@@ -175,6 +176,9 @@ class WorkloadSnapshot(BaseModel):
     )
     prefix_cache: PrefixCacheProfile | None = Field(
         default=None, description="The workload's prefix trace replayed through kvtier (Resource agent)"
+    )
+    application: ApplicationProfile | None = Field(
+        default=None, description="The workload's request log, profiled per request type (Application agent)"
     )
 
     def series_for(self, instance_id: str, metric: UtilizationMetric) -> MetricSeries | None:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from optiinfra.domain.agent_requests import AgentRequest
 from optiinfra.domain.enums import (
     AgentKind,
     DecisionKind,
@@ -118,3 +119,6 @@ class AnalysisResult(BaseModel):
 
     proposals: list[Proposal] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    requests: list[AgentRequest] = Field(
+        default_factory=list, description="What this agent asks another agent to look at for the workload"
+    )

@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 
 
 class ChatMessage(BaseModel):
-    role: Literal["system", "user"]
+    """`assistant` carries a model's earlier answer back to it, as a repair does."""
+
+    role: Literal["system", "user", "assistant"]
     content: str
 
 
@@ -30,8 +32,9 @@ class ChatClient(Protocol):
     @property
     def model(self) -> str: ...
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> ChatReply:
-        """Ask for one JSON object. Raises LlmCallError on any failure to get one back."""
+    async def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> ChatReply:
+        """Ask for one JSON object of at most `max_tokens` completion tokens (None: the endpoint's
+        limit). Raises LlmCallError on any failure to get one back."""
         ...
 
     async def aclose(self) -> None: ...

@@ -1,13 +1,24 @@
-"""Builds the inference configuration from settings: one OpenAI-compatible client per configured tier."""
+"""Builds the inference configuration from settings: one OpenAI-compatible client per configured tier,
+the daily budget, the breaker's policy and the semantic cache (its Qdrant opened on first use)."""
 
 from dataclasses import dataclass
+from functools import partial
 
 from pydantic import SecretStr
 
-from optiinfra.llm.config import BreakerPolicy, InferenceConfig, TierModel, TokenPrice
+from optiinfra.llm.config import (
+    BreakerPolicy,
+    BudgetPolicy,
+    InferenceConfig,
+    SemanticCacheConfig,
+    TierModel,
+    TokenPrice,
+)
 from optiinfra.llm.openai_chat import OpenAIChatClient
 from optiinfra.llm.tiers import InferenceTier
 from optiinfra.settings import Settings
+from optiinfra.vectors.from_settings import embedder_from_settings
+from optiinfra.vectors.qdrant import open_qdrant_at, qdrant_location
 
 
 @dataclass(frozen=True)
@@ -39,11 +50,27 @@ def inference_config(settings: Settings) -> InferenceConfig:
     }
     return InferenceConfig(
         tiers=tiers,
-        monthly_budget_usd=settings.llm_monthly_budget_usd,
+        budget=BudgetPolicy(
+            daily_budget_usd=settings.llm_daily_budget_usd,
+            downgrade_fraction=settings.llm_budget_downgrade_fraction,
+            max_completion_tokens=settings.llm_max_completion_tokens,
+        ),
         breaker=BreakerPolicy(
             failure_threshold=settings.llm_breaker_failure_threshold,
             cooldown_seconds=settings.llm_breaker_cooldown_seconds,
         ),
+        semantic_cache=semantic_cache_config(settings) if tiers else None,
+    )
+
+
+def semantic_cache_config(settings: Settings) -> SemanticCacheConfig | None:
+    """None when the cache is switched off."""
+    if not settings.llm_semantic_cache_enabled:
+        return None
+    return SemanticCacheConfig(
+        open_client=partial(open_qdrant_at, qdrant_location(settings)),
+        embedder=embedder_from_settings(settings),
+        threshold=settings.llm_semantic_cache_threshold,
     )
 
 

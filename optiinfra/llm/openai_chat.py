@@ -30,7 +30,7 @@ class OpenAIChatClient:
     def model(self) -> str:
         return self._model
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> ChatReply:
+    async def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int | None = None) -> ChatReply:
         try:
             # The SDK's timeout bounds each read; this bounds the whole call, a trickling answer included.
             async with asyncio.timeout(self._timeout_seconds):
@@ -38,9 +38,14 @@ class OpenAIChatClient:
                     model=self._model,
                     messages=[_as_param(message) for message in messages],
                     response_format={"type": "json_object"},
+                    max_tokens=max_tokens if max_tokens is not None else openai.omit,
                 )
         except (TimeoutError, openai.APITimeoutError) as error:
             raise LlmCallError(f"timed out after {self._timeout_seconds:g}s") from error
+        except openai.RateLimitError as error:
+            retry_after = error.response.headers.get("retry-after")
+            hint = f", retry after {retry_after}s" if retry_after else ""
+            raise LlmCallError(f"HTTP 429 (rate limited{hint})") from error
         except openai.APIStatusError as error:
             raise LlmCallError(f"HTTP {error.status_code}") from error
         except openai.APIConnectionError as error:
@@ -64,4 +69,6 @@ class OpenAIChatClient:
 def _as_param(message: ChatMessage) -> ChatCompletionMessageParam:
     if message.role == "system":
         return {"role": "system", "content": message.content}
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
     return {"role": "user", "content": message.content}

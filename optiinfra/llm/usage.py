@@ -1,6 +1,6 @@
-"""The record every reasoning answer leaves: who answered, what it cost, and why rules answered if they
-did. The store keeps one per answer under the workflow that asked, which is what the monthly per-tenant
-budget is summed from."""
+"""The record every reasoning answer leaves: who answered, what it cost over all its calls, and why rules
+answered if they did. The store keeps one per answer under the workflow that asked, which is what the
+daily per-tenant budget is summed from."""
 
 from datetime import datetime
 
@@ -10,8 +10,9 @@ from optiinfra.llm.tiers import InferenceTier
 
 
 class LlmUsage(BaseModel):
-    """`tier` and `model` name the model routed to; `rules` and empty when the task never reached one.
-    Tokens and cost are what was billed: a call whose answer was rejected still counts."""
+    """`tier` and `model` name the model that was asked (after any budget downgrade); `rules` and empty
+    when the task never reached one. Tokens and cost are what all the answer's calls were billed, a
+    draft and its repairs together: a call whose answer was rejected still counts."""
 
     task: str
     tier: InferenceTier
@@ -19,6 +20,8 @@ class LlmUsage(BaseModel):
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
     cost_usd: float = Field(default=0.0, ge=0)
+    calls: int = Field(default=0, ge=0, description="Model calls made for this answer, repairs included")
+    repairs: int = Field(default=0, ge=0, description="Calls that asked the model to correct its answer")
     cached: bool = False
     fell_back_to_rules: bool = Field(
         default=False, description="A model tier was routed to, but the rule tier answered; `reason` says why"

@@ -5,7 +5,7 @@ typically `async with session_factory(engine).begin() as session: ...`. Writes t
 repeat after a retry are idempotent, so a retried activity never duplicates or corrupts state."""
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -324,6 +324,8 @@ async def record_llm_usage(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         cost_usd=usage.cost_usd,
+        calls=usage.calls,
+        repairs=usage.repairs,
         cached=usage.cached,
         fell_back=usage.fell_back_to_rules,
         reason=usage.reason,
@@ -346,22 +348,16 @@ async def list_llm_usage(
     return [_usage_from_row(row) for row in await session.scalars(_fresh(query))]
 
 
-async def spent_this_month(*, session: AsyncSession, customer_id: str, now: datetime | None = None) -> float:
-    """The customer's recorded language-model cost in the calendar month (UTC) holding `now`."""
-    month_start, next_month_start = _utc_month(now or utc_now())
+async def spent_today(*, session: AsyncSession, customer_id: str, now: datetime | None = None) -> float:
+    """The customer's recorded language-model cost on the UTC day holding `now`: what the daily budget
+    is held against."""
+    day_start = (now or utc_now()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     query = select(func.coalesce(func.sum(LlmUsageRow.cost_usd), 0.0)).where(
         LlmUsageRow.customer_id == customer_id,
-        LlmUsageRow.created_at >= month_start,
-        LlmUsageRow.created_at < next_month_start,
+        LlmUsageRow.created_at >= day_start,
+        LlmUsageRow.created_at < day_start + timedelta(days=1),
     )
     return float((await session.execute(query)).scalar_one())
-
-
-def _utc_month(moment: datetime) -> tuple[datetime, datetime]:
-    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if start.month == 12:
-        return start, start.replace(year=start.year + 1, month=1)
-    return start, start.replace(month=start.month + 1)
 
 
 # Mapping between domain models and rows
@@ -399,6 +395,8 @@ def _usage_from_row(row: LlmUsageRow) -> RecordedLlmUsage:
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         cost_usd=row.cost_usd,
+        calls=row.calls,
+        repairs=row.repairs,
         cached=row.cached,
         fell_back_to_rules=row.fell_back,
         reason=row.reason,

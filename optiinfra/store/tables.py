@@ -13,8 +13,10 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -27,6 +29,7 @@ ID_LENGTH = 64
 WORKFLOW_ID_LENGTH = 255
 NAME_LENGTH = 255
 ENUM_LENGTH = 32
+LABEL_LENGTH = 128  # a model or request-type name, or a client's request id (privacy.records.Identifier)
 
 # Deterministic constraint names, so migrations can refer to (and later drop) them on every backend.
 NAMING_CONVENTION = {
@@ -185,8 +188,9 @@ class AuditRow(Base):
 
 
 class LlmUsageRow(Base):
-    """One reasoning answer given to a workflow: which tier, the tokens billed and their cost, and why the
-    rules answered if they did. Summed per customer and month for the language-model budget."""
+    """One reasoning answer given to a workflow: which tier, the tokens billed and their cost over all its
+    model calls (repairs included), and why the rules answered if they did. Summed per customer and UTC
+    day for the language-model budget."""
 
     __tablename__ = "llm_usage"
     __table_args__ = (Index("ix_llm_usage_customer_id_created_at", "customer_id", "created_at"),)
@@ -200,7 +204,100 @@ class LlmUsageRow(Base):
     prompt_tokens: Mapped[int]
     completion_tokens: Mapped[int]
     cost_usd: Mapped[float]
+    calls: Mapped[int] = mapped_column(default=0, server_default="0")
+    repairs: Mapped[int] = mapped_column(default=0, server_default="0")
     cached: Mapped[bool]
     fell_back: Mapped[bool]
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# Privacy tiers (optiinfra.privacy): one table per tier, so what a reader may see is a matter of which
+# table its queries name. Rows belong to a registered workload and go when it (or its customer) goes.
+
+
+def _workload_key() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["customer_id", "workload_id"],
+        ["workloads.customer_id", "workloads.workload_id"],
+        ondelete="CASCADE",
+    )
+
+
+class CustomerPrivacyRow(Base):
+    """A customer's privacy tier, and who set it when. No row means tier 1."""
+
+    __tablename__ = "customer_privacy"
+
+    customer_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    tier: Mapped[int]
+    changed_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    changed_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class RequestLogRow(Base):
+    """Tier 1: one request as numbers, timestamps and short identifiers. No column can hold text."""
+
+    __tablename__ = "request_log"
+    __table_args__ = (
+        _workload_key(),
+        Index("ix_request_log_customer_id_workload_id_at", "customer_id", "workload_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    at: Mapped[datetime]
+    model: Mapped[str] = mapped_column(String(LABEL_LENGTH))
+    request_type: Mapped[str] = mapped_column(String(LABEL_LENGTH))
+    context_tokens: Mapped[int]
+    generated_tokens: Mapped[int]
+    latency_s: Mapped[float | None]
+    ttft_s: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+
+
+class RequestAggregateRow(Base):
+    """Tier 2: statistics of one request type over one period (`stats` is the aggregate's model_dump).
+    Sending the same kind, request type and period again replaces the statistics."""
+
+    __tablename__ = "request_aggregates"
+    __table_args__ = (
+        _workload_key(),
+        UniqueConstraint(
+            "customer_id",
+            "workload_id",
+            "kind",
+            "request_type",
+            "period_start",
+            "period_end",
+            name="uq_request_aggregates_period",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    request_type: Mapped[str] = mapped_column(String(LABEL_LENGTH))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    stats: Mapped[dict[str, Any]]
+
+
+class PromptVaultRow(Base):
+    """Tier 3: one request's prompt and completion as a Fernet token; the plaintext is never stored."""
+
+    __tablename__ = "prompt_vault"
+    __table_args__ = (_workload_key(), UniqueConstraint("customer_id", "workload_id", "request_ref"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    request_ref: Mapped[str] = mapped_column(String(LABEL_LENGTH), doc="The client's id of the request")
+    at: Mapped[datetime]
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(default=utc_now)

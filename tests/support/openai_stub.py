@@ -1,15 +1,19 @@
-"""A local OpenAI-compatible chat endpoint: a real HTTP server (uvicorn, FastAPI) on a free loopback port
-serving POST /v1/chat/completions from a script of replies, and recording every request body, so the
-inference layer is tested over the wire as it runs against vLLM or OpenAI."""
+"""A local OpenAI-compatible endpoint: a real HTTP server (uvicorn, FastAPI) on a free loopback port
+serving POST /v1/chat/completions from a script of replies (answers, malformed JSON, schema-invalid
+answers, 429 with Retry-After, 5xx, slow replies that time the client out) and POST /v1/embeddings with
+deterministic vectors, recording every request body, so the inference layer is tested over the wire as it
+runs against vLLM or OpenAI."""
 
 import asyncio
+import hashlib
+import json
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,6 +24,9 @@ from fastapi.responses import JSONResponse
 START_TIMEOUT_SECONDS = 10.0
 
 
+EMBEDDING_DIMENSIONS = 8
+
+
 @dataclass(frozen=True)
 class ScriptedReply:
     content: str = "{}"
@@ -27,18 +34,48 @@ class ScriptedReply:
     delay_seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def answer(content: str, *, prompt_tokens: int = 120, completion_tokens: int = 40) -> ScriptedReply:
     return ScriptedReply(content=content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
 
+def malformed(
+    content: str = '{"summary": "cut off mid-sentence',
+    *,
+    prompt_tokens: int = 120,
+    completion_tokens: int = 40,
+) -> ScriptedReply:
+    """A reply whose text is not JSON (truncated, or prose around it): billed like any other."""
+    return answer(content, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+
+def schema_invalid(
+    payload: Mapping[str, Any] | None = None, *, prompt_tokens: int = 120, completion_tokens: int = 40
+) -> ScriptedReply:
+    """Valid JSON that does not match the answer's schema (by default, none of its fields)."""
+    body = {"unexpected": "field"} if payload is None else dict(payload)
+    return answer(json.dumps(body), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+
 def server_error(status: int = 500) -> ScriptedReply:
     return ScriptedReply(status=status)
 
 
+def rate_limited(retry_after_seconds: int = 7) -> ScriptedReply:
+    return ScriptedReply(status=429, headers={"retry-after": str(retry_after_seconds)})
+
+
 def slow(seconds: float, content: str = "{}") -> ScriptedReply:
+    """Answers only after `seconds`: longer than the client's timeout, it is a timeout."""
     return ScriptedReply(content=content, delay_seconds=seconds, prompt_tokens=1, completion_tokens=1)
+
+
+def stub_embedding(text: str) -> list[float]:
+    """The stub's embedding of a text: deterministic, EMBEDDING_DIMENSIONS long, not normalised."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [byte / 255 for byte in digest[:EMBEDDING_DIMENSIONS]]
 
 
 class OpenAIStub:
@@ -48,10 +85,12 @@ class OpenAIStub:
         self.port = port
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
+        self.embedding_requests: list[dict[str, Any]] = []
         self._script: deque[ScriptedReply] = deque()
         self._last = server_error()
         self.app = FastAPI()
         self.app.add_api_route("/v1/chat/completions", self._complete, methods=["POST"])
+        self.app.add_api_route("/v1/embeddings", self._embed, methods=["POST"])
 
     @property
     def base_url(self) -> str:
@@ -69,9 +108,23 @@ class OpenAIStub:
             await asyncio.sleep(reply.delay_seconds)
         if reply.status != 200:
             return JSONResponse(
-                {"error": {"message": "scripted failure", "type": "server_error"}}, reply.status
+                {"error": {"message": "scripted failure", "type": "server_error"}},
+                reply.status,
+                headers=dict(reply.headers),
             )
         return JSONResponse(_completion(body, reply, number=len(self.requests)))
+
+    async def _embed(self, request: Request) -> JSONResponse:
+        body: dict[str, Any] = await request.json()
+        self.embedding_requests.append(body)
+        texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+        # Listed out of order on purpose: clients must place vectors by their index.
+        data = [
+            {"object": "embedding", "index": index, "embedding": stub_embedding(text)}
+            for index, text in reversed(list(enumerate(texts)))
+        ]
+        usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", ""), "usage": usage})
 
     def _next_reply(self) -> ScriptedReply:
         if self._script:

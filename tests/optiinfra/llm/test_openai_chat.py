@@ -6,7 +6,7 @@ import pytest
 
 from optiinfra.llm.chat import ChatMessage, LlmCallError
 from optiinfra.llm.openai_chat import KEYLESS_PLACEHOLDER, OpenAIChatClient
-from tests.support.openai_stub import OpenAIStub, answer, server_error, slow
+from tests.support.openai_stub import OpenAIStub, answer, rate_limited, server_error, slow
 
 MESSAGES = [ChatMessage(role="system", content="Answer in JSON."), ChatMessage(role="user", content="{}")]
 
@@ -49,6 +49,35 @@ async def test_asks_for_a_json_object_with_the_messages_and_key(
         {"role": "user", "content": "{}"},
     ]
     assert openai_stub.authorizations == ["Bearer sk-test"]
+
+
+async def test_caps_the_completion_and_carries_an_earlier_answer_as_the_assistant(
+    openai_stub: OpenAIStub, make_client: ClientFactory
+) -> None:
+    openai_stub.script(answer("{}"), answer("{}"))
+    repair = [
+        *MESSAGES,
+        ChatMessage(role="assistant", content="{oops"),
+        ChatMessage(role="user", content="Fix."),
+    ]
+    await make_client().complete(repair, max_tokens=256)
+    await make_client().complete(MESSAGES)
+    capped, uncapped = openai_stub.requests
+    assert capped["max_tokens"] == 256
+    assert capped["messages"][2:] == [
+        {"role": "assistant", "content": "{oops"},
+        {"role": "user", "content": "Fix."},
+    ]
+    assert "max_tokens" not in uncapped
+
+
+async def test_rate_limiting_is_not_retried_and_says_when_to_retry(
+    openai_stub: OpenAIStub, make_client: ClientFactory
+) -> None:
+    openai_stub.script(rate_limited(12))
+    with pytest.raises(LlmCallError, match=r"^HTTP 429 \(rate limited, retry after 12s\)$"):
+        await make_client().complete(MESSAGES)
+    assert len(openai_stub.requests) == 1
 
 
 async def test_a_keyless_endpoint_gets_a_placeholder(

@@ -1,8 +1,9 @@
-"""Language-model usage records: round trip, filters and the monthly spend, on SQLite and PostgreSQL."""
+"""Language-model usage records: round trip, filters and the daily spend, on SQLite and PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from optiinfra.llm.tiers import InferenceTier
@@ -22,6 +23,8 @@ def usage(**changes: object) -> LlmUsage:
         "prompt_tokens": 300,
         "completion_tokens": 80,
         "cost_usd": 0.12,
+        "calls": 3,
+        "repairs": 2,
     }
     return LlmUsage.model_validate(values | changes)
 
@@ -50,6 +53,8 @@ async def test_usage_round_trip(sessions: Sessions) -> None:
         tier=InferenceTier.MEDIUM,
         prompt_tokens=0,
         completion_tokens=0,
+        calls=0,
+        repairs=0,
         cached=False,
         fell_back_to_rules=True,
         reason="circuit breaker open for the medium tier",
@@ -84,31 +89,56 @@ async def test_list_filters_by_workflow_and_customer(sessions: Sessions) -> None
     assert [u.tier for u in everything] == [InferenceTier.MEDIUM, InferenceTier.MEDIUM, InferenceTier.RULES]
 
 
-async def test_spent_this_month_sums_one_customers_calendar_month(sessions: Sessions) -> None:
-    await record(sessions, at=datetime(2025, 3, 1, 0, 0, tzinfo=UTC), cost_usd=1.25)  # first instant counts
+async def test_spent_today_sums_one_customers_utc_day(sessions: Sessions) -> None:
+    await record(sessions, at=datetime(2025, 3, 15, 0, 0, tzinfo=UTC), cost_usd=1.25)  # first instant counts
     await record(sessions, at=MARCH, cost_usd=0.5)
-    # 00:30 on April 1st in UTC+02:00 is still March in UTC.
-    await record(sessions, at=datetime(2025, 4, 1, 0, 30, tzinfo=timezone(timedelta(hours=2))), cost_usd=0.25)
-    await record(sessions, at=datetime(2025, 2, 28, 23, 59, 59, tzinfo=UTC), cost_usd=100.0)
-    await record(sessions, at=datetime(2025, 4, 1, 0, 0, tzinfo=UTC), cost_usd=200.0)
+    # 00:30 on March 16th in UTC+02:00 is still March 15th in UTC.
+    await record(
+        sessions, at=datetime(2025, 3, 16, 0, 30, tzinfo=timezone(timedelta(hours=2))), cost_usd=0.25
+    )
+    await record(sessions, at=datetime(2025, 3, 14, 23, 59, 59, tzinfo=UTC), cost_usd=100.0)
+    await record(sessions, at=datetime(2025, 3, 16, 0, 0, tzinfo=UTC), cost_usd=200.0)
     await record(sessions, at=MARCH, cost_usd=300.0, customer_id="globex")
 
     async with sessions() as session:
-        march = await repo.spent_this_month(session=session, customer_id="acme", now=MARCH)
-        april = await repo.spent_this_month(
-            session=session, customer_id="acme", now=datetime(2025, 4, 9, tzinfo=UTC)
+        today = await repo.spent_today(session=session, customer_id="acme", now=MARCH)
+        tomorrow = await repo.spent_today(
+            session=session, customer_id="acme", now=datetime(2025, 3, 16, 18, tzinfo=UTC)
         )
-        nobody = await repo.spent_this_month(session=session, customer_id="nobody", now=MARCH)
-    assert march == pytest.approx(2.0)
-    assert april == pytest.approx(200.0)
+        # 23:00 on the 15th in UTC-05:00 is already the 16th in UTC.
+        late_in_new_york = await repo.spent_today(
+            session=session,
+            customer_id="acme",
+            now=datetime(2025, 3, 15, 23, tzinfo=timezone(timedelta(hours=-5))),
+        )
+        nobody = await repo.spent_today(session=session, customer_id="nobody", now=MARCH)
+    assert today == pytest.approx(2.0)
+    assert tomorrow == pytest.approx(200.0)
+    assert late_in_new_york == pytest.approx(200.0)
     assert nobody == 0.0
 
 
-async def test_spent_this_month_crosses_the_year_end(sessions: Sessions) -> None:
+async def test_spent_today_crosses_the_year_end(sessions: Sessions) -> None:
     await record(sessions, at=datetime(2025, 12, 31, 23, 0, tzinfo=UTC), cost_usd=3.0)
     await record(sessions, at=datetime(2026, 1, 1, 0, 0, tzinfo=UTC), cost_usd=4.0)
     async with sessions() as session:
-        december = await repo.spent_this_month(
-            session=session, customer_id="acme", now=datetime(2025, 12, 2, tzinfo=UTC)
+        new_years_eve = await repo.spent_today(
+            session=session, customer_id="acme", now=datetime(2025, 12, 31, 8, tzinfo=UTC)
         )
-    assert december == pytest.approx(3.0)
+    assert new_years_eve == pytest.approx(3.0)
+
+
+async def test_usage_recorded_before_calls_were_counted_reads_as_zero_calls(sessions: Sessions) -> None:
+    """Rows written by the previous schema get the columns' server defaults."""
+    async with sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO llm_usage (workflow_id, customer_id, task, tier, model, prompt_tokens, "
+                "completion_tokens, cost_usd, cached, fell_back, reason, created_at) VALUES "
+                "('wf-old', 'acme', 'explain_proposal', 'medium', 'm', 10, 5, 0.01, false, false, '', :at)"
+            ),
+            {"at": MARCH},
+        )
+    async with sessions() as session:
+        [old] = await repo.list_llm_usage(session=session, workflow_id="wf-old")
+    assert (old.calls, old.repairs, old.prompt_tokens) == (0, 0, 10)

@@ -20,6 +20,10 @@ STORE_TABLES = {
     "executions",
     "audit_log",
     "llm_usage",
+    "customer_privacy",
+    "request_log",
+    "request_aggregates",
+    "prompt_vault",
 }
 
 

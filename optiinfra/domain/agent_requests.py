@@ -1,0 +1,41 @@
+"""Requests one agent sends another about the same workload: the app <-> infra loop. The Resource agent,
+finding memory pressure, asks the Application agent to cut context; the Application agent, finding that
+its traffic needs a longer context window than the replicas admit, asks the Resource agent for KV
+capacity. Analyzers only state the request; the workflow delivers it as a signal."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from optiinfra.domain.enums import AgentKind
+
+
+class AgentRequestKind(StrEnum):
+    REDUCE_CONTEXT = "reduce_context"
+    ADD_KV_CAPACITY = "add_kv_capacity"
+
+    @property
+    def addressee(self) -> AgentKind:
+        return _ADDRESSEE[self]
+
+
+_ADDRESSEE = {
+    AgentRequestKind.REDUCE_CONTEXT: AgentKind.APPLICATION,
+    AgentRequestKind.ADD_KV_CAPACITY: AgentKind.RESOURCE,
+}
+
+
+class AgentRequest(BaseModel):
+    kind: AgentRequestKind
+    from_agent: AgentKind
+    reason: str = Field(min_length=1)
+    context_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="reduce_context: the window the replicas can afford; add_kv_capacity: the window needed",
+    )
+    source_workflow_id: str = Field(default="", description="Filled in by the workflow that sends it")
+
+    @property
+    def to_agent(self) -> AgentKind:
+        return self.kind.addressee

@@ -1,0 +1,81 @@
+"""Tier 1, the path every customer is on: request records of numbers, timestamps and short identifiers.
+
+This module reaches the store through `request_log` only, whose columns cannot hold text either; it has no
+key and no way to name the tier-2 or tier-3 tables, so nothing obtained through it can contain a prompt."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from optiinfra.privacy.records import TokenRecord
+from optiinfra.privacy.tiers import PrivacyTier
+from optiinfra.store.tables import RequestLogRow
+
+# Everything a TokenRecord holds, and nothing else: the only columns the tier-1 path ever reads.
+TOKEN_RECORD_COLUMNS = (
+    RequestLogRow.at,
+    RequestLogRow.model,
+    RequestLogRow.request_type,
+    RequestLogRow.context_tokens,
+    RequestLogRow.generated_tokens,
+    RequestLogRow.latency_s,
+    RequestLogRow.ttft_s,
+    RequestLogRow.error,
+)
+
+
+async def record_token_records(
+    *, session: AsyncSession, customer_id: str, workload_id: str, records: Sequence[TokenRecord]
+) -> int:
+    """Append the records to the workload's request log (allowed in every tier); returns how many.
+
+    Each record is validated again here, so one made without validation (`model_construct`) cannot
+    smuggle text into the log: it fails like a bad request body would."""
+    if not records:
+        return 0
+    rows = []
+    for record in records:
+        checked = TokenRecord.model_validate(record.model_dump())
+        values = {column.key: getattr(checked, column.key) for column in TOKEN_RECORD_COLUMNS}
+        rows.append({"customer_id": customer_id, "workload_id": workload_id, **values})
+    await session.execute(insert(RequestLogRow), rows)
+    return len(rows)
+
+
+class Tier1View:
+    """What OptiInfra may read of one customer in tier 1: its request records, nothing else."""
+
+    __slots__ = ("_customer_id", "_sessions")
+    tier: ClassVar[PrivacyTier] = PrivacyTier.METRICS_ONLY
+
+    def __init__(self, *, customer_id: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._customer_id = customer_id
+        self._sessions = sessions
+
+    async def token_records(self, workload_id: str, since: datetime, until: datetime) -> list[TokenRecord]:
+        """The workload's requests with `since <= at < until`, oldest first."""
+        check_window(since, until)
+        query = (
+            select(*TOKEN_RECORD_COLUMNS)
+            .where(
+                RequestLogRow.customer_id == self._customer_id,
+                RequestLogRow.workload_id == workload_id,
+                RequestLogRow.at >= since,
+                RequestLogRow.at < until,
+            )
+            .order_by(RequestLogRow.at, RequestLogRow.id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [TokenRecord.model_validate(row._asdict()) for row in rows]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(customer_id={self._customer_id!r})"
+
+
+def check_window(since: datetime, until: datetime) -> None:
+    if until < since:
+        raise ValueError(f"the window ends ({until.isoformat()}) before it starts ({since.isoformat()})")

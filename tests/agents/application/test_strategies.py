@@ -1,0 +1,162 @@
+"""The Application agent's analysis of a workload snapshot: proposals from its request-log profile, a
+vLLM step for context right-sizing on a Kubernetes Deployment, advice for the rest."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agents.application.profile import profile_requests
+from agents.application.strategies import ApplicationSettings, analyze_application
+from optiinfra.application.model_prices import ModelPriceTable
+from optiinfra.domain.application import ApplicationProfile
+from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction
+from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
+from optiinfra.kube.vllm_args import flag_value
+from optiinfra.privacy.aggregates import RagRetrievalStats
+from tests.agents.application.records import START, records
+from tests.agents.performance.snapshots import MODEL, kube_snapshot
+
+PRICES = ModelPriceTable.load_default()
+SHAPES = [(3000, 5), (5000, 12), (1500, 30), (900, 400), (6000, 8), (200, 3)] * 10
+"""60 requests a minute apart: long prompts with short answers, a few long answers."""
+
+
+def _profile(**extra: object) -> ApplicationProfile:
+    return profile_requests(records(SHAPES), **extra)  # type: ignore[arg-type]
+
+
+def api_snapshot(model: str = "gpt-4o", profile: ApplicationProfile | None = None) -> WorkloadSnapshot:
+    return WorkloadSnapshot(
+        customer=Customer(customer_id="acme", name="Acme"),
+        workload=Workload(
+            customer_id="acme", workload_id="coder", name="coder", model_name=model, region="us-east-1"
+        ),
+        instances=[],
+        instance_types={},
+        series=[],
+        collected_at=datetime(2026, 3, 3, tzinfo=UTC),
+        application=profile,
+    )
+
+
+def test_without_a_request_log_there_is_nothing_to_analyze() -> None:
+    result = analyze_application(api_snapshot())
+    assert result.proposals == []
+    assert result.notes and "no request log for coder" in result.notes[0]
+
+
+def test_an_api_workload_gets_advice_ranked_by_savings() -> None:
+    profile = _profile()
+    result = analyze_application(api_snapshot(profile=profile), PRICES)
+    kinds = [p.type for p in result.proposals]
+    assert set(kinds) == {
+        RecommendationType.MODEL_ROUTING,
+        RecommendationType.CONTEXT_RIGHT_SIZING,
+        RecommendationType.PROMPT_EFFICIENCY,
+    }
+    savings = [p.estimated_monthly_savings_usd for p in result.proposals]
+    assert savings == sorted(savings, reverse=True)
+    for proposal in result.proposals:
+        assert proposal.agent is AgentKind.APPLICATION
+        assert proposal.steps == []  # no Deployment: the application team applies everything
+        assert "application team" in proposal.reasoning
+    routing = next(p for p in result.proposals if p.type is RecommendationType.MODEL_ROUTING)
+    # Five of the six shapes answer in at most 64 tokens and fit gpt-4o-mini's 128k window.
+    assert routing.evidence["routed_share"] == pytest.approx(5 / 6, abs=1e-4)
+    assert routing.evidence["cheap_model"] == "gpt-4o-mini"
+    gpt4o, mini = PRICES.get("gpt-4o"), PRICES.get("gpt-4o-mini")
+    factor = profile.monthly_factor
+    all_current = gpt4o.cost_usd(profile.input_tokens, profile.output_tokens) * factor
+    routed_in, routed_out = 10 * (3000 + 5000 + 1500 + 6000 + 200), 10 * (5 + 12 + 30 + 8 + 3)
+    split = (
+        gpt4o.cost_usd(profile.input_tokens - routed_in, profile.output_tokens - routed_out)
+        + mini.cost_usd(routed_in, routed_out)
+    ) * factor
+    assert routing.current_monthly_cost_usd == pytest.approx(all_current)
+    assert routing.projected_monthly_cost_usd == pytest.approx(split)
+    assert routing.estimated_monthly_savings_usd == pytest.approx(all_current - split)
+    context = next(p for p in result.proposals if p.type is RecommendationType.CONTEXT_RIGHT_SIZING)
+    # p95 of prompt + output is 6,008 tokens -> 6,609 -> 6,656 (26 blocks of 256), from gpt-4o's 128,000.
+    assert context.evidence["recommended_window_tokens"] == 6656.0
+    assert context.evidence["current_window_tokens"] == 128_000.0
+    assert context.risk_level is RiskLevel.LOW and context.estimated_monthly_savings_usd == 0.0
+    assert any("priced as gpt-4o" in note for note in result.notes)
+    assert any("no tier-2 retrieval statistics" in note for note in result.notes)
+
+
+def test_a_cheaper_model_can_be_chosen() -> None:
+    result = analyze_application(
+        api_snapshot(profile=_profile()), PRICES, ApplicationSettings(cheap_model="gpt-4.1-nano")
+    )
+    routing = next(p for p in result.proposals if p.type is RecommendationType.MODEL_ROUTING)
+    assert routing.evidence["cheap_model"] == "gpt-4.1-nano"
+    missing = analyze_application(
+        api_snapshot(profile=_profile()), PRICES, ApplicationSettings(cheap_model="no-such-model")
+    )
+    assert any("'no-such-model' is not in the price table" in note for note in missing.notes)
+
+
+def test_on_a_deployment_context_right_sizing_rolls_max_model_len_with_compensation() -> None:
+    args = ["--model", MODEL, "--max-num-seqs", "256", "--max-model-len", "32768"]
+    snapshot = kube_snapshot(replicas=2, mean_rps=1.0, amplitude_rps=0.5, args=args)
+    snapshot = snapshot.model_copy(update={"application": _profile()})
+    result = analyze_application(snapshot, PRICES)
+    context = next(p for p in result.proposals if p.type is RecommendationType.CONTEXT_RIGHT_SIZING)
+    (step,) = context.steps
+    assert step.action is StepAction.SET_VLLM_ARGS and step.target == "llm/assistant"
+    new_args = json.loads(step.params["args"])
+    assert flag_value(new_args, "--max-model-len") == "6656"
+    assert flag_value(new_args, "--max-num-seqs") == "256"
+    assert json.loads(step.params["expected"]) == args
+    assert step.compensation is not None and json.loads(step.compensation.params["args"]) == args
+    assert context.evidence["current_window_tokens"] == 32768.0
+    # The served Llama-3.1-8B is priced at the table's hosted price through its Hugging Face alias, and
+    # its KV cache per token (128 KiB) gives the memory the smaller window frees.
+    assert context.evidence["kv_gib_freed_per_sequence"] == pytest.approx(
+        (32768 - 6656) * 131_072 / 2**30, abs=1e-3
+    )
+    assert "rolling update" in context.reasoning
+    # The table names no cheaper model than the 8B: routing says so instead of proposing.
+    assert not any(p.type is RecommendationType.MODEL_ROUTING for p in result.proposals)
+    assert any("no cheaper model for llama-3.1-8b-instruct" in note for note in result.notes)
+
+
+def test_a_model_without_a_price_gets_token_figures_only() -> None:
+    snapshot = kube_snapshot(
+        replicas=2, mean_rps=1.0, amplitude_rps=0.5, args=["--model", "private", "--max-model-len", "16384"]
+    )
+    snapshot = snapshot.model_copy(
+        update={
+            "application": _profile(),
+            "workload": snapshot.workload.model_copy(update={"model_name": "acme/private-model"}),
+        }
+    )
+    result = analyze_application(snapshot, PRICES)
+    assert any("acme/private-model is not in the price table" in note for note in result.notes)
+    kinds = {p.type for p in result.proposals}
+    assert kinds == {RecommendationType.CONTEXT_RIGHT_SIZING, RecommendationType.PROMPT_EFFICIENCY}
+    assert all(p.estimated_monthly_savings_usd == 0.0 for p in result.proposals)
+    assert all(p.current_monthly_cost_usd == 0.0 for p in result.proposals)
+    context = next(p for p in result.proposals if p.type is RecommendationType.CONTEXT_RIGHT_SIZING)
+    assert len(context.steps) == 1 and "kv_gib_freed_per_sequence" not in context.evidence
+    assert any("no model routing" in note for note in result.notes)
+
+
+def test_tier_2_retrieval_statistics_give_a_rag_proposal() -> None:
+    stats = RagRetrievalStats(
+        request_type="chat",
+        period_start=START,
+        period_end=START + timedelta(hours=1),
+        requests=60,
+        chunk_tokens=600,
+        mean_chunks_retrieved=8.0,
+        mean_chunks_used=2.0,
+        relevance_by_rank=[0.9, 0.7, 0.55, 0.4, 0.3, 0.2, 0.1, 0.1],
+    )
+    result = analyze_application(api_snapshot(profile=_profile(rag=[stats])), PRICES)
+    rag = next(p for p in result.proposals if p.type is RecommendationType.RAG_TUNING)
+    assert rag.steps == [] and rag.evidence["recommended_top_k"] == 3.0
+    # (8 - 3) chunks x 600 tokens x 60 requests an hour x 720 hours, at gpt-4o's $2.50 per 1M input tokens.
+    assert rag.estimated_monthly_savings_usd == pytest.approx(5 * 600 * 60 * 720 * 2.5 / 1e6)
+    assert "chunks 600 -> 300 tokens" in rag.title

@@ -1,0 +1,70 @@
+"""`optiinfra analyze application` on the real Azure code trace: the printed report and the figures it
+writes with --json."""
+
+import csv
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optiinfra.cli.main import app
+
+
+def test_the_azure_code_trace_through_the_cli(shared_data_dir: Path, tmp_path: Path) -> None:
+    trace = shared_data_dir / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
+    json_path = tmp_path / "application.json"
+    invoked = CliRunner().invoke(
+        app, ["analyze", "application", "--log", str(trace), "--json", str(json_path)]
+    )
+    assert invoked.exit_code == 0, invoked.output
+
+    with trace.open() as handle:
+        rows = [
+            (int(r["ContextTokens"]), int(r["GeneratedTokens"]), r["TIMESTAMP"])
+            for r in csv.DictReader(handle)
+        ]
+    span = (
+        datetime.fromisoformat(rows[-1][2][:26]) - datetime.fromisoformat(rows[0][2][:26])
+    ).total_seconds()
+    factor = 30 * 86400 / span
+    routed = [(c, g) for c, g, _ in rows if g <= 64 and c + g <= 128_000]
+    all_in, all_out = sum(c for c, _, _ in rows), sum(g for _, g, _ in rows)
+    routed_in, routed_out = sum(c for c, _ in routed), sum(g for _, g in routed)
+
+    figures = json.loads(json_path.read_text())
+    assert figures["log"]["requests"] == len(rows) == 8819
+    assert figures["log"]["types"][0]["request_type"] == "code"
+    routing = figures["routing"]
+    assert (routing["current_model"], routing["cheap_model"]) == ("gpt-4o", "gpt-4o-mini")
+    assert routing["routed_requests"] == len(routed)
+    assert routing["share"] == pytest.approx(len(routed) / len(rows))
+    all_current = (all_in * 2.50 + all_out * 10.00) / 1e6 * factor
+    split = (
+        (all_in - routed_in) * 2.50 + (all_out - routed_out) * 10.00 + routed_in * 0.15 + routed_out * 0.60
+    )
+    assert routing["monthly_cost_all_current_usd"] == pytest.approx(all_current, rel=1e-6)
+    assert routing["monthly_cost_split_usd"] == pytest.approx(split / 1e6 * factor, rel=1e-6)
+    assert routing["monthly_savings_usd"] == pytest.approx(all_current - split / 1e6 * factor, rel=1e-6)
+
+    context = figures["context"]
+    assert (context["current_window"], context["recommended_window"]) == (128_000, 8192)
+    assert context["types"][0]["total_p95_tokens"] == 7343
+    assert context["truncated_requests"] == sum(c + g > 8192 for c, g, _ in rows)
+    assert context["monthly_savings_usd"] == 0.0
+    assert figures["efficiency"]["long_short_requests"] == sum(c > 2048 and g <= 20 for c, g, _ in rows)
+    assert figures["rag"]["note"].startswith("no RAG tuning")
+
+    assert f"{len(routed) / len(rows):.2%} of requests" in invoked.output
+    assert "128,000 -> 8,192 tokens" in invoked.output
+    assert f"savings: ${routing['monthly_savings_usd']:,.0f}/month" in invoked.output
+
+
+def test_errors_are_reported_not_raised(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("at,model,context_tokens,generated_tokens,prompt\n")
+    invoked = CliRunner().invoke(app, ["analyze", "application", "--log", str(log)])
+    assert invoked.exit_code == 1 and "no text" in invoked.output
+    invoked = CliRunner().invoke(app, ["analyze", "application", "--log", str(log), "--model", "gpt-9"])
+    assert invoked.exit_code == 1 and "the price table lists gpt-4o" in invoked.output
