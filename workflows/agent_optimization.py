@@ -190,7 +190,12 @@ class AgentOptimizationWorkflow:
             delivery = AgentRequestDelivery(
                 customer_id=self.request.customer_id,
                 workload_id=self.request.workload_id,
-                request=outgoing.model_copy(update={"source_workflow_id": workflow.info().workflow_id}),
+                request=outgoing.model_copy(
+                    update={
+                        "source_workflow_id": workflow.info().workflow_id,
+                        "source_run_id": workflow.info().run_id,
+                    }
+                ),
                 timing=self.request.timing,
             )
             try:

@@ -130,8 +130,11 @@ async def _fallback(state: ReasoningState, runtime: Runtime[ReasoningRun]) -> di
     run = runtime.context
     reasons = []
     if state["problem"]:
-        repaired = f" (after {state['repairs']} repair{'s' if state['repairs'] != 1 else ''})"
-        reasons.append(f"{run.tier} tier answer {state['problem']}{repaired if state['repairs'] else ''}")
+        invalid = f"{run.tier} tier answer {state['problem']}"
+        repairs = state["repairs"]
+        if repairs:
+            invalid += f" (after {repairs} repair{'s' if repairs != 1 else ''})"
+        reasons.append(invalid)
     if state["stopped"]:
         reasons.append(state["stopped"])
     return {"answer": run.task.rule_answer(), "fell_back": True, "reason": "; ".join(reasons)}

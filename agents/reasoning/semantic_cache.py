@@ -75,6 +75,7 @@ class SemanticCache:
         self._config = config
         self._prefix = collection_prefix
         self._client: QdrantClient | None = None
+        self._collections: set[str] = set()  # known to exist
 
     async def lookup(self, key: SemanticKey, messages: Sequence[ChatMessage]) -> SemanticHit | None:
         text = question_text(messages)
@@ -117,8 +118,7 @@ class SemanticCache:
     def _nearest(
         self, client: QdrantClient, key: SemanticKey, text: str, vector: list[float]
     ) -> models.ScoredPoint | None:
-        collection = self._collection(len(vector))
-        ensure_collection(client, collection, size=len(vector))
+        collection = self._collection(client, len(vector))
         response = client.query_points(
             collection,
             query=vector,
@@ -135,12 +135,15 @@ class SemanticCache:
         return response.points[0] if response.points else None
 
     def _upsert(self, client: QdrantClient, point: models.PointStruct, *, size: int) -> None:
-        collection = self._collection(size)
-        ensure_collection(client, collection, size=size)
-        client.upsert(collection, points=[point])
+        client.upsert(self._collection(client, size), points=[point])
 
-    def _collection(self, size: int) -> str:
-        return f"{self._prefix}_{size}"
+    def _collection(self, client: QdrantClient, size: int) -> str:
+        """The collection for vectors of `size`, created on first use."""
+        name = f"{self._prefix}_{size}"
+        if name not in self._collections:
+            ensure_collection(client, name, size=size)
+            self._collections.add(name)
+        return name
 
     def _conditions(self, key: SemanticKey, text: str) -> dict[str, str]:
         return {

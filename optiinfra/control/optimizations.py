@@ -142,11 +142,14 @@ async def decide(
 
 
 def requested_workflow_id(customer_id: str, workload_id: str, request: AgentRequest) -> str:
-    """One addressee run per asking run, e.g. `opt/demo/chat-8b/application/asked-by/resource/3`, so
-    a retried delivery finds the run it already started."""
+    """One addressee run per asking run, e.g. `opt/demo/chat-8b/application/asked-by/resource/3/9c1e5f0c2a1e`
+    (the asker's workflow id, then the last group of its run id, as workflow ids can be reused; the first
+    groups of Temporal's time-ordered run ids repeat within a minute), so a retried delivery finds the run
+    it already started."""
     prefix = workflow_id_prefix(customer_id, workload_id, request.to_agent)
     asker = request.source_workflow_id.removeprefix(f"opt/{customer_id}/{workload_id}/")
-    return f"{prefix}/asked-by/{asker}"
+    run = f"/{request.source_run_id.rsplit('-', 1)[-1]}" if request.source_run_id else ""
+    return f"{prefix}/asked-by/{asker}{run}"
 
 
 async def deliver_agent_request(*, client: Client, task_queue: str, delivery: AgentRequestDelivery) -> str:

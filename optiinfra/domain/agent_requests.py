@@ -35,6 +35,9 @@ class AgentRequest(BaseModel):
         description="reduce_context: the window the replicas can afford; add_kv_capacity: the window needed",
     )
     source_workflow_id: str = Field(default="", description="Filled in by the workflow that sends it")
+    source_run_id: str = Field(
+        default="", description="The sending run: workflow ids are reused across runs, run ids are not"
+    )
 
     @property
     def to_agent(self) -> AgentKind:
