@@ -6,7 +6,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.schemas import OptimizationCreate, OptimizationStarted
-from optiinfra.control.optimizations import AgentUnavailableError, UnknownWorkloadError, start_optimization
+from optiinfra.control.optimizations import UnknownWorkloadError, start_optimization
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import OptimizationStatus
 
@@ -31,8 +31,6 @@ async def create_optimization(
                     agent=agent,
                 )
             )
-        except AgentUnavailableError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error)) from error
         except UnknownWorkloadError as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
     return OptimizationStarted(workflow_id=workflow_ids[0], workflow_ids=workflow_ids)

@@ -17,14 +17,8 @@ from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import AgentRequestDelivery, ExecutionTiming, OptimizationRequest, WorkflowPhase
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
 
-AVAILABLE_AGENTS = frozenset(AgentKind)
-
 
 class UnknownWorkloadError(LookupError):
-    pass
-
-
-class AgentUnavailableError(ValueError):
     pass
 
 
@@ -61,8 +55,6 @@ async def start_optimization(
 ) -> str:
     """Start an AgentOptimizationWorkflow with an id that reads like the work,
     e.g. `opt/demo/chat-8b/cost/3`, and return that id."""
-    if agent not in AVAILABLE_AGENTS:
-        raise AgentUnavailableError(f"the {agent.value} agent is not available in this version")
     async with sessions.begin() as session:
         if (
             await repository.get_workload(session=session, customer_id=customer_id, workload_id=workload_id)

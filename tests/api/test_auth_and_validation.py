@@ -53,7 +53,6 @@ async def test_health_needs_no_token_and_reports_parts(api: httpx.AsyncClient) -
         ),
         ({"customer_id": "Demo Inc!", "workload_id": "chat", "agents": ["cost"]}, "pattern"),
         ({"customer_id": "demo", "workload_id": "chat", "agents": ["cost"], "mode": "yolo"}, "mode"),
-        ({"customer_id": "demo", "workload_id": "chat", "agents": ["application"]}, "not available"),
     ],
 )
 async def test_bad_optimization_bodies_get_422_with_the_reason(
