@@ -248,9 +248,9 @@ def _context(
     pricing: _Pricing,
     settings: ApplicationSettings,
     asked: AgentRequest | None,
+    flag: int | None,
 ) -> Proposal | str:
-    deployment = snapshot.deployment
-    flag = positive_int_flag(deployment.args, "--max-model-len") if deployment is not None else None
+    """`flag`: the Deployment's `--max-model-len`, when it sets one."""
     current = pricing.current
     window = flag or (current.max_context_tokens if current is not None else None)
     if window is None:
@@ -271,12 +271,10 @@ def _context(
 
 
 def kv_capacity_request(
-    snapshot: WorkloadSnapshot, profile: ApplicationProfile, settings: ApplicationSettings
+    profile: ApplicationProfile, settings: ApplicationSettings, flag: int | None
 ) -> AgentRequest | None:
     """Ask the Resource agent for KV capacity when a request type needs a longer window than the
-    Deployment's `--max-model-len` admits (its p95 plus the buffer)."""
-    deployment = snapshot.deployment
-    flag = positive_int_flag(deployment.args, "--max-model-len") if deployment is not None else None
+    Deployment's `--max-model-len` (`flag`) admits (its p95 plus the buffer)."""
     if flag is None:
         return None
     needs = {t.request_type: recommended_window(t.total.p95, settings.context_buffer) for t in profile.types}
@@ -357,6 +355,8 @@ def analyze_application(
             ]
         )
     prices = prices or ModelPriceTable.load_default()
+    deployment = snapshot.deployment
+    flag = positive_int_flag(deployment.args, "--max-model-len") if deployment is not None else None
     notes = [_describe(profile)]
     current = prices.find(workload.model_name)
     if current is None:
@@ -374,7 +374,7 @@ def analyze_application(
         pricing = _Pricing(current, monthly)
     proposals: list[Proposal] = []
     found: list[Proposal | str] = [
-        _context(snapshot, profile, pricing, settings, asked),
+        _context(snapshot, profile, pricing, settings, asked, flag),
         _routing(snapshot, profile, pricing, prices, settings),
         _efficiency(snapshot, profile, pricing),
     ]
@@ -397,5 +397,5 @@ def analyze_application(
     proposals.sort(
         key=lambda p: (asked is not None and p.type not in cuts_context, -p.estimated_monthly_savings_usd)
     )
-    capacity = kv_capacity_request(snapshot, profile, settings)
+    capacity = kv_capacity_request(profile, settings, flag)
     return AnalysisResult(proposals=proposals, notes=notes, requests=[capacity] if capacity else [])
