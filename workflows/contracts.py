@@ -1,6 +1,7 @@
 """Inputs, outputs and status of the optimization workflows: what starters, activities and the API share.
 Pydantic models only, so old histories keep decoding as fields are added with defaults."""
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -8,8 +9,10 @@ from pydantic import BaseModel, Field
 from agents.reasoning.explanations import ProposalExplanation
 from optiinfra.domain.agent_requests import AgentRequest
 from optiinfra.domain.application import ApplicationProfile
+from optiinfra.domain.coordination import Conflict, CustomerConstraints, Resolution
 from optiinfra.domain.enums import AgentKind, RecommendationStatus
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
+from optiinfra.domain.learning import ConfidenceAdjustment, LearnedOutcome
 from optiinfra.domain.recommendation import (
     Approval,
     CompensationStep,
@@ -18,6 +21,7 @@ from optiinfra.domain.recommendation import (
     Recommendation,
     StepResult,
 )
+from optiinfra.domain.regression import RegressionThresholds, RegressionVerdict, RootCauseNote, ServingHealth
 from optiinfra.llm.usage import LlmUsage
 
 
@@ -31,6 +35,23 @@ class ExecutionTiming(BaseModel):
         default=30, gt=0, description="Cloud steps heartbeat while they wait; silence means a dead worker"
     )
     activity_max_attempts: int = Field(default=5, gt=0)
+    regression_watch_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How long after a verified change its serving is compared with the baseline",
+    )
+    regression_baseline_seconds: int = Field(
+        default=24 * 3600, gt=0, description="The period before a change its baseline is measured over"
+    )
+
+
+class OptimizationMode(StrEnum):
+    FULL = "full"
+    """Analyze, then carry out the best proposal (a run started on its own)."""
+    PROPOSE = "propose"
+    """Analyze and return the proposals: a joint optimization decides what runs."""
+    EXECUTE = "execute"
+    """Carry out the proposal a joint optimization accepted: persist, gate, saga, verify, watch."""
 
 
 class OptimizationRequest(BaseModel):
@@ -38,6 +59,14 @@ class OptimizationRequest(BaseModel):
     workload_id: str
     agent: AgentKind
     timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+    mode: OptimizationMode = OptimizationMode.FULL
+    proposal: Proposal | None = Field(default=None, description="Execute mode: the accepted proposal")
+    context: dict[str, float] = Field(
+        default_factory=dict, description="Execute mode: the workload's features when it was proposed"
+    )
+    requests: list[AgentRequest] = Field(
+        default_factory=list, description="Propose mode: requests of other agents, delivered by the parent"
+    )
 
 
 class WorkflowPhase(StrEnum):
@@ -47,12 +76,14 @@ class WorkflowPhase(StrEnum):
     COLLECTING = "collecting"
     ANALYZING = "analyzing"
     NO_ACTION = "no_action"
+    PROPOSED = "proposed"
     PENDING_APPROVAL = RecommendationStatus.PENDING_APPROVAL.value
     APPROVED = RecommendationStatus.APPROVED.value
     REJECTED = RecommendationStatus.REJECTED.value
     EXPIRED = RecommendationStatus.EXPIRED.value
     EXECUTING = RecommendationStatus.EXECUTING.value
     VERIFYING = "verifying"
+    WATCHING = "watching"
     EXECUTED = RecommendationStatus.EXECUTED.value
     ROLLED_BACK = RecommendationStatus.ROLLED_BACK.value
     FAILED = RecommendationStatus.FAILED.value
@@ -70,6 +101,14 @@ class OptimizationStatus(BaseModel):
     step_results: list[StepResult] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     failure_reason: str | None = None
+    proposals: list[Proposal] = Field(default_factory=list, description="Propose mode: ranked, best first")
+    requests: list[AgentRequest] = Field(
+        default_factory=list, description="Propose mode: what this agent asks other agents to look at"
+    )
+    context: dict[str, float] = Field(default_factory=dict, description="The workload's features (learning)")
+    confidence_adjustments: list[ConfidenceAdjustment] = Field(default_factory=list)
+    regression: RegressionVerdict | None = None
+    root_cause: RootCauseNote | None = None
 
 
 class WorkloadRef(BaseModel):
@@ -164,6 +203,19 @@ class ActivityName:
     VERIFY_KUBE = "verify_kube_execution"
     SEND_AGENT_REQUEST = "send_agent_request"
     COLLECT_APPLICATION_PROFILE = "collect_application_profile"
+    # regression defense
+    MEASURE_SERVING_HEALTH = "measure_serving_health"
+    CHECK_REGRESSION = "check_regression"
+    EXPLAIN_REGRESSION = "explain_regression"
+    LOAD_ROLLBACK_PLAN = "load_rollback_plan"
+    FIND_RECENT_CHANGE = "find_recent_change"
+    # learning
+    ADJUST_CONFIDENCE = "adjust_confidence"
+    RECORD_LEARNED_OUTCOME = "record_learned_outcome"
+    # coordination
+    RECORD_CONFLICTS = "record_conflicts"
+    RESOLVE_JOINTLY = "resolve_jointly"
+    START_JOINT_OPTIMIZATION = "start_joint_optimization"
 
 
 class WorkloadList(BaseModel):
@@ -191,3 +243,195 @@ class ExplainRequest(BaseModel):
 class ExplainResult(BaseModel):
     explanation: ProposalExplanation
     usage: LlmUsage
+
+
+# ---- regression defense ------------------------------------------------------------------------
+
+
+class HealthRequest(BaseModel):
+    customer_id: str
+    workload_id: str
+    since: datetime
+    until: datetime
+
+
+class RegressionCheck(BaseModel):
+    """Compare the workload's serving since `since` with `baseline` by the rules."""
+
+    baseline: ServingHealth
+    since: datetime
+    until: datetime
+    thresholds: RegressionThresholds = Field(default_factory=RegressionThresholds)
+
+
+class RootCauseRequest(BaseModel):
+    customer_id: str
+    verdict: RegressionVerdict
+    recent_change: Recommendation | None = Field(
+        default=None, description="Our change to the workload just before the regression, if any"
+    )
+
+
+class RecentChangeQuery(BaseModel):
+    customer_id: str
+    workload_id: str
+    since: datetime
+
+
+class RecentChange(BaseModel):
+    recommendation: Recommendation | None = None
+
+
+class RollbackPlan(BaseModel):
+    """The compensations that undo an executed recommendation, last applied first; `refused` says why it
+    cannot be undone automatically (e.g. a finalize step already removed what a compensation needs)."""
+
+    recommendation: Recommendation
+    compensations: list[CompensationRequest] = Field(default_factory=list)
+    refused: str | None = None
+
+
+class RollbackRequest(BaseModel):
+    recommendation_id: str
+    reason: str
+    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+
+
+class RegressionWatchRequest(BaseModel):
+    """One scheduled pass: every workload's last `current_seconds` against the `baseline_seconds` before."""
+
+    current_seconds: int = Field(default=3600, gt=0)
+    baseline_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    attribution_seconds: int = Field(
+        default=24 * 3600, gt=0, description="Our change this recent is taken as a regression's cause"
+    )
+    thresholds: RegressionThresholds = Field(default_factory=RegressionThresholds)
+    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+
+
+class WorkloadRegression(BaseModel):
+    customer_id: str
+    workload_id: str
+    verdict: RegressionVerdict
+    root_cause: RootCauseNote | None = None
+    rolled_back_by: str | None = Field(default=None, description="The rollback workflow started, if any")
+
+
+class RegressionWatchSummary(BaseModel):
+    workloads: int
+    regressions: list[WorkloadRegression] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list)
+
+
+# ---- learning ------------------------------------------------------------------------------------
+
+
+class ConfidenceQuery(BaseModel):
+    customer_id: str
+    workload_id: str
+    context: dict[str, float] = Field(default_factory=dict)
+    proposals: list[Proposal]
+
+
+class ConfidenceResult(BaseModel):
+    """The proposals with confidence adjusted and past outcomes cited in their reasoning, same order."""
+
+    proposals: list[Proposal]
+    adjustments: list[ConfidenceAdjustment] = Field(default_factory=list)
+
+
+class LearnedOutcomeRecord(BaseModel):
+    outcome: LearnedOutcome
+
+
+# ---- joint optimization and the fleet scan -----------------------------------------------------------
+
+ALL_AGENTS: tuple[AgentKind, ...] = (
+    AgentKind.PERFORMANCE,
+    AgentKind.RESOURCE,
+    AgentKind.COST,
+    AgentKind.APPLICATION,
+)
+
+
+class JointOptimizationRequest(BaseModel):
+    customer_id: str
+    workload_id: str
+    agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
+    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+    constraints: CustomerConstraints = Field(default_factory=CustomerConstraints)
+
+
+class JointPhase(StrEnum):
+    PROPOSING = "proposing"
+    RESOLVING = "resolving"
+    EXECUTING = "executing"
+    DONE = "done"
+    NO_ACTION = "no_action"
+
+
+class AgentProposals(BaseModel):
+    agent: AgentKind
+    workflow_id: str
+    proposals: list[Proposal] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    failure: str | None = None
+
+
+class ChildExecution(BaseModel):
+    agent: AgentKind
+    workflow_id: str
+    title: str
+    phase: WorkflowPhase | None = None
+    failure_reason: str | None = None
+
+
+class JointStatus(BaseModel):
+    """Answer of the joint workflow's `get_status` query, and its result."""
+
+    workflow_id: str
+    customer_id: str
+    workload_id: str
+    phase: JointPhase
+    proposals: list[AgentProposals] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    resolutions: list[Resolution] = Field(default_factory=list)
+    accepted: list[str] = Field(default_factory=list, description="Titles of the proposals carried out")
+    executions: list[ChildExecution] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class ConflictRecord(BaseModel):
+    joint_workflow_id: str
+    customer_id: str
+    workload_id: str
+    conflicts: list[Conflict]
+    resolutions: list[Resolution]
+
+
+class JointResolutionRequest(BaseModel):
+    """Ask the language-model layer to resolve conflicts; `rule_resolutions` is the fallback answer."""
+
+    customer_id: str
+    candidates: list[Proposal]
+    conflicts: list[Conflict]
+    rule_resolutions: list[Resolution]
+    constraints: CustomerConstraints
+
+
+class JointResolutionResult(BaseModel):
+    resolutions: list[Resolution]
+
+
+class FleetScanRequest(BaseModel):
+    """One scan: a joint optimization for every workload (of one customer, when given)."""
+
+    customer_id: str | None = None
+    agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
+    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+
+
+class FleetScanSummary(BaseModel):
+    started: list[str] = Field(default_factory=list, description="Joint optimization workflow ids started")
+    already_running: list[str] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list)
