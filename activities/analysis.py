@@ -8,12 +8,17 @@ from temporalio.exceptions import ApplicationError
 
 from agents.application.strategies import analyze_application
 from agents.cost.strategies import analyze_cost
+from agents.performance.slo import compliance, slo_target
 from agents.performance.strategies import analyze_performance
 from agents.resource.strategies import analyze_resource
 from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.domain.enums import AgentKind
+from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import AnalysisResult
+from optiinfra.learning.features import workload_context
 from workflows.contracts import ActivityName, AnalyzeInput
+
+SLO_COMPLIANCE = "slo_compliance"
 
 
 class AnalysisActivities:
@@ -25,11 +30,16 @@ class AnalysisActivities:
     async def analyze_workload(self, request: AnalyzeInput) -> AnalysisResult:
         # Analyzers are CPU-bound (integer programs, forecast fits): off the event loop, so heartbeats and
         # other activities of the worker keep running.
+        result = await self._analyze(request)
+        result.context = await asyncio.to_thread(analysis_context, request.snapshot)
+        return result
+
+    async def _analyze(self, request: AnalyzeInput) -> AnalysisResult:
         snapshot = request.snapshot
         if request.agent is AgentKind.COST:
-            return await asyncio.to_thread(analyze_cost, snapshot)
+            return await asyncio.to_thread(analyze_cost, snapshot, requests=request.requests)
         if request.agent is AgentKind.PERFORMANCE:
-            return await asyncio.to_thread(analyze_performance, snapshot)
+            return await asyncio.to_thread(analyze_performance, snapshot, requests=request.requests)
         if request.agent is AgentKind.RESOURCE:
             return await asyncio.to_thread(analyze_resource, snapshot, request.requests)
         if request.agent is AgentKind.APPLICATION:
@@ -37,3 +47,15 @@ class AnalysisActivities:
                 analyze_application, snapshot, self._model_prices, requests=request.requests
             )
         raise ApplicationError(f"the {request.agent.value} agent is not available", non_retryable=True)
+
+
+def analysis_context(snapshot: WorkloadSnapshot) -> dict[str, float]:
+    """The workload's features for learning, and the share of the day's windows within its SLO (which a
+    joint optimization's `min_slo_compliance` constraint reads)."""
+    context = workload_context(snapshot)
+    target = slo_target(snapshot.workload)
+    if target is not None and snapshot.windows:
+        share = compliance(snapshot.windows, target).compliance
+        if share is not None:
+            context[SLO_COMPLIANCE] = share
+    return context

@@ -8,7 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.deps import require_token
-from api.routes import customers, health, optimizations, privacy, recommendations, workloads
+from api.routes import (
+    conflicts,
+    customers,
+    health,
+    joint,
+    optimizations,
+    privacy,
+    recommendations,
+    schedules,
+    workloads,
+)
 from optiinfra.engine.client import connect_temporal
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
@@ -48,10 +58,13 @@ def create_app(
     )
     app.include_router(health.router)
     for router in (
+        conflicts.router,
         customers.router,
+        joint.router,
         optimizations.router,
         privacy.router,
         recommendations.router,
+        schedules.router,
         workloads.router,
     ):
         app.include_router(router, prefix="/v1", dependencies=[Depends(require_token)])

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from optiinfra.control.schedules import ScanScheduleSpec, ScanScheduleView
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
@@ -182,3 +183,20 @@ class PromptsBody(BaseModel):
 
 class Accepted(BaseModel):
     accepted: int
+
+
+# ---- fleet-scan schedules --------------------------------------------------------------------------
+
+
+class ScheduleCreate(ScanScheduleSpec):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SchedulePauseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000, description="Why; shown as the schedule's pause note")
+
+
+class ScheduleList(BaseModel):
+    items: list[ScanScheduleView]

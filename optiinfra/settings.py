@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     prometheus_url: str = Field(default="", description="e.g. http://prometheus:9090")
     prometheus_instance_label: str = "instance"
 
+    # Regression defense: the `optiinfra/regression-watch` Schedule compares every workload's last hour
+    # with the week before it; p99 latency more than this fraction up, or the error rate more than this
+    # many percentage points up, is a regression (too few requests on either side: not judged). Our change
+    # to the workload within the attribution period is taken as its cause and rolled back.
+    regression_watch_interval_seconds: int = Field(default=3600, gt=0, description="Regression watch")
+    regression_p99_increase: float = Field(default=0.20, gt=0)
+    regression_error_rate_points: float = Field(default=1.0, gt=0)
+    regression_min_requests: float = Field(default=50.0, ge=0)
+    regression_attribution_seconds: int = Field(default=24 * 3600, gt=0)
+
     # Control-plane API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -133,11 +143,20 @@ class Settings(BaseSettings):
     qdrant_url: str = Field(default="", description="e.g. http://qdrant:6333")
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path | None = Field(default=None, description="Local mode folder; default state_dir/qdrant")
+    # Learning from outcomes: past outcomes of the same customer, agent and type whose feature vectors are
+    # at least this similar (cosine) move a new recommendation's confidence by up to the shift.
+    learning_max_confidence_shift: float = Field(default=0.2, ge=0, le=1)
+    learning_min_similarity: float = Field(default=0.9, gt=-1, le=1)
+    learning_neighbours: int = Field(default=10, gt=0, description="Most similar past outcomes weighed")
 
     # Execution timing. The embedded profile shortens everything so a demo finishes in a minute.
     profile: Literal["embedded", "production"] = "embedded"
     approval_timeout_seconds: int | None = None
     verify_delay_seconds: int | None = None
+    regression_watch_seconds: int | None = Field(
+        default=None, ge=0, description="Watch a verified change this long before judging it (0: no watch)"
+    )
+    regression_baseline_seconds: int = Field(default=24 * 3600, gt=0)
     activity_timeout_seconds: int = 600
     activity_heartbeat_seconds: int = 30
     activity_max_attempts: int = 5
@@ -165,6 +184,12 @@ class Settings(BaseSettings):
         if self.verify_delay_seconds is not None:
             return self.verify_delay_seconds
         return 3 if self.profile == "embedded" else 2 * 3600
+
+    @property
+    def effective_regression_watch_seconds(self) -> int:
+        if self.regression_watch_seconds is not None:
+            return self.regression_watch_seconds
+        return 3 if self.profile == "embedded" else 3600
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from qdrant_client import QdrantClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -16,7 +17,9 @@ from activities.agent_requests import AgentRequestActivities
 from activities.analysis import AnalysisActivities
 from activities.application import ApplicationActivities
 from activities.cloud import CloudActivities
+from activities.coordination import CoordinationActivities
 from activities.kube import KubeActivities
+from activities.learning import LearningActivities
 from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
 from activities.store import StoreActivities
@@ -30,6 +33,7 @@ from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, pod_ip_metrics_url
 from optiinfra.kube.pod_targets import DeploymentPodTargets
 from optiinfra.kvcache.traces import PrefixTraces
+from optiinfra.learning.store import OutcomeStore
 from optiinfra.llm.from_settings import inference_config
 from optiinfra.metrics.collector import MetricsCollector, PrivateIpTargets
 from optiinfra.metrics.open import open_metrics_store
@@ -38,9 +42,16 @@ from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
 from workflows.agent_optimization import AgentOptimizationWorkflow
+from workflows.fleet_scan import FleetScanWorkflow
+from workflows.joint_optimization import JointOptimizationWorkflow
 from workflows.metrics_collection import MetricsCollectionWorkflow
 
-WORKFLOWS: Sequence[type] = (AgentOptimizationWorkflow, MetricsCollectionWorkflow)
+WORKFLOWS: Sequence[type] = (
+    AgentOptimizationWorkflow,
+    JointOptimizationWorkflow,
+    FleetScanWorkflow,
+    MetricsCollectionWorkflow,
+)
 
 
 def build_worker(
@@ -58,9 +69,11 @@ def build_worker(
     in_flight: InFlightProbe | None = None,
     prefix_traces: PrefixTraces | None = None,
     model_prices: ModelPriceTable | None = None,
+    learning: LearningActivities | None = None,
 ) -> Worker:
     """`inference` left out means rules only: explanations are then built from the proposals alone.
-    `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed."""
+    `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed.
+    `learning` left out keeps past outcomes in a Qdrant collection in memory, for this worker's life."""
     catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
     cloud = CloudActivities(fleet, catalog, metrics, scaling_groups, deployments, prefix_traces)
@@ -71,7 +84,10 @@ def build_worker(
         kube = KubeActivities(deployments, in_flight)
         kube_activities = [kube.execute_kube_step, kube.compensate_kube_step, kube.verify_kube_execution]
     collection = MetricsActivities(collector)
-    llm = LlmActivities(inference or InferenceLayer(), sessions)
+    layer = inference or InferenceLayer()
+    llm = LlmActivities(layer, sessions)
+    coordination = CoordinationActivities(layer, sessions)
+    learning = learning or LearningActivities(OutcomeStore(QdrantClient(location=":memory:")))
     application = ApplicationActivities(sessions)
     analysis = AnalysisActivities(model_prices)
     agent_requests = AgentRequestActivities(client)
@@ -95,6 +111,10 @@ def build_worker(
             llm.explain_proposal,
             application.collect_application_profile,
             agent_requests.send_agent_request,
+            coordination.coordinate_proposals,
+            coordination.record_conflicts,
+            learning.adjust_confidence,
+            learning.record_learned_outcome,
             *kube_activities,
         ],
     )
@@ -156,6 +176,7 @@ async def run_worker(settings: Settings) -> None:
                 in_flight=InFlightProbe(http, pod_metrics),
                 prefix_traces=PrefixTraces(settings.prefix_trace_dir),
                 model_prices=ModelPriceTable.configured(settings),
+                learning=LearningActivities.from_settings(settings),
             )
             await worker.run()
     finally:

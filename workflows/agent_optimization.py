@@ -1,11 +1,15 @@
 """AgentOptimizationWorkflow: one agent's optimization of one workload, from measurement to outcome.
 
-collect -> analyze -> persist -> gate -> (wait for approve/reject, or expire) -> execute as a saga
--> verify after a durable timer -> compensate on failure -> record the outcome.
+collect -> analyze -> weigh past outcomes -> persist -> gate -> (wait for approve/reject, or expire)
+-> measure the baseline -> execute as a saga -> verify after a durable timer -> watch for a regression
+-> compensate on failure or regression -> record the outcome, and learn from it.
+
+Three modes: `full` (all of it, a run started on its own), `propose` (collect and analyze, and return the
+proposals to a joint optimization) and `execute` (carry out the proposal a joint optimization accepted).
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -14,8 +18,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from agents.gate import decide_gate
-    from optiinfra.domain.agent_requests import AgentRequest
-    from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus, StepPhase, StepStatus
+    from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
+    from optiinfra.domain.enums import (
+        AgentKind,
+        DecisionKind,
+        RecommendationStatus,
+        RecommendationType,
+        StepPhase,
+        StepStatus,
+    )
     from optiinfra.domain.fleet import WorkloadSnapshot
     from optiinfra.domain.recommendation import (
         AnalysisResult,
@@ -28,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         Recommendation,
         StepResult,
     )
+    from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
     from workflows.contracts import (
         ActivityName,
         AgentRequestDelivery,
@@ -35,10 +47,17 @@ with workflow.unsafe.imports_passed_through():
         AnalyzeInput,
         ApplicationProfileResult,
         CompensationRequest,
+        ConfidenceQuery,
+        ConfidenceResult,
         ExplainRequest,
         ExplainResult,
+        HealthRequest,
+        LearnedOutcomeRecord,
+        OptimizationMode,
         OptimizationRequest,
         OptimizationStatus,
+        RegressionCheck,
+        RootCauseRequest,
         StatusChange,
         StepRecord,
         StepRequest,
@@ -54,6 +73,19 @@ with workflow.unsafe.imports_passed_through():
 ADVICE_ACCEPTED = (
     "accepted as advice: it has no steps for OptiInfra to run; the application's owners apply it"
 )
+
+
+ANNOUNCEMENTS = {
+    RecommendationType.SPOT_MIGRATION: (
+        AgentRequestKind.RECHECK_SLO,
+        "replicas moved to spot capacity and can now be interrupted: re-check the SLO risk",
+    ),
+    RecommendationType.KV_TIERING: (
+        AgentRequestKind.CHEAPER_GPU_MAY_FIT,
+        "KV cache now spills to CPU memory and disk: a GPU with less memory may now hold the workload",
+    ),
+}
+"""What a completed change tells another agent, by the change's type."""
 
 
 def commits_spend(recommendation: Recommendation) -> bool:
@@ -131,6 +163,11 @@ class AgentOptimizationWorkflow:
             WorkloadRef(customer_id=request.customer_id, workload_id=request.workload_id),
             WorkloadContext,
         )
+        if request.mode is OptimizationMode.EXECUTE:
+            if request.proposal is None:
+                raise ApplicationError("execute mode needs the accepted proposal", non_retryable=True)
+            self.status.context = dict(request.context)
+            return await self._carry_out(context, request.proposal, [])
         snapshot: WorkloadSnapshot = await self._activity(
             ActivityName.COLLECT_SNAPSHOT,
             context.model_copy(update={"agent": request.agent}),
@@ -142,25 +179,38 @@ class AgentOptimizationWorkflow:
             )
             snapshot = snapshot.model_copy(update={"application": collected.profile})
         self._set_phase(WorkflowPhase.ANALYZING)
-        received = list(self._agent_requests)
+        received = list(request.requests) + list(self._agent_requests)
         analysis: AnalysisResult = await self._activity(
             ActivityName.ANALYZE,
             AnalyzeInput(agent=request.agent, snapshot=snapshot, requests=received),
             AnalysisResult,
         )
         self._analyzed = True
+        self.status.context = dict(analysis.context)
         self.status.notes = [
-            f"asked by the {r.from_agent.value} agent ({r.source_workflow_id}): {r.reason}" for r in received
+            f"asked by the {r.from_agent.value} agent ({r.source_workflow_id or 'joint'}): {r.reason}"
+            for r in received
         ] + list(analysis.notes)
-        await self._send_agent_requests(analysis, received)
-        if not analysis.proposals:
+        proposals = await self._weigh_past_outcomes(analysis.proposals)
+        if request.mode is OptimizationMode.PROPOSE:
+            # The joint optimization decides what runs and delivers the requests itself.
+            self.status.proposals = proposals
+            self.status.requests = list(analysis.requests)
+            self._set_phase(WorkflowPhase.PROPOSED if proposals else WorkflowPhase.NO_ACTION)
+            return self.status
+        await self._send_agent_requests(analysis.requests, received)
+        if not proposals:
             self._set_phase(WorkflowPhase.NO_ACTION)
             return self.status
+        return await self._carry_out(context, proposals[0], proposals[1:])
 
-        recommendation = self._recommendation_from(analysis)
-        recommendation.explanation = await self._explain(analysis.proposals[0])
+    async def _carry_out(
+        self, context: WorkloadContext, proposal: Proposal, alternatives: list[Proposal]
+    ) -> OptimizationStatus:
+        recommendation = self._recommendation_of(proposal, alternatives)
+        recommendation.explanation = await self._explain(proposal)
         self.status.recommendation = recommendation
-        self.status.alternatives = [p.title for p in analysis.proposals[1:]]
+        self.status.alternatives = [p.title for p in alternatives]
         await self._activity(ActivityName.PERSIST_RECOMMENDATION, recommendation)
 
         gate = decide_gate(
@@ -171,7 +221,7 @@ class AgentOptimizationWorkflow:
         )
         self.status.gate_reason = gate.reason
         if gate.needs_approval:
-            approved = await self._await_approval(request)
+            approved = await self._await_approval(self.request)
             if not approved:
                 return await self._finish(recommendation)
         else:
@@ -180,11 +230,13 @@ class AgentOptimizationWorkflow:
         await self._execute_verify_finalize(recommendation)
         return await self._finish(recommendation)
 
-    async def _send_agent_requests(self, analysis: AnalysisResult, received: list[AgentRequest]) -> None:
+    async def _send_agent_requests(
+        self, outgoing_requests: list[AgentRequest], received: list[AgentRequest]
+    ) -> None:
         """Deliver what the analysis asks of other agents, never back to an agent that asked this run
         (the loop ends after one exchange). A failed delivery is a note, not a failed optimization."""
         askers = {r.from_agent for r in received}
-        for outgoing in analysis.requests:
+        for outgoing in outgoing_requests:
             if outgoing.to_agent in askers or outgoing.to_agent is self.request.agent:
                 continue
             delivery = AgentRequestDelivery(
@@ -212,6 +264,29 @@ class AgentOptimizationWorkflow:
                 f"asked the {outgoing.to_agent.value} agent ({outgoing.kind.value}, {receipt.workflow_id}): "
                 f"{outgoing.reason}"
             )
+
+    async def _weigh_past_outcomes(self, proposals: list[Proposal]) -> list[Proposal]:
+        """Confidence moves with how similar past changes ended; without the outcome store the analysis's
+        own confidence stands."""
+        if not proposals:
+            return proposals
+        try:
+            weighed: ConfidenceResult = await self._activity(
+                ActivityName.ADJUST_CONFIDENCE,
+                ConfidenceQuery(
+                    customer_id=self.request.customer_id,
+                    workload_id=self.request.workload_id,
+                    context=self.status.context,
+                    proposals=proposals,
+                ),
+                ConfidenceResult,
+                summary="weigh similar past outcomes",
+            )
+        except ActivityError as error:
+            self.status.notes.append(f"past outcomes not weighed: {error}")
+            return proposals
+        self.status.confidence_adjustments = weighed.adjustments
+        return weighed.proposals
 
     async def _explain(self, proposal: Proposal) -> Explanation | None:
         """The person deciding reads this; without it the proposal's own reasoning still stands, so a
@@ -274,6 +349,8 @@ class AgentOptimizationWorkflow:
         apply_steps = [s for s in recommendation.steps if s.phase is StepPhase.APPLY]
         finalize_steps = [s for s in recommendation.steps if s.phase is StepPhase.FINALIZE]
         compensations: list[tuple[str, CompensationStep]] = []
+        baseline = await self._measure_baseline()
+        applied_at = workflow.now()
         try:
             for step in apply_steps:
                 if step.compensation is not None:
@@ -290,6 +367,7 @@ class AgentOptimizationWorkflow:
             )
             if not verification.passed:
                 raise StepFailedError("verification failed: " + "; ".join(verification.problems))
+            await self._watch_for_regression(recommendation, baseline, applied_at)
         except BaseException as failure:
             # Shielded so that a cancelled run still puts the fleet back before it ends.
             await asyncio.shield(asyncio.ensure_future(self._compensate(compensations, failure)))
@@ -304,6 +382,75 @@ class AgentOptimizationWorkflow:
                 self.status.failure_reason = f"finalize incomplete: {failure}"
                 break
         await self._change_status(RecommendationStatus.EXECUTED, reason=self.status.failure_reason)
+
+    async def _measure_baseline(self) -> ServingHealth | None:
+        """The workload's serving before the change, which the regression watch compares with."""
+        timing = self.request.timing
+        if timing.regression_watch_seconds == 0:
+            return None
+        now = workflow.now()
+        try:
+            baseline: ServingHealth = await self._activity(
+                ActivityName.MEASURE_SERVING_HEALTH,
+                HealthRequest(
+                    customer_id=self.request.customer_id,
+                    workload_id=self.request.workload_id,
+                    since=now - timedelta(seconds=timing.regression_baseline_seconds),
+                    until=now,
+                ),
+                ServingHealth,
+                summary="measure the baseline",
+            )
+        except ActivityError as error:
+            self.status.notes.append(f"no regression watch: the baseline could not be measured: {error}")
+            return None
+        return baseline
+
+    async def _watch_for_regression(
+        self, recommendation: Recommendation, baseline: ServingHealth | None, applied_at: datetime
+    ) -> None:
+        """Compare the serving since the change with the baseline by the rules; a confirmed regression gets
+        a root-cause note and fails the change, so its compensations put the workload back."""
+        if baseline is None:
+            return
+        self._set_phase(WorkflowPhase.WATCHING)
+        await workflow.sleep(
+            timedelta(seconds=self.request.timing.regression_watch_seconds), summary="regression watch"
+        )
+        verdict: RegressionVerdict = await self._activity(
+            ActivityName.CHECK_REGRESSION,
+            RegressionCheck(baseline=baseline, since=applied_at, until=workflow.now()),
+            RegressionVerdict,
+            summary="compare with the baseline",
+        )
+        self.status.regression = verdict
+        if not verdict.regressed:
+            self.status.notes.append(f"regression watch: {verdict.summary}")
+            return
+        try:
+            self.status.root_cause = await self._activity(
+                ActivityName.EXPLAIN_REGRESSION,
+                RootCauseRequest(
+                    customer_id=self.request.customer_id, verdict=verdict, recent_change=recommendation
+                ),
+                RootCauseNote,
+                summary="root cause of the regression",
+            )
+        except ActivityError as error:
+            self.status.notes.append(f"no root-cause note: {error}")
+        raise StepFailedError(f"regression after the change: {verdict.summary}")
+
+    async def _announce(self, recommendation: Recommendation) -> None:
+        """Tell the agent a completed change concerns (e.g. a spot migration -> Performance re-checks SLO
+        risk), as a signal to its optimization of the workload."""
+        announcement = ANNOUNCEMENTS.get(recommendation.type)
+        if announcement is None:
+            return
+        kind, reason = announcement
+        request = AgentRequest(
+            kind=kind, from_agent=recommendation.agent, reason=f"{recommendation.title}: {reason}"
+        )
+        await self._send_agent_requests([request], [])
 
     async def _run_step(self, step: ExecutionStep) -> None:
         try:
@@ -375,7 +522,29 @@ class AgentOptimizationWorkflow:
             finished_at=workflow.now(),
         )
         await self._activity(ActivityName.RECORD_OUTCOME, outcome)
+        await self._learn(recommendation, final)
+        if final is RecommendationStatus.EXECUTED:
+            await self._announce(recommendation)
         return self.status
+
+    async def _learn(self, recommendation: Recommendation, final: RecommendationStatus) -> None:
+        """Store how the change ended, so similar later proposals are weighed by it. Learning is best
+        effort: the outcome is already recorded in the store."""
+        with workflow.unsafe.imports_passed_through():
+            from agents.learning.confidence import learned_outcome
+        learned = learned_outcome(
+            recommendation,
+            status=final,
+            context=self.status.context,
+            verdict=self.status.regression,
+            recorded_at=workflow.now(),
+        )
+        try:
+            await self._activity(
+                ActivityName.RECORD_LEARNED_OUTCOME, LearnedOutcomeRecord(outcome=learned), summary="learn"
+            )
+        except ActivityError as error:
+            self.status.notes.append(f"outcome not learned: {error}")
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -389,12 +558,11 @@ class AgentOptimizationWorkflow:
         assert self._request is not None
         return self._request
 
-    def _recommendation_from(self, analysis: AnalysisResult) -> Recommendation:
-        best = analysis.proposals[0]
+    def _recommendation_of(self, best: Proposal, alternatives: list[Proposal]) -> Recommendation:
         reasoning = best.reasoning
-        if len(analysis.proposals) > 1:
+        if alternatives:
             others = "; ".join(
-                f"{p.title} (${p.estimated_monthly_savings_usd:,.0f}/month)" for p in analysis.proposals[1:]
+                f"{p.title} (${p.estimated_monthly_savings_usd:,.0f}/month)" for p in alternatives
             )
             reasoning += f" Alternatives considered, not combined with this one: {others}."
         return Recommendation(

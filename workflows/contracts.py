@@ -213,9 +213,8 @@ class ActivityName:
     ADJUST_CONFIDENCE = "adjust_confidence"
     RECORD_LEARNED_OUTCOME = "record_learned_outcome"
     # coordination
+    COORDINATE = "coordinate_proposals"
     RECORD_CONFLICTS = "record_conflicts"
-    RESOLVE_JOINTLY = "resolve_jointly"
-    START_JOINT_OPTIMIZATION = "start_joint_optimization"
 
 
 class WorkloadList(BaseModel):
@@ -375,6 +374,7 @@ class AgentProposals(BaseModel):
     workflow_id: str
     proposals: list[Proposal] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    requests: list[AgentRequest] = Field(default_factory=list, description="What it asked other agents")
     failure: str | None = None
 
 
@@ -409,18 +409,22 @@ class ConflictRecord(BaseModel):
     resolutions: list[Resolution]
 
 
-class JointResolutionRequest(BaseModel):
-    """Ask the language-model layer to resolve conflicts; `rule_resolutions` is the fallback answer."""
+class CoordinationRequest(BaseModel):
+    """Each agent's best proposal for the workload, to be checked for conflicts and resolved."""
 
     customer_id: str
     candidates: list[Proposal]
-    conflicts: list[Conflict]
-    rule_resolutions: list[Resolution]
     constraints: CustomerConstraints
+    slo_compliance: float | None = Field(
+        default=None, description="Share of recent windows within the SLO, for `min_slo_compliance`"
+    )
 
 
-class JointResolutionResult(BaseModel):
-    resolutions: list[Resolution]
+class CoordinationResult(BaseModel):
+    conflicts: list[Conflict] = Field(default_factory=list)
+    resolutions: list[Resolution] = Field(default_factory=list)
+    accepted: list[Proposal] = Field(default_factory=list, description="To carry out, in this order")
+    notes: list[str] = Field(default_factory=list)
 
 
 class FleetScanRequest(BaseModel):

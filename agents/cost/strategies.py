@@ -1,9 +1,12 @@
 """The Cost agent's entry point: run every strategy and rank what they found."""
 
+from collections.abc import Sequence
+
 from agents.cost.autoscaling import AutoscalingParams, analyze_autoscaling
 from agents.cost.reserved import ReservedCapacityParams, analyze_reserved_capacity
 from agents.cost.rightsizing import RightSizingParams, analyze_right_sizing
 from agents.cost.spot import SpotMigrationParams, analyze_spot_migration
+from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import AnalysisResult, Proposal
 
@@ -14,11 +17,19 @@ def analyze_cost(
     right_sizing: RightSizingParams | None = None,
     reserved: ReservedCapacityParams | None = None,
     autoscaling: AutoscalingParams | None = None,
+    *,
+    requests: Sequence[AgentRequest] = (),
 ) -> AnalysisResult:
     """Proposals ranked by monthly savings. Strategies that change the same replicas are alternatives:
     the caller executes one of them at a time. A reservation is only proposed once no other strategy would
     still change the fleet, so the commitment is sized on the fleet's settled shape."""
     result = AnalysisResult()
+    for request in requests:
+        if request.kind is AgentRequestKind.CHEAPER_GPU_MAY_FIT:
+            result.notes.append(
+                f"looked for a cheaper GPU at the {request.from_agent.value} agent's request "
+                f"({request.reason}); right-sizing reads the GPU memory measured since then"
+            )
     structural = (
         analyze_right_sizing(snapshot, right_sizing),
         analyze_spot_migration(snapshot, spot),

@@ -2,6 +2,7 @@
 proposals (ranked: restoring a missed SLO first, then by savings), with load-balancing and
 tensor-parallel advice as notes."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from agents.performance.advice import balancing_advice, tensor_parallel_advice
@@ -9,6 +10,7 @@ from agents.performance.scaling import DEFAULT_SETTINGS, ScalingSettings, analyz
 from agents.performance.serving import ServingContext, serving_context
 from agents.performance.slo import SloCompliance, compliance, compliance_since, slo_target
 from agents.performance.tuning import analyze_serving_tuning
+from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import AnalysisResult, Proposal
 
@@ -16,8 +18,20 @@ RECENT = timedelta(hours=1)
 
 
 def analyze_performance(
-    snapshot: WorkloadSnapshot, settings: ScalingSettings = DEFAULT_SETTINGS
+    snapshot: WorkloadSnapshot,
+    settings: ScalingSettings = DEFAULT_SETTINGS,
+    *,
+    requests: Sequence[AgentRequest] = (),
 ) -> AnalysisResult:
+    result = _analyze(snapshot, settings)
+    rechecks = [r for r in requests if r.kind is AgentRequestKind.RECHECK_SLO]
+    result.notes[:0] = [
+        f"SLO risk re-checked at the {r.from_agent.value} agent's request: {r.reason}" for r in rechecks
+    ]
+    return result
+
+
+def _analyze(snapshot: WorkloadSnapshot, settings: ScalingSettings) -> AnalysisResult:
     workload = snapshot.workload
     target = slo_target(workload)
     if target is None:

@@ -12,6 +12,7 @@ from api.schemas import (
     RecommendationList,
     WorkloadList,
 )
+from optiinfra.control.schedules import ScanScheduleView
 from workflows.contracts import OptimizationStatus
 
 
@@ -69,6 +70,26 @@ class ApiClient:
             await self._request("POST", f"/v1/recommendations/{recommendation_id}/{decision}", json=body)
         )
 
+    async def create_schedule(self, body: dict[str, Any]) -> ScanScheduleView:
+        return ScanScheduleView.model_validate(await self._request("POST", "/v1/schedules", json=body))
+
+    async def list_schedules(self) -> list[ScanScheduleView]:
+        listed = await self._request("GET", "/v1/schedules")
+        return [ScanScheduleView.model_validate(item) for item in listed["items"]]
+
+    async def get_schedule(self, schedule_id: str) -> ScanScheduleView:
+        return ScanScheduleView.model_validate(await self._request("GET", f"/v1/schedules/{schedule_id}"))
+
+    async def set_schedule_paused(self, schedule_id: str, paused: bool, note: str = "") -> ScanScheduleView:
+        action = "pause" if paused else "unpause"
+        body = {"note": note} if note else None
+        return ScanScheduleView.model_validate(
+            await self._request("POST", f"/v1/schedules/{schedule_id}/{action}", json=body)
+        )
+
+    async def delete_schedule(self, schedule_id: str) -> None:
+        await self._request("DELETE", f"/v1/schedules/{schedule_id}")
+
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, path, **kwargs)
         if response.is_error:
@@ -77,4 +98,6 @@ class ApiClient:
             except ValueError:
                 detail = response.text
             raise ApiError(response.status_code, str(detail))
+        if response.status_code == 204:
+            return None
         return response.json()

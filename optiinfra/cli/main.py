@@ -1,4 +1,5 @@
-"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, catalog, bench, analyze."""
+"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, schedule, catalog, bench,
+analyze."""
 
 import asyncio
 import contextlib
@@ -15,6 +16,7 @@ from optiinfra.cli.analyze import analyze_app
 from optiinfra.cli.api_client import ApiClient, ApiError
 from optiinfra.cli.report import render_report
 from optiinfra.cli.run_once import optimize_fleet
+from optiinfra.control.schedules import ScanScheduleView
 from optiinfra.embedded.stack_file import StackInfo, clear_stack_info, read_stack_info, write_stack_info
 from optiinfra.embedded.token import resolve_api_token
 from optiinfra.settings import Settings
@@ -29,6 +31,10 @@ app.add_typer(catalog_app, name="catalog")
 bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(analyze_app, name="analyze")
+schedule_app = typer.Typer(
+    help="Fleet-scan schedules: a joint optimization of every workload at cron times.", no_args_is_help=True
+)
+app.add_typer(schedule_app, name="schedule")
 
 
 def _settings() -> Settings:
@@ -217,6 +223,116 @@ def approve(recommendation_id: str, approver: Approver, reason: Reason = "") -> 
 def reject(recommendation_id: str, approver: Approver, reason: Reason = "") -> None:
     """Reject a waiting recommendation: sends the `reject` signal; nothing executes."""
     _decide(recommendation_id, "reject", approver, reason)
+
+
+def _echo_schedule(view: ScanScheduleView) -> None:
+    state = "paused" if view.paused else "active"
+    scope = view.customer_id or "all customers"
+    upcoming = view.next_action_times[0].isoformat() if view.next_action_times and not view.paused else "-"
+    typer.echo(
+        f"{view.schedule_id:<24} {state:<7} {' | '.join(view.cron)} ({view.timezone})  {scope}  "
+        f"agents {','.join(agent.value for agent in view.agents)}  next {upcoming}"
+        + (f"  note: {view.note}" if view.note else "")
+    )
+
+
+@schedule_app.command("create")
+def schedule_create(
+    schedule_id: Annotated[str, typer.Argument(help="e.g. nightly (lowercase letters, digits, dashes)")],
+    cron: Annotated[
+        list[str],
+        typer.Option(help="Cron expression, e.g. '0 2 * * *' (repeatable); 7 fields put seconds first"),
+    ],
+    timezone: Annotated[str, typer.Option(help="IANA time zone the cron times are read in")] = "UTC",
+    customer: Annotated[str | None, typer.Option(help="Scan only this customer's workloads")] = None,
+    agent: Annotated[list[str] | None, typer.Option(help="Agent to run (repeatable; default: all)")] = None,
+    note: Annotated[str, typer.Option(help="A note kept with the schedule")] = "",
+) -> None:
+    """Create a fleet-scan schedule."""
+    url, token = _api_target(_settings())
+    body: dict[str, Any] = {"schedule_id": schedule_id, "cron": cron, "timezone": timezone, "note": note}
+    if customer:
+        body["customer_id"] = customer
+    if agent:
+        body["agents"] = agent
+
+    async def send() -> None:
+        async with ApiClient(url, token) as client:
+            _echo_schedule(await client.create_schedule(body))
+
+    _run_api_call(send())
+
+
+@schedule_app.command("list")
+def schedule_list() -> None:
+    """List the fleet-scan schedules."""
+    url, token = _api_target(_settings())
+
+    async def fetch() -> None:
+        async with ApiClient(url, token) as client:
+            found = await client.list_schedules()
+        if not found:
+            typer.echo("no schedules")
+        for view in found:
+            _echo_schedule(view)
+
+    _run_api_call(fetch())
+
+
+@schedule_app.command("show")
+def schedule_show(schedule_id: str) -> None:
+    """One schedule, with the scans it started lately."""
+    url, token = _api_target(_settings())
+
+    async def fetch() -> None:
+        async with ApiClient(url, token) as client:
+            view = await client.get_schedule(schedule_id)
+        _echo_schedule(view)
+        if view.pause_note:
+            typer.echo(f"  {view.pause_note}")
+        for scan in view.recent_runs:
+            typer.echo(f"  scan of {scan.scheduled_at.isoformat()}: {scan.workflow_id}")
+
+    _run_api_call(fetch())
+
+
+def _set_paused(schedule_id: str, paused: bool, note: str) -> None:
+    url, token = _api_target(_settings())
+
+    async def send() -> None:
+        async with ApiClient(url, token) as client:
+            _echo_schedule(await client.set_schedule_paused(schedule_id, paused, note))
+
+    _run_api_call(send())
+
+
+@schedule_app.command("pause")
+def schedule_pause(
+    schedule_id: str, note: Annotated[str, typer.Option(help="Why (shown with the schedule)")] = ""
+) -> None:
+    """Start no more scans until unpaused."""
+    _set_paused(schedule_id, True, note)
+
+
+@schedule_app.command("unpause")
+def schedule_unpause(
+    schedule_id: str, note: Annotated[str, typer.Option(help="Why (shown with the schedule)")] = ""
+) -> None:
+    """Start scans at the cron times again."""
+    _set_paused(schedule_id, False, note)
+
+
+@schedule_app.command("delete")
+def schedule_delete(schedule_id: str) -> None:
+    """Remove a schedule; scans it already started go on."""
+    url, token = _api_target(_settings())
+
+    async def send() -> None:
+        async with ApiClient(url, token) as client:
+            await client.delete_schedule(schedule_id)
+        typer.echo(f"deleted schedule {schedule_id}")
+
+    _run_api_call(send())
 
 
 @catalog_app.command("build")

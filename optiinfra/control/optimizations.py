@@ -37,6 +37,8 @@ def timing_from(settings: Settings) -> ExecutionTiming:
         activity_timeout_seconds=settings.activity_timeout_seconds,
         activity_heartbeat_seconds=settings.activity_heartbeat_seconds,
         activity_max_attempts=settings.activity_max_attempts,
+        regression_watch_seconds=settings.effective_regression_watch_seconds,
+        regression_baseline_seconds=settings.regression_baseline_seconds,
     )
 
 

@@ -13,6 +13,10 @@ from optiinfra.domain.enums import AgentKind
 class AgentRequestKind(StrEnum):
     REDUCE_CONTEXT = "reduce_context"
     ADD_KV_CAPACITY = "add_kv_capacity"
+    RECHECK_SLO = "recheck_slo"
+    """A spot migration completed: replicas can now be interrupted, so the SLO risk is looked at again."""
+    CHEAPER_GPU_MAY_FIT = "cheaper_gpu_may_fit"
+    """KV tiering moved cache off the GPU: a GPU with less memory may now hold the workload."""
 
     @property
     def addressee(self) -> AgentKind:
@@ -22,6 +26,8 @@ class AgentRequestKind(StrEnum):
 _ADDRESSEE = {
     AgentRequestKind.REDUCE_CONTEXT: AgentKind.APPLICATION,
     AgentRequestKind.ADD_KV_CAPACITY: AgentKind.RESOURCE,
+    AgentRequestKind.RECHECK_SLO: AgentKind.PERFORMANCE,
+    AgentRequestKind.CHEAPER_GPU_MAY_FIT: AgentKind.COST,
 }
 
 

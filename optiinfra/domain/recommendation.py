@@ -122,3 +122,6 @@ class AnalysisResult(BaseModel):
     requests: list[AgentRequest] = Field(
         default_factory=list, description="What this agent asks another agent to look at for the workload"
     )
+    context: dict[str, float] = Field(
+        default_factory=dict, description="Numeric features of the workload as analyzed (for learning)"
+    )

@@ -112,11 +112,11 @@ async def allocate_run(
     session: AsyncSession,
     customer_id: str,
     workload_id: str,
-    agent: AgentKind,
+    agent: AgentKind | str,
     workflow_id_prefix: str,
 ) -> tuple[int, str]:
-    """Reserve the next run number of an agent on a workload; returns it with its workflow id,
-    `f"{workflow_id_prefix}/{run_number}"`.
+    """Reserve the next run number of an agent (or `joint` for joint optimizations) on a workload;
+    returns it with its workflow id, `f"{workflow_id_prefix}/{run_number}"`.
 
     Concurrent allocators may read the same maximum; the unique key lets only one insert win, and
     the others retry inside a savepoint so the caller's transaction survives."""
@@ -127,7 +127,7 @@ async def allocate_run(
             "workflow_id": workflow_id,
             "customer_id": customer_id,
             "workload_id": workload_id,
-            "agent": agent.value,
+            "agent": str(agent),
             "run_number": run_number,
         }
         try:
@@ -137,18 +137,18 @@ async def allocate_run(
             continue
         return run_number, workflow_id
     raise RuntimeError(
-        f"could not allocate a run for {customer_id}/{workload_id}/{agent.value} "
+        f"could not allocate a run for {customer_id}/{workload_id}/{agent} "
         f"after {MAX_RUN_ALLOCATION_ATTEMPTS} attempts"
     )
 
 
 async def _next_run_number(
-    session: AsyncSession, customer_id: str, workload_id: str, agent: AgentKind
+    session: AsyncSession, customer_id: str, workload_id: str, agent: AgentKind | str
 ) -> int:
     query = select(func.coalesce(func.max(WorkflowRunRow.run_number), 0) + 1).where(
         WorkflowRunRow.customer_id == customer_id,
         WorkflowRunRow.workload_id == workload_id,
-        WorkflowRunRow.agent == agent.value,
+        WorkflowRunRow.agent == str(agent),
     )
     return int((await session.execute(query)).scalar_one())
 

@@ -212,6 +212,22 @@ class LlmUsageRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class ConflictRow(Base):
+    """A conflict a joint optimization found between two agents' proposals, and how it was resolved."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (Index("ix_conflicts_customer_id_workload_id", "customer_id", "workload_id"),)
+
+    joint_workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), primary_key=True)
+    conflict_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    conflict: Mapped[dict[str, Any]]
+    resolution: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
 # Privacy tiers (optiinfra.privacy): one table per tier, so what a reader may see is a matter of which
 # table its queries name. Rows belong to a registered workload and go when it (or its customer) goes.
 

@@ -42,6 +42,7 @@ def harness_settings(task_queue: str, **overrides: Any) -> Settings:
         "temporal_task_queue": task_queue,
         "approval_timeout_seconds": 120,
         "verify_delay_seconds": 1,
+        "regression_watch_seconds": 1,
         "activity_timeout_seconds": 20,
         "activity_heartbeat_seconds": 10,
         "activity_max_attempts": 3,

@@ -24,6 +24,7 @@ from optiinfra.kube.in_flight import InFlightProbe
 from optiinfra.metrics.store import ChdbMetricsStore
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.metrics.windows import WindowStats
+from optiinfra.settings import Settings
 from optiinfra.sim.kube.manifests import vllm_deployment_manifest
 from optiinfra.sim.kube.server import KubeApiServer, start_kube_server
 from optiinfra.sim.kube.state import KubeCluster
@@ -77,20 +78,28 @@ class KubeTwin:
             await asyncio.sleep(0.1)
 
 
-def _window_rows(pods: list[str], now: datetime) -> list[WindowStats]:
-    """Two weeks of 10-minute windows per pod: a daily cycle between 2 and 6 req/s for the whole
-    Deployment with comfortable latencies - six L40S replicas carry several times that."""
+def window_rows(
+    pods: list[str],
+    start: datetime,
+    count: int,
+    *,
+    workload_id: str = NAME,
+    load: float = 1.0,
+    latency: float = 1.0,
+) -> list[WindowStats]:
+    """`count` 10-minute windows per pod from `start`: a daily cycle between 2 and 6 req/s for the whole
+    Deployment with comfortable latencies (six L40S replicas carry several times that), the rate times
+    `load` and every latency figure times `latency`."""
     rows: list[WindowStats] = []
-    start = now - timedelta(days=14)
-    for index in range(14 * 144):
+    for index in range(count):
         at = start + timedelta(minutes=10 * index)
-        total = 4.0 + 2.0 * math.cos(2 * math.pi * (at.hour + at.minute / 60 - 15) / 24)
+        total = load * (4.0 + 2.0 * math.cos(2 * math.pi * (at.hour + at.minute / 60 - 15) / 24))
         requests = total * 600 / len(pods)
         for pod in pods:
             rows.append(
                 WindowStats(
                     customer_id="demo",
-                    workload_id=NAME,
+                    workload_id=workload_id,
                     replica=pod,
                     model_name=MODEL,
                     window_start=at,
@@ -110,20 +119,20 @@ def _window_rows(pods: list[str], now: datetime) -> list[WindowStats]:
                     preemption_rate=0,
                     prefix_hit_rate=None,
                     error_rate=0.0,
-                    ttft_mean=0.3,
-                    ttft_p50=0.25,
-                    ttft_p90=0.5,
-                    ttft_p95=0.6,
-                    ttft_p99=0.9,
-                    itl_mean=0.03,
-                    itl_p50=0.03,
-                    itl_p90=0.035,
-                    itl_p95=0.04,
-                    itl_p99=0.05,
-                    e2e_mean=8,
-                    e2e_p50=7,
-                    e2e_p95=14,
-                    e2e_p99=20,
+                    ttft_mean=0.3 * latency,
+                    ttft_p50=0.25 * latency,
+                    ttft_p90=0.5 * latency,
+                    ttft_p95=0.6 * latency,
+                    ttft_p99=0.9 * latency,
+                    itl_mean=0.03 * latency,
+                    itl_p50=0.03 * latency,
+                    itl_p90=0.035 * latency,
+                    itl_p95=0.04 * latency,
+                    itl_p99=0.05 * latency,
+                    e2e_mean=8 * latency,
+                    e2e_p50=7 * latency,
+                    e2e_p95=14 * latency,
+                    e2e_p99=20 * latency,
                     queue_mean=0.01,
                     queue_p50=0.0,
                     queue_p95=0.05,
@@ -142,15 +151,19 @@ class PerformanceHarness:
     sessions: async_sessionmaker[AsyncSession]
     twin: KubeTwin
     task_queue: str
+    metrics: AsyncMetricsStore
+    workload_id: str = NAME
 
-    async def run(self, agent: AgentKind = AgentKind.PERFORMANCE) -> Any:
-        settings = harness_settings(self.task_queue, activity_timeout_seconds=60)
+    def settings(self, **overrides: Any) -> Settings:
+        return harness_settings(self.task_queue, activity_timeout_seconds=60, **overrides)
+
+    async def run(self, agent: AgentKind = AgentKind.PERFORMANCE, **overrides: Any) -> Any:
         workflow_id = await start_optimization(
             client=self.client,
             sessions=self.sessions,
-            settings=settings,
+            settings=self.settings(**overrides),
             customer_id="demo",
-            workload_id=NAME,
+            workload_id=self.workload_id,
             agent=agent,
         )
         return self.client.get_workflow_handle_for(AgentOptimizationWorkflow.run, workflow_id)
@@ -163,8 +176,14 @@ async def kube_harness(
     sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
     extra_args: Sequence[str] = (),
+    *,
+    workload_id: str = NAME,
+    load: float = 1.0,
+    latency: float = 1.0,
 ) -> AsyncIterator[PerformanceHarness]:
-    """The Deployment `demo/assistant` of REPLICAS pods, its vLLM started with `extra_args`."""
+    """The Deployment `demo/assistant` of REPLICAS pods, its vLLM started with `extra_args`, serving the
+    workload `workload_id` (which may also own EC2 instances); two weeks of its latency windows, with the
+    request rate times `load` and latencies times `latency`."""
     twin = KubeTwin(cluster=KubeCluster(), server=None, emulators=VllmEmulatorServer())  # type: ignore[arg-type]
     twin.cluster.on_pod_deleted = twin.record_deletion
     twin.cluster.create_deployment(
@@ -182,7 +201,7 @@ async def kube_harness(
             session=session,
             workload=Workload(
                 customer_id="demo",
-                workload_id=NAME,
+                workload_id=workload_id,
                 name="Assistant",
                 model_name=MODEL,
                 region="us-east-1",
@@ -193,7 +212,12 @@ async def kube_harness(
             ),
         )
     store = ChdbMetricsStore(tmp_path / "metrics")
-    store.write_window_stats(_window_rows(pods, datetime.now(UTC)))
+    now = datetime.now(UTC)
+    store.write_window_stats(
+        window_rows(
+            pods, now - timedelta(days=14), 14 * 144, workload_id=workload_id, load=load, latency=latency
+        )
+    )
     metrics = AsyncMetricsStore(store)
     deployments = Deployments.for_url(twin.server.url)
     task_queue = f"tests-{uuid4()}"
@@ -212,7 +236,7 @@ async def kube_harness(
                 in_flight=InFlightProbe(http, twin.pod_url),
             )
             async with worker:
-                yield PerformanceHarness(temporal_client, sessions, twin, task_queue)
+                yield PerformanceHarness(temporal_client, sessions, twin, task_queue, metrics, workload_id)
     finally:
         finisher.cancel()
         await asyncio.gather(finisher, return_exceptions=True)

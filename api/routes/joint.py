@@ -1,0 +1,73 @@
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import SessionsDep, SettingsDep, TemporalDep
+from api.schemas import IDENTIFIER
+from optiinfra.control.joint import start_joint_optimization
+from optiinfra.control.optimizations import UnknownWorkloadError
+from optiinfra.domain.coordination import CustomerConstraints
+from optiinfra.domain.enums import AgentKind
+from workflows.contracts import ALL_AGENTS, JointStatus
+from workflows.joint_optimization import JointOptimizationWorkflow
+
+router = APIRouter(prefix="/joint-optimizations", tags=["joint optimizations"])
+
+
+class JointOptimizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = Field(pattern=IDENTIFIER)
+    workload_id: str = Field(pattern=IDENTIFIER)
+    agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
+    constraints: CustomerConstraints = Field(default_factory=CustomerConstraints)
+
+    @field_validator("agents")
+    @classmethod
+    def _distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
+        if len(set(agents)) != len(agents):
+            raise ValueError("each agent may appear once")
+        return agents
+
+
+class JointOptimizationStarted(BaseModel):
+    workflow_id: str
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_joint_optimization(
+    body: JointOptimizationCreate, client: TemporalDep, sessions: SessionsDep, settings: SettingsDep
+) -> JointOptimizationStarted:
+    """Start the agents on a workload as one team: proposals, conflicts, resolutions, then execution."""
+    try:
+        workflow_id = await start_joint_optimization(
+            client=client,
+            sessions=sessions,
+            settings=settings,
+            customer_id=body.customer_id,
+            workload_id=body.workload_id,
+            agents=body.agents,
+            constraints=body.constraints,
+        )
+    except UnknownWorkloadError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    return JointOptimizationStarted(workflow_id=workflow_id)
+
+
+@router.get("/{workflow_id:path}")
+async def get_joint_optimization(
+    workflow_id: Annotated[str, Path(description="e.g. joint/demo/chat-8b/1")], client: TemporalDep
+) -> JointStatus:
+    """Proposals, conflicts, resolutions and executions, from the workflow's `get_status` query."""
+    handle = client.get_workflow_handle_for(JointOptimizationWorkflow.run, workflow_id)
+    try:
+        return await handle.query(JointOptimizationWorkflow.get_status)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no workflow {workflow_id}") from error
+        raise
+    except WorkflowQueryFailedError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error

@@ -1,0 +1,74 @@
+"""The regression watch's Temporal Schedule, created or brought up to date idempotently at start-up, and
+the watch's request as the settings make it."""
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from optiinfra.control.optimizations import timing_from
+from optiinfra.domain.regression import RegressionThresholds
+from optiinfra.settings import Settings
+from workflows.contracts import RegressionWatchRequest
+from workflows.regression_watch import (
+    REGRESSION_WATCH_SCHEDULE_ID,
+    REGRESSION_WATCH_WORKFLOW_ID,
+    RegressionWatchWorkflow,
+)
+
+
+def regression_thresholds(settings: Settings) -> RegressionThresholds:
+    return RegressionThresholds(
+        max_p99_increase=settings.regression_p99_increase,
+        max_error_rate_increase_points=settings.regression_error_rate_points,
+        min_requests=settings.regression_min_requests,
+    )
+
+
+def regression_watch_request(settings: Settings) -> RegressionWatchRequest:
+    return RegressionWatchRequest(
+        attribution_seconds=settings.regression_attribution_seconds,
+        thresholds=regression_thresholds(settings),
+        timing=timing_from(settings),
+    )
+
+
+def regression_watch_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            RegressionWatchWorkflow.run,
+            regression_watch_request(settings),
+            id=REGRESSION_WATCH_WORKFLOW_ID,
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.regression_watch_interval_seconds))
+            ]
+        ),
+        # A pass still rolling a change back must not have a second one beside it.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_regression_watch_schedule(client: Client, settings: Settings) -> None:
+    """Create the schedule, or update it to the configured interval, thresholds and task queue."""
+    schedule = regression_watch_schedule(settings)
+    try:
+        await client.create_schedule(REGRESSION_WATCH_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(REGRESSION_WATCH_SCHEDULE_ID).update(replace)

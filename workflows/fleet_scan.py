@@ -1,0 +1,124 @@
+"""FleetScanWorkflow: one scan of the fleet, started by an `optiinfra/scan/<id>` Schedule (or by hand).
+
+It lists the workloads and starts a JointOptimizationWorkflow for each (of one customer, when given),
+without waiting for them: a joint run may wait days for an approval. The children outlive the scan
+(ParentClosePolicy.ABANDON). Each child's id names the scan's tick, `joint/<customer>/<workload>/scan/
+<time>`, and an id is never reused, so a retried or duplicated scan of the same tick never starts a
+second joint run for a workload: it finds the first and reports it as already running.
+"""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from optiinfra.domain.fleet import Workload
+    from workflows.contracts import (
+        ActivityName,
+        FleetScanRequest,
+        FleetScanSummary,
+        JointOptimizationRequest,
+        JointStatus,
+        WorkloadList,
+    )
+    from workflows.search_attributes import OPTI_CUSTOMER, OPTI_WORKLOAD
+
+JOINT_WORKFLOW_TYPE = "JointOptimizationWorkflow"
+"""Started by name: the joint workflow lives in its own module and the scan only needs its type."""
+
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+"""Set by the Temporal server on every workflow a Schedule starts: the tick's nominal time."""
+
+
+def scan_time_label(at: datetime) -> str:
+    """The tick a scan stands for, in UTC at minute resolution, e.g. `20261122T1000Z`; a tick of a
+    sub-minute cron (seconds field not 0) keeps its seconds, `20261122T100030Z`, so two ticks within one
+    minute stay two scans."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y%m%dT%H%M%SZ" if at.second else "%Y%m%dT%H%MZ")
+
+
+def joint_workflow_id(customer_id: str, workload_id: str, scanned_at: datetime) -> str:
+    return f"joint/{customer_id}/{workload_id}/scan/{scan_time_label(scanned_at)}"
+
+
+def scan_time(info: workflow.Info, now: datetime) -> datetime:
+    """The schedule's scheduled start time when a Schedule started this scan; otherwise the start
+    minute (a scan started by hand twice within a minute stands for one tick)."""
+    scheduled = info.typed_search_attributes.get(SCHEDULED_START_TIME)
+    if scheduled is not None:
+        return scheduled.replace(microsecond=0)
+    return now.replace(second=0, microsecond=0)
+
+
+@workflow.defn
+class FleetScanWorkflow:
+    @workflow.run
+    async def run(self, request: FleetScanRequest) -> FleetScanSummary:
+        timing = request.timing
+        listed: WorkloadList = await workflow.execute_activity(
+            ActivityName.LIST_WORKLOADS,
+            result_type=WorkloadList,
+            start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
+            retry_policy=RetryPolicy(maximum_attempts=timing.activity_max_attempts),
+        )
+        workloads = [
+            w for w in listed.workloads if request.customer_id is None or w.customer_id == request.customer_id
+        ]
+        scanned_at = scan_time(workflow.info(), workflow.now())
+        started = await asyncio.gather(
+            *(self._start_joint(request, workload, scanned_at) for workload in workloads),
+            return_exceptions=True,
+        )
+        summary = FleetScanSummary()
+        for workload, outcome in zip(workloads, started, strict=True):
+            workflow_id = joint_workflow_id(workload.customer_id, workload.workload_id, scanned_at)
+            if isinstance(outcome, WorkflowAlreadyStartedError):
+                summary.already_running.append(workflow_id)
+            elif isinstance(outcome, BaseException):
+                summary.failures.append(f"{workflow_id}: {outcome}")
+            else:
+                summary.started.append(workflow_id)
+        return summary
+
+    async def _start_joint(
+        self, request: FleetScanRequest, workload: Workload, scanned_at: datetime
+    ) -> ChildWorkflowHandle[object, JointStatus]:
+        customer_id, workload_id = workload.customer_id, workload.workload_id
+        handle: ChildWorkflowHandle[object, JointStatus] = await workflow.start_child_workflow(
+            JOINT_WORKFLOW_TYPE,
+            JointOptimizationRequest(
+                customer_id=customer_id,
+                workload_id=workload_id,
+                agents=request.agents,
+                timing=request.timing,
+            ),
+            id=joint_workflow_id(customer_id, workload_id, scanned_at),
+            result_type=JointStatus,
+            # Approvals can take days: the joint run outlives the scan, which only starts it.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            # An id stands for one tick: never run it twice, even after the first run closed.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(OPTI_CUSTOMER, customer_id),
+                    SearchAttributePair(OPTI_WORKLOAD, workload_id),
+                ]
+            ),
+            static_summary=(
+                f"joint optimization of {customer_id}/{workload_id} "
+                f"({', '.join(agent.value for agent in request.agents)}), "
+                f"fleet scan of {scan_time_label(scanned_at)}"
+            ),
+        )
+        return handle
