@@ -22,6 +22,7 @@ from activities.kube import KubeActivities
 from activities.learning import LearningActivities
 from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
+from activities.regression import RegressionActivities
 from activities.store import StoreActivities
 from agents.reasoning.layering import InferenceLayer
 from optiinfra.application.model_prices import ModelPriceTable
@@ -45,12 +46,16 @@ from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
 from workflows.joint_optimization import JointOptimizationWorkflow
 from workflows.metrics_collection import MetricsCollectionWorkflow
+from workflows.regression_watch import RegressionWatchWorkflow
+from workflows.rollback import RollbackWorkflow
 
 WORKFLOWS: Sequence[type] = (
     AgentOptimizationWorkflow,
     JointOptimizationWorkflow,
     FleetScanWorkflow,
     MetricsCollectionWorkflow,
+    RegressionWatchWorkflow,
+    RollbackWorkflow,
 )
 
 
@@ -87,6 +92,7 @@ def build_worker(
     layer = inference or InferenceLayer()
     llm = LlmActivities(layer, sessions)
     coordination = CoordinationActivities(layer, sessions)
+    regression = RegressionActivities(metrics, sessions, layer)
     learning = learning or LearningActivities(OutcomeStore(QdrantClient(location=":memory:")))
     application = ApplicationActivities(sessions)
     analysis = AnalysisActivities(model_prices)
@@ -115,6 +121,12 @@ def build_worker(
             coordination.record_conflicts,
             learning.adjust_confidence,
             learning.record_learned_outcome,
+            regression.measure_serving_health,
+            regression.check_regression,
+            regression.explain_regression,
+            regression.load_rollback_plan,
+            regression.find_recent_change,
+            regression.record_rollback,
             *kube_activities,
         ],
     )

@@ -419,7 +419,12 @@ class AgentOptimizationWorkflow:
         )
         verdict: RegressionVerdict = await self._activity(
             ActivityName.CHECK_REGRESSION,
-            RegressionCheck(baseline=baseline, since=applied_at, until=workflow.now()),
+            RegressionCheck(
+                baseline=baseline,
+                since=applied_at,
+                until=workflow.now(),
+                thresholds=self.request.timing.regression_thresholds,
+            ),
             RegressionVerdict,
             summary="compare with the baseline",
         )

@@ -43,6 +43,9 @@ class ExecutionTiming(BaseModel):
     regression_baseline_seconds: int = Field(
         default=24 * 3600, gt=0, description="The period before a change its baseline is measured over"
     )
+    regression_thresholds: RegressionThresholds = Field(
+        default_factory=RegressionThresholds, description="What counts as a regression after a change"
+    )
 
 
 class OptimizationMode(StrEnum):

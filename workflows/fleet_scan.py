@@ -28,13 +28,16 @@ with workflow.unsafe.imports_passed_through():
         FleetScanRequest,
         FleetScanSummary,
         JointOptimizationRequest,
+        JointPhase,
         JointStatus,
         WorkloadList,
     )
-    from workflows.search_attributes import OPTI_CUSTOMER, OPTI_WORKLOAD
+    from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
 
 JOINT_WORKFLOW_TYPE = "JointOptimizationWorkflow"
 """Started by name: the joint workflow lives in its own module and the scan only needs its type."""
+JOINT_AGENT = "joint"
+"""The OptiAgent value of joint runs, as the joint workflow itself publishes it."""
 
 SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 """Set by the Temporal server on every workflow a Schedule starts: the tick's nominal time."""
@@ -113,6 +116,8 @@ class FleetScanWorkflow:
                 [
                     SearchAttributePair(OPTI_CUSTOMER, customer_id),
                     SearchAttributePair(OPTI_WORKLOAD, workload_id),
+                    SearchAttributePair(OPTI_AGENT, JOINT_AGENT),
+                    SearchAttributePair(OPTI_STATUS, JointPhase.PROPOSING.value),
                 ]
             ),
             static_summary=(

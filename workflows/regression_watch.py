@@ -13,7 +13,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    ChildWorkflowError,
+    FailureError,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.fleet import Workload
@@ -106,17 +111,22 @@ class RegressionWatchWorkflow:
             return _WorkloadOutcome()
         regression = WorkloadRegression(customer_id=customer_id, workload_id=workload_id, verdict=verdict)
         outcome = _WorkloadOutcome(regression)
-        recent: RecentChange = await self._activity(
-            request,
-            ActivityName.FIND_RECENT_CHANGE,
-            RecentChangeQuery(
-                customer_id=customer_id,
-                workload_id=workload_id,
-                since=now - timedelta(seconds=request.attribution_seconds),
-            ),
-            RecentChange,
-            summary=f"our recent change to {customer_id}/{workload_id}",
-        )
+        try:
+            recent: RecentChange = await self._activity(
+                request,
+                ActivityName.FIND_RECENT_CHANGE,
+                RecentChangeQuery(
+                    customer_id=customer_id,
+                    workload_id=workload_id,
+                    since=now - timedelta(seconds=request.attribution_seconds),
+                ),
+                RecentChange,
+                summary=f"our recent change to {customer_id}/{workload_id}",
+            )
+        except ActivityError as error:
+            # Not knowing whether a change of ours preceded it, neither blame one nor rule one out.
+            outcome.problems.append(f"could not look for our recent change: {_reason(error)}")
+            return outcome
         change = recent.recommendation
         try:
             regression.root_cause = await self._activity(
@@ -153,7 +163,11 @@ class RegressionWatchWorkflow:
                 static_summary=f"roll back {change.title!r} on {customer_id}/{workload_id}: regression",
             )
         except WorkflowAlreadyStartedError:
+            regression.rolled_back_by = None
             outcome.problems.append(f"{rollback_id} already ran for this change; not started again")
+            return outcome
+        except ChildWorkflowError as error:
+            outcome.problems.append(f"{rollback_id} failed: {_reason(error)}")
             return outcome
         if status.phase is not WorkflowPhase.ROLLED_BACK:
             outcome.problems.append(f"{rollback_id} ended {status.phase.value}: {status.failure_reason}")

@@ -34,7 +34,9 @@ class JointDecision(BaseModel):
 
 
 class JointAnswer(BaseModel):
-    decisions: list[JointDecision] = Field(min_length=1)
+    # No minimum length: the rule answer for no conflicts has no decisions, and a model's answer that
+    # leaves a conflict out is refused by `ResolveConflicts.rejection`, which names the conflict.
+    decisions: list[JointDecision]
 
     def resolutions(
         self, conflicts: list[Conflict], method: ResolutionMethod, written_by: str

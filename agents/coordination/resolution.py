@@ -89,7 +89,14 @@ def plan_from_resolutions(
     """The plan a set of resolutions (e.g. a model's) implies, or why it cannot stand: every conflict must
     be resolved once, by one of its own sides, and the accepted changes must neither conflict nor break a
     constraint."""
-    given = {r.conflict_id: r for r in resolutions}
+    given: dict[str, Resolution] = {}
+    repeated: set[str] = set()
+    for resolution in resolutions:
+        if resolution.conflict_id in given:
+            repeated.add(resolution.conflict_id)
+        given[resolution.conflict_id] = resolution
+    if repeated:
+        return f"conflicts resolved more than once: {', '.join(sorted(repeated))}"
     missing = [c.conflict_id for c in conflicts if c.conflict_id not in given]
     if missing:
         return f"conflicts left unresolved: {', '.join(missing)}"
@@ -102,6 +109,13 @@ def plan_from_resolutions(
         if resolution.winner is not None and resolution.winner not in conflict.agents:
             return f"{conflict.conflict_id}: {resolution.winner.value} is not a side of this conflict"
         losers |= {a for a in conflict.agents if a != resolution.winner}
+    for conflict in conflicts:
+        winner = given[conflict.conflict_id].winner
+        if winner is not None and winner in losers:
+            return (
+                f"{conflict.conflict_id}: {winner.value} wins here but another resolution sets it aside, "
+                f"so this conflict's other side is set aside for nothing"
+            )
     accepted = [p for p in candidates if p.agent not in losers]
     for proposal in accepted:
         reason = constraint_violation(proposal, constraints, slo_compliance)
@@ -127,26 +141,35 @@ def _explain(
 ) -> Resolution:
     winner = next((a for a in conflict.agents if a in winners), None)
     set_aside = [a for a in conflict.agents if a != winner]
-    refused_here = [refused[a] for a in conflict.agents if a in refused]
-    if refused_here and (winner is None or any(priority_rank(a) < priority_rank(winner) for a in refused)):
-        reason = "; ".join(refused_here)
-        if winner is not None:
-            reason += f"; so {by_agent[winner].title} goes ahead"
+    refused_here = [a for a in set_aside if a in refused]
+    # Sides the constraints allowed that still lost although they outrank the winner (or nobody won): each
+    # conflicts with a change of higher priority that went ahead in another conflict.
+    beaten = [
+        a
+        for a in set_aside
+        if a not in refused and (winner is None or priority_rank(a) < priority_rank(winner))
+    ]
+    goes_ahead = f"; so {by_agent[winner].title} goes ahead" if winner is not None else ""
+    outranked_by_refusal = winner is None or any(
+        priority_rank(a) < priority_rank(winner) for a in refused_here
+    )
+    if refused_here and outranked_by_refusal:
+        reasons = [refused[a] for a in refused_here] + [_beaten_elsewhere(by_agent[a]) for a in beaten]
+        reason = "; ".join(reasons)
         return Resolution(
             conflict_id=conflict.conflict_id,
             method=ResolutionMethod.CONSTRAINT,
             winner=winner,
             set_aside=set_aside,
-            reason=reason,
+            reason=reason + goes_ahead,
         )
-    if winner is None:
-        beaten = ", ".join(f"{by_agent[a].title} conflicts with a change that went ahead" for a in set_aside)
+    if winner is None or beaten:
         return Resolution(
             conflict_id=conflict.conflict_id,
             method=ResolutionMethod.PRIORITY,
-            winner=None,
+            winner=winner,
             set_aside=set_aside,
-            reason=beaten,
+            reason="; ".join(_beaten_elsewhere(by_agent[a]) for a in beaten) + goes_ahead,
         )
     losers = ", ".join(a.value for a in set_aside)
     return Resolution(
@@ -159,3 +182,7 @@ def _explain(
             f"{by_agent[winner].title} goes ahead"
         ),
     )
+
+
+def _beaten_elsewhere(proposal: Proposal) -> str:
+    return f"{proposal.title} conflicts with a change of higher priority that went ahead"

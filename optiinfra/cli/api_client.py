@@ -13,7 +13,7 @@ from api.schemas import (
     WorkloadList,
 )
 from optiinfra.control.schedules import ScanScheduleView
-from workflows.contracts import OptimizationStatus
+from workflows.contracts import JointStatus, OptimizationStatus
 
 
 class ApiError(RuntimeError):
@@ -45,6 +45,16 @@ class ApiClient:
     ) -> OptimizationStarted:
         body = {"customer_id": customer_id, "workload_id": workload_id, "agents": agents}
         return OptimizationStarted.model_validate(await self._request("POST", "/v1/optimizations", json=body))
+
+    async def start_joint_optimization(self, customer_id: str, workload_id: str) -> str:
+        body = {"customer_id": customer_id, "workload_id": workload_id}
+        started = await self._request("POST", "/v1/joint-optimizations", json=body)
+        return str(started["workflow_id"])
+
+    async def joint_status(self, workflow_id: str) -> JointStatus:
+        return JointStatus.model_validate(
+            await self._request("GET", f"/v1/joint-optimizations/{workflow_id}")
+        )
 
     async def optimization_status(self, workflow_id: str) -> OptimizationStatus:
         return OptimizationStatus.model_validate(

@@ -9,9 +9,9 @@ def _money(value: float) -> str:
 
 
 def render_report(runs: list[WorkloadRun], *, persistent_stack: bool, api_url: str) -> str:
-    agents = sorted({run.agent for run in runs})
-    by = " and ".join(agents) + (" agents" if len(agents) > 1 else " agent")
-    lines = [f"OptiInfra run: {len(runs)} workload(s) optimized by the {by}", ""]
+    agents = sorted({found.agent.value for run in runs if run.joint for found in run.joint.proposals})
+    by = ", ".join(agents) + " agents" if agents else "agents"
+    lines = [f"OptiInfra run: {len(runs)} workload(s), each optimized jointly by the {by}", ""]
     found = [r for r in runs if r.recommendation is not None]
     lines.append(f"Found {len(found)} recommendation(s):")
     for run in found:
@@ -25,6 +25,18 @@ def render_report(runs: list[WorkloadRun], *, persistent_stack: bool, api_url: s
         lines.append(f"      workflow {run.workflow_id}; {run.status.gate_reason or ''}")
         if rec.status in (RecommendationStatus.ROLLED_BACK, RecommendationStatus.FAILED) and rec.outcome:
             lines.append(f"      reason: {rec.outcome.failure_reason}")
+    conflicted = [r for r in runs if r.joint is not None and r.joint.conflicts]
+    if conflicted:
+        lines += ["", "Conflicts resolved:"]
+        for run in conflicted:
+            assert run.joint is not None
+            for conflict, resolution in zip(run.joint.conflicts, run.joint.resolutions, strict=False):
+                winner = resolution.winner.value if resolution.winner else "neither"
+                lines.append(
+                    f"  - {run.customer_id}/{run.workload_id}: {conflict.kind.value} "
+                    f"({' vs '.join(a.value for a in conflict.agents)}): {winner} goes ahead "
+                    f"by {resolution.method.value} - {resolution.reason}"
+                )
     idle = [r for r in runs if r.recommendation is None]
     if idle:
         lines += ["", "Nothing to do for:"]

@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 from optiinfra.domain.agent_requests import AgentRequest
 from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus
 from optiinfra.domain.recommendation import Approval, Recommendation
+from optiinfra.domain.regression import RegressionThresholds
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from workflows.agent_optimization import AgentOptimizationWorkflow
@@ -30,6 +31,14 @@ class NotAwaitingDecisionError(RuntimeError):
     """The recommendation is not waiting for a person (already decided, expired, or executing)."""
 
 
+def regression_thresholds(settings: Settings) -> RegressionThresholds:
+    return RegressionThresholds(
+        max_p99_increase=settings.regression_p99_increase,
+        max_error_rate_increase_points=settings.regression_error_rate_points,
+        min_requests=settings.regression_min_requests,
+    )
+
+
 def timing_from(settings: Settings) -> ExecutionTiming:
     return ExecutionTiming(
         approval_timeout_seconds=settings.effective_approval_timeout_seconds,
@@ -39,6 +48,7 @@ def timing_from(settings: Settings) -> ExecutionTiming:
         activity_max_attempts=settings.activity_max_attempts,
         regression_watch_seconds=settings.effective_regression_watch_seconds,
         regression_baseline_seconds=settings.regression_baseline_seconds,
+        regression_thresholds=regression_thresholds(settings),
     )
 
 

@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -275,8 +276,8 @@ TERMINATE = ExecutionStep(
 )
 
 
-def drain_then_scale(**changes: object) -> Recommendation:
-    change = scale_down_change(**changes)  # type: ignore[arg-type]
+def drain_then_scale(**changes: Any) -> Recommendation:
+    change = scale_down_change(**changes)
     return change.model_copy(update={"steps": [DRAIN, *change.steps]})
 
 
@@ -369,12 +370,11 @@ async def test_an_unknown_recommendation_has_no_plan(metrics: AsyncMetricsStore,
 async def test_the_recent_change_is_our_latest_executed_one_on_the_workload(
     metrics: AsyncMetricsStore, sessions: Sessions
 ) -> None:
-    def change(
-        recommendation_id: str, finished: datetime, **fields: object
-    ) -> tuple[Recommendation, datetime]:
-        return scale_down_change(
+    def change(recommendation_id: str, finished: datetime, **fields: Any) -> tuple[Recommendation, datetime]:
+        recommendation = scale_down_change(
             recommendation_id=recommendation_id, created_at=NOW - 48 * HOUR, **fields
-        ), finished  # type: ignore[arg-type]
+        )
+        return recommendation, finished
 
     candidates = [
         change("rec-old", NOW - 30 * HOUR),  # finished before `since`

@@ -12,6 +12,10 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from optiinfra.cli.api_client import ApiClient, ApiError
+from optiinfra.domain.enums import AgentKind
+from tests.api.conftest import API_TOKEN
+
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 NEW_YEAR = "0 3 1 1 *"
@@ -26,6 +30,7 @@ async def schedule_id(api: httpx.AsyncClient) -> AsyncIterator[str]:
 
 
 async def create(api: httpx.AsyncClient, schedule_id: str, **fields: Any) -> httpx.Response:
+    """POST a schedule: `schedule_id` and a cron, with `fields` added or replacing them."""
     return await api.post("/v1/schedules", json={"schedule_id": schedule_id, "cron": [NEW_YEAR], **fields})
 
 
@@ -112,7 +117,9 @@ async def test_a_taken_id_gets_409(api: httpx.AsyncClient, schedule_id: str) -> 
 async def test_a_bad_schedule_gets_422_with_its_reason(
     api: httpx.AsyncClient, schedule_id: str, fields: dict[str, Any], reason: str
 ) -> None:
-    response = await create(api, schedule_id, **fields)
+    response = await api.post(
+        "/v1/schedules", json={"schedule_id": schedule_id, "cron": [NEW_YEAR], **fields}
+    )
     assert response.status_code == 422, response.text
     assert reason in response.text
     if "schedule_id" not in fields:
@@ -131,3 +138,30 @@ async def test_an_unknown_schedule_gets_404(api: httpx.AsyncClient, method: str,
 async def test_schedules_need_the_token(api: httpx.AsyncClient) -> None:
     response = await api.get("/v1/schedules", headers={"Authorization": "Bearer wrong"})
     assert response.status_code == 401
+
+
+async def test_the_cli_client_drives_the_same_routes(api: httpx.AsyncClient, schedule_id: str) -> None:
+    """`optiinfra schedule ...` talks to the API through ApiClient; here over the in-process app."""
+    client = ApiClient("http://api.test", API_TOKEN)
+    await client._http.aclose()
+    client._http = api  # the in-process transport, same token; the fixture closes it
+    created = await client.create_schedule(
+        {"schedule_id": schedule_id, "cron": ["@weekly"], "agents": ["cost"]}
+    )
+    assert (created.schedule_id, created.cron, created.agents) == (
+        schedule_id,
+        ["@weekly"],
+        [AgentKind.COST],
+    )
+    paused = await client.set_schedule_paused(schedule_id, True, note="not now")
+    assert (paused.paused, paused.pause_note) == (True, "not now")
+    assert (await client.set_schedule_paused(schedule_id, False)).paused is False
+    assert (await client.get_schedule(schedule_id)).schedule_id == schedule_id
+    await client.delete_schedule(schedule_id)
+    with pytest.raises(ApiError) as missing:
+        await client.get_schedule(schedule_id)
+    assert missing.value.status_code == 404
+    with pytest.raises(ApiError) as refused:
+        await client.create_schedule({"schedule_id": schedule_id, "cron": ["61 * * * *"]})
+    assert refused.value.status_code == 422
+    assert "Minute is not in range" in refused.value.detail

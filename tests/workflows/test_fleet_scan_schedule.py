@@ -31,7 +31,7 @@ from tests.workflows.conftest import CUSTOMER, harness_settings
 from tests.workflows.joint_stand_in import JointStandIn
 from workflows.contracts import ALL_AGENTS, FleetScanRequest, FleetScanSummary, JointStatus
 from workflows.fleet_scan import SCHEDULED_START_TIME, FleetScanWorkflow, joint_workflow_id, scan_time_label
-from workflows.search_attributes import OPTI_CUSTOMER, OPTI_WORKLOAD
+from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_WORKLOAD
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -99,7 +99,8 @@ async def view(stack: ScanStack, schedule_id: str) -> ScanScheduleView:
 
 
 async def scan_result(client: Client, workflow_id: str, run_id: str | None = None) -> FleetScanSummary:
-    return await client.get_workflow_handle(workflow_id, run_id=run_id, result_type=FleetScanSummary).result()
+    handle = client.get_workflow_handle_for(FleetScanWorkflow.run, workflow_id, run_id=run_id)
+    return await handle.result()
 
 
 async def test_a_schedule_created_through_the_api_starts_scans_at_its_cron_times(
@@ -150,6 +151,7 @@ async def test_a_schedule_created_through_the_api_starts_scans_at_its_cron_times
                 assert described.typed_search_attributes.get(OPTI_CUSTOMER) == CUSTOMER
                 workload_id = workflow_id.split("/")[2]
                 assert described.typed_search_attributes.get(OPTI_WORKLOAD) == workload_id
+                assert described.typed_search_attributes.get(OPTI_AGENT) == "joint"
                 status = await joint.result()
                 assert (status.customer_id, status.workload_id) == (CUSTOMER, workload_id)
                 assert status.notes == ["cost", "performance", "approval_timeout_seconds=120"]

@@ -1,6 +1,7 @@
 """The serving figures of a period and the rules that judge it against its baseline."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,8 @@ def test_a_p99_more_than_20_percent_over_the_baseline_is_a_regression() -> None:
     ],
 )
 def test_each_p99_is_judged(field: str, value: float, metric: RegressionMetric) -> None:
-    verdict = judge(health(), health(**{field: value}), RegressionThresholds())  # type: ignore[arg-type]
+    changed: dict[str, Any] = {field: value}
+    verdict = judge(health(), health(**changed), RegressionThresholds())
     assert [f.metric for f in verdict.findings] == [metric]
 
 

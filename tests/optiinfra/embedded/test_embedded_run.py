@@ -54,7 +54,8 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
     assert support.type is RecommendationType.AUTOSCALING_POLICY, by_workload["support-bot"].status.notes
     assert support.status is RecommendationStatus.PENDING_APPROVAL
     assistant = by_workload["assistant"]
-    assert assistant.workflow_id.endswith("/performance/1")
+    assert assistant.joint is not None
+    assert assistant.workflow_id == f"{assistant.joint.workflow_id}/performance/execute"
     scaling = assistant.recommendation
     assert scaling is not None, assistant.status.notes
     assert scaling.type is RecommendationType.REPLICA_SCALING, assistant.status.notes
