@@ -27,6 +27,7 @@ from optiinfra.embedded.token import resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
+from optiinfra.engine.regression_schedule import ensure_regression_watch_schedule
 from optiinfra.engine.schedules import ensure_metrics_schedule
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, PodMetricsUrl, pod_ip_metrics_url
@@ -152,6 +153,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
 
         client = await connect_temporal(settings)
         await ensure_metrics_schedule(client, settings)
+        await ensure_regression_watch_schedule(client, settings)
         inference = InferenceLayer(inference_config(settings))
         exits.push_async_callback(inference.aclose)
         worker = build_worker(
