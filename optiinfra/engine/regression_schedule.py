@@ -16,8 +16,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from optiinfra.control.optimizations import timing_from
-from optiinfra.domain.regression import RegressionThresholds
+from optiinfra.control.optimizations import regression_thresholds, timing_from
 from optiinfra.settings import Settings
 from workflows.contracts import RegressionWatchRequest
 from workflows.regression_watch import (
@@ -25,14 +24,6 @@ from workflows.regression_watch import (
     REGRESSION_WATCH_WORKFLOW_ID,
     RegressionWatchWorkflow,
 )
-
-
-def regression_thresholds(settings: Settings) -> RegressionThresholds:
-    return RegressionThresholds(
-        max_p99_increase=settings.regression_p99_increase,
-        max_error_rate_increase_points=settings.regression_error_rate_points,
-        min_requests=settings.regression_min_requests,
-    )
 
 
 def regression_watch_request(settings: Settings) -> RegressionWatchRequest:
