@@ -17,13 +17,20 @@ from workflows.joint_optimization import JointOptimizationWorkflow
 router = APIRouter(prefix="/joint-optimizations", tags=["joint optimizations"])
 
 
+class ConstraintsBody(CustomerConstraints):
+    """The constraints as a request states them: an unknown (e.g. misspelt) limit is refused rather than
+    dropped, which would run the optimization without the limit the customer meant to set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class JointOptimizationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: str = Field(pattern=IDENTIFIER)
     workload_id: str = Field(pattern=IDENTIFIER)
     agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
-    constraints: CustomerConstraints = Field(default_factory=CustomerConstraints)
+    constraints: ConstraintsBody = Field(default_factory=ConstraintsBody)
 
     @field_validator("agents")
     @classmethod
@@ -50,7 +57,7 @@ async def create_joint_optimization(
             customer_id=body.customer_id,
             workload_id=body.workload_id,
             agents=body.agents,
-            constraints=body.constraints,
+            constraints=CustomerConstraints.model_validate(body.constraints.model_dump()),
         )
     except UnknownWorkloadError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
