@@ -157,7 +157,7 @@ async def test_an_answer_whose_winner_is_not_a_side_falls_back_to_the_rules(
     assert len(openai_stub.requests) == 1 + MAX_REPAIRS
 
 
-async def test_cost_over_performance_is_refused_when_the_constraints_forbid_the_other_way_round(
+async def test_an_answer_breaking_a_constraint_is_repaired(
     openai_stub: OpenAIStub, layer: InferenceLayer
 ) -> None:
     """Under a $1,000 cap the scale-up is refused, so an answer that picks it is repaired; the corrected
