@@ -7,6 +7,7 @@ above the usual (the Performance agent wants more replicas). The parent records 
 wins by priority, and only its change runs."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 
 from optiinfra.control.joint import start_joint_optimization
 from optiinfra.domain.coordination import ConflictKind, CustomerConstraints, ResolutionMethod
@@ -59,13 +61,13 @@ async def _start(harness: PerformanceHarness, **constraints: Any) -> WorkflowHan
     return harness.client.get_workflow_handle_for(JointOptimizationWorkflow.run, workflow_id)
 
 
-async def _joint_phase(handle: WorkflowHandle[Any, JointStatus], phase: JointPhase) -> JointStatus:
+async def _joint_phase(handle: WorkflowHandle[Any, JointStatus], *phases: JointPhase) -> JointStatus:
     deadline = time.monotonic() + 120
     while True:
         status = await handle.query(JointOptimizationWorkflow.get_status)
-        if status.phase is phase:
+        if status.phase in phases:
             return status
-        assert time.monotonic() < deadline, f"{handle.id} stayed in {status.phase}, expected {phase}"
+        assert time.monotonic() < deadline, f"{handle.id} stayed in {status.phase}, expected {phases}"
         await asyncio.sleep(0.3)
 
 
@@ -149,11 +151,13 @@ async def test_a_cost_limit_sets_the_scale_up_aside_and_the_cost_change_goes_ahe
     overloaded: PerformanceHarness,
 ) -> None:
     handle = await _start(overloaded, max_monthly_cost_increase_usd=1.0)
-    status = await _joint_phase(handle, JointPhase.EXECUTING)
+    # The right-sizing is low risk for this customer, so it may run through without a person.
+    status = await _joint_phase(handle, JointPhase.EXECUTING, JointPhase.DONE)
     [resolution] = status.resolutions
     assert resolution.method is ResolutionMethod.CONSTRAINT
     assert resolution.winner is AgentKind.COST
     assert "limit" in resolution.reason
     [execution] = status.executions
     assert execution.agent is AgentKind.COST
-    await handle.terminate("test done")
+    with contextlib.suppress(RPCError):  # it may have finished on its own meanwhile
+        await handle.terminate("test done")

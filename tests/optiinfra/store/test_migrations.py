@@ -24,6 +24,7 @@ STORE_TABLES = {
     "request_log",
     "request_aggregates",
     "prompt_vault",
+    "conflicts",
 }
 
 
