@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
     )
     from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
+    from workflows.activity_calls import call_activity, compensation_activity, failed_step_result
     from workflows.contracts import (
         ActivityName,
         AgentRequestDelivery,
@@ -301,9 +301,7 @@ class AgentOptimizationWorkflow:
         except ActivityError as error:
             workflow.logger.warning("no explanation: %s", error)
             return None
-        usage = explained.usage
-        written_by = "rules" if usage.fell_back_to_rules or not usage.model else f"{usage.tier}:{usage.model}"
-        return Explanation(**explained.explanation.model_dump(), written_by=written_by)
+        return Explanation(**explained.explanation.model_dump(), written_by=explained.usage.written_by)
 
     async def _await_approval(self, request: OptimizationRequest) -> bool:
         await self._change_status(RecommendationStatus.PENDING_APPROVAL, reason=self.status.gate_reason)
@@ -467,7 +465,7 @@ class AgentOptimizationWorkflow:
                 heartbeat=True,
             )
         except ActivityError as error:
-            result = self._failed_result(step.step_id, step, error)
+            result = failed_step_result(step.step_id, step, error)
             await self._record_step(result)
             raise StepFailedError(
                 f"step {step.step_id} ({step.description}) failed: {result.detail}"
@@ -485,19 +483,16 @@ class AgentOptimizationWorkflow:
         for step_id, compensation in reversed(compensations):
             try:
                 result: StepResult = await self._activity(
-                    (
-                        ActivityName.COMPENSATE_KUBE_STEP
-                        if compensation.action.on_kubernetes
-                        else ActivityName.COMPENSATE_STEP
-                    ),
+                    compensation_activity(compensation.action),
                     CompensationRequest(step_id=step_id, compensation=compensation),
                     StepResult,
                     summary=compensation.description,
                     heartbeat=True,
                 )
             except ActivityError as error:
-                result = self._failed_result(f"compensate-{step_id}", compensation, error)
-                result.status = StepStatus.COMPENSATION_FAILED
+                result = failed_step_result(
+                    f"compensate-{step_id}", compensation, error, StepStatus.COMPENSATION_FAILED
+                )
                 broken.append(f"{compensation.description}: {result.detail}")
             await self._record_step(result)
         if broken:
@@ -580,20 +575,6 @@ class AgentOptimizationWorkflow:
             created_at=workflow.now(),
         )
 
-    def _failed_result(
-        self, step_id: str, step: ExecutionStep | CompensationStep, error: ActivityError
-    ) -> StepResult:
-        cause = error.cause
-        detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-        return StepResult(
-            step_id=step_id,
-            action=step.action,
-            target=step.target,
-            status=StepStatus.FAILED,
-            detail=detail,
-            finished_at=workflow.now(),
-        )
-
     async def _record_step(self, result: StepResult) -> None:
         self.status.step_results.append(result)
         recommendation = self.status.recommendation
@@ -658,17 +639,6 @@ class AgentOptimizationWorkflow:
         summary: str | None = None,
         heartbeat: bool = False,
     ) -> Any:
-        timing = self.request.timing
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
-            heartbeat_timeout=timedelta(seconds=timing.activity_heartbeat_seconds) if heartbeat else None,
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=timing.activity_max_attempts,
-            ),
-            summary=summary,
+        return await call_activity(
+            self.request.timing, name, arg, result_type, summary=summary, heartbeat=heartbeat
         )

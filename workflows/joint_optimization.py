@@ -9,11 +9,10 @@ propose (each agent's AgentOptimizationWorkflow as a child, in propose mode, sid
 """
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
@@ -21,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.agent_requests import AgentRequest
     from optiinfra.domain.enums import AgentKind
     from optiinfra.domain.recommendation import Proposal
+    from workflows.activity_calls import call_activity
     from workflows.agent_optimization import AgentOptimizationWorkflow
     from workflows.contracts import (
         ActivityName,
@@ -261,19 +261,7 @@ class JointOptimizationWorkflow:
         workflow.set_current_details("\n\n".join(lines))
 
     async def _activity(self, name: str, arg: Any, result_type: type | None = None, summary: str = "") -> Any:
-        timing = self.request.timing
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=timing.activity_max_attempts,
-            ),
-            summary=summary or None,
-        )
+        return await call_activity(self.request.timing, name, arg, result_type, summary=summary or None)
 
 
 def _cause(error: ChildWorkflowError | ActivityError) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import (
     ActivityError,
     ChildWorkflowError,
@@ -23,6 +23,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.fleet import Workload
     from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
+    from workflows.activity_calls import call_activity
     from workflows.contracts import (
         ActivityName,
         HealthRequest,
@@ -181,19 +182,7 @@ class RegressionWatchWorkflow:
         result_type: type,
         summary: str | None = None,
     ) -> Any:
-        timing = request.timing
-        return await workflow.execute_activity(
-            name,
-            args=[] if arg is None else [arg],
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=timing.activity_max_attempts,
-            ),
-            summary=summary,
-        )
+        return await call_activity(request.timing, name, arg, result_type, summary=summary)
 
 
 def _reason(error: BaseException) -> str:

@@ -7,20 +7,18 @@ The starter sets the workflow id `rollback/<recommendation_id>` (`rollback_workf
 rolled back by one run however often it is asked for."""
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.enums import RecommendationStatus, StepStatus
     from optiinfra.domain.recommendation import StepResult
+    from workflows.activity_calls import call_activity, compensation_activity, failed_step_result
     from workflows.contracts import (
         ActivityName,
-        CompensationRequest,
         OptimizationStatus,
         RollbackPlan,
         RollbackRequest,
@@ -91,18 +89,16 @@ class RollbackWorkflow:
             compensation = request.compensation
             try:
                 result: StepResult = await self._activity(
-                    (
-                        ActivityName.COMPENSATE_KUBE_STEP
-                        if compensation.action.on_kubernetes
-                        else ActivityName.COMPENSATE_STEP
-                    ),
+                    compensation_activity(compensation.action),
                     request,
                     StepResult,
                     summary=compensation.description,
                     heartbeat=True,
                 )
             except ActivityError as error:
-                result = _failed(request, error)
+                result = failed_step_result(
+                    f"compensate-{request.step_id}", compensation, error, StepStatus.COMPENSATION_FAILED
+                )
                 broken.append(f"{compensation.description}: {result.detail}")
             self.status.step_results.append(result)
             await self._activity(
@@ -174,31 +170,6 @@ class RollbackWorkflow:
         summary: str | None = None,
         heartbeat: bool = False,
     ) -> Any:
-        timing = self.request.timing
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
-            heartbeat_timeout=timedelta(seconds=timing.activity_heartbeat_seconds) if heartbeat else None,
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=timing.activity_max_attempts,
-            ),
-            summary=summary,
+        return await call_activity(
+            self.request.timing, name, arg, result_type, summary=summary, heartbeat=heartbeat
         )
-
-
-def _failed(request: CompensationRequest, error: ActivityError) -> StepResult:
-    cause = error.cause
-    detail = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-    compensation = request.compensation
-    return StepResult(
-        step_id=f"compensate-{request.step_id}",
-        action=compensation.action,
-        target=compensation.target,
-        status=StepStatus.COMPENSATION_FAILED,
-        detail=detail,
-        finished_at=workflow.now(),
-    )
