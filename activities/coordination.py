@@ -5,17 +5,12 @@ the model cannot), and store them for `GET /v1/conflicts`."""
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.context import current_workflow_id
+from activities.tenants import load_tenant, record_usage
 from agents.coordination.conflicts import detect_conflicts
 from agents.coordination.joint_reasoning import ResolveConflicts
 from agents.coordination.resolution import plan_from_resolutions, resolve_by_rules
 from agents.reasoning.layering import InferenceLayer
-from agents.reasoning.tenant import Tenant
 from optiinfra.domain.coordination import ResolutionMethod
-from optiinfra.llm.usage import LlmUsage
-from optiinfra.privacy.consent import DEFAULT_TIER, current_tier
-from optiinfra.privacy.errors import UnknownCustomerError
-from optiinfra.store import repository
 from optiinfra.store.conflicts import record_conflicts
 from workflows.contracts import ActivityName, ConflictRecord, CoordinationRequest, CoordinationResult
 
@@ -34,8 +29,9 @@ class CoordinationActivities:
             task = ResolveConflicts(
                 request.candidates, conflicts, plan.resolutions, request.constraints, request.slo_compliance
             )
-            inference = await self._layer.answer(task, tenant=await self._tenant(request.customer_id))
-            await self._record_usage(request.customer_id, inference.usage)
+            tenant = await load_tenant(self._sessions, request.customer_id)
+            inference = await self._layer.answer(task, tenant=tenant)
+            await record_usage(self._sessions, request.customer_id, inference.usage)
             usage = inference.usage
             if usage.fell_back_to_rules or not usage.model:
                 notes.append(f"joint reasoning fell back to the priority rules: {usage.reason or 'no model'}")
@@ -44,7 +40,7 @@ class CoordinationActivities:
                     request.candidates,
                     conflicts,
                     inference.answer.resolutions(
-                        conflicts, ResolutionMethod.JOINT_REASONING, f"{usage.tier}:{usage.model}"
+                        conflicts, ResolutionMethod.JOINT_REASONING, usage.written_by
                     ),
                     request.constraints,
                     request.slo_compliance,
@@ -61,18 +57,3 @@ class CoordinationActivities:
     async def record_conflicts(self, record: ConflictRecord) -> None:
         async with self._sessions.begin() as session:
             await record_conflicts(session=session, record=record)
-
-    async def _tenant(self, customer_id: str) -> Tenant:
-        async with self._sessions() as session:
-            spent = await repository.spent_today(session=session, customer_id=customer_id)
-            try:
-                tier = await current_tier(session=session, customer_id=customer_id)
-            except UnknownCustomerError:
-                tier = DEFAULT_TIER
-        return Tenant(customer_id=customer_id, privacy_tier=tier, spent_today_usd=spent)
-
-    async def _record_usage(self, customer_id: str, usage: LlmUsage) -> None:
-        async with self._sessions.begin() as session:
-            await repository.record_llm_usage(
-                session=session, workflow_id=current_workflow_id(), customer_id=customer_id, usage=usage
-            )

@@ -8,19 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.context import current_workflow_id
+from activities.tenants import load_tenant, record_usage
 from agents.reasoning.layering import InferenceLayer
-from agents.reasoning.tenant import Tenant
 from agents.regression.root_cause import ExplainRegression
 from agents.regression.rules import judge, serving_health
 from optiinfra.domain.enums import RecommendationStatus, StepPhase, StepStatus
 from optiinfra.domain.recommendation import Recommendation, StepResult
 from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
 from optiinfra.metrics.utilization import AsyncMetricsStore
-from optiinfra.privacy.consent import DEFAULT_TIER, current_tier
-from optiinfra.privacy.errors import UnknownCustomerError
-from optiinfra.privacy.tiers import PrivacyTier
-from optiinfra.store import changes, repository
+from optiinfra.store import changes
 from workflows.contracts import (
     ActivityName,
     CompensationRequest,
@@ -75,21 +71,10 @@ class RegressionActivities:
                 type="NotARegression",
                 non_retryable=True,
             )
-        workflow_id = current_workflow_id()
-        tenant = await self._tenant(request.customer_id)
+        tenant = await load_tenant(self._sessions, request.customer_id)
         inference = await self._layer.answer(ExplainRegression(verdict, request.recent_change), tenant=tenant)
-        async with self._sessions.begin() as session:
-            await repository.record_llm_usage(
-                session=session,
-                workflow_id=workflow_id,
-                customer_id=request.customer_id,
-                usage=inference.usage,
-            )
-        usage = inference.usage
-        written_by = (
-            "rules" if usage.fell_back_to_rules or not usage.model else f"{usage.tier.value}:{usage.model}"
-        )
-        return inference.answer.note(written_by)
+        await record_usage(self._sessions, request.customer_id, inference.usage)
+        return inference.answer.note(inference.usage.written_by)
 
     @activity.defn(name=ActivityName.LOAD_ROLLBACK_PLAN)
     async def load_rollback_plan(self, recommendation_id: str) -> RollbackPlan:
@@ -144,15 +129,6 @@ class RegressionActivities:
         return serving_health(
             windows, customer_id=customer_id, workload_id=workload_id, since=since, until=until
         )
-
-    async def _tenant(self, customer_id: str) -> Tenant:
-        async with self._sessions() as session:
-            spent = await repository.spent_today(session=session, customer_id=customer_id)
-            try:
-                tier: PrivacyTier = await current_tier(session=session, customer_id=customer_id)
-            except UnknownCustomerError:
-                tier = DEFAULT_TIER
-        return Tenant(customer_id=customer_id, privacy_tier=tier, spent_today_usd=spent)
 
 
 def confirmed(verdict: RegressionVerdict) -> bool:

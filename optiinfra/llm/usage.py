@@ -28,6 +28,11 @@ class LlmUsage(BaseModel):
     )
     reason: str = ""
 
+    @property
+    def written_by(self) -> str:
+        """Who wrote the answer: `rules`, or `<tier>:<model>` for a model's answer that stood."""
+        return "rules" if self.fell_back_to_rules or not self.model else f"{self.tier.value}:{self.model}"
+
 
 class RecordedLlmUsage(LlmUsage):
     """A usage record as stored."""
