@@ -2,11 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from temporalio.client import WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.schemas import IDENTIFIER
+from api.workflow_queries import query_workflow
 from optiinfra.control.joint import start_joint_optimization
 from optiinfra.control.optimizations import UnknownWorkloadError
 from optiinfra.domain.coordination import CustomerConstraints
@@ -70,11 +69,5 @@ async def get_joint_optimization(
 ) -> JointStatus:
     """Proposals, conflicts, resolutions and executions, from the workflow's `get_status` query."""
     handle = client.get_workflow_handle_for(JointOptimizationWorkflow.run, workflow_id)
-    try:
-        return await handle.query(JointOptimizationWorkflow.get_status)
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no workflow {workflow_id}") from error
-        raise
-    except WorkflowQueryFailedError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+    answer: JointStatus = await query_workflow(handle, JointOptimizationWorkflow.get_status)
+    return answer

@@ -1,11 +1,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from temporalio.client import WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.schemas import OptimizationCreate, OptimizationStarted
+from api.workflow_queries import query_workflow
 from optiinfra.control.optimizations import UnknownWorkloadError, start_optimization
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import OptimizationStatus
@@ -42,11 +41,5 @@ async def get_optimization(
 ) -> OptimizationStatus:
     """The live status of an optimization, from the workflow's `get_status` query."""
     handle = client.get_workflow_handle_for(AgentOptimizationWorkflow.run, workflow_id)
-    try:
-        return await handle.query(AgentOptimizationWorkflow.get_status)
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no workflow {workflow_id}") from error
-        raise
-    except WorkflowQueryFailedError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+    answer: OptimizationStatus = await query_workflow(handle, AgentOptimizationWorkflow.get_status)
+    return answer
