@@ -7,16 +7,14 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from optiinfra.control.optimizations import regression_thresholds, timing_from
+from optiinfra.engine.schedules import ensure_schedule
 from optiinfra.settings import Settings
 from workflows.contracts import RegressionWatchRequest
 from workflows.regression_watch import (
@@ -54,12 +52,4 @@ def regression_watch_schedule(settings: Settings) -> Schedule:
 
 async def ensure_regression_watch_schedule(client: Client, settings: Settings) -> None:
     """Create the schedule, or update it to the configured interval, thresholds and task queue."""
-    schedule = regression_watch_schedule(settings)
-    try:
-        await client.create_schedule(REGRESSION_WATCH_SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(REGRESSION_WATCH_SCHEDULE_ID).update(replace)
+    await ensure_schedule(client, REGRESSION_WATCH_SCHEDULE_ID, regression_watch_schedule(settings))

@@ -36,14 +36,18 @@ def metrics_collection_schedule(settings: Settings) -> Schedule:
     )
 
 
-async def ensure_metrics_schedule(client: Client, settings: Settings) -> None:
-    """Create the schedule, or update it to the configured interval and task queue."""
-    schedule = metrics_collection_schedule(settings)
+async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    """Create the schedule, or replace the one already there with it (idempotent at start-up)."""
     try:
-        await client.create_schedule(METRICS_SCHEDULE_ID, schedule)
+        await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
 
         def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
             return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(METRICS_SCHEDULE_ID).update(replace)
+        await client.get_schedule_handle(schedule_id).update(replace)
+
+
+async def ensure_metrics_schedule(client: Client, settings: Settings) -> None:
+    """Create the schedule, or update it to the configured interval and task queue."""
+    await ensure_schedule(client, METRICS_SCHEDULE_ID, metrics_collection_schedule(settings))
