@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from agents.gate import decide_gate
+    from agents.learning.confidence import learned_outcome
     from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
     from optiinfra.domain.enums import (
         AgentKind,
@@ -530,8 +531,6 @@ class AgentOptimizationWorkflow:
     async def _learn(self, recommendation: Recommendation, final: RecommendationStatus) -> None:
         """Store how the change ended, so similar later proposals are weighed by it. Learning is best
         effort: the outcome is already recorded in the store."""
-        with workflow.unsafe.imports_passed_through():
-            from agents.learning.confidence import learned_outcome
         learned = learned_outcome(
             recommendation,
             status=final,
