@@ -2,7 +2,7 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo .venv-bootstrap/bin/uv)
 export UV_PYTHON ?= python3
 
-.PHONY: run test lint typecheck check up clean
+.PHONY: run test lint importlint typecheck check up clean
 
 $(UV):
 	python3 -m venv .venv-bootstrap
@@ -25,10 +25,13 @@ lint: .venv/.synced
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+importlint: .venv/.synced
+	.venv/bin/lint-imports
+
 typecheck: .venv/.synced
 	.venv/bin/mypy
 
-check: lint typecheck test
+check: lint importlint typecheck test
 
 clean:
 	rm -rf .venv .venv-bootstrap .optiinfra

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from optiinfra.domain.collection import CollectionReport
 from optiinfra.domain.fleet import Workload
-from optiinfra.metrics.collector import CollectionReport, MetricsCollector
+from optiinfra.metrics.collector import MetricsCollector
 from workflows.contracts import ActivityName
 
 

@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from optiinfra.metrics.collector import CollectionReport
+    from optiinfra.domain.collection import CollectionReport
     from workflows.contracts import (
         ActivityName,
         MetricsCollectionRequest,

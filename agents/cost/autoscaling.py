@@ -39,8 +39,7 @@ from pydantic import BaseModel, Field
 
 from agents.cost.pricing import HOURS_PER_MONTH, monthly
 from agents.cost.utilization import percentile
-from optiinfra.cloud.autoscaling import GROUP_DIMENSION
-from optiinfra.cloud.ec2 import GPU_UTILIZATION
+from optiinfra.domain.cloudwatch import GPU_UTILIZATION, GROUP_DIMENSION
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction, UtilizationMetric
 from optiinfra.domain.fleet import (
     InstanceType,

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from agents.cost.pricing import monthly
 from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, type_capacities
 from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
+from optiinfra.capacity import config_for_instance, max_throughput_rps
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.enums import (
     AgentKind,
     PurchaseOption,
@@ -23,11 +25,10 @@ from optiinfra.domain.enums import (
     UtilizationMetric,
 )
 from optiinfra.domain.fleet import Instance, InstanceType, Workload, WorkloadSnapshot
+from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
-from optiinfra.sim.capacity import config_for_instance, max_throughput_rps
 from optiinfra.sim.traffic.generator import default_generator
-from optiinfra.sim.traffic.models import nearest_rank
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 
 class RightSizingParams(BaseModel):

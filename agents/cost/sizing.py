@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.cost.pricing import monthly
+from optiinfra.capacity import config_for_instance, max_rps_under_slo, memory_budget
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.sim.capacity import config_for_instance, max_rps_under_slo, memory_budget
-from optiinfra.sim.twin.replica import capacity_model_for
 
 
 class RequestShape(BaseModel):

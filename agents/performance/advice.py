@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from agents.performance.serving import ServingContext
+from optiinfra.capacity import memory_budget
 from optiinfra.domain.performance import ReplicaLoad
-from optiinfra.sim.capacity import memory_budget
 
 IMBALANCE_CV = 0.15
 """Spread of per-replica request rates (coefficient of variation) above which round-robin is not enough."""

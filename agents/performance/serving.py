@@ -8,18 +8,19 @@ from functools import cached_property
 
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
-from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
-from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
-from optiinfra.domain.performance import WorkloadWindow
-from optiinfra.sim.capacity import (
+from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
     max_rps_under_slo,
     memory_budget,
     replica_performance,
 )
-from optiinfra.sim.capacity.vllm_config import config_from_vllm_args
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
+from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.vllm_config import config_from_vllm_args
+from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
+from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
+from optiinfra.domain.performance import WorkloadWindow
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 SHAPE_WINDOWS = 24 * 6
 """Windows (the last day at 10 minutes) whose token counts give the request shape."""

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 from agents.kube_steps import set_vllm_args_step
 from agents.performance.serving import ServingContext
+from optiinfra.capacity import ServingConfig
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import Proposal
 from optiinfra.kube.vllm_args import with_flag
-from optiinfra.sim.capacity import ServingConfig
 
 MAX_NUM_SEQS = (16, 32, 64, 128, 256, 512)
 MAX_NUM_BATCHED_TOKENS = (2048, 4096, 8192)

@@ -9,11 +9,11 @@ from agents.kube_steps import set_vllm_args_step
 from agents.performance.serving import ServingContext
 from agents.resource.oom import ACTING_LEVELS, MEMORY_THRESHOLD, safe_max_num_seqs
 from agents.resource.pressure import MemoryPressure
+from optiinfra.capacity import kv_capacity_tokens
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.recommendation import Proposal
 from optiinfra.kube.vllm_args import positive_int_flag, with_flag
-from optiinfra.sim.capacity import kv_capacity_tokens
 
 WINDOW_ROUNDING = 256
 FEW_SEQUENCES = 4

@@ -11,11 +11,11 @@ import math
 from agents.kube_steps import scale_deployment_step, set_vllm_args_step
 from agents.performance.serving import ServingContext
 from agents.resource.pressure import MemoryPressure
+from optiinfra.capacity import kv_capacity_tokens
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.recommendation import ExecutionStep, Proposal
 from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.vllm_args import positive_int_flag, with_flag
-from optiinfra.sim.capacity import kv_capacity_tokens
 
 MEMORY_THRESHOLD = 0.9
 """Share of the KV cache the admitted sequences may fill at p95 context: the rest absorbs longer ones."""

@@ -13,14 +13,13 @@ from dataclasses import replace
 
 from agents.kube_steps import set_vllm_args_step
 from agents.performance.serving import RequestShape, ServingContext
+from optiinfra.capacity import kv_capacity_tokens
+from optiinfra.capacity.models import ModelSpec, capacity_model_for
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import Proposal
 from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.vllm_args import flag_value, with_flag
-from optiinfra.sim.capacity import kv_capacity_tokens
-from optiinfra.sim.capacity.models import ModelSpec
-from optiinfra.sim.twin.replica import capacity_model_for
 
 HOST_SHARE = 0.5
 """Share of a node's DRAM given to the host tier: the rest stays for the OS, the runtime and vLLM's CPU

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from optiinfra.capacity.models import SERVED_MODELS
 from optiinfra.settings import Settings
-from optiinfra.sim.capacity.models import SERVED_MODELS
 
 BUNDLED_PACKAGE = "optiinfra.application"
 BUNDLED_FILE = "data/model_prices.json"
@@ -56,7 +56,7 @@ class ModelPrice(BaseModel):
     )
     capacity_model: str | None = Field(
         default=None,
-        description="Its architecture in the capacity model (optiinfra.sim.capacity.models), for KV sizes",
+        description="Its architecture in the capacity model (optiinfra.capacity.models), for KV sizes",
     )
     aliases: list[str] = Field(default_factory=list)
 

@@ -45,10 +45,10 @@ from agents.cost.plan import (
 )
 from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
+from optiinfra.capacity import SERVED_MODELS
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType, Workload
 from optiinfra.settings import get_settings
-from optiinfra.sim.capacity import SERVED_MODELS
 from optiinfra.sim.traffic import (
     RateWindow,
     TokenLengthMix,

@@ -48,10 +48,7 @@ from agents.performance.predictive import (
     ReplicaPool,
     drain_seconds,
 )
-from optiinfra.catalog.loader import PriceCatalog
-from optiinfra.domain.fleet import InstanceType
-from optiinfra.settings import get_settings
-from optiinfra.sim.capacity import (
+from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
     config_for_instance,
@@ -59,11 +56,15 @@ from optiinfra.sim.capacity import (
     max_throughput_rps,
     replica_performance,
 )
+from optiinfra.capacity.models import capacity_model_for
+from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.domain.fleet import InstanceType
+from optiinfra.settings import get_settings
 from optiinfra.sim.traffic import RateWindow, TokenLengthMix, load_azure_trace, load_servegen_aggregate
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, SERVEGEN_AGGREGATE
 from optiinfra.sim.traffic.models import DAY_S, nearest_rank
 from optiinfra.sim.twin.fleet import TtftItlSlo
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 FloatArray = npt.NDArray[np.float64]
 

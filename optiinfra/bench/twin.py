@@ -24,17 +24,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from optiinfra.catalog.loader import PriceCatalog
-from optiinfra.domain.fleet import Workload
-from optiinfra.metrics.store import ChdbMetricsStore
-from optiinfra.settings import get_settings
-from optiinfra.sim.capacity import (
+from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
     config_for_instance,
     max_rps_under_slo,
     replica_performance,
 )
+from optiinfra.capacity.models import capacity_model_for
+from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.domain.fleet import Workload
+from optiinfra.metrics.store import ChdbMetricsStore
+from optiinfra.settings import get_settings
 from optiinfra.sim.traffic import (
     RateWindow,
     TokenLengthMix,
@@ -51,7 +52,7 @@ from optiinfra.sim.traffic.models import DAY_S, windows_from_requests
 from optiinfra.sim.traffic.servegen import AGGREGATE_HEADER
 from optiinfra.sim.twin.clock import TwinClock, start_of_day
 from optiinfra.sim.twin.fleet import FleetTwin, ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 TraceFormat = Literal["servegen", "mooncake", "azure"]
 

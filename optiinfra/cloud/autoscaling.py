@@ -50,9 +50,7 @@ GROUP_NOT_FOUND = "AutoScalingGroupNotFound"
 AMBIGUOUS_GROUP = "AmbiguousScalingGroup"
 INVALID_SIZE = "InvalidGroupSize"
 TARGET_TRACKING = "TargetTrackingScaling"
-GROUP_DIMENSION = "AutoScalingGroupName"
-"""The CloudWatch dimension of a metric aggregated over a group (the CloudWatch agent's
-`aggregation_dimensions: [["AutoScalingGroupName"]]`)."""
+
 IN_SERVICE = "InService"
 
 RETRYABLE_SCALING_ERROR_CODES = frozenset({"ScalingActivityInProgress", "ResourceContention"})

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 import boto3
 import botocore.loaders
@@ -32,6 +32,14 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from optiinfra.cloud import tags
+from optiinfra.domain.cloudwatch import (
+    CPU_UTILIZATION,
+    GPU_MEMORY_TOTAL,
+    GPU_MEMORY_USED,
+    GPU_UTILIZATION,
+    MEMORY_UTILIZATION,
+    CloudWatchMetric,
+)
 from optiinfra.domain.enums import PurchaseOption, StepAction, UtilizationMetric
 from optiinfra.domain.fleet import Instance, MetricSeries
 from optiinfra.domain.series import PeriodGrid, as_utc, even_series
@@ -198,22 +206,6 @@ def literal_filter_value(value: str) -> str:
     """EC2 filter values treat `*` and `?` as wildcards; a workflow id in a step key may contain them."""
     return value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
-
-class CloudWatchMetric(NamedTuple):
-    namespace: str
-    name: str
-
-
-CPU_UTILIZATION = CloudWatchMetric("AWS/EC2", "CPUUtilization")
-GPU_UTILIZATION = CloudWatchMetric("CWAgent", "nvidia_smi_utilization_gpu")
-GPU_MEMORY_USED = CloudWatchMetric("CWAgent", "nvidia_smi_memory_used")
-GPU_MEMORY_TOTAL = CloudWatchMetric("CWAgent", "nvidia_smi_memory_total")
-MEMORY_UTILIZATION = CloudWatchMetric("CWAgent", "mem_used_percent")
-"""The CloudWatch agent's own names (`nvidia_gpu` and `mem` sections). The agent has no GPU memory
-percent (`nvidia_smi_utilization_memory` is memory *bandwidth* busy time), so GPU memory utilization is
-100 * used / total, both in MiB. All are read with the single dimension InstanceId: the agent must append
-InstanceId and aggregate on it (`"aggregation_dimensions": [["InstanceId"]]`), which averages over the
-instance's GPUs."""
 
 FETCHED_METRICS = (CPU_UTILIZATION, GPU_UTILIZATION, GPU_MEMORY_USED, GPU_MEMORY_TOTAL, MEMORY_UTILIZATION)
 PERCENT_METRICS = {

@@ -12,20 +12,21 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.vllm_config import config_from_vllm_args
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.kube import PodState
 from optiinfra.kube.deployments import pod_state
 from optiinfra.metrics.store import UtilizationSample
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.metrics.windows import WindowStats
-from optiinfra.sim.capacity.vllm_config import config_from_vllm_args
 from optiinfra.sim.demo_kube import DemoKubeWorkload, kube_workload_spec
 from optiinfra.sim.kube.manifests import NAME_LABEL, vllm_deployment_manifest
 from optiinfra.sim.kube.server import KubeApiServer, start_kube_server
 from optiinfra.sim.kube.state import KubeCluster
 from optiinfra.sim.twin.clock import TwinClock
 from optiinfra.sim.twin.fleet import FleetTwin, ReplicaPlacement
-from optiinfra.sim.twin.replica import ReplicaTwin, capacity_model_for
+from optiinfra.sim.twin.replica import ReplicaTwin
 from optiinfra.sim.vllm_emulator import VllmEmulatorServer
 
 HISTORY_WINDOW_S = 600.0

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from kvtier import make_policy, replay, working_set
 from kvtier.trace import BLOCK_TOKENS, TraceRequest
+from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.domain.resource import PrefixCacheProfile
-from optiinfra.sim.traffic.models import nearest_rank
 
 PROFILE_POLICIES = ("lru", "s3fifo")
 """LRU, what vLLM's own prefix cache and CPU offloading evict by, and the adaptive policy kvtier would run."""

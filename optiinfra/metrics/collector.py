@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import httpx
-from pydantic import BaseModel, Field
 
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.domain.collection import CollectionReport
 from optiinfra.domain.fleet import Instance, InstanceType, Workload
 from optiinfra.domain.series import floor_to_period
 from optiinfra.metrics.prometheus_api import PrometheusQueryError
@@ -75,16 +75,6 @@ class PodTargetResolver(Protocol):
     """Where the pods of a workload served by a Kubernetes Deployment serve vLLM metrics."""
 
     async def pod_targets(self, workload: Workload) -> list[ScrapeTarget]: ...
-
-
-class CollectionReport(BaseModel):
-    customer_id: str
-    workload_id: str
-    utilization_rows: int = 0
-    cost_rows: int = 0
-    window_rows: int = 0
-    primed_replicas: int = 0
-    failures: list[str] = Field(default_factory=list)
 
 
 class MetricsCollector:

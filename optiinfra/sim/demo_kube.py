@@ -14,13 +14,14 @@ from dataclasses import replace
 
 from pydantic import BaseModel, Field
 
+from optiinfra.capacity import config_for_instance, max_rps_under_slo
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
-from optiinfra.sim.capacity import config_for_instance, max_rps_under_slo
 from optiinfra.sim.traffic import default_generator
 from optiinfra.sim.traffic.models import HOUR_S, nearest_rank
 from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 DEMO_NAMESPACE = "inference"
 DEMO_PREFIX_TRACE = "mooncake/conversation_trace.jsonl"

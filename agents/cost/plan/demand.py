@@ -16,7 +16,7 @@ from agents.cost.rightsizing import RightSizingParams
 from agents.cost.sizing import RequestShape
 from agents.cost.spot import SpotMigrationParams
 from optiinfra.domain.fleet import Workload
-from optiinfra.sim.traffic import RateWindow
+from optiinfra.domain.rates import RateWindow
 
 HOURS_PER_DAY = 24
 SECONDS_PER_HOUR = 3600.0

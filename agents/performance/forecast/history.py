@@ -4,7 +4,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optiinfra.sim.traffic import RateWindow
+from optiinfra.domain.rates import RateWindow
 
 GRID_TOLERANCE = 1e-9
 """Fraction of an interval below which a time counts as lying on a grid boundary (float noise)."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from optiinfra.domain.percentiles import nearest_rank
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic.prefix_cache import mean_reuse_gap_s, replay_prefix_hits
 
 DAY_S = 86_400.0
@@ -53,31 +55,6 @@ def parse_int(text: str, path: Path, line: int, field: str) -> int:
     if value < 0:
         raise TraceFormatError(path, line, f"{field} is negative: {value}")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class RateWindow:
-    """The mean request rate over one window of a rate series."""
-
-    start_s: float
-    duration_s: float
-    rate_rps: float
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.start_s):
-            raise ValueError(f"window start must be finite, got {self.start_s}")
-        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
-            raise ValueError(f"window duration must be positive, got {self.duration_s}")
-        if not (math.isfinite(self.rate_rps) and self.rate_rps >= 0):
-            raise ValueError(f"rate must be a non-negative number, got {self.rate_rps}")
-
-    @property
-    def end_s(self) -> float:
-        return self.start_s + self.duration_s
-
-    @property
-    def expected_requests(self) -> float:
-        return self.rate_rps * self.duration_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,14 +193,6 @@ class TrafficProfile(BaseModel):
             prefix_reuse=replay_prefix_hits(requests, capacity_blocks=None).hit_rate if has_blocks else None,
             prefix_reuse_gap_s=mean_reuse_gap_s(requests) if has_blocks else None,
         )
-
-
-def nearest_rank(ordered: Sequence[int], quantile: float) -> int:
-    """The smallest value with at least `quantile` of the data at or below it."""
-    if not ordered:
-        raise ValueError("no values to take a percentile of")
-    rank = max(1, math.ceil(quantile * len(ordered)))
-    return ordered[rank - 1]
 
 
 def interarrival_cv(sorted_arrivals: Sequence[float]) -> float | None:

@@ -19,7 +19,6 @@ from optiinfra.sim.twin.replica import (
     HostUtilization,
     ReplicaTwin,
     ReplicaWindow,
-    capacity_model_for,
     model_window,
 )
 
@@ -38,7 +37,6 @@ __all__ = [
     "TwinClock",
     "WindowRecord",
     "WorkloadTwinSpec",
-    "capacity_model_for",
     "demo_workload_spec",
     "dry_run",
     "model_window",

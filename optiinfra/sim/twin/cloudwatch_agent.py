@@ -9,7 +9,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from mypy_boto3_cloudwatch.client import CloudWatchClient
 from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
 
-from optiinfra.cloud.autoscaling import GROUP_DIMENSION
 from optiinfra.cloud.ec2 import (
     CPU_UTILIZATION,
     GPU_MEMORY_TOTAL,
@@ -18,6 +17,7 @@ from optiinfra.cloud.ec2 import (
     MEMORY_UTILIZATION,
     CloudWatchMetric,
 )
+from optiinfra.domain.cloudwatch import GROUP_DIMENSION
 from optiinfra.metrics.store import UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 from optiinfra.sim.seed import MAX_DATUMS_PER_PUT, metric_datum

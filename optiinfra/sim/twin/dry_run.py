@@ -11,12 +11,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from optiinfra.capacity import ServingConfig, config_for_instance
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.sim.capacity import ServingConfig, config_for_instance
 from optiinfra.sim.traffic import RateWindow
 from optiinfra.sim.twin.fleet import WorkloadTwinSpec
-from optiinfra.sim.twin.replica import capacity_model_for, model_window
+from optiinfra.sim.twin.replica import model_window
 
 SECONDS_PER_HOUR = 3600.0
 DEFAULT_MIN_SLO_ATTAINMENT = 0.99

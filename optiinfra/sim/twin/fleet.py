@@ -18,13 +18,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple, Protocol
 
-from optiinfra.catalog.loader import PriceCatalog
-from optiinfra.domain.enums import UtilizationMetric
-from optiinfra.domain.fleet import Workload
-from optiinfra.metrics.scrape import VllmSample, parse_vllm_metrics
-from optiinfra.metrics.store import UtilizationSample
-from optiinfra.metrics.windows import WindowStats, window_stats
-from optiinfra.sim.capacity import (
+from optiinfra.capacity import (
     ModelSpec,
     ReplicaLoad,
     ReplicaPerformance,
@@ -32,6 +26,13 @@ from optiinfra.sim.capacity import (
     config_for_instance,
     max_throughput_rps,
 )
+from optiinfra.capacity.models import capacity_model_for
+from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.domain.enums import UtilizationMetric
+from optiinfra.domain.fleet import Workload
+from optiinfra.metrics.scrape import VllmSample, parse_vllm_metrics
+from optiinfra.metrics.store import UtilizationSample
+from optiinfra.metrics.windows import WindowStats, window_stats
 from optiinfra.sim.demo_fleet import DemoFleet, DemoWorkload
 from optiinfra.sim.traffic import RateWindow, TokenLengthMix, TrafficGenerator, default_generator
 from optiinfra.sim.traffic.models import HOUR_S, nearest_rank
@@ -41,7 +42,6 @@ from optiinfra.sim.twin.replica import (
     HostUtilization,
     ReplicaTwin,
     ReplicaWindow,
-    capacity_model_for,
 )
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState
 

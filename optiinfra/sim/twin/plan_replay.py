@@ -18,13 +18,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from optiinfra.capacity import ServingConfig, config_for_instance
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.sim.capacity import ServingConfig, config_for_instance
 from optiinfra.sim.traffic import RateWindow
 from optiinfra.sim.traffic.models import DAY_S, HOUR_S
 from optiinfra.sim.twin.dry_run import DEFAULT_MIN_SLO_ATTAINMENT
 from optiinfra.sim.twin.fleet import WorkloadTwinSpec
-from optiinfra.sim.twin.replica import capacity_model_for, model_window
+from optiinfra.sim.twin.replica import model_window
 
 HOURS_PER_DAY = 24
 HOURS_PER_MONTH = 730.0

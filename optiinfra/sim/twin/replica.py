@@ -1,6 +1,6 @@
 """One vLLM replica of the fleet twin: the capacity model turned into what the replica would expose.
 
-A window's offered load goes through the steady-state capacity model (`optiinfra.sim.capacity`); the result
+A window's offered load goes through the steady-state capacity model (`optiinfra.capacity`); the result
 becomes the instance's utilization readings (GPU, GPU memory, CPU, host memory, as the CloudWatch agent
 would report them) and, through `ReplicaMetricsState`, the replica's `/metrics` page, so the scraper and the
 window statistics downstream run on exactly what they would read from vLLM.
@@ -20,12 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from optiinfra.domain.fleet import InstanceType
-from optiinfra.metrics import vllm_names as names
-from optiinfra.metrics.store import UtilizationSample
-from optiinfra.metrics.vllm_names import FinishReason
-from optiinfra.sim.capacity import (
-    SERVED_MODELS,
+from optiinfra.capacity import (
     ModelSpec,
     ReplicaLoad,
     ReplicaPerformance,
@@ -33,10 +28,13 @@ from optiinfra.sim.capacity import (
     config_for_instance,
     max_throughput_rps,
     memory_budget,
-    model_spec,
     replica_performance,
 )
-from optiinfra.sim.capacity.roofline import BYTES_PER_GIB
+from optiinfra.capacity.roofline import BYTES_PER_GIB
+from optiinfra.domain.fleet import InstanceType
+from optiinfra.metrics import vllm_names as names
+from optiinfra.metrics.store import UtilizationSample
+from optiinfra.metrics.vllm_names import FinishReason
 from optiinfra.sim.traffic import TokenLengthMix
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState
 
@@ -68,38 +66,6 @@ CPU_SECONDS_PER_TOKEN = 2e-6
 RUNTIME_GIB = 2.0
 RUNTIME_GIB_PER_GPU = 1.0
 RESIDENT_WEIGHT_SHARE = 0.25
-
-MODEL_ALIASES: dict[str, str] = {
-    "meta-llama/Llama-3.1-8B-Instruct": "Llama-3.1-8B",
-    "meta-llama/Meta-Llama-3.1-8B-Instruct": "Llama-3.1-8B",
-    "meta-llama/Llama-3.1-8B": "Llama-3.1-8B",
-    "meta-llama/Llama-3.1-70B-Instruct": "Llama-3.1-70B",
-    "meta-llama/Meta-Llama-3.1-70B-Instruct": "Llama-3.1-70B",
-    "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4": "Llama-3.1-70B-AWQ-INT4",
-    "Qwen/Qwen2.5-7B-Instruct": "Qwen2.5-7B",
-    # Qwen2.5-Coder-7B has Qwen2.5-7B's architecture (28 layers, hidden 3584, 4 KV heads).
-    "Qwen/Qwen2.5-Coder-7B-Instruct": "Qwen2.5-7B",
-    "Qwen/Qwen3-8B": "Qwen3-8B",
-    "mistralai/Mistral-7B-Instruct-v0.3": "Mistral-7B-v0.3",
-    # An approximation: e5-mistral-7b is Mistral-7B-v0.1 (same layers, hidden size and KV heads, 7.11B vs
-    # 7.25B parameters) serving embeddings, one prefill per request with no decode; the twin models it as
-    # generating the workload's token mix, which overstates its decode work.
-    "intfloat/e5-mistral-7b-instruct": "Mistral-7B-v0.3",
-}
-"""Served model names (Hugging Face ids, as workloads name them) -> capacity-model specs."""
-
-
-def capacity_model_for(model_name: str) -> ModelSpec:
-    """The capacity-model spec for a workload's served model; a capacity-model name is accepted as is."""
-    if model_name in SERVED_MODELS:
-        return model_spec(model_name)
-    alias = MODEL_ALIASES.get(model_name)
-    if alias is None:
-        raise KeyError(
-            f"no capacity model for served model {model_name!r}: add it to MODEL_ALIASES "
-            f"(known: {', '.join(sorted(MODEL_ALIASES))}) or name one of {', '.join(sorted(SERVED_MODELS))}"
-        )
-    return model_spec(alias)
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ L40S nodes, a daily traffic cycle on a 10-minute grid, latencies as the capacity
 import math
 from datetime import UTC, datetime, timedelta
 
+from optiinfra.capacity import ReplicaLoad as ModelLoad
+from optiinfra.capacity import config_for_instance, replica_performance
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
-from optiinfra.sim.capacity import ReplicaLoad as ModelLoad
-from optiinfra.sim.capacity import config_for_instance, replica_performance
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN, capacity_model_for
+from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 CATALOG = PriceCatalog.load_default()
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"

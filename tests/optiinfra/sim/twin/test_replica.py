@@ -5,11 +5,11 @@ from statistics import NormalDist
 
 import pytest
 
+from optiinfra.capacity import ReplicaLoad, max_throughput_rps, model_spec
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.scrape import parse_vllm_metrics
 from optiinfra.metrics.windows import WindowStats, histogram_quantile, window_stats
-from optiinfra.sim.capacity import ReplicaLoad, max_throughput_rps, model_spec
 from optiinfra.sim.traffic import TokenLengthMix, default_generator
 from optiinfra.sim.twin.replica import (
     Z_95,

@@ -10,8 +10,8 @@ concurrency, where queueing is negligible either way).
 from dataclasses import dataclass
 from enum import StrEnum
 
-from optiinfra.sim.capacity.gpus import A10G, A100_40GB, H100, GpuSpec
-from optiinfra.sim.capacity.models import LLAMA_3_1_8B, QWEN3_8B, ModelSpec
+from optiinfra.capacity.gpus import A10G, A100_40GB, H100, GpuSpec
+from optiinfra.capacity.models import LLAMA_3_1_8B, QWEN3_8B, ModelSpec
 
 
 class Metric(StrEnum):

@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import replace
 
+from optiinfra.capacity.models import ModelSpec
+from optiinfra.capacity.roofline import ServingConfig, config_for_instance
 from optiinfra.domain.fleet import InstanceType
 from optiinfra.kube.vllm_args import flag_value, positive_int_flag
-from optiinfra.sim.capacity.models import ModelSpec
-from optiinfra.sim.capacity.roofline import ServingConfig, config_for_instance
 
 
 def config_from_vllm_args(

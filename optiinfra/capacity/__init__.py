@@ -1,9 +1,9 @@
 """First-principles capacity model of vLLM replicas: GPU and model specs, roofline step times, and a
 queueing model that turns offered load into latencies, for the digital twin and for sizing."""
 
-from optiinfra.sim.capacity.gpus import GpuSpec, gpu_spec_for, gpu_spec_for_instance
-from optiinfra.sim.capacity.models import SERVED_MODELS, ModelSpec, model_spec
-from optiinfra.sim.capacity.roofline import (
+from optiinfra.capacity.gpus import GpuSpec, gpu_spec_for, gpu_spec_for_instance
+from optiinfra.capacity.models import SERVED_MODELS, ModelSpec, model_spec
+from optiinfra.capacity.roofline import (
     MemoryBudget,
     ReplicaLoad,
     ReplicaPerformance,

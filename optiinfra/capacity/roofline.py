@@ -37,9 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from optiinfra.capacity.gpus import GpuSpec, gpu_spec_for_instance
+from optiinfra.capacity.models import ModelSpec
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.sim.capacity.gpus import GpuSpec, gpu_spec_for_instance
-from optiinfra.sim.capacity.models import ModelSpec
 
 BYTES_PER_GIB = 1024.0**3
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from optiinfra.sim.capacity.compare import compare_with_published, main, render_markdown
-from optiinfra.sim.capacity.published import PUBLISHED_FIGURES
+from optiinfra.capacity.compare import compare_with_published, main, render_markdown
+from optiinfra.capacity.published import PUBLISHED_FIGURES
 
 GAP_LIMIT_PERCENT = 60.0
 

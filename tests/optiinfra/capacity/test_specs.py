@@ -2,8 +2,7 @@
 
 import pytest
 
-from optiinfra.catalog import PriceCatalog
-from optiinfra.sim.capacity.gpus import (
+from optiinfra.capacity.gpus import (
     A100_40GB,
     A100_80GB,
     H100,
@@ -12,13 +11,14 @@ from optiinfra.sim.capacity.gpus import (
     gpu_spec_for,
     gpu_spec_for_instance,
 )
-from optiinfra.sim.capacity.models import (
+from optiinfra.capacity.models import (
     LLAMA_3_1_8B,
     LLAMA_3_1_70B,
     LLAMA_3_1_70B_AWQ,
     QWEN2_5_7B,
     model_spec,
 )
+from optiinfra.catalog import PriceCatalog
 
 UNSUPPORTED_BY_VLLM = {"NVIDIA GRID K520", "NVIDIA Tesla K80", "NVIDIA Tesla M60", "NVIDIA B300"}
 

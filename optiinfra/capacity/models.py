@@ -78,3 +78,36 @@ def model_spec(name: str) -> ModelSpec:
             f"no model spec for {name!r}; the capacity model covers {', '.join(sorted(SERVED_MODELS))}"
         )
     return found
+
+
+MODEL_ALIASES: dict[str, str] = {
+    "meta-llama/Llama-3.1-8B-Instruct": "Llama-3.1-8B",
+    "meta-llama/Meta-Llama-3.1-8B-Instruct": "Llama-3.1-8B",
+    "meta-llama/Llama-3.1-8B": "Llama-3.1-8B",
+    "meta-llama/Llama-3.1-70B-Instruct": "Llama-3.1-70B",
+    "meta-llama/Meta-Llama-3.1-70B-Instruct": "Llama-3.1-70B",
+    "hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4": "Llama-3.1-70B-AWQ-INT4",
+    "Qwen/Qwen2.5-7B-Instruct": "Qwen2.5-7B",
+    # Qwen2.5-Coder-7B has Qwen2.5-7B's architecture (28 layers, hidden 3584, 4 KV heads).
+    "Qwen/Qwen2.5-Coder-7B-Instruct": "Qwen2.5-7B",
+    "Qwen/Qwen3-8B": "Qwen3-8B",
+    "mistralai/Mistral-7B-Instruct-v0.3": "Mistral-7B-v0.3",
+    # An approximation: e5-mistral-7b is Mistral-7B-v0.1 (same layers, hidden size and KV heads, 7.11B vs
+    # 7.25B parameters) serving embeddings, one prefill per request with no decode; the twin models it as
+    # generating the workload's token mix, which overstates its decode work.
+    "intfloat/e5-mistral-7b-instruct": "Mistral-7B-v0.3",
+}
+"""Served model names (Hugging Face ids, as workloads name them) -> capacity-model specs."""
+
+
+def capacity_model_for(model_name: str) -> ModelSpec:
+    """The capacity-model spec for a workload's served model; a capacity-model name is accepted as is."""
+    if model_name in SERVED_MODELS:
+        return model_spec(model_name)
+    alias = MODEL_ALIASES.get(model_name)
+    if alias is None:
+        raise KeyError(
+            f"no capacity model for served model {model_name!r}: add it to MODEL_ALIASES "
+            f"(known: {', '.join(sorted(MODEL_ALIASES))}) or name one of {', '.join(sorted(SERVED_MODELS))}"
+        )
+    return model_spec(alias)

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from optiinfra.catalog import PriceCatalog
-from optiinfra.sim.capacity.gpus import A10G, A100_80GB, H100, L4, L40S
-from optiinfra.sim.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B, LLAMA_3_1_70B_AWQ
-from optiinfra.sim.capacity.roofline import (
+from optiinfra.capacity.gpus import A10G, A100_80GB, H100, L4, L40S
+from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B, LLAMA_3_1_70B_AWQ
+from optiinfra.capacity.roofline import (
     MATMUL_EFFICIENCY,
     MEMORY_BANDWIDTH_EFFICIENCY,
     ServingConfig,
@@ -21,6 +20,7 @@ from optiinfra.sim.capacity.roofline import (
     prefill_seconds,
     prefill_throughput_tokens_per_s,
 )
+from optiinfra.catalog import PriceCatalog
 
 LLAMA_8B_ON_A10G = ServingConfig(A10G, 1, LLAMA_3_1_8B)
 

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from optiinfra.sim.capacity.gpus import A10G, H100, L4, L40S
-from optiinfra.sim.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B, LLAMA_3_1_70B_AWQ
-from optiinfra.sim.capacity.roofline import (
+from optiinfra.capacity.gpus import A10G, H100, L4, L40S
+from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B, LLAMA_3_1_70B_AWQ
+from optiinfra.capacity.roofline import (
     API_SERVER_OVERHEAD_S,
     ReplicaLoad,
     ServingConfig,

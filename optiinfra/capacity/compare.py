@@ -1,12 +1,12 @@
 """How far the capacity model is from published vLLM measurements.
 
-`python -m optiinfra.sim.capacity.compare` prints the comparison as a markdown table.
+`python -m optiinfra.capacity.compare` prints the comparison as a markdown table.
 """
 
 from dataclasses import dataclass
 
-from optiinfra.sim.capacity.published import PUBLISHED_FIGURES, Metric, PublishedFigure
-from optiinfra.sim.capacity.roofline import (
+from optiinfra.capacity.published import PUBLISHED_FIGURES, Metric, PublishedFigure
+from optiinfra.capacity.roofline import (
     ReplicaLoad,
     ServingConfig,
     decode_throughput_tokens_per_s,
