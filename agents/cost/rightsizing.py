@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 from agents.cost.pricing import monthly
 from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, type_capacities
 from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
+from agents.request_shape import workload_token_shape
 from optiinfra.capacity import config_for_instance, max_throughput_rps
+from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.enums import (
     AgentKind,
@@ -24,11 +26,8 @@ from optiinfra.domain.enums import (
     StepPhase,
     UtilizationMetric,
 )
-from optiinfra.domain.fleet import Instance, InstanceType, Workload, WorkloadSnapshot
-from optiinfra.domain.percentiles import nearest_rank
+from optiinfra.domain.fleet import Instance, InstanceType, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
-from optiinfra.sim.traffic.generator import default_generator
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 
 class RightSizingParams(BaseModel):
@@ -223,19 +222,22 @@ def _steps(replicas: list[Instance], from_type: str, to_type: str) -> list[Execu
 # --- across GPU families, on the capacity model ---------------------------------------------------------
 
 
-def request_shape_for(workload: Workload) -> RequestShape | None:
-    """The workload's objective with the calibrated token mix (real Azure code-assistant lengths); None
-    when the workload declares no latency objective, since sizing on throughput alone could break it."""
+def request_shape_for(snapshot: WorkloadSnapshot) -> RequestShape | None:
+    """The workload's objective with its own request lengths (its vLLM token counters and prompt-length
+    histogram; the default mix when it reports none); None when the workload declares no latency
+    objective, since sizing on throughput alone could break it."""
+    workload = snapshot.workload
     if workload.slo_ttft_p95_s is None or workload.slo_itl_p95_s is None:
         return None
-    mix = default_generator().token_mix
+    tokens = workload_token_shape(snapshot.windows)
     return RequestShape(
-        mean_prompt_tokens=mix.mean_prompt_tokens,
-        mean_output_tokens=max(1.0, mix.mean_output_tokens),
-        p95_prompt_tokens=float(nearest_rank(sorted(p for p, _ in mix.pairs), 0.95)),
+        mean_prompt_tokens=max(1.0, tokens.mean_prompt_tokens),
+        mean_output_tokens=tokens.mean_output_tokens,
+        p95_prompt_tokens=tokens.p95_prompt_tokens,
+        p99_prompt_tokens=tokens.p99_prompt_tokens,
         ttft_p95_slo_s=workload.slo_ttft_p95_s,
-        # The objective is a p95; the capacity model bounds the mean, which sits a fixed factor below it.
-        itl_slo_s=workload.slo_itl_p95_s / ITL_P95_OVER_MEAN,
+        itl_p95_slo_s=workload.slo_itl_p95_s,
+        shape_source=tokens.source,
     )
 
 
@@ -259,7 +261,7 @@ def _across_families(
     """A fleet change sized on the capacity model, or None to fall back to same-GPU right-sizing (no
     objective, unknown model, or the best plan keeps the GPU model and the replica count)."""
     workload = snapshot.workload
-    shape = request_shape_for(workload)
+    shape = request_shape_for(snapshot)
     peak = peak_busy_gpus(snapshot, replicas)
     if shape is None or peak is None:
         return None
@@ -276,7 +278,10 @@ def _across_families(
     hosts = [
         c for c in snapshot.candidate_types if c.vcpu >= demand.vcpus and c.memory_gib >= demand.memory_gib
     ]
-    best = cheapest_sizing(peak_rps, params.headroom, type_capacities(hosts, workload.model_name, shape))
+    estimator = CapacityEstimator(profiles=snapshot.capacity_profiles, workload_id=workload.workload_id)
+    best = cheapest_sizing(
+        peak_rps, params.headroom, type_capacities(hosts, workload.model_name, shape, estimator)
+    )
     if best is None or (best.instance_type.gpu_model == current.gpu_model and best.replicas == len(replicas)):
         return None
     current_cost = monthly(current.on_demand_hourly_usd) * len(replicas)
@@ -288,10 +293,13 @@ def _across_families(
     reasoning = (
         f"At their p95 hour the {len(replicas)} {current.name} replicas were {peak:.2f} GPUs' worth busy, "
         f"which at {full_rps:.2f} requests/s per fully busy {current.gpu_model} replica is {peak_rps:.2f} "
-        f"requests/s. The capacity model serves {best.capacity_rps:.2f} requests/s per "
-        f"{best.instance_type.name} ({best.instance_type.gpu_count}x {best.instance_type.gpu_model}) "
-        "within the p95 TTFT "
-        f"{shape.ttft_p95_slo_s:g} s and ITL {shape.itl_slo_s * 1000:.0f} ms objective, so "
+        f"requests/s. One {best.instance_type.name} ({best.instance_type.gpu_count}x "
+        f"{best.instance_type.gpu_model}) replica serves {best.capacity_rps:.2f} requests/s "
+        f"(capacity source: {best.capacity_source}) of {shape.mean_prompt_tokens:.0f}-token prompts "
+        f"(p95 {shape.p95_prompt_tokens or shape.mean_prompt_tokens:.0f}) and "
+        f"{shape.mean_output_tokens:.0f}-token outputs (request lengths from the "
+        f"{shape.shape_source.value}) within the p95 TTFT "
+        f"{shape.ttft_p95_slo_s:g} s and p95 ITL {shape.itl_p95_slo_s * 1000:.0f} ms objective, so "
         f"{best.replicas} replica(s) carry the peak with {params.headroom:.0%} headroom: "
         f"${best.monthly_on_demand_usd:,.0f}/month against ${current_cost:,.0f}/month today, the cheapest "
         f"type and count among {len(hosts)} types whose hosts fit the replicas' CPU and memory. Replicas "

@@ -2,34 +2,19 @@
 read from the Deployment's arguments, the request shape measured from its windows, and what the capacity
 model says it carries within the SLO and what latency it should show at a given load."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
-from optiinfra.capacity import (
-    ReplicaLoad,
-    ServingConfig,
-    max_rps_under_slo,
-    memory_budget,
-    replica_performance,
-)
+from agents.request_shape import measured_token_shape
+from optiinfra.capacity import ReplicaLoad, ServingConfig, memory_budget, replica_performance
+from optiinfra.capacity.estimate import CapacityEstimator, SloCapacity
 from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.shape import TokenShape
 from optiinfra.capacity.vllm_config import config_from_vllm_args
 from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
 from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
-from optiinfra.domain.performance import WorkloadWindow
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
-
-SHAPE_WINDOWS = 24 * 6
-"""Windows (the last day at 10 minutes) whose token counts give the request shape."""
-
-
-@dataclass(frozen=True)
-class RequestShape:
-    mean_prompt_tokens: float
-    mean_output_tokens: float
 
 
 @dataclass(frozen=True)
@@ -39,8 +24,9 @@ class ServingContext:
     deployment: DeploymentState
     instance_type: InstanceType
     config: ServingConfig
-    shape: RequestShape
+    shape: TokenShape
     target: SloTarget
+    estimator: CapacityEstimator = field(default_factory=CapacityEstimator, compare=False)
 
     @property
     def replica_hourly_usd(self) -> float:
@@ -58,37 +44,31 @@ class ServingContext:
         """`capacity_rps` of the replica as deployed, computed once (each is a bisection on the model)."""
         return self.capacity_rps(self.config)
 
-    def capacity_rps(self, config: ServingConfig) -> float:
-        """Requests/s one replica with `config` serves with p95 TTFT and p95 ITL within the target."""
-        return max_rps_under_slo(
-            config,
-            self.shape.mean_prompt_tokens,
-            self.shape.mean_output_tokens,
-            self.target.ttft_p95_s,
-            self.target.itl_p95_s / ITL_P95_OVER_MEAN,
+    def capacity(self, config: ServingConfig) -> SloCapacity:
+        """Requests/s one replica with `config` serves with p95 TTFT and p95 ITL within the target, from
+        the best capacity source for it."""
+        return self.estimator.max_rps_under_slo(
+            config, self.shape, self.target.ttft_p95_s, self.target.itl_p95_s
         )
+
+    def capacity_rps(self, config: ServingConfig) -> float:
+        return self.capacity(config).requests_per_s
 
     def expected_latency(self, rate_per_replica: float) -> tuple[float, float] | None:
         """The capacity model's p95 TTFT and p95 ITL at this load per replica; None when it saturates."""
         found = replica_performance(
             self.config,
-            ReplicaLoad(rate_per_replica, self.shape.mean_prompt_tokens, self.shape.mean_output_tokens),
+            ReplicaLoad(
+                rate_per_replica,
+                self.shape.mean_prompt_tokens,
+                self.shape.mean_output_tokens,
+                self.shape.p95_prompt_tokens,
+                self.shape.p99_prompt_tokens,
+            ),
         )
         if found.saturated:
             return None
-        return found.ttft_p95_s, found.itl_s * ITL_P95_OVER_MEAN
-
-
-def measured_shape(windows: Sequence[WorkloadWindow]) -> RequestShape | None:
-    recent = [w for w in windows[-SHAPE_WINDOWS:] if w.requests > 0]
-    requests = sum(w.requests for w in recent)
-    if requests <= 0:
-        return None
-    prompt = sum(w.prompt_tokens for w in recent) / requests
-    output = sum(w.generation_tokens for w in recent) / requests
-    if prompt <= 0:
-        return None
-    return RequestShape(mean_prompt_tokens=prompt, mean_output_tokens=max(1.0, output))
+        return found.ttft_p95_s, found.itl_p95_s
 
 
 def serving_config(
@@ -117,7 +97,7 @@ def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingCon
     )
     if instance_type is None:
         return f"instance type {type_name} is not in the price catalog"
-    shape = measured_shape(snapshot.windows)
+    shape = measured_token_shape(snapshot.windows)
     if shape is None:
         return "no served requests measured in the last day"
     try:
@@ -126,4 +106,7 @@ def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingCon
         return f"the capacity model cannot serve {snapshot.workload.model_name} on {type_name}: {error}"
     if not memory_budget(config).fits:
         return f"{snapshot.workload.model_name} does not fit {type_name} as configured"
-    return ServingContext(deployment, instance_type, config, shape, target)
+    estimator = CapacityEstimator(
+        profiles=snapshot.capacity_profiles, workload_id=snapshot.workload.workload_id
+    )
+    return ServingContext(deployment, instance_type, config, shape, target, estimator)

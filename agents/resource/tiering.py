@@ -12,7 +12,7 @@ import math
 from dataclasses import replace
 
 from agents.kube_steps import set_vllm_args_step
-from agents.performance.serving import RequestShape, ServingContext
+from agents.performance.serving import ServingContext
 from optiinfra.capacity import kv_capacity_tokens
 from optiinfra.capacity.models import ModelSpec, capacity_model_for
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
@@ -54,7 +54,14 @@ def _capacity_at_hit_rate(context: ServingContext, measured_hit: float, hit: flo
     """Requests/s within the SLO when `hit` of the prompt tokens come from cache instead of `measured_hit`
     (the measured shape already has `measured_hit` of them cached)."""
     computed = context.shape.mean_prompt_tokens * (1 - hit) / max(1e-9, 1 - measured_hit)
-    shape = RequestShape(max(1.0, computed), context.shape.mean_output_tokens)
+    scale = max(1.0, computed) / max(context.shape.mean_prompt_tokens, 1e-9)
+    tail = context.shape
+    shape = replace(
+        tail,
+        mean_prompt_tokens=max(1.0, computed),
+        p95_prompt_tokens=tail.p95_prompt_tokens * scale if tail.p95_prompt_tokens else None,
+        p99_prompt_tokens=tail.p99_prompt_tokens * scale if tail.p99_prompt_tokens else None,
+    )
     return replace(context, shape=shape).current_capacity_rps
 
 

@@ -48,9 +48,9 @@ from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType, Workload
+from optiinfra.domain.rates import RateWindow
 from optiinfra.settings import get_settings
 from optiinfra.sim.traffic import (
-    RateWindow,
     TokenLengthMix,
     load_azure_trace,
     load_mooncake_trace,
@@ -61,7 +61,6 @@ from optiinfra.sim.traffic.models import DAY_S, WEEK_S
 from optiinfra.sim.twin.dry_run import DEFAULT_MIN_SLO_ATTAINMENT
 from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
 from optiinfra.sim.twin.plan_replay import HourReplicas, PlanReplayResult, replay_plan
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 DEFAULT_FLEETS = 24
 DEFAULT_SEED = 7
@@ -156,7 +155,7 @@ def sizing_shape(spec: WorkloadTwinSpec) -> RequestShape:
         mean_output_tokens=load.mean_output_tokens,
         p95_prompt_tokens=load.p95_prompt_tokens,
         ttft_p95_slo_s=spec.slo.ttft_p95_s,
-        itl_slo_s=spec.slo.itl_p95_s / ITL_P95_OVER_MEAN,
+        itl_p95_slo_s=spec.slo.itl_p95_s,
     )
 
 

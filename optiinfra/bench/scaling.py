@@ -59,12 +59,13 @@ from optiinfra.capacity import (
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType
+from optiinfra.domain.percentiles import nearest_rank
+from optiinfra.domain.rates import RateWindow
 from optiinfra.settings import get_settings
-from optiinfra.sim.traffic import RateWindow, TokenLengthMix, load_azure_trace, load_servegen_aggregate
+from optiinfra.sim.traffic import TokenLengthMix, load_azure_trace, load_servegen_aggregate
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, SERVEGEN_AGGREGATE
-from optiinfra.sim.traffic.models import DAY_S, nearest_rank
+from optiinfra.sim.traffic.models import DAY_S
 from optiinfra.sim.twin.fleet import TtftItlSlo
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -141,14 +142,13 @@ class PerformanceTable:
 
     @classmethod
     def build(cls, config: ServingConfig, idle: ReplicaLoad, slo: TtftItlSlo) -> PerformanceTable:
-        itl_factor = ITL_P95_OVER_MEAN
         top = max_throughput_rps(config, idle.mean_prompt_tokens, idle.mean_output_tokens)
         capacity = max_rps_under_slo(
             config,
             idle.mean_prompt_tokens,
             idle.mean_output_tokens,
             slo.ttft_p95_s,
-            slo.itl_p95_s / itl_factor,
+            slo.itl_p95_s,
             idle.p95_prompt_tokens,
         )
         if not capacity > 0:
@@ -158,7 +158,7 @@ class PerformanceTable:
         return cls(
             rates=rates,
             ttft_p95=np.array([p.ttft_p95_s for p in found]),
-            itl_p95=np.array([p.itl_s * itl_factor for p in found]),
+            itl_p95=np.array([p.itl_p95_s for p in found]),
             in_flight=np.array([p.running + p.waiting for p in found]),
             max_rps=float(top),
             slo_capacity_rps=capacity,

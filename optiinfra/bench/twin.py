@@ -34,10 +34,10 @@ from optiinfra.capacity import (
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
+from optiinfra.domain.rates import RateWindow
 from optiinfra.metrics.store import ChdbMetricsStore
 from optiinfra.settings import get_settings
 from optiinfra.sim.traffic import (
-    RateWindow,
     TokenLengthMix,
     TraceFormatError,
     default_generator,
@@ -52,7 +52,6 @@ from optiinfra.sim.traffic.models import DAY_S, windows_from_requests
 from optiinfra.sim.traffic.servegen import AGGREGATE_HEADER
 from optiinfra.sim.twin.clock import TwinClock, start_of_day
 from optiinfra.sim.twin.fleet import FleetTwin, ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 TraceFormat = Literal["servegen", "mooncake", "azure"]
 
@@ -229,7 +228,7 @@ def _bench_workload(
         load.mean_prompt_tokens,
         load.mean_output_tokens,
         slo.ttft_p95_s,
-        slo.itl_p95_s / ITL_P95_OVER_MEAN,
+        slo.itl_p95_s,
         load.p95_prompt_tokens,
     )
     if capacity_rps <= 0:

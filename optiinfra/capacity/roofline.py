@@ -107,10 +107,22 @@ class ServingConfig:
         return self.gpu_count
 
 
+LARGE_GPU_GIB = 70.0
+"""vLLM's engine arguments give GPUs with at least 70 GiB (A100 80GB, H100, H200, B200) larger defaults."""
+
+
+def default_max_num_batched_tokens(gpu: GpuSpec) -> int:
+    """vLLM's default token budget per step for the OpenAI server: 8192 on large GPUs, 2048 elsewhere."""
+    return 8192 if gpu.driver_visible_gib >= LARGE_GPU_GIB else 2048
+
+
 def config_for_instance(instance_type: InstanceType, model: ModelSpec) -> ServingConfig:
     """One replica spanning every GPU of a catalog instance type (tensor parallel across all of them), with
     vLLM's defaults; adjust with `dataclasses.replace`."""
-    return ServingConfig(gpu_spec_for_instance(instance_type), instance_type.gpu_count, model)
+    gpu = gpu_spec_for_instance(instance_type)
+    return ServingConfig(
+        gpu, instance_type.gpu_count, model, max_num_batched_tokens=default_max_num_batched_tokens(gpu)
+    )
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -254,6 +266,7 @@ class ReplicaLoad:
     mean_prompt_tokens: float
     mean_output_tokens: float
     p95_prompt_tokens: float | None = None
+    p99_prompt_tokens: float | None = None
 
     def __post_init__(self) -> None:
         if self.arrival_rps < 0 or self.mean_prompt_tokens < 0 or self.mean_output_tokens < 1:
@@ -261,8 +274,29 @@ class ReplicaLoad:
 
 
 @dataclass(frozen=True)
+class ItlDistribution:
+    """Inter-token latency as vLLM's histogram sees it: one gap per decode step, and steps come in two
+    kinds. With chunked prefill most steps only decode (`decode_step_s`); the rest also carry a prefill
+    chunk (`mixed_step_s`), `mixed_share` of the steps. Without it, a gap that spans a prefill step lasts
+    the decode step plus the whole prefill. Quantiles read the two-point mixture, so a p95 is the long step
+    as soon as more than 5% of steps are long - the chunked-prefill tail that a mean hides."""
+
+    decode_step_s: float
+    mixed_step_s: float
+    mixed_share: float
+
+    def quantile(self, q: float) -> float:
+        return self.mixed_step_s if self.mixed_share > 1.0 - q else self.decode_step_s
+
+    @property
+    def mean_s(self) -> float:
+        return self.mixed_share * self.mixed_step_s + (1.0 - self.mixed_share) * self.decode_step_s
+
+
+@dataclass(frozen=True)
 class ReplicaPerformance:
-    """Steady-state latencies and occupancy of one replica; latencies are infinite when saturated."""
+    """Steady-state latencies and occupancy of one replica; latencies are infinite when saturated.
+    `itl_s` is the mean gap (what throughput follows from); the quantiles come from `itl`."""
 
     ttft_mean_s: float
     ttft_p50_s: float
@@ -278,6 +312,20 @@ class ReplicaPerformance:
     oom: bool
     saturated: bool
     reason: str | None = None
+    ttft_p99_s: float = math.inf
+    itl: ItlDistribution | None = None
+
+    @property
+    def itl_p50_s(self) -> float:
+        return self.itl.quantile(0.50) if self.itl is not None else self.itl_s
+
+    @property
+    def itl_p95_s(self) -> float:
+        return self.itl.quantile(0.95) if self.itl is not None else self.itl_s
+
+    @property
+    def itl_p99_s(self) -> float:
+        return self.itl.quantile(0.99) if self.itl is not None else self.itl_s
 
 
 def _unservable(load: ReplicaLoad, reason: str, oom: bool) -> ReplicaPerformance:
@@ -397,6 +445,7 @@ class _SteadyState:
     prefill_mean: float
     slot_hold: float
     occupancy: float
+    itl_distribution: ItlDistribution
 
 
 def _steady_state(config: ServingConfig, shape: _Shape, rate: float) -> _SteadyState | str:
@@ -424,7 +473,37 @@ def _steady_state(config: ServingConfig, shape: _Shape, rate: float) -> _SteadyS
     if occupancy >= shape.slots:
         return "KV cache / max_num_seqs slots are full"
     prefill_wait = busy * service / (2 * (1 - busy))
-    return _SteadyState(rate, batch, itl, in_flight, busy, prefill_wait, prefill_mean, slot_hold, occupancy)
+    return _SteadyState(
+        rate,
+        batch,
+        itl,
+        in_flight,
+        busy,
+        prefill_wait,
+        prefill_mean,
+        slot_hold,
+        occupancy,
+        _itl_distribution(config, shape, rate, seqs),
+    )
+
+
+def _itl_distribution(config: ServingConfig, shape: _Shape, rate: float, seqs: float) -> ItlDistribution:
+    """Pure-decode and prefill-carrying steps at the operating point. With chunked prefill a prompt rides
+    in chunks of what the batch leaves of the token budget; prefill tokens arrive at rate x prompt, so
+    `rate * prompt / chunk` steps a second carry a chunk and the rest of the time goes to pure decodes."""
+    decode = decode_step_seconds(config, seqs, shape.context)
+    if shape.prompt <= 0 or rate <= 0:
+        return ItlDistribution(decode, decode, 0.0)
+    if config.chunked_prefill:
+        chunk = min(max(config.max_num_batched_tokens - seqs, 1.0), shape.prompt)
+        mixed = step_seconds(config, seqs, chunk, shape.context, shape.prompt)
+        mixed_per_s = rate * shape.prompt / chunk
+    else:
+        mixed = decode + prefill_seconds(config, shape.prompt)
+        mixed_per_s = rate
+    busy = min(mixed_per_s * mixed, 1.0)
+    steps_per_s = mixed_per_s + (1.0 - busy) / decode
+    return ItlDistribution(decode, mixed, min(1.0, mixed_per_s / steps_per_s))
 
 
 def replica_performance(config: ServingConfig, load: ReplicaLoad) -> ReplicaPerformance:
@@ -454,6 +533,13 @@ def replica_performance(config: ServingConfig, load: ReplicaLoad) -> ReplicaPerf
         + waits(0.95)
         + _prefill_duration(config, shape, state.batch, p95_prompt)
     )
+    p99_prompt = load.p99_prompt_tokens if load.p99_prompt_tokens is not None else p95_prompt
+    ttft_p99 = (
+        API_SERVER_OVERHEAD_S
+        + state.step_in_flight * 0.99
+        + waits(0.99)
+        + _prefill_duration(config, shape, state.batch, p99_prompt)
+    )
     queue = slot_wait + state.prefill_wait
     per_sequence = shape.context + config.block_size / 2
     return ReplicaPerformance(
@@ -470,6 +556,8 @@ def replica_performance(config: ServingConfig, load: ReplicaLoad) -> ReplicaPerf
         utilization=state.rate / max_throughput_rps(config, shape.prompt, shape.output),
         oom=False,
         saturated=False,
+        ttft_p99_s=ttft_p99,
+        itl=state.itl_distribution,
     )
 
 
@@ -510,10 +598,10 @@ def max_rps_under_slo(
     prompt_tokens: float,
     output_tokens: float,
     ttft_p95_slo_s: float,
-    itl_slo_s: float,
+    itl_p95_slo_s: float,
     p95_prompt_tokens: float | None = None,
 ) -> float:
-    """The highest arrival rate one replica serves with p95 TTFT and mean ITL within their SLOs (0 when
+    """The highest arrival rate one replica serves with p95 TTFT and p95 ITL within their SLOs (0 when
     even a lone request misses them). Bisection on the rate, so larger SLOs never give a smaller answer."""
     capacity = max_throughput_rps(config, prompt_tokens, output_tokens)
 
@@ -521,7 +609,7 @@ def max_rps_under_slo(
         found = replica_performance(
             config, ReplicaLoad(rate, prompt_tokens, output_tokens, p95_prompt_tokens)
         )
-        return not found.saturated and found.ttft_p95_s <= ttft_p95_slo_s and found.itl_s <= itl_slo_s
+        return not found.saturated and found.ttft_p95_s <= ttft_p95_slo_s and found.itl_p95_s <= itl_p95_slo_s
 
     if capacity <= 0 or not meets_slo(0.0):
         return 0.0

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from optiinfra.domain.application import ApplicationProfile
+from optiinfra.domain.capacity_profiles import CapacityProfile
 from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, UtilizationMetric
 from optiinfra.domain.kube import DeploymentState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
@@ -179,6 +180,10 @@ class WorkloadSnapshot(BaseModel):
     )
     application: ApplicationProfile | None = Field(
         default=None, description="The workload's request log, profiled per request type (Application agent)"
+    )
+    capacity_profiles: list[CapacityProfile] = Field(
+        default_factory=list,
+        description="Measured latency/throughput curves for the workload's deployments (profile import)",
     )
 
     def series_for(self, instance_id: str, metric: UtilizationMetric) -> MetricSeries | None:

@@ -30,6 +30,10 @@ class WorkloadWindow(BaseModel):
     running: float = Field(default=0.0, ge=0, description="Requests in flight at the period's last scrape")
     waiting: float = Field(default=0.0, ge=0, description="Requests queued at the period's last scrape")
     kv_usage_max: float = Field(default=0.0, ge=0)
+    prompt_tokens_p95: float | None = Field(
+        default=None, description="The busiest replica's p95 prompt length (vllm:request_prompt_tokens)"
+    )
+    prompt_tokens_p99: float | None = None
 
     @property
     def end(self) -> datetime:

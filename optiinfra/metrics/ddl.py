@@ -47,7 +47,10 @@ WINDOW_STATS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("running", "Float64"),
     ("waiting", "Float64"),
     ("kv_usage", "Float64"),
+    *((f"prompt_len_{stat}", "Nullable(Float64)") for stat in ("p95", "p99")),
 )
+ADDED_WINDOW_COLUMNS = ("prompt_len_p95", "prompt_len_p99")
+"""Columns added after the table was first created: stores made before them gain them at start-up."""
 
 UTILIZATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer_id", "LowCardinality(String)"),
@@ -144,6 +147,10 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (customer_id, workload_id, replica, window_start)
 TTL toDateTime(window_start) + INTERVAL {ttl} DAY
 {dedup}""",
+        *(
+            f"ALTER TABLE {WINDOW_STATS} ADD COLUMN IF NOT EXISTS {name} Nullable(Float64)"
+            for name in ADDED_WINDOW_COLUMNS
+        ),
         f"""CREATE TABLE IF NOT EXISTS {WINDOW_STATS_DAILY} (
     {_daily_columns()}
 )

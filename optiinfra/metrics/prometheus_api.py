@@ -202,6 +202,9 @@ def window_stat_queries(
         queries[f"{prefix}_mean"] = mean(histogram)
         for q in quantiles:
             queries[f"{prefix}_p{round(q * 100)}"] = quantile(q, histogram)
+    # The prompt's tail, for capacity answers on the workload's own request shape.
+    for q in (0.95, 0.99):
+        queries[f"prompt_len_p{round(q * 100)}"] = quantile(q, names.REQUEST_PROMPT_TOKENS)
     return queries
 
 

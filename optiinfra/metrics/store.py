@@ -183,7 +183,8 @@ _READ_WORKLOAD_WINDOWS = f"""SELECT
     max(itl_p95) AS itl_p95, max(itl_p99) AS itl_p99,
     max(e2e_p95) AS e2e_p95, max(e2e_p99) AS e2e_p99,
     max(queue_p95) AS queue_p95,
-    sum(running) AS running, sum(waiting) AS waiting, max(kv_usage) AS kv_usage_max
+    sum(running) AS running, sum(waiting) AS waiting, max(kv_usage) AS kv_usage_max,
+    max(prompt_len_p95) AS prompt_tokens_p95, max(prompt_len_p99) AS prompt_tokens_p99
 FROM (
     SELECT
         replica,
@@ -201,7 +202,8 @@ FROM (
         max(queue_p95) AS queue_p95,
         argMax(running, window_end) AS running,
         argMax(waiting, window_end) AS waiting,
-        max(kv_usage) AS kv_usage
+        max(kv_usage) AS kv_usage,
+        max(prompt_len_p95) AS prompt_len_p95, max(prompt_len_p99) AS prompt_len_p99
     FROM (
         SELECT * FROM {ddl.WINDOW_STATS}
         WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:String}}
@@ -227,7 +229,17 @@ WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:Strin
 
 _DAILY_ROLLUP = _daily_rollup_sql()
 _UTILIZATION_METRICS = tuple(UtilizationMetric)
-_WORKLOAD_QUANTILES = ("ttft_p95", "ttft_p99", "itl_p95", "itl_p99", "e2e_p95", "e2e_p99", "queue_p95")
+_WORKLOAD_QUANTILES = (
+    "ttft_p95",
+    "ttft_p99",
+    "itl_p95",
+    "itl_p99",
+    "e2e_p95",
+    "e2e_p99",
+    "queue_p95",
+    "prompt_tokens_p95",
+    "prompt_tokens_p99",
+)
 
 
 class SqlMetricsStore:

@@ -69,6 +69,8 @@ class WindowStats(BaseModel):
     running: float
     waiting: float
     kv_usage: float
+    prompt_len_p95: float | None = None
+    prompt_len_p99: float | None = None
 
     @property
     def window_seconds(self) -> float:
@@ -100,6 +102,7 @@ def window_stats(
     itl = delta.histogram(names.INTER_TOKEN_LATENCY)
     e2e = delta.histogram(names.E2E_REQUEST_LATENCY)
     queue = delta.histogram(names.REQUEST_QUEUE_TIME)
+    prompt_lengths = delta.histogram(names.REQUEST_PROMPT_TOKENS)
     return WindowStats(
         customer_id=customer_id,
         workload_id=workload_id,
@@ -143,6 +146,8 @@ def window_stats(
         running=current.gauges.get(names.NUM_REQUESTS_RUNNING, 0.0),
         waiting=current.gauges.get(names.NUM_REQUESTS_WAITING, 0.0),
         kv_usage=current.gauges.get(names.KV_CACHE_USAGE_PERC, 0.0),
+        prompt_len_p95=_quantile(0.95, prompt_lengths),
+        prompt_len_p99=_quantile(0.99, prompt_lengths),
     )
 
 

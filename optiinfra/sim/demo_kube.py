@@ -18,10 +18,10 @@ from optiinfra.capacity import config_for_instance, max_rps_under_slo
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
+from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.sim.traffic import default_generator
-from optiinfra.sim.traffic.models import HOUR_S, nearest_rank
+from optiinfra.sim.traffic.models import HOUR_S
 from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 DEMO_NAMESPACE = "inference"
 DEMO_PREFIX_TRACE = "mooncake/conversation_trace.jsonl"
@@ -91,7 +91,7 @@ def kube_workload_spec(
         mix.mean_prompt_tokens,
         max(1.0, mix.mean_output_tokens),
         slo.ttft_p95_s,
-        slo.itl_p95_s / ITL_P95_OVER_MEAN,
+        slo.itl_p95_s,
         float(nearest_rank(prompts, 0.95)),
     )
     if not capacity > 0:

@@ -15,17 +15,14 @@ from typing import TYPE_CHECKING, cast
 from pydantic import BaseModel
 
 from optiinfra.cloud import tags
-from optiinfra.cloud.ec2 import (
+from optiinfra.cloud.ec2 import LIVE_STATES, SIMULATOR_CREDENTIALS, aws_session, client_config
+from optiinfra.domain.cloudwatch import (
     CPU_UTILIZATION,
     GPU_MEMORY_TOTAL,
     GPU_MEMORY_USED,
     GPU_UTILIZATION,
-    LIVE_STATES,
     MEMORY_UTILIZATION,
-    SIMULATOR_CREDENTIALS,
     CloudWatchMetric,
-    aws_session,
-    client_config,
 )
 from optiinfra.domain.enums import PurchaseOption, UtilizationMetric
 from optiinfra.domain.fleet import MetricSeries

@@ -1,6 +1,7 @@
 """Traffic for the fleet twin: loaders for the real public traces (ServeGen, Azure, Mooncake), a prefix-cache
 replay, and a seeded synthetic generator calibrated to those traces."""
 
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic.azure import load_azure_trace
 from optiinfra.sim.traffic.generator import (
     TrafficGenerator,
@@ -10,7 +11,6 @@ from optiinfra.sim.traffic.generator import (
 )
 from optiinfra.sim.traffic.models import (
     BLOCK_TOKENS,
-    RateWindow,
     Request,
     TokenLengthMix,
     TokenPercentiles,

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from optiinfra.capacity.shape import DEFAULT_TOKEN_PAIRS
+from optiinfra.domain.rates import RateWindow
 from optiinfra.settings import get_settings
 from optiinfra.sim.traffic.azure import load_azure_trace
 from optiinfra.sim.traffic.models import (
@@ -18,7 +20,6 @@ from optiinfra.sim.traffic.models import (
     DAY_S,
     HOUR_S,
     WEEK_S,
-    RateWindow,
     Request,
     TokenLengthMix,
     TrafficProfile,
@@ -275,18 +276,6 @@ DEFAULT_WEEKLY_PEAK_S = 64_857.0
 DEFAULT_BURSTINESS_CV = 13.15
 DEFAULT_PREFIX_REUSE = 0.3664
 DEFAULT_PREFIX_LOOKBACK_S = 223.5
-# fmt: off
-DEFAULT_TOKEN_PAIRS: tuple[tuple[int, int], ...] = (
-    (15, 30), (41, 12), (61, 8), (80, 7), (97, 10), (123, 17), (149, 22), (175, 112),
-    (196, 12), (229, 21), (261, 13), (318, 91), (368, 11), (427, 17), (491, 31), (548, 7),
-    (596, 67), (674, 7), (742, 19), (785, 17), (849, 11), (898, 6), (942, 69), (988, 10),
-    (1033, 7), (1067, 8), (1116, 8), (1172, 31), (1231, 15), (1301, 22), (1372, 8), (1431, 9),
-    (1491, 128), (1571, 19), (1638, 11), (1701, 13), (1774, 27), (1852, 110), (1912, 14), (2011, 8),
-    (2087, 17), (2158, 7), (2250, 7), (2326, 9), (2417, 16), (2484, 23), (2593, 46), (2687, 13),
-    (2794, 62), (2928, 11), (3054, 14), (3230, 11), (3454, 11), (3651, 14), (3962, 14), (4270, 6),
-    (4624, 6), (5047, 202), (5801, 91), (6192, 12), (7009, 10), (7432, 17), (7436, 6), (7436, 20),
-)
-# fmt: on
 DEFAULT_MIX_POINTS = 64
 
 

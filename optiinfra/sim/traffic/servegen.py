@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from optiinfra.sim.traffic.models import RateWindow, TraceFormatError, parse_float, parse_int
+from optiinfra.domain.rates import RateWindow
+from optiinfra.sim.traffic.models import TraceFormatError, parse_float, parse_int
 
 AGGREGATE_HEADER = ("timestamp_s", "total_rate_rps", "active_clients")
 CLIENT_FIELDS = ("timestamp_s", "rate_rps", "cv", "arrival_dist", "arg1", "arg2")

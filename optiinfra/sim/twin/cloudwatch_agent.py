@@ -9,15 +9,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from mypy_boto3_cloudwatch.client import CloudWatchClient
 from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
 
-from optiinfra.cloud.ec2 import (
+from optiinfra.domain.cloudwatch import (
     CPU_UTILIZATION,
     GPU_MEMORY_TOTAL,
     GPU_MEMORY_USED,
     GPU_UTILIZATION,
+    GROUP_DIMENSION,
     MEMORY_UTILIZATION,
     CloudWatchMetric,
 )
-from optiinfra.domain.cloudwatch import GROUP_DIMENSION
 from optiinfra.metrics.store import UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 from optiinfra.sim.seed import MAX_DATUMS_PER_PUT, metric_datum

@@ -15,7 +15,7 @@ from optiinfra.capacity import ServingConfig, config_for_instance
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.sim.traffic import RateWindow
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.twin.fleet import WorkloadTwinSpec
 from optiinfra.sim.twin.replica import model_window
 

@@ -30,12 +30,14 @@ from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import UtilizationMetric
 from optiinfra.domain.fleet import Workload
+from optiinfra.domain.percentiles import nearest_rank
+from optiinfra.domain.rates import RateWindow
 from optiinfra.metrics.scrape import VllmSample, parse_vllm_metrics
 from optiinfra.metrics.store import UtilizationSample
 from optiinfra.metrics.windows import WindowStats, window_stats
 from optiinfra.sim.demo_fleet import DemoFleet, DemoWorkload
-from optiinfra.sim.traffic import RateWindow, TokenLengthMix, TrafficGenerator, default_generator
-from optiinfra.sim.traffic.models import HOUR_S, nearest_rank
+from optiinfra.sim.traffic import TokenLengthMix, TrafficGenerator, default_generator
+from optiinfra.sim.traffic.models import HOUR_S
 from optiinfra.sim.twin.clock import TwinClock, start_of_day
 from optiinfra.sim.twin.replica import (
     DEFAULT_REQUESTS_SAMPLE,

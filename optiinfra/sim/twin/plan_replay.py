@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from optiinfra.capacity import ServingConfig, config_for_instance
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.fleet import InstanceType
-from optiinfra.sim.traffic import RateWindow
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic.models import DAY_S, HOUR_S
 from optiinfra.sim.twin.dry_run import DEFAULT_MIN_SLO_ATTAINMENT
 from optiinfra.sim.twin.fleet import WorkloadTwinSpec

@@ -109,17 +109,14 @@ def test_with_an_objective_the_capacity_model_sizes_across_gpu_families() -> Non
     target = PriceCatalog.load_default().get(str(found.evidence["to_type"]), REGION)
     replicas = int(found.evidence["replicas_to"])
     # The chosen plan carries the peak with headroom within the SLO, and nothing cheaper does.
-    shape = request_shape_for(oversized.workload)
+    shape = request_shape_for(oversized)
     assert shape is not None
     capacity = replica_capacity_rps(target, oversized.workload.model_name, shape)
     assert replicas * capacity >= float(found.evidence["peak_rps"]) * 1.25
     assert found.projected_monthly_cost_usd == pytest.approx(
         target.on_demand_hourly_usd * 730 * replicas, abs=0.01
     )
-    assert (
-        found.projected_monthly_cost_usd
-        < 3 * PriceCatalog.load_default().get("g5.xlarge", REGION).on_demand_hourly_usd * 730
-    )
+    assert found.projected_monthly_cost_usd < found.current_monthly_cost_usd
     assert found.risk_level is RiskLevel.MEDIUM
 
 
@@ -141,7 +138,7 @@ def test_fewer_replicas_stop_the_surplus_and_terminate_it_only_after_verificatio
 def test_more_replicas_of_a_cheaper_type_are_launched_before_anything_stops() -> None:
     found = analyze_right_sizing(
         with_objective(
-            snapshot(instance_type="g6e.12xlarge", count=1, gpu=90, gpu_memory=60, cpu=3, memory=3)
+            snapshot(instance_type="g6e.12xlarge", count=1, gpu=40, gpu_memory=60, cpu=3, memory=3)
         )
     )
     assert isinstance(found, Proposal)

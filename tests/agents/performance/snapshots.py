@@ -11,7 +11,6 @@ from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
-from optiinfra.sim.twin.replica import ITL_P95_OVER_MEAN
 
 CATALOG = PriceCatalog.load_default()
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -36,6 +35,7 @@ def kube_snapshot(
     critical: bool = False,
     days: int = 14,
     loads: dict[str, float] | None = None,
+    slo_itl_p95_s: float = 0.08,
 ) -> WorkloadSnapshot:
     """`slowdown` multiplies the measured latencies over the model's: the replicas run slower than
     modelled, which the Dynamo-style correction must pick up."""
@@ -47,7 +47,7 @@ def kube_snapshot(
         region="us-east-1",
         critical=critical,
         slo_ttft_p95_s=3.0,
-        slo_itl_p95_s=0.08,
+        slo_itl_p95_s=slo_itl_p95_s,
         kube_namespace="llm",
         kube_deployment="assistant",
     )
@@ -72,7 +72,7 @@ def kube_snapshot(
                 errors=0,
                 preemptions=0,
                 ttft_p95=None if found.saturated else found.ttft_p95_s * slowdown,
-                itl_p95=None if found.saturated else found.itl_s * ITL_P95_OVER_MEAN * slowdown,
+                itl_p95=None if found.saturated else found.itl_p95_s * slowdown,
             )
         )
     pods = [

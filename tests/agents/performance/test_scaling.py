@@ -89,7 +89,9 @@ def test_not_ready_pods_are_removed_before_serving_ones() -> None:
 
 
 def test_the_agent_reports_compliance_and_ranks_its_proposals() -> None:
-    snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3, args=["--max-num-seqs", "32"])
+    snapshot = kube_snapshot(
+        replicas=10, mean_rps=6, amplitude_rps=3, args=["--max-num-seqs", "32"], slo_itl_p95_s=0.6
+    )
     result = analyze_performance(snapshot)
     assert any(note.startswith("SLO over the last day:") for note in result.notes)
     types = [p.type for p in result.proposals]

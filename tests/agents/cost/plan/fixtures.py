@@ -5,7 +5,7 @@ from agents.cost.sizing import RequestShape, TypeCapacity
 from optiinfra.domain.fleet import InstanceType, Workload
 
 REGION = "test-1"
-SHAPE = RequestShape(mean_prompt_tokens=1000, mean_output_tokens=100, ttft_p95_slo_s=3.0, itl_slo_s=0.08)
+SHAPE = RequestShape(mean_prompt_tokens=1000, mean_output_tokens=100, ttft_p95_slo_s=3.0, itl_p95_slo_s=0.08)
 
 
 def instance_type(

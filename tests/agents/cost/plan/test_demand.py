@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from agents.cost.commitments import CommitmentPolicy
 from agents.cost.plan import hourly_profile, reservations_allowed
-from optiinfra.sim.traffic import RateWindow
+from optiinfra.domain.rates import RateWindow
 from tests.agents.cost.plan.fixtures import demand
 
 HOUR_S = 3600.0

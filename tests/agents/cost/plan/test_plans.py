@@ -26,7 +26,7 @@ REAL_SHAPE = RequestShape(
     mean_output_tokens=27,
     p95_prompt_tokens=7009,
     ttft_p95_slo_s=3.0,
-    itl_slo_s=0.085,
+    itl_p95_slo_s=0.085,
 )
 
 

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from agents.performance.forecast import RateHistory
-from optiinfra.sim.traffic import RateWindow
+from optiinfra.domain.rates import RateWindow
 
 
 def same(actual: tuple[float, ...], expected: list[float]) -> bool:

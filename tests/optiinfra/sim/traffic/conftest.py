@@ -4,13 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from optiinfra.sim.traffic import (
-    RateWindow,
-    Request,
-    load_azure_trace,
-    load_mooncake_trace,
-    load_servegen_aggregate,
-)
+from optiinfra.domain.rates import RateWindow
+from optiinfra.sim.traffic import Request, load_azure_trace, load_mooncake_trace, load_servegen_aggregate
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, MOONCAKE_CONVERSATION_TRACE, SERVEGEN_AGGREGATE
 
 

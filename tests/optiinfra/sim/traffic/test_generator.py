@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic import (
-    RateWindow,
     Request,
     TokenLengthMix,
     TrafficGenerator,

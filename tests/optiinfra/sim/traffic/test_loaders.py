@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic import (
     BLOCK_TOKENS,
-    RateWindow,
     Request,
     TraceFormatError,
     aggregate_clients,

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from optiinfra.sim.traffic import RateWindow, Request, TokenLengthMix, TokenPercentiles, TrafficProfile
+from optiinfra.domain.rates import RateWindow
+from optiinfra.sim.traffic import Request, TokenLengthMix, TokenPercentiles, TrafficProfile
 from optiinfra.sim.traffic.models import cyclic_peak_to_trough, windows_from_requests
 
 

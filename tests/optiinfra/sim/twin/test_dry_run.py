@@ -3,8 +3,9 @@ import math
 import pytest
 
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.demo_fleet import demo_fleet
-from optiinfra.sim.traffic import RateWindow, TrafficGenerator
+from optiinfra.sim.traffic import TrafficGenerator
 from optiinfra.sim.twin import DryRunResult, WorkloadTwinSpec, dry_run
 from optiinfra.sim.twin.fleet import demo_workload_spec
 

@@ -11,11 +11,12 @@ import pytest
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import UtilizationMetric
 from optiinfra.domain.fleet import Workload
+from optiinfra.domain.rates import RateWindow
 from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.store import ChdbMetricsStore, UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 from optiinfra.sim.demo_fleet import demo_fleet
-from optiinfra.sim.traffic import RateWindow, default_generator
+from optiinfra.sim.traffic import default_generator
 from optiinfra.sim.twin import (
     FleetTwin,
     RateSeries,

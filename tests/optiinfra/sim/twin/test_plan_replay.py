@@ -6,7 +6,8 @@ from agents.cost.sizing import replica_capacity_rps
 from optiinfra.bench.plan import sizing_shape
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType, Workload
-from optiinfra.sim.traffic import RateWindow, default_generator
+from optiinfra.domain.rates import RateWindow
+from optiinfra.sim.traffic import default_generator
 from optiinfra.sim.twin.fleet import TtftItlSlo, WorkloadTwinSpec
 from optiinfra.sim.twin.plan_replay import (
     HourReplicas,

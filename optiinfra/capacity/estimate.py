@@ -1,0 +1,312 @@
+"""How much one replica serves, from the best source there is: the deployment's own measured profile,
+then NVIDIA's silicon-measured reference, then the roofline prior. Every answer names its source.
+
+The answers are operating points: with `concurrency` requests in flight on average, what TTFT and TPOT
+(mean, p95, p99) and requests/s the replica shows. The roofline gives the whole distribution (queueing,
+chunked-prefill steps, the prompt-length tail); the silicon reference and a profile give levels measured
+on real GPUs. Where a measured source has only means, its percentiles keep the roofline's shape: p95 =
+measured mean x (roofline p95 / roofline mean) at the same operating point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from optiinfra.capacity.roofline import (
+    ReplicaLoad,
+    ReplicaPerformance,
+    ServingConfig,
+    max_rps_under_slo,
+    max_throughput_rps,
+    memory_budget,
+    replica_performance,
+)
+from optiinfra.capacity.shape import TokenShape
+from optiinfra.capacity.silicon import SiliconKey, SiliconReference, default_silicon_reference
+from optiinfra.domain.capacity_profiles import CapacityProfile, find_profile
+
+
+class CapacitySource(StrEnum):
+    PROFILE = "profile"
+    SILICON = "silicon"
+    ROOFLINE = "roofline"
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One replica at one load. Latencies in seconds; all infinite when the replica cannot serve it."""
+
+    concurrency: float
+    requests_per_s: float
+    ttft_mean_s: float
+    ttft_p95_s: float
+    ttft_p99_s: float
+    tpot_mean_s: float
+    tpot_p95_s: float
+    tpot_p99_s: float
+    source: CapacitySource
+    detail: str
+
+    @property
+    def served(self) -> bool:
+        return math.isfinite(self.ttft_mean_s) and self.requests_per_s > 0
+
+    def meets(self, ttft_p95_s: float, itl_p95_s: float) -> bool:
+        return self.served and self.ttft_p95_s <= ttft_p95_s and self.tpot_p95_s <= itl_p95_s
+
+
+@dataclass(frozen=True)
+class SloCapacity:
+    """The most requests/s one replica serves within a p95 TTFT and p95 ITL objective, and who says so."""
+
+    requests_per_s: float
+    source: CapacitySource
+    detail: str
+
+
+def _unserved(concurrency: float, source: CapacitySource, detail: str) -> OperatingPoint:
+    inf = math.inf
+    return OperatingPoint(concurrency, 0.0, inf, inf, inf, inf, inf, inf, source, detail)
+
+
+@lru_cache(maxsize=8192)
+def _roofline_at_concurrency(
+    config: ServingConfig, shape: TokenShape, concurrency: float
+) -> ReplicaPerformance:
+    """The roofline under Poisson arrivals at the rate that keeps `concurrency` requests in flight on
+    average (Little's law: rate x mean end-to-end time = concurrency), found by bisection."""
+    top = max_throughput_rps(config, shape.mean_prompt_tokens, shape.mean_output_tokens)
+
+    def at(rate: float) -> ReplicaPerformance:
+        return replica_performance(
+            config,
+            ReplicaLoad(
+                rate,
+                shape.mean_prompt_tokens,
+                shape.mean_output_tokens,
+                shape.p95_prompt_tokens,
+                shape.p99_prompt_tokens,
+            ),
+        )
+
+    low, high = 0.0, top
+    for _ in range(50):
+        middle = (low + high) / 2
+        found = at(middle)
+        if not found.saturated and middle * found.e2e_s < concurrency:
+            low = middle
+        else:
+            high = middle
+    return at(low)
+
+
+class CapacityEstimator:
+    """The capacity layer's one entry point for decisions: profiles first, then silicon, then roofline."""
+
+    def __init__(
+        self,
+        *,
+        silicon: SiliconReference | None = None,
+        profiles: Sequence[CapacityProfile] = (),
+        workload_id: str | None = None,
+    ) -> None:
+        self._silicon = silicon if silicon is not None else default_silicon_reference()
+        self._profiles = tuple(profiles)
+        self._workload_id = workload_id
+
+    def source_for(self, config: ServingConfig, shape: TokenShape) -> CapacitySource:
+        """The best source that covers this deployment and shape."""
+        if self._profile(config, shape) is not None:
+            return CapacitySource.PROFILE
+        table = self._silicon.table(_silicon_key(config))
+        if table is not None and table.covers(shape.mean_prompt_tokens, shape.mean_output_tokens, 1):
+            return CapacitySource.SILICON
+        return CapacitySource.ROOFLINE
+
+    def operating_point(
+        self,
+        config: ServingConfig,
+        shape: TokenShape,
+        concurrency: float,
+        source: CapacitySource | None = None,
+    ) -> OperatingPoint:
+        """The replica with `concurrency` requests in flight, from `source` or the best one that covers
+        it; a source asked for by name that does not cover it falls back and the answer says so."""
+        chosen = source or self.source_for(config, shape)
+        if chosen is CapacitySource.PROFILE:
+            found = self._from_profile(config, shape, concurrency)
+            if found is not None:
+                return found
+            chosen = CapacitySource.SILICON
+        if chosen is CapacitySource.SILICON:
+            found = self._from_silicon(config, shape, concurrency)
+            if found is not None:
+                return found
+        return self._from_roofline(config, shape, concurrency)
+
+    def max_rps_under_slo(
+        self,
+        config: ServingConfig,
+        shape: TokenShape,
+        ttft_p95_slo_s: float,
+        itl_p95_slo_s: float,
+        source: CapacitySource | None = None,
+    ) -> SloCapacity:
+        """The highest request rate one replica carries with p95 TTFT and p95 ITL within the objective (0
+        when even one request alone misses it): the largest concurrency that meets it, by bisection."""
+        chosen = source or self.source_for(config, shape)
+        if chosen is CapacitySource.ROOFLINE or not memory_budget(config).fits:
+            rate = max_rps_under_slo(
+                config,
+                shape.mean_prompt_tokens,
+                shape.mean_output_tokens,
+                ttft_p95_slo_s,
+                itl_p95_slo_s,
+                shape.p95_prompt_tokens,
+            )
+            return SloCapacity(rate, CapacitySource.ROOFLINE, _roofline_detail(config))
+        first = self.operating_point(config, shape, 1.0, chosen)
+        if not first.meets(ttft_p95_slo_s, itl_p95_slo_s):
+            return SloCapacity(0.0, first.source, first.detail)
+        low, high = 1.0, float(config.max_num_seqs)
+        best = first
+        top = self.operating_point(config, shape, high, chosen)
+        if top.meets(ttft_p95_slo_s, itl_p95_slo_s):
+            return SloCapacity(top.requests_per_s, top.source, top.detail)
+        for _ in range(30):
+            middle = math.sqrt(low * high)
+            found = self.operating_point(config, shape, middle, chosen)
+            if found.meets(ttft_p95_slo_s, itl_p95_slo_s):
+                low, best = middle, found
+            else:
+                high = middle
+            if high / low < 1.01:
+                break
+        return SloCapacity(best.requests_per_s, best.source, best.detail)
+
+    # --- sources ----------------------------------------------------------------------------------------
+
+    def _profile(self, config: ServingConfig, shape: TokenShape) -> CapacityProfile | None:
+        return find_profile(
+            self._profiles,
+            gpu=config.gpu.name,
+            model=config.model.name,
+            tp=config.tensor_parallel,
+            mean_prompt_tokens=shape.mean_prompt_tokens,
+            mean_output_tokens=shape.mean_output_tokens,
+            workload_id=self._workload_id,
+        )
+
+    def _from_roofline(self, config: ServingConfig, shape: TokenShape, concurrency: float) -> OperatingPoint:
+        detail = _roofline_detail(config)
+        if not memory_budget(config).fits:
+            return _unserved(concurrency, CapacitySource.ROOFLINE, detail)
+        found = _roofline_at_concurrency(config, shape, concurrency)
+        if found.saturated:
+            return _unserved(concurrency, CapacitySource.ROOFLINE, detail)
+        rate = concurrency / found.e2e_s if found.e2e_s > 0 else 0.0
+        return OperatingPoint(
+            concurrency=concurrency,
+            requests_per_s=rate,
+            ttft_mean_s=found.ttft_mean_s,
+            ttft_p95_s=found.ttft_p95_s,
+            ttft_p99_s=found.ttft_p99_s,
+            tpot_mean_s=found.itl_s,
+            tpot_p95_s=found.itl_p95_s,
+            tpot_p99_s=found.itl_p99_s,
+            source=CapacitySource.ROOFLINE,
+            detail=detail,
+        )
+
+    def _from_silicon(
+        self, config: ServingConfig, shape: TokenShape, concurrency: float
+    ) -> OperatingPoint | None:
+        table = self._silicon.table(_silicon_key(config))
+        if table is None:
+            return None
+        point = table.at(shape.mean_prompt_tokens, shape.mean_output_tokens, concurrency)
+        if point is None or concurrency > config.max_num_seqs:
+            return None
+        detail = table.provenance.describe()
+        if not point.fits:
+            return _unserved(concurrency, CapacitySource.SILICON, f"{detail}: does not fit in GPU memory")
+        prior = self._from_roofline(config, shape, concurrency)
+        return _scaled(
+            prior,
+            ttft_mean_s=point.ttft_ms / 1000,
+            tpot_mean_s=point.tpot_ms / 1000,
+            requests_per_s=point.requests_per_s,
+            source=CapacitySource.SILICON,
+            detail=detail,
+        )
+
+    def _from_profile(
+        self, config: ServingConfig, shape: TokenShape, concurrency: float
+    ) -> OperatingPoint | None:
+        profile = self._profile(config, shape)
+        point = profile.at(concurrency) if profile is not None else None
+        if profile is None or point is None:
+            return None
+        detail = f"{profile.tool} profile {profile.source_file}".strip()
+        prior = self._from_roofline(config, shape, concurrency)
+        scaled = _scaled(
+            prior,
+            ttft_mean_s=point.ttft_mean_ms / 1000,
+            tpot_mean_s=point.tpot_mean_ms / 1000,
+            requests_per_s=point.requests_per_s,
+            source=CapacitySource.PROFILE,
+            detail=detail,
+        )
+        tpot_p95 = point.itl_p95_ms or point.tpot_p95_ms
+        return OperatingPoint(
+            concurrency=concurrency,
+            requests_per_s=point.requests_per_s,
+            ttft_mean_s=scaled.ttft_mean_s,
+            ttft_p95_s=point.ttft_p95_ms / 1000 if point.ttft_p95_ms else scaled.ttft_p95_s,
+            ttft_p99_s=point.ttft_p99_ms / 1000 if point.ttft_p99_ms else scaled.ttft_p99_s,
+            tpot_mean_s=scaled.tpot_mean_s,
+            tpot_p95_s=tpot_p95 / 1000 if tpot_p95 else scaled.tpot_p95_s,
+            tpot_p99_s=scaled.tpot_p99_s,
+            source=CapacitySource.PROFILE,
+            detail=detail,
+        )
+
+
+def _scaled(
+    prior: OperatingPoint,
+    *,
+    ttft_mean_s: float,
+    tpot_mean_s: float,
+    requests_per_s: float,
+    source: CapacitySource,
+    detail: str,
+) -> OperatingPoint:
+    """Measured means with the prior's spread (its p95/mean and p99/mean at the same operating point)."""
+
+    def ratio(tail: float, mean: float) -> float:
+        return tail / mean if prior.served and mean > 0 and math.isfinite(tail) else 1.0
+
+    return OperatingPoint(
+        concurrency=prior.concurrency,
+        requests_per_s=requests_per_s,
+        ttft_mean_s=ttft_mean_s,
+        ttft_p95_s=ttft_mean_s * ratio(prior.ttft_p95_s, prior.ttft_mean_s),
+        ttft_p99_s=ttft_mean_s * ratio(prior.ttft_p99_s, prior.ttft_mean_s),
+        tpot_mean_s=tpot_mean_s,
+        tpot_p95_s=tpot_mean_s * ratio(prior.tpot_p95_s, prior.tpot_mean_s),
+        tpot_p99_s=tpot_mean_s * ratio(prior.tpot_p99_s, prior.tpot_mean_s),
+        source=source,
+        detail=detail,
+    )
+
+
+def _silicon_key(config: ServingConfig) -> SiliconKey:
+    return SiliconKey(config.gpu.name, config.model.name, config.tensor_parallel)
+
+
+def _roofline_detail(config: ServingConfig) -> str:
+    return f"roofline prior for {config.gpu.name} x{config.gpu_count} (no measured reference covers it)"
