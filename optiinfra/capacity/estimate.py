@@ -309,4 +309,4 @@ def _silicon_key(config: ServingConfig) -> SiliconKey:
 
 
 def _roofline_detail(config: ServingConfig) -> str:
-    return f"roofline prior for {config.gpu.name} x{config.gpu_count} (no measured reference covers it)"
+    return f"roofline prior for {config.gpu.name} x{config.gpu_count}"

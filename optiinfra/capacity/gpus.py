@@ -120,3 +120,40 @@ def gpu_spec_for(gpu_model: str, memory_gib: float | None = None) -> GpuSpec:
 def gpu_spec_for_instance(instance_type: InstanceType) -> GpuSpec:
     """The spec of one GPU of a catalog instance type, its memory size disambiguating variants."""
     return gpu_spec_for(instance_type.gpu_model, instance_type.gpu_memory_per_gpu_gib)
+
+
+_SPECS_BY_SHORT_NAME: dict[str, GpuSpec] = {
+    "A10G": A10G,
+    "L4": L4,
+    "L40S": L40S,
+    "T4": T4,
+    "A100": A100_80GB,
+    "A100 40GB": A100_40GB,
+    "A100 80GB": A100_80GB,
+    "H100": H100,
+    "H200": H200,
+    "B200": B200,
+    "V100": V100_16GB,
+    "V100 16GB": V100_16GB,
+    "V100 32GB": V100_32GB,
+}
+"""Names as nvidia-smi and the catalog spell them, without the vendor ("NVIDIA H100 80GB HBM3" reads as
+H100; a bare "A100" is the 80 GB part the silicon reference measured)."""
+
+
+def known_gpu_names() -> list[str]:
+    return sorted(_SPECS_BY_SHORT_NAME)
+
+
+def gpu_spec_named(name: str) -> GpuSpec:
+    """The spec for a GPU name as a person or nvidia-smi writes it: "H100", "NVIDIA L40S", "A100 80GB",
+    "NVIDIA H100 80GB HBM3"; KeyError when unknown."""
+    words = name.upper().replace("NVIDIA", "").replace("-", " ").split()
+    if not words:
+        raise KeyError(name)
+    for length in (2, 1):
+        key = " ".join(words[:length])
+        for short, spec in _SPECS_BY_SHORT_NAME.items():
+            if short.upper() == key:
+                return spec
+    raise KeyError(name)

@@ -14,6 +14,7 @@ import typer
 
 from optiinfra.cli.analyze import analyze_app
 from optiinfra.cli.api_client import ApiClient, ApiError
+from optiinfra.cli.capacity import capacity_app
 from optiinfra.cli.report import render_report
 from optiinfra.cli.run_once import optimize_fleet
 from optiinfra.control.schedules import ScanScheduleView
@@ -35,6 +36,7 @@ schedule_app = typer.Typer(
     help="Fleet-scan schedules: a joint optimization of every workload at cron times.", no_args_is_help=True
 )
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(capacity_app, name="capacity")
 
 
 def _settings() -> Settings:
@@ -410,6 +412,18 @@ def bench_kvtier(context: typer.Context) -> None:
     from optiinfra.bench.kvtier import main as kvtier_main
 
     raise typer.Exit(kvtier_main(list(context.args)))
+
+
+@bench_app.command(
+    "capacity",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_capacity(context: typer.Context) -> None:
+    """The roofline prior and the served capacity answer against NVIDIA's silicon-measured reference, per
+    GPU: median and worst error of TTFT, TPOT and throughput (options: --json FILE --tables-only)."""
+    from optiinfra.bench.capacity import main as capacity_main
+
+    capacity_main(list(context.args))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from optiinfra.domain.enums import RecommendationType, StepAction
 from optiinfra.domain.performance import ReplicaLoad
 from tests.agents.performance.snapshots import MODEL, kube_snapshot
 
-
 # A p95 ITL objective the A10G meets with prefill chunks in the batch: with chunked prefill the p95 gap is
 # a step that carries a chunk, so a tighter objective caps capacity whatever the batch limit.
 LOOSE_ITL_S = 0.6

@@ -6,6 +6,7 @@ from statistics import NormalDist
 import pytest
 
 from optiinfra.capacity import ReplicaLoad, max_throughput_rps, model_spec
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.scrape import parse_vllm_metrics
@@ -15,7 +16,6 @@ from optiinfra.sim.twin.replica import (
     Z_95,
     ReplicaTwin,
     ReplicaWindow,
-    capacity_model_for,
     stochastic_round,
 )
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState
