@@ -33,6 +33,7 @@ from optiinfra.kube.deployments import Deployments, KubeActionError
 from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.metrics.usage import usage_hours
 from optiinfra.metrics.utilization import AsyncMetricsStore
+from optiinfra.store.capacity_profiles import StoredCapacityProfiles
 from workflows.contracts import (
     ActivityName,
     CompensationRequest,
@@ -61,7 +62,9 @@ class CloudActivities:
         scaling_groups: ScalingGroups,
         deployments: Deployments | None = None,
         prefix_traces: PrefixTraces | None = None,
+        capacity_profiles: StoredCapacityProfiles | None = None,
     ) -> None:
+        self._capacity_profiles = capacity_profiles
         self._deployments = deployments
         self._prefix_traces = prefix_traces
         self._fleet = fleet
@@ -126,6 +129,11 @@ class CloudActivities:
             request_rate=readings.request_rate,
             replica_loads=readings.replica_loads,
             prefix_cache=await self._prefix_profile(context),
+            capacity_profiles=(
+                await self._capacity_profiles.for_workload(workload.customer_id, workload.workload_id)
+                if self._capacity_profiles is not None
+                else []
+            ),
         )
 
     async def _prefix_profile(self, context: WorkloadContext) -> PrefixCacheProfile | None:

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from api.deps import require_token
 from api.routes import (
+    capacity_profiles,
     conflicts,
     customers,
     health,
@@ -58,6 +59,7 @@ def create_app(
     )
     app.include_router(health.router)
     for router in (
+        capacity_profiles.router,
         conflicts.router,
         customers.router,
         joint.router,

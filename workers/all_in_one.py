@@ -41,6 +41,7 @@ from optiinfra.metrics.open import open_metrics_store
 from optiinfra.metrics.prometheus_windows import PrometheusWindowSource
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
+from optiinfra.store.capacity_profiles import StoredCapacityProfiles
 from optiinfra.store.database import create_engine_for, session_factory
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
@@ -81,7 +82,15 @@ def build_worker(
     `learning` left out keeps past outcomes in a Qdrant collection in memory, for this worker's life."""
     catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
-    cloud = CloudActivities(fleet, catalog, metrics, scaling_groups, deployments, prefix_traces)
+    cloud = CloudActivities(
+        fleet,
+        catalog,
+        metrics,
+        scaling_groups,
+        deployments,
+        prefix_traces,
+        capacity_profiles=StoredCapacityProfiles(sessions),
+    )
     kube_activities: list[Any] = []
     if deployments is not None:
         if in_flight is None:

@@ -29,6 +29,9 @@ from optiinfra.capacity.shape import TokenShape
 from optiinfra.capacity.silicon import SiliconKey, SiliconReference, default_silicon_reference
 from optiinfra.domain.capacity_profiles import CapacityProfile, find_profile
 
+CONCURRENCY_STEP = 1.25
+"""Ratio between the concurrencies scanned for the best throughput under an objective."""
+
 
 class CapacitySource(StrEnum):
     PROFILE = "profile"
@@ -172,20 +175,25 @@ class CapacityEstimator:
         first = self.operating_point(config, shape, 1.0, chosen)
         if not first.meets(ttft_p95_slo_s, itl_p95_slo_s):
             return SloCapacity(0.0, first.source, first.detail)
+        # Latencies only grow with concurrency, so the concurrencies that meet the objective are [1, c*];
+        # find c* by bisection, then take the highest throughput below it (a measured curve need not
+        # rise all the way).
         low, high = 1.0, float(config.max_num_seqs)
-        best = first
-        top = self.operating_point(config, shape, high, chosen)
-        if top.meets(ttft_p95_slo_s, itl_p95_slo_s):
-            return SloCapacity(top.requests_per_s, top.source, top.detail)
-        for _ in range(30):
+        if self.operating_point(config, shape, high, chosen).meets(ttft_p95_slo_s, itl_p95_slo_s):
+            low = high
+        while high / low > 1.01:
             middle = math.sqrt(low * high)
-            found = self.operating_point(config, shape, middle, chosen)
-            if found.meets(ttft_p95_slo_s, itl_p95_slo_s):
-                low, best = middle, found
+            if self.operating_point(config, shape, middle, chosen).meets(ttft_p95_slo_s, itl_p95_slo_s):
+                low = middle
             else:
                 high = middle
-            if high / low < 1.01:
-                break
+        best = first
+        level = 1.0
+        while level < low:
+            level = min(level * CONCURRENCY_STEP, low)
+            found = self.operating_point(config, shape, level, chosen)
+            if found.meets(ttft_p95_slo_s, itl_p95_slo_s) and found.requests_per_s > best.requests_per_s:
+                best = found
         return SloCapacity(best.requests_per_s, best.source, best.detail)
 
     # --- sources ----------------------------------------------------------------------------------------

@@ -315,17 +315,19 @@ class ReplicaPerformance:
     ttft_p99_s: float = math.inf
     itl: ItlDistribution | None = None
 
+    # The mean gap spreads prefill evenly over the steps (what throughput follows from); the mixture puts
+    # it in whole chunks. The tail quantiles never read below the mean, nor the median above it.
     @property
     def itl_p50_s(self) -> float:
-        return self.itl.quantile(0.50) if self.itl is not None else self.itl_s
+        return min(self.itl.quantile(0.50), self.itl_s) if self.itl is not None else self.itl_s
 
     @property
     def itl_p95_s(self) -> float:
-        return self.itl.quantile(0.95) if self.itl is not None else self.itl_s
+        return max(self.itl.quantile(0.95), self.itl_s) if self.itl is not None else self.itl_s
 
     @property
     def itl_p99_s(self) -> float:
-        return self.itl.quantile(0.99) if self.itl is not None else self.itl_s
+        return max(self.itl.quantile(0.99), self.itl_s) if self.itl is not None else self.itl_s
 
 
 def _unservable(load: ReplicaLoad, reason: str, oom: bool) -> ReplicaPerformance:
@@ -373,11 +375,40 @@ def _batch_limit(config: ServingConfig, shape: _Shape) -> float:
     return min(float(shape.slots), config.max_num_batched_tokens / (1 + shape.prefill_share))
 
 
+@dataclass(frozen=True)
+class _ChunkedSteps:
+    """With chunked prefill, vLLM gives a waiting prompt what the decoding batch leaves of the step's token
+    budget, so a prompt rides whole in one step (or in budget-sized chunks) rather than spread thin over
+    every step. Per decode step of the batch there are `chunks_per_step` such prefill-carrying steps."""
+
+    decode_s: float
+    mixed_s: float
+    chunks_per_step: float
+
+    @property
+    def interval_s(self) -> float:
+        """Mean time between a sequence's tokens. Beyond one chunk per decode step prefill cannot keep up
+        and every step carries a chunk: the batch is then paced by prefill (a saturated replica)."""
+        k = self.chunks_per_step
+        if k <= 1.0:
+            return self.decode_s + k * (self.mixed_s - self.decode_s)
+        return k * self.mixed_s
+
+
+def _chunked_steps(config: ServingConfig, shape: _Shape, seqs: float) -> _ChunkedSteps:
+    decode = decode_step_seconds(config, seqs, shape.context)
+    if shape.prompt <= 0:
+        return _ChunkedSteps(decode, decode, 0.0)
+    chunk = min(max(config.max_num_batched_tokens - seqs, 1.0), shape.prompt)
+    mixed = step_seconds(config, seqs, chunk, shape.context, shape.prompt)
+    return _ChunkedSteps(decode, mixed, seqs * shape.prompt / (shape.output * chunk))
+
+
 def _decode_interval(config: ServingConfig, shape: _Shape, batch: float, prefill_busy: float) -> float:
     """Mean time between a sequence's tokens at `batch` decoding sequences (never fewer than itself)."""
     seqs = max(batch, 1.0)
     if config.chunked_prefill:
-        return step_seconds(config, seqs, seqs * shape.prefill_share, shape.context, shape.prompt)
+        return _chunked_steps(config, shape, seqs).interval_s
     return decode_step_seconds(config, seqs, shape.context) / (1 - prefill_busy)
 
 
@@ -488,19 +519,17 @@ def _steady_state(config: ServingConfig, shape: _Shape, rate: float) -> _SteadyS
 
 
 def _itl_distribution(config: ServingConfig, shape: _Shape, rate: float, seqs: float) -> ItlDistribution:
-    """Pure-decode and prefill-carrying steps at the operating point. With chunked prefill a prompt rides
-    in chunks of what the batch leaves of the token budget; prefill tokens arrive at rate x prompt, so
-    `rate * prompt / chunk` steps a second carry a chunk and the rest of the time goes to pure decodes."""
+    """Pure-decode and prefill-carrying steps at the operating point. With chunked prefill the share of
+    steps that carry a chunk is the chunks per decode step (`_ChunkedSteps`); without it, a gap that spans
+    a prefill step lasts the decode step plus the prefill, once per arriving request."""
     decode = decode_step_seconds(config, seqs, shape.context)
     if shape.prompt <= 0 or rate <= 0:
         return ItlDistribution(decode, decode, 0.0)
     if config.chunked_prefill:
-        chunk = min(max(config.max_num_batched_tokens - seqs, 1.0), shape.prompt)
-        mixed = step_seconds(config, seqs, chunk, shape.context, shape.prompt)
-        mixed_per_s = rate * shape.prompt / chunk
-    else:
-        mixed = decode + prefill_seconds(config, shape.prompt)
-        mixed_per_s = rate
+        steps = _chunked_steps(config, shape, seqs)
+        return ItlDistribution(steps.decode_s, steps.mixed_s, min(1.0, steps.chunks_per_step))
+    mixed = decode + prefill_seconds(config, shape.prompt)
+    mixed_per_s = rate
     busy = min(mixed_per_s * mixed, 1.0)
     steps_per_s = mixed_per_s + (1.0 - busy) / decode
     return ItlDistribution(decode, mixed, min(1.0, mixed_per_s / steps_per_s))

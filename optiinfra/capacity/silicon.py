@@ -23,8 +23,8 @@ from typing import Any
 DEFAULT_TABLE_PATH = Path(__file__).parent / "data" / "silicon_vllm.json"
 
 SILICON_ISLS = (128, 256, 512, 1024, 2048, 4096, 8192, 16384)
-SILICON_OSLS = (16, 64, 128, 256, 512, 1024, 2048)
-SILICON_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+SILICON_OSLS = (16, 32, 64, 128, 256, 512, 1024, 2048)
+SILICON_BATCHES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from api.schemas import (
     WorkloadList,
 )
 from optiinfra.control.schedules import ScanScheduleView
+from optiinfra.domain.capacity_profiles import CapacityProfile
 from workflows.contracts import JointStatus, OptimizationStatus
 
 
@@ -99,6 +100,10 @@ class ApiClient:
 
     async def delete_schedule(self, schedule_id: str) -> None:
         await self._request("DELETE", f"/v1/schedules/{schedule_id}")
+
+    async def import_capacity_profile(self, profile: CapacityProfile) -> str:
+        stored = await self._request("POST", "/v1/capacity-profiles", json=profile.model_dump(mode="json"))
+        return str(stored["profile_id"])
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, path, **kwargs)

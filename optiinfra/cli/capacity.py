@@ -4,6 +4,7 @@ import json
 import math
 from dataclasses import replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,8 +12,10 @@ import typer
 from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource
 from optiinfra.capacity.gpus import gpu_spec_named, known_gpu_names
 from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.profile_import import ProfileFormatError, read_profile_file
 from optiinfra.capacity.roofline import ServingConfig, default_max_num_batched_tokens, memory_budget
 from optiinfra.capacity.shape import TokenShape
+from optiinfra.domain.capacity_profiles import CapacityProfile
 
 capacity_app = typer.Typer(
     help="How much a model serves on a GPU, and from which source.", no_args_is_help=True
@@ -91,3 +94,50 @@ def estimate(
         f"  {answer['requests_per_s']:.3f} requests/s\n"
         f"  source: {point.source.value} - {point.detail}"
     )
+
+
+def profile_from_file(
+    path: Path,
+    *,
+    customer_id: str,
+    workload_id: str | None,
+    gpu: str | None,
+    model: str | None,
+    tp: int | None,
+    vllm_version: str | None,
+) -> CapacityProfile:
+    """A result file of vllm bench serve, GuideLLM or inference-perf as a profile; what the file does not
+    say (the GPU always, the model for inference-perf) comes from the options. Raises typer.Exit with a
+    one-line error on anything it cannot use."""
+    try:
+        parsed = read_profile_file(path)
+    except ProfileFormatError as error:
+        raise _fail(str(error)) from None
+    gpu_name = gpu or parsed.gpu
+    model_id = model or parsed.model_id
+    if gpu_name is None:
+        raise _fail(f"{path} does not name its GPU: pass --gpu (e.g. H100, L40S, A10G)")
+    if model_id is None:
+        raise _fail(f"{path} does not name its model: pass --model (a Hugging Face id)")
+    try:
+        spec = gpu_spec_named(gpu_name)
+    except KeyError:
+        raise _fail(f"unknown GPU {gpu_name!r}; known: {', '.join(known_gpu_names())}") from None
+    try:
+        served = capacity_model_for(model_id)
+    except KeyError as error:
+        raise _fail(str(error.args[0])) from None
+    try:
+        return CapacityProfile(
+            customer_id=customer_id,
+            workload_id=workload_id,
+            gpu=spec.name,
+            model=served.name,
+            tp=tp or parsed.tp or 1,
+            vllm_version=vllm_version,
+            tool=parsed.tool,
+            source_file=path.name,
+            points=parsed.points,
+        )
+    except ValueError as error:
+        raise _fail(f"{path}: {str(error).splitlines()[0]}") from None

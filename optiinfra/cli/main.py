@@ -14,7 +14,7 @@ import typer
 
 from optiinfra.cli.analyze import analyze_app
 from optiinfra.cli.api_client import ApiClient, ApiError
-from optiinfra.cli.capacity import capacity_app
+from optiinfra.cli.capacity import capacity_app, profile_from_file
 from optiinfra.cli.report import render_report
 from optiinfra.cli.run_once import optimize_fleet
 from optiinfra.control.schedules import ScanScheduleView
@@ -37,6 +37,8 @@ schedule_app = typer.Typer(
 )
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(capacity_app, name="capacity")
+profile_app = typer.Typer(help="Measured capacity profiles of your own servers.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
 
 
 def _settings() -> Settings:
@@ -225,6 +227,63 @@ def approve(recommendation_id: str, approver: Approver, reason: Reason = "") -> 
 def reject(recommendation_id: str, approver: Approver, reason: Reason = "") -> None:
     """Reject a waiting recommendation: sends the `reject` signal; nothing executes."""
     _decide(recommendation_id, "reject", approver, reason)
+
+
+ProfileFiles = Annotated[
+    list[Path], typer.Argument(help="Result files of vllm bench serve, GuideLLM or inference-perf")
+]
+ProfileWorkload = Annotated[
+    str | None, typer.Option(help="Only this workload (default: all on the GPU x model)")
+]
+ProfileGpu = Annotated[
+    str | None, typer.Option(help='GPU it ran on ("H100", "L40S", ...) if the file does not say')
+]
+ProfilePrintOnly = Annotated[bool, typer.Option("--print", help="Print the profile as JSON; store nothing")]
+
+
+@profile_app.command("import")
+def profile_import(
+    files: ProfileFiles,
+    customer: Annotated[str, typer.Option(help="The customer the profile belongs to")] = "demo",
+    workload: ProfileWorkload = None,
+    gpu: ProfileGpu = None,
+    model: Annotated[str | None, typer.Option(help="Hugging Face id if the file does not say")] = None,
+    tp: Annotated[int | None, typer.Option(help="Tensor-parallel GPUs per replica", min=1, max=64)] = None,
+    vllm_version: Annotated[str | None, typer.Option(help="vLLM version the servers ran")] = None,
+    print_only: ProfilePrintOnly = False,
+) -> None:
+    """Store measured TTFT, TPOT and throughput against concurrency: where a profile covers a deployment and
+    request shape, capacity answers come from it before NVIDIA's silicon reference and the roofline."""
+    profiles = [
+        profile_from_file(
+            path,
+            customer_id=customer,
+            workload_id=workload,
+            gpu=gpu,
+            model=model,
+            tp=tp,
+            vllm_version=vllm_version,
+        )
+        for path in files
+    ]
+    if print_only:
+        for profile in profiles:
+            typer.echo(profile.model_dump_json())
+        return
+    url, token = _api_target(_settings())
+
+    async def send() -> None:
+        async with ApiClient(url, token) as client:
+            for profile in profiles:
+                profile_id = await client.import_capacity_profile(profile)
+                low, high = profile.concurrency_range
+                typer.echo(
+                    f"stored {profile.source_file} as profile {profile_id}: {profile.model} on "
+                    f"{profile.tp}x {profile.gpu}, {len(profile.points)} point(s), "
+                    f"concurrency {low:g}-{high:g}"
+                )
+
+    _run_api_call(send())
 
 
 def _echo_schedule(view: ScanScheduleView) -> None:

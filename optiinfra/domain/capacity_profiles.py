@@ -44,14 +44,17 @@ class CapacityProfile(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    gpu: str = Field(min_length=1, description="GPU spec name, e.g. 'NVIDIA H100'")
-    model: str = Field(min_length=1, description="Capacity-model name, e.g. 'Llama-3.1-8B'")
-    tp: int = Field(default=1, ge=1)
-    vllm_version: str | None = None
-    workload_id: str | None = None
-    tool: str = Field(description="What measured it: vllm-bench-serve, guidellm, inference-perf")
-    source_file: str = ""
-    points: list[ProfilePoint] = Field(min_length=1)
+    customer_id: str = Field(min_length=1, max_length=64)
+    gpu: str = Field(min_length=1, max_length=64, description="GPU spec name, e.g. 'NVIDIA H100'")
+    model: str = Field(min_length=1, max_length=128, description="Capacity-model name, e.g. 'Llama-3.1-8B'")
+    tp: int = Field(default=1, ge=1, le=64)
+    vllm_version: str | None = Field(default=None, max_length=64)
+    workload_id: str | None = Field(default=None, max_length=64)
+    tool: str = Field(
+        max_length=64, description="What measured it: vllm-bench-serve, guidellm, inference-perf"
+    )
+    source_file: str = Field(default="", max_length=512)
+    points: list[ProfilePoint] = Field(min_length=1, max_length=1000)
 
     def matches(self, gpu: str, model: str, tp: int) -> bool:
         return self.gpu == gpu and self.model == model and self.tp == tp

@@ -228,6 +228,24 @@ class ConflictRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 
+class CapacityProfileRow(Base):
+    """A measured latency/throughput curve of one deployment (GPU x model x TP), the workload's own or
+    shared by the customer's workloads on it (workload_id empty)."""
+
+    __tablename__ = "capacity_profiles"
+    __table_args__ = (Index("ix_capacity_profiles_customer_id_gpu_model", "customer_id", "gpu", "model"),)
+
+    profile_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    gpu: Mapped[str] = mapped_column(String(ID_LENGTH))
+    model: Mapped[str] = mapped_column(String(128))
+    tp: Mapped[int]
+    tool: Mapped[str] = mapped_column(String(ID_LENGTH))
+    profile: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 # Privacy tiers (optiinfra.privacy): one table per tier, so what a reader may see is a matter of which
 # table its queries name. Rows belong to a registered workload and go when it (or its customer) goes.
 

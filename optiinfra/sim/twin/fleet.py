@@ -535,15 +535,19 @@ class _BufferedWriter:
 # --- the demo fleet ---------------------------------------------------------------------------------------
 
 DEMO_SLOS: dict[str, TtftItlSlo] = {
-    "chat-8b": TtftItlSlo(ttft_p95_s=8.0, itl_p95_s=0.1),
-    "code-assist": TtftItlSlo(ttft_p95_s=10.0, itl_p95_s=0.1),
-    "rag-embed": TtftItlSlo(ttft_p95_s=8.0, itl_p95_s=0.15),
-    "batch-summarize": TtftItlSlo(ttft_p95_s=30.0, itl_p95_s=0.25),
-    "support-bot": TtftItlSlo(ttft_p95_s=5.0, itl_p95_s=0.1),
+    "chat-8b": TtftItlSlo(ttft_p95_s=8.0, itl_p95_s=1.0),
+    "code-assist": TtftItlSlo(ttft_p95_s=10.0, itl_p95_s=1.0),
+    "rag-embed": TtftItlSlo(ttft_p95_s=8.0, itl_p95_s=0.5),
+    "batch-summarize": TtftItlSlo(ttft_p95_s=30.0, itl_p95_s=2.0),
+    "support-bot": TtftItlSlo(ttft_p95_s=5.0, itl_p95_s=0.5),
 }
 """Objectives the demo workloads meet at their current sizing under the default (Azure code) token mix,
-whose 2k-token mean and 7k-token p95 prompts make prefill, not decode, set TTFT."""
-DEFAULT_DEMO_SLO = TtftItlSlo(ttft_p95_s=10.0, itl_p95_s=0.15)
+whose 2k-token mean and 7k-token p95 prompts make prefill, not decode, set TTFT. With vLLM's default
+chunked prefill (2,048-token budget on these GPUs) more than 5% of decode steps carry a prompt chunk at the
+daily peak, so the p95 inter-token gap is such a step: ~0.8 s on an A10G, ~0.45 s on an L4, ~1.4 s for
+the 70B AWQ model on four L4s. The ITL objectives sit above those tails; tighter ones would need a smaller
+`--max-num-batched-tokens`, not more replicas."""
+DEFAULT_DEMO_SLO = TtftItlSlo(ttft_p95_s=10.0, itl_p95_s=1.0)
 
 
 def demo_workload_spec(

@@ -45,12 +45,9 @@ Z_95 = 1.6448536269514722
 """Standard normal 95th percentile: a lognormal's p95 is its median times exp(Z_95 * sigma)."""
 
 ITL_SIGMA = 0.1
-"""Spread of one request's mean inter-token gap around the modelled mean. The capacity model's step already
-averages prefill chunks over the batch, and a request's mean over tens of tokens varies little, so p95 ITL
-comes out about 18% above the mean. The twin keeps this spread until the demo fleet's objectives are set
-against the capacity layer's chunked-prefill tail (`ItlDistribution`), which the agents already size on."""
-ITL_P95_OVER_MEAN = math.exp(Z_95 * ITL_SIGMA)
-"""The twin's inter-token latencies are lognormal around the model's mean: p95 = mean x this."""
+"""Spread of one step's duration around the capacity model's figure for its kind (a pure decode step or one
+that carries a prefill chunk): kernel timing jitter. The chunked-prefill tail itself comes from drawing
+the kind of step first, with the capacity model's share of prefill-carrying steps (`ItlDistribution`)."""
 
 # Host CPU model (cores of one instance). vLLM's API server and engine-core loop idle at a fraction of a core;
 # while the GPU works, each GPU's worker thread is busy launching kernels and preparing inputs; every request
@@ -114,8 +111,8 @@ class ReplicaWindow:
 
     @property
     def itl_p95_s(self) -> float:
-        """The modelled mean ITL stretched to the p95 of the per-request spread (`ITL_SIGMA`)."""
-        return self.performance.itl_s * ITL_P95_OVER_MEAN
+        """The modelled p95 of the inter-token gaps, prefill-carrying steps included."""
+        return self.performance.itl_p95_s
 
     def meets(self, ttft_p95_s: float, itl_p95_s: float) -> bool:
         """Whether the window met a p95 TTFT / p95 ITL objective; an idle window trivially does."""
@@ -292,7 +289,7 @@ class _EmulatorFeed:
         else:
             prompt, output = round(self._load.mean_prompt_tokens), round(self._load.mean_output_tokens)
         ttft, gap = latencies.ttft(), latencies.itl()
-        e2e = min(ttft + max(output - 1, 0) * gap, names.REQUEST_LATENCY_BUCKETS[-1])
+        e2e = min(ttft + max(output - 1, 0) * latencies.mean_gap(), names.REQUEST_LATENCY_BUCKETS[-1])
         self._metrics.observe_request(
             queue_s=latencies.queue(ttft),
             ttft_s=ttft,
@@ -330,7 +327,11 @@ class _LatencyDraws:
         p50 = max(performance.ttft_p50_s, 1e-6)
         self._ttft_mu = math.log(p50)
         self._ttft_sigma = max(math.log(max(performance.ttft_p95_s, p50) / p50), 0.0) / Z_95
-        self._itl_mu = math.log(max(performance.itl_s, 1e-6))
+        itl = performance.itl
+        self._decode_mu = math.log(max(itl.decode_step_s if itl else performance.itl_s, 1e-6))
+        self._mixed_mu = math.log(max(itl.mixed_step_s if itl else performance.itl_s, 1e-6))
+        self._mixed_share = itl.mixed_share if itl else 0.0
+        self._mean_mu = math.log(max(performance.itl_s, 1e-6))
         mean_ttft = performance.ttft_mean_s
         self._queue_share = min(performance.queue_s / mean_ttft, 1.0) if mean_ttft > 0 else 0.0
 
@@ -342,7 +343,15 @@ class _LatencyDraws:
     def itl(self) -> float:
         if self._saturated:
             return names.ITL_BUCKETS[-1]
-        return min(self._rng.lognormvariate(self._itl_mu, ITL_SIGMA), names.ITL_BUCKETS[-1])
+        mixed = self._rng.random() < self._mixed_share
+        mu = self._mixed_mu if mixed else self._decode_mu
+        return min(self._rng.lognormvariate(mu, ITL_SIGMA), names.ITL_BUCKETS[-1])
+
+    def mean_gap(self) -> float:
+        """A request's mean gap over its tokens: close to the modelled mean whatever kind each step was."""
+        if self._saturated:
+            return names.ITL_BUCKETS[-1]
+        return self._rng.lognormvariate(self._mean_mu, ITL_SIGMA)
 
     def queue(self, ttft_s: float) -> float:
         if self._saturated:

@@ -73,8 +73,12 @@ def test_scraping_the_fed_emulator_gives_the_modelled_latencies(share: float) ->
         )
     assert stats.ttft_p50 == pytest.approx(modelled.ttft_p50_s, rel=0.15)
     assert stats.ttft_p95 == pytest.approx(modelled.ttft_p95_s, rel=0.25)  # bucket (2.5, 5] or (5, 7.5]
-    assert stats.itl_mean == pytest.approx(modelled.itl_s, rel=0.05)
-    assert stats.itl_p50 == pytest.approx(modelled.itl_s, rel=0.1)
+    # Each gap is a pure decode step or, for the modelled share of steps, one that carries a prompt chunk.
+    assert stats.itl_mean == pytest.approx(modelled.itl_s, rel=0.1)
+    assert stats.itl_p50 == pytest.approx(modelled.itl_p50_s, rel=0.25)  # a bucket of (0.05, 0.1]
+    assert stats.itl_p95 is not None and modelled.itl is not None
+    if modelled.itl.mixed_share > 0.08:  # clear of the 5% edge, the p95 gap is a chunk-carrying step
+        assert stats.itl_p95 >= 0.8 * modelled.itl.mixed_step_s
 
 
 def test_counters_count_every_request_of_the_window_not_just_the_sample() -> None:

@@ -1,0 +1,55 @@
+"""Measured capacity profiles: what `optiinfra profile import` sends, and what the agents size on first."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
+
+from api.deps import SessionsDep
+from api.schemas import IDENTIFIER
+from optiinfra.domain.capacity_profiles import CapacityProfile
+from optiinfra.store import repository
+from optiinfra.store.capacity_profiles import list_capacity_profiles, save_capacity_profile
+
+router = APIRouter(prefix="/capacity-profiles", tags=["capacity"])
+
+
+class StoredProfile(BaseModel):
+    profile_id: str
+    points: int
+
+
+class CapacityProfileList(BaseModel):
+    items: list[CapacityProfile]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def post_capacity_profile(profile: CapacityProfile, sessions: SessionsDep) -> StoredProfile:
+    """Store a profile for a customer's workload, or for all its workloads on that GPU x model x TP when
+    `workload_id` is empty. Importing the same profile twice stores it once."""
+    async with sessions.begin() as session:
+        if await repository.get_customer(session=session, customer_id=profile.customer_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown customer {profile.customer_id}")
+        if profile.workload_id is not None and (
+            await repository.get_workload(
+                session=session, customer_id=profile.customer_id, workload_id=profile.workload_id
+            )
+            is None
+        ):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown workload {profile.workload_id}")
+        profile_id = await save_capacity_profile(session=session, profile=profile)
+    return StoredProfile(profile_id=profile_id, points=len(profile.points))
+
+
+@router.get("")
+async def get_capacity_profiles(
+    sessions: SessionsDep,
+    customer_id: Annotated[str, Query(pattern=IDENTIFIER)],
+    workload_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+) -> CapacityProfileList:
+    """The customer's profiles, newest first; with `workload_id`, those the workload's sizing may use."""
+    async with sessions() as session:
+        items = await list_capacity_profiles(
+            session=session, customer_id=customer_id, workload_id=workload_id
+        )
+    return CapacityProfileList(items=items)
