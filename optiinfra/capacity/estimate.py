@@ -77,7 +77,7 @@ def _unserved(concurrency: float, source: CapacitySource, detail: str) -> Operat
 
 
 @lru_cache(maxsize=8192)
-def _roofline_at_concurrency(
+def roofline_at_concurrency(
     config: ServingConfig, shape: TokenShape, concurrency: float
 ) -> ReplicaPerformance:
     """The roofline under Poisson arrivals at the rate that keeps `concurrency` requests in flight on
@@ -213,7 +213,7 @@ class CapacityEstimator:
         detail = _roofline_detail(config)
         if not memory_budget(config).fits:
             return _unserved(concurrency, CapacitySource.ROOFLINE, detail)
-        found = _roofline_at_concurrency(config, shape, concurrency)
+        found = roofline_at_concurrency(config, shape, concurrency)
         if found.saturated:
             return _unserved(concurrency, CapacitySource.ROOFLINE, detail)
         rate = concurrency / found.e2e_s if found.e2e_s > 0 else 0.0

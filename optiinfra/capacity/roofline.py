@@ -377,9 +377,10 @@ def _batch_limit(config: ServingConfig, shape: _Shape) -> float:
 
 @dataclass(frozen=True)
 class _ChunkedSteps:
-    """With chunked prefill, vLLM gives a waiting prompt what the decoding batch leaves of the step's token
-    budget, so a prompt rides whole in one step (or in budget-sized chunks) rather than spread thin over
-    every step. Per decode step of the batch there are `chunks_per_step` such prefill-carrying steps."""
+    """With chunked prefill, vLLM gives waiting prompts what the decoding batch leaves of the step's token
+    budget. A batch of B sequences with O-token outputs admits B/O prompts per decode step: fewer than one,
+    and a whole prompt (or a budget-sized chunk of it) rides in a fraction of the steps, which are long;
+    one or more, and every step carries B x P / O prompt tokens. `chunks_per_step` is that fraction."""
 
     decode_s: float
     mixed_s: float
@@ -399,9 +400,11 @@ def _chunked_steps(config: ServingConfig, shape: _Shape, seqs: float) -> _Chunke
     decode = decode_step_seconds(config, seqs, shape.context)
     if shape.prompt <= 0:
         return _ChunkedSteps(decode, decode, 0.0)
-    chunk = min(max(config.max_num_batched_tokens - seqs, 1.0), shape.prompt)
+    room = max(config.max_num_batched_tokens - seqs, 1.0)
+    per_step = seqs * shape.prompt / shape.output
+    chunk = min(room, max(shape.prompt, per_step))
     mixed = step_seconds(config, seqs, chunk, shape.context, shape.prompt)
-    return _ChunkedSteps(decode, mixed, seqs * shape.prompt / (shape.output * chunk))
+    return _ChunkedSteps(decode, mixed, per_step / chunk)
 
 
 def _decode_interval(config: ServingConfig, shape: _Shape, batch: float, prefill_busy: float) -> float:

@@ -14,8 +14,10 @@ from dataclasses import replace
 
 from pydantic import BaseModel, Field
 
-from optiinfra.capacity import config_for_instance, max_rps_under_slo
+from optiinfra.capacity import config_for_instance
+from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.shape import TokenShape
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
 from optiinfra.domain.percentiles import nearest_rank
@@ -86,13 +88,11 @@ def kube_workload_spec(
     mix = generator.token_mix
     prompts = sorted(prompt for prompt, _ in mix.pairs)
     slo = demo.slo
-    capacity = max_rps_under_slo(
-        config,
-        mix.mean_prompt_tokens,
-        max(1.0, mix.mean_output_tokens),
-        slo.ttft_p95_s,
-        slo.itl_p95_s,
-        float(nearest_rank(prompts, 0.95)),
+    shape = TokenShape(
+        mix.mean_prompt_tokens, max(1.0, mix.mean_output_tokens), float(nearest_rank(prompts, 0.95))
+    )
+    capacity = (
+        CapacityEstimator().max_rps_under_slo(config, shape, slo.ttft_p95_s, slo.itl_p95_s).requests_per_s
     )
     if not capacity > 0:
         raise ValueError(f"{demo.workload.model_name} on {demo.instance_type} cannot meet {slo}")

@@ -24,9 +24,9 @@ from optiinfra.capacity import (
     ReplicaPerformance,
     ServingConfig,
     config_for_instance,
-    max_throughput_rps,
 )
 from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.truth import truth_max_throughput_rps
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import UtilizationMetric
 from optiinfra.domain.fleet import Workload
@@ -566,7 +566,7 @@ def demo_workload_spec(
     model = capacity_model_for(demo.workload.model_name)
     generator = default_generator(seed)
     mix = generator.token_mix
-    capacity_rps = max_throughput_rps(
+    capacity_rps = truth_max_throughput_rps(
         config_for_instance(instance_type, model), mix.mean_prompt_tokens, max(1.0, mix.mean_output_tokens)
     )
     gpu = demo.profiles[UtilizationMetric.GPU_UTILIZATION]

@@ -26,11 +26,10 @@ from optiinfra.capacity import (
     ReplicaPerformance,
     ServingConfig,
     config_for_instance,
-    max_throughput_rps,
     memory_budget,
-    replica_performance,
 )
 from optiinfra.capacity.roofline import BYTES_PER_GIB
+from optiinfra.capacity.truth import truth_max_throughput_rps, truth_performance
 from optiinfra.domain.fleet import InstanceType
 from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.store import UtilizationSample
@@ -123,10 +122,10 @@ class ReplicaWindow:
         return self.ttft_p95_s <= ttft_p95_s and self.itl_p95_s <= itl_p95_s
 
 
-@lru_cache(maxsize=8192)
 def _performance(config: ServingConfig, load: ReplicaLoad) -> ReplicaPerformance:
-    """Identical replicas of a workload see identical loads in a window: model each pair once."""
-    return replica_performance(config, load)
+    """The replica as the measured reference says it behaves where one covers it, else the roofline
+    (cached: identical replicas of a workload see identical loads in a window)."""
+    return truth_performance(config, load)
 
 
 @lru_cache(maxsize=256)
@@ -152,7 +151,9 @@ def model_window(
     if performance.oom:
         served, running, waiting, busy, kv_usage = 0.0, 0.0, offered * duration_s, 0.0, 0.0
     elif performance.saturated:
-        served = min(offered, max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens))
+        served = min(
+            offered, truth_max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
+        )
         running = _full_batch(config, load)
         waiting, busy, kv_usage = (offered - served) * duration_s, 1.0, 1.0
     else:

@@ -25,6 +25,7 @@ STORE_TABLES = {
     "request_aggregates",
     "prompt_vault",
     "conflicts",
+    "capacity_profiles",
 }
 
 
