@@ -46,6 +46,7 @@ from agents.cost.plan import (
 from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
 from optiinfra.capacity import SERVED_MODELS
+from optiinfra.capacity.truth import TruthSource
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import InstanceType, Workload
 from optiinfra.domain.rates import RateWindow
@@ -480,7 +481,9 @@ def _native_stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def plan_workload(workload: BenchWorkload, policy: CommitmentPolicy, seed: int) -> WorkloadOutcome:
+def plan_workload(
+    workload: BenchWorkload, policy: CommitmentPolicy, seed: int, truth: TruthSource = TruthSource.SILICON
+) -> WorkloadOutcome:
     """The four plans for one workload, and the week-2 replays of the agent's and the optimum's."""
     demand = workload.demand
     current = current_fleet_plan(
@@ -501,8 +504,10 @@ def plan_workload(workload: BenchWorkload, policy: CommitmentPolicy, seed: int) 
         if broken:
             # Costs of plans that do not keep the same rules would not be comparable.
             raise RuntimeError(f"{plan.strategy} plan of {demand.workload.workload_id} breaks: {broken[:3]}")
-    agent_replay = replay_plan(workload.spec, hourly_fleet(agent), workload.week2, seed=seed)
-    optimal_replay = replay_plan(workload.spec, hourly_fleet(optimal.plan), workload.week2, seed=seed)
+    agent_replay = replay_plan(workload.spec, hourly_fleet(agent), workload.week2, seed=seed, truth=truth)
+    optimal_replay = replay_plan(
+        workload.spec, hourly_fleet(optimal.plan), workload.week2, seed=seed, truth=truth
+    )
     return WorkloadOutcome(
         workload,
         current,
@@ -523,6 +528,7 @@ def run_plan_bench(
     seed: int = DEFAULT_SEED,
     json_path: Path | None = None,
     workers: int = DEFAULT_WORKERS,
+    truth: TruthSource = TruthSource.SILICON,
 ) -> PlanBenchResult:
     """Build `fleets` twin fleets, plan every workload four ways and replay the agent's and the optimum's
     plans, `workers` workloads at a time; write the figures to `json_path` when given. The fleets are drawn
@@ -536,11 +542,11 @@ def run_plan_bench(
     data = RealData.load(data_dir)
     builder = FleetBuilder(data, PriceCatalog.load_default(), seed, CapacityCache())
     outcomes: list[FleetOutcome] = []
-    jobs: list[tuple[BenchWorkload, CommitmentPolicy, int]] = []
+    jobs: list[tuple[BenchWorkload, CommitmentPolicy, int, TruthSource]] = []
     for index in range(fleets):
         outcomes.append(FleetOutcome(index, builder.region()))
         for position, workload in enumerate(builder.workloads(index, outcomes[-1].region)):
-            jobs.append((workload, builder.policy, seed * 1_000 + index * 10 + position))
+            jobs.append((workload, builder.policy, seed * 1_000 + index * 10 + position, truth))
     if workers == 1:
         planned = [plan_workload(*job) for job in jobs]
     else:
@@ -618,11 +624,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=_positive_int, default=DEFAULT_WORKERS, help="processes planning workloads"
     )
+    parser.add_argument(
+        "--truth",
+        choices=[t.value for t in TruthSource],
+        default=TruthSource.SILICON.value,
+        help="what the replays' replicas behave by: NVIDIA's silicon-measured reference where it covers the "
+        "GPU (default), or the roofline (the planner's prior)",
+    )
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
     try:
         result = run_plan_bench(
-            data_dir, fleets=args.fleets, seed=args.seed, json_path=args.json_path, workers=args.workers
+            data_dir,
+            fleets=args.fleets,
+            seed=args.seed,
+            json_path=args.json_path,
+            workers=args.workers,
+            truth=TruthSource(args.truth),
         )
     except BenchDataError as error:
         parser.error(str(error))

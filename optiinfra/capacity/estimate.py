@@ -29,9 +29,6 @@ from optiinfra.capacity.shape import TokenShape
 from optiinfra.capacity.silicon import SiliconKey, SiliconReference, default_silicon_reference
 from optiinfra.domain.capacity_profiles import CapacityProfile, find_profile
 
-CONCURRENCY_STEP = 1.25
-"""Ratio between the concurrencies scanned for the best throughput under an objective."""
-
 
 class CapacitySource(StrEnum):
     PROFILE = "profile"
@@ -97,7 +94,7 @@ def roofline_at_concurrency(
         )
 
     low, high = 0.0, top
-    for _ in range(50):
+    for _ in range(32):
         middle = (low + high) / 2
         found = at(middle)
         if not found.saturated and middle * found.e2e_s < concurrency:
@@ -175,26 +172,44 @@ class CapacityEstimator:
         first = self.operating_point(config, shape, 1.0, chosen)
         if not first.meets(ttft_p95_slo_s, itl_p95_slo_s):
             return SloCapacity(0.0, first.source, first.detail)
-        # Latencies only grow with concurrency, so the concurrencies that meet the objective are [1, c*];
-        # find c* by bisection, then take the highest throughput below it (a measured curve need not
-        # rise all the way).
-        low, high = 1.0, float(config.max_num_seqs)
-        if self.operating_point(config, shape, high, chosen).meets(ttft_p95_slo_s, itl_p95_slo_s):
+        # Latencies only grow with concurrency, so the concurrencies that meet the objective are [1, c*]:
+        # find c* on the grid by bisection, then take the highest throughput up to it (a measured curve
+        # need not rise all the way) at the grid's powers of two and c* itself.
+        top = int(math.log(max(float(config.max_num_seqs), 1.0)) / math.log(CONCURRENCY_GRID))
+        low, high = 0, top
+        if self.operating_point(config, shape, CONCURRENCY_GRID**top, chosen).meets(
+            ttft_p95_slo_s, itl_p95_slo_s
+        ):
             low = high
-        while high / low > 1.01:
-            middle = math.sqrt(low * high)
-            if self.operating_point(config, shape, middle, chosen).meets(ttft_p95_slo_s, itl_p95_slo_s):
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self.operating_point(config, shape, CONCURRENCY_GRID**middle, chosen).meets(
+                ttft_p95_slo_s, itl_p95_slo_s
+            ):
                 low = middle
             else:
                 high = middle
-        best = first
-        level = 1.0
-        while level < low:
-            level = min(level * CONCURRENCY_STEP, low)
-            found = self.operating_point(config, shape, level, chosen)
-            if found.meets(ttft_p95_slo_s, itl_p95_slo_s) and found.requests_per_s > best.requests_per_s:
-                best = found
-        return SloCapacity(best.requests_per_s, best.source, best.detail)
+        # Every grid concurrency up to c* meets the objective; their throughputs need no spread.
+        best = max(
+            (self._throughput(config, shape, CONCURRENCY_GRID**k, chosen) for k in range(low + 1)),
+            key=lambda found: found[0],
+        )
+        return SloCapacity(max(best[0], first.requests_per_s), first.source, first.detail)
+
+    def _throughput(
+        self, config: ServingConfig, shape: TokenShape, concurrency: float, source: CapacitySource
+    ) -> tuple[float, CapacitySource]:
+        """Requests/s at `concurrency` from a measured source, without the spread a full answer carries."""
+        if source is CapacitySource.PROFILE:
+            profile = self._profile(config, shape)
+            point = profile.at(concurrency) if profile is not None else None
+            if point is not None:
+                return point.requests_per_s, CapacitySource.PROFILE
+        table = self._silicon.table(_silicon_key(config))
+        found = table.at(shape.mean_prompt_tokens, shape.mean_output_tokens, concurrency) if table else None
+        if found is not None and found.fits:
+            return found.requests_per_s, CapacitySource.SILICON
+        return self.operating_point(config, shape, concurrency, source).requests_per_s, source
 
     # --- sources ----------------------------------------------------------------------------------------
 
@@ -242,9 +257,10 @@ class CapacityEstimator:
         detail = table.provenance.describe()
         if not point.fits:
             return _unserved(concurrency, CapacitySource.SILICON, f"{detail}: does not fit in GPU memory")
-        prior = self._from_roofline(config, shape, concurrency)
+        prior = _prior_spread(config, shape, concurrency)
         return _scaled(
             prior,
+            concurrency=concurrency,
             ttft_mean_s=point.ttft_ms / 1000,
             tpot_mean_s=point.tpot_ms / 1000,
             requests_per_s=point.requests_per_s,
@@ -260,9 +276,10 @@ class CapacityEstimator:
         if profile is None or point is None:
             return None
         detail = f"{profile.tool} profile {profile.source_file}".strip()
-        prior = self._from_roofline(config, shape, concurrency)
+        prior = _prior_spread(config, shape, concurrency)
         scaled = _scaled(
             prior,
+            concurrency=concurrency,
             ttft_mean_s=point.ttft_mean_ms / 1000,
             tpot_mean_s=point.tpot_mean_ms / 1000,
             requests_per_s=point.requests_per_s,
@@ -284,29 +301,63 @@ class CapacityEstimator:
         )
 
 
+@dataclass(frozen=True)
+class _Spread:
+    """Tail over mean of TTFT and TPOT (p95, p99) at one operating point of the roofline."""
+
+    ttft_p95: float = 1.0
+    ttft_p99: float = 1.0
+    tpot_p95: float = 1.0
+    tpot_p99: float = 1.0
+
+
+CONCURRENCY_GRID = 1.02
+"""Concurrencies are read on a 2% grid: the picture barely moves within a step, the same grid serves the
+planner and the twin's truth (so both see the same spread), and repeated questions reuse the solves."""
+
+
+def on_grid(concurrency: float) -> float:
+    return float(CONCURRENCY_GRID ** round(math.log(max(concurrency, 1.0)) / math.log(CONCURRENCY_GRID)))
+
+
+@lru_cache(maxsize=8192)
+def _spread_at(config: ServingConfig, shape: TokenShape, concurrency: float) -> _Spread | None:
+    found = roofline_at_concurrency(config, shape, concurrency)
+    if found.saturated or not (found.ttft_mean_s > 0 and found.itl_s > 0):
+        return None
+    return _Spread(
+        found.ttft_p95_s / found.ttft_mean_s,
+        found.ttft_p99_s / found.ttft_mean_s,
+        found.itl_p95_s / found.itl_s,
+        found.itl_p99_s / found.itl_s,
+    )
+
+
+def _prior_spread(config: ServingConfig, shape: TokenShape, concurrency: float) -> _Spread:
+    """The roofline's spread at `concurrency` (on the grid); none where the roofline saturates."""
+    return _spread_at(config, shape, on_grid(concurrency)) or _Spread()
+
+
 def _scaled(
-    prior: OperatingPoint,
+    spread: _Spread,
     *,
+    concurrency: float,
     ttft_mean_s: float,
     tpot_mean_s: float,
     requests_per_s: float,
     source: CapacitySource,
     detail: str,
 ) -> OperatingPoint:
-    """Measured means with the prior's spread (its p95/mean and p99/mean at the same operating point)."""
-
-    def ratio(tail: float, mean: float) -> float:
-        return tail / mean if prior.served and mean > 0 and math.isfinite(tail) else 1.0
-
+    """Measured means with the roofline's spread (its p95/mean and p99/mean) at the same concurrency."""
     return OperatingPoint(
-        concurrency=prior.concurrency,
+        concurrency=concurrency,
         requests_per_s=requests_per_s,
         ttft_mean_s=ttft_mean_s,
-        ttft_p95_s=ttft_mean_s * ratio(prior.ttft_p95_s, prior.ttft_mean_s),
-        ttft_p99_s=ttft_mean_s * ratio(prior.ttft_p99_s, prior.ttft_mean_s),
+        ttft_p95_s=ttft_mean_s * spread.ttft_p95,
+        ttft_p99_s=ttft_mean_s * spread.ttft_p99,
         tpot_mean_s=tpot_mean_s,
-        tpot_p95_s=tpot_mean_s * ratio(prior.tpot_p95_s, prior.tpot_mean_s),
-        tpot_p99_s=tpot_mean_s * ratio(prior.tpot_p99_s, prior.tpot_mean_s),
+        tpot_p95_s=tpot_mean_s * spread.tpot_p95,
+        tpot_p99_s=tpot_mean_s * spread.tpot_p99,
         source=source,
         detail=detail,
     )

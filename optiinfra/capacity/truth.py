@@ -15,7 +15,7 @@ from dataclasses import replace
 from enum import StrEnum
 from functools import lru_cache
 
-from optiinfra.capacity.estimate import roofline_at_concurrency
+from optiinfra.capacity.estimate import on_grid, roofline_at_concurrency
 from optiinfra.capacity.roofline import (
     ItlDistribution,
     ReplicaLoad,
@@ -76,7 +76,7 @@ def truth_performance(
     top = truth_max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
     if load.arrival_rps >= top:
         return replace(prior, saturated=True, utilization=math.inf, reason="beyond the measured capacity")
-    concurrency = _concurrency_for(table, config, load)
+    concurrency = on_grid(_concurrency_for(table, config, load))
     point = table.at(load.mean_prompt_tokens, load.mean_output_tokens, concurrency)
     if point is None or not point.fits:
         return prior

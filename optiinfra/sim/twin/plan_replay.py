@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from optiinfra.capacity import ServingConfig, config_for_instance
 from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.truth import TruthSource
 from optiinfra.domain.fleet import InstanceType
 from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic.models import DAY_S, HOUR_S
@@ -107,6 +108,7 @@ class PlanReplayResult:
 class _Replay:
     spec: WorkloadTwinSpec
     interruptions: SpotInterruptions
+    truth: TruthSource = TruthSource.SILICON
     configs: dict[str, ServingConfig] = field(default_factory=dict)
     worst_ttft: float = 0.0
     failure_reason: str | None = None
@@ -130,6 +132,7 @@ class _Replay:
                 group.instance_type,
                 self.spec.replica_load(share),
                 window.duration_s,
+                self.truth,
             )
             self.worst_ttft = max(self.worst_ttft, modelled.performance.ttft_p95_s)
             if not modelled.meets(self.spec.slo.ttft_p95_s, self.spec.slo.itl_p95_s):
@@ -169,16 +172,18 @@ def replay_plan(
     *,
     seed: int,
     replacement_delay_s: float = DEFAULT_REPLACEMENT_DELAY_S,
+    truth: TruthSource = TruthSource.SILICON,
 ) -> PlanReplayResult:
     """Replay `windows` (seconds from midnight UTC of day 0) against the replicas `fleet_by_hour` gives for
-    each hour of the day, with the workload's token mix and SLO from `spec`."""
+    each hour of the day, with the workload's token mix and SLO from `spec`; `truth` is what the replicas'
+    behaviour comes from (NVIDIA's measured reference where it covers the GPU, or the roofline)."""
     if len(fleet_by_hour) != HOURS_PER_DAY:
         raise ValueError(
             f"a plan gives replicas for {HOURS_PER_DAY} hours of the day, got {len(fleet_by_hour)}"
         )
     if not windows:
         raise ValueError("a plan replay needs at least one window of traffic")
-    replay = _Replay(spec, SpotInterruptions(seed, replacement_delay_s))
+    replay = _Replay(spec, SpotInterruptions(seed, replacement_delay_s), truth)
     met = 0
     for window in sorted(windows, key=lambda w: w.start_s):
         hour = int((window.start_s % DAY_S) // HOUR_S) % HOURS_PER_DAY

@@ -28,8 +28,8 @@ from optiinfra.capacity import (
     config_for_instance,
     memory_budget,
 )
-from optiinfra.capacity.roofline import BYTES_PER_GIB
-from optiinfra.capacity.truth import truth_max_throughput_rps, truth_performance
+from optiinfra.capacity.roofline import BYTES_PER_GIB, max_throughput_rps
+from optiinfra.capacity.truth import TruthSource, truth_max_throughput_rps, truth_performance
 from optiinfra.domain.fleet import InstanceType
 from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.store import UtilizationSample
@@ -122,10 +122,12 @@ class ReplicaWindow:
         return self.ttft_p95_s <= ttft_p95_s and self.itl_p95_s <= itl_p95_s
 
 
-def _performance(config: ServingConfig, load: ReplicaLoad) -> ReplicaPerformance:
+def _performance(
+    config: ServingConfig, load: ReplicaLoad, truth: TruthSource = TruthSource.SILICON
+) -> ReplicaPerformance:
     """The replica as the measured reference says it behaves where one covers it, else the roofline
     (cached: identical replicas of a workload see identical loads in a window)."""
-    return truth_performance(config, load)
+    return truth_performance(config, load, truth)
 
 
 @lru_cache(maxsize=256)
@@ -141,19 +143,27 @@ def _memory_figures(config: ServingConfig) -> tuple[float, float, float]:
 
 
 def model_window(
-    config: ServingConfig, instance_type: InstanceType, load: ReplicaLoad, duration_s: float
+    config: ServingConfig,
+    instance_type: InstanceType,
+    load: ReplicaLoad,
+    duration_s: float,
+    truth: TruthSource = TruthSource.SILICON,
 ) -> ReplicaWindow:
-    """The capacity model's view of one replica over one window, with no side effects (dry runs use it)."""
+    """The capacity model's view of one replica over one window, with no side effects (dry runs use it);
+    `truth` picks what the replica's behaviour comes from (the measured reference, or the roofline)."""
     if not duration_s > 0:
         raise ValueError(f"window duration must be positive, got {duration_s}")
-    performance = _performance(config, load)
+    performance = _performance(config, load, truth)
     offered = load.arrival_rps
     if performance.oom:
         served, running, waiting, busy, kv_usage = 0.0, 0.0, offered * duration_s, 0.0, 0.0
     elif performance.saturated:
-        served = min(
-            offered, truth_max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
+        top = (
+            truth_max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
+            if truth is TruthSource.SILICON
+            else max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
         )
+        served = min(offered, top)
         running = _full_batch(config, load)
         waiting, busy, kv_usage = (offered - served) * duration_s, 1.0, 1.0
     else:

@@ -42,7 +42,9 @@ def test_the_best_source_that_covers_a_deployment_answers_and_says_so() -> None:
     assert on_h100.tpot_mean_s == pytest.approx(0.0156, rel=0.06)
     assert prior.source is CapacitySource.ROOFLINE and prior.tpot_mean_s != on_h100.tpot_mean_s
     # Percentiles keep the prior's shape around the measured means.
-    assert on_h100.ttft_p95_s / on_h100.ttft_mean_s == pytest.approx(prior.ttft_p95_s / prior.ttft_mean_s)
+    assert on_h100.ttft_p95_s / on_h100.ttft_mean_s == pytest.approx(
+        prior.ttft_p95_s / prior.ttft_mean_s, rel=0.02
+    )
 
 
 def test_a_source_asked_for_that_does_not_cover_the_deployment_falls_back_and_says_so() -> None:
