@@ -396,12 +396,16 @@ class _ChunkedSteps:
         return k * self.mixed_s
 
 
-def _chunked_steps(config: ServingConfig, shape: _Shape, seqs: float) -> _ChunkedSteps:
+def _chunked_steps(config: ServingConfig, shape: _Shape, batch: float) -> _ChunkedSteps:
+    """Steps at a mean of `batch` decoding sequences. The steps' costs take at least one sequence; the share
+    of gaps a prompt chunk lengthens takes the mean itself: a request decoding alone never waits behind
+    its own prefill, so below one sequence in flight few gaps span one."""
+    seqs = max(batch, 1.0)
     decode = decode_step_seconds(config, seqs, shape.context)
     if shape.prompt <= 0:
         return _ChunkedSteps(decode, decode, 0.0)
     room = max(config.max_num_batched_tokens - seqs, 1.0)
-    per_step = seqs * shape.prompt / shape.output
+    per_step = max(batch, 0.0) * shape.prompt / shape.output
     chunk = min(room, max(shape.prompt, per_step))
     mixed = step_seconds(config, seqs, chunk, shape.context, shape.prompt)
     return _ChunkedSteps(decode, mixed, per_step / chunk)
@@ -411,7 +415,7 @@ def _decode_interval(config: ServingConfig, shape: _Shape, batch: float, prefill
     """Mean time between a sequence's tokens at `batch` decoding sequences (never fewer than itself)."""
     seqs = max(batch, 1.0)
     if config.chunked_prefill:
-        return _chunked_steps(config, shape, seqs).interval_s
+        return _chunked_steps(config, shape, batch).interval_s
     return decode_step_seconds(config, seqs, shape.context) / (1 - prefill_busy)
 
 
@@ -517,19 +521,20 @@ def _steady_state(config: ServingConfig, shape: _Shape, rate: float) -> _SteadyS
         prefill_mean,
         slot_hold,
         occupancy,
-        _itl_distribution(config, shape, rate, seqs),
+        _itl_distribution(config, shape, rate, batch),
     )
 
 
-def _itl_distribution(config: ServingConfig, shape: _Shape, rate: float, seqs: float) -> ItlDistribution:
+def _itl_distribution(config: ServingConfig, shape: _Shape, rate: float, batch: float) -> ItlDistribution:
     """Pure-decode and prefill-carrying steps at the operating point. With chunked prefill the share of
     steps that carry a chunk is the chunks per decode step (`_ChunkedSteps`); without it, a gap that spans
     a prefill step lasts the decode step plus the prefill, once per arriving request."""
+    seqs = max(batch, 1.0)
     decode = decode_step_seconds(config, seqs, shape.context)
     if shape.prompt <= 0 or rate <= 0:
         return ItlDistribution(decode, decode, 0.0)
     if config.chunked_prefill:
-        steps = _chunked_steps(config, shape, seqs)
+        steps = _chunked_steps(config, shape, batch)
         return ItlDistribution(steps.decode_s, steps.mixed_s, min(1.0, steps.chunks_per_step))
     mixed = decode + prefill_seconds(config, shape.prompt)
     mixed_per_s = rate

@@ -83,11 +83,15 @@ def truth_performance(
     shape = TokenShape(
         load.mean_prompt_tokens, load.mean_output_tokens, load.p95_prompt_tokens, load.p99_prompt_tokens
     )
-    at_same = roofline_at_concurrency(config, shape, concurrency)
-    if at_same.saturated or at_same.ttft_mean_s <= 0 or at_same.itl_s <= 0:
+    reference = roofline_at_concurrency(config, shape, concurrency)
+    if reference.saturated or reference.ttft_mean_s <= 0 or reference.itl_s <= 0:
         return prior
-    k_ttft = point.ttft_ms / 1000 / at_same.ttft_mean_s
-    k_itl = point.tpot_ms / 1000 / at_same.itl_s
+    k_ttft = point.ttft_ms / 1000 / reference.ttft_mean_s
+    k_itl = point.tpot_ms / 1000 / reference.itl_s
+    # Below one request in flight the reference has no row: the roofline's own picture at the rate (an
+    # idle replica runs nothing), at the levels the reference gives one request alone.
+    light = load.arrival_rps < _rate_at(table, load, 1.0)
+    at_same = prior if light else reference
     itl = at_same.itl
     ttft_mean = at_same.ttft_mean_s * k_ttft
     return replace(
@@ -106,14 +110,18 @@ def truth_performance(
     )
 
 
+def _rate_at(table: SiliconTable, load: ReplicaLoad, concurrency: float) -> float:
+    point = table.at(load.mean_prompt_tokens, load.mean_output_tokens, concurrency)
+    return point.requests_per_s if point is not None else 0.0
+
+
 def _concurrency_for(table: SiliconTable, config: ServingConfig, load: ReplicaLoad) -> float:
     """The concurrency at which the reference serves the arrival rate (its throughput rises with it); at
     least one request in flight."""
     low, high = 1.0, float(min(config.max_num_seqs, 256))
 
     def rate_at(level: float) -> float:
-        point = table.at(load.mean_prompt_tokens, load.mean_output_tokens, level)
-        return point.requests_per_s if point is not None else 0.0
+        return _rate_at(table, load, level)
 
     if rate_at(low) >= load.arrival_rps:
         return low

@@ -85,7 +85,7 @@ async def wait_for_phase(
         if status.phase is phase:
             return status
         if time.monotonic() > deadline:
-            raise AssertionError(f"{handle.id} stayed in {status.phase}, expected {phase}")
+            raise AssertionError(f"{handle.id} stayed in {status.phase}, expected {phase}: {status}")
         await asyncio.sleep(0.2)
 
 
