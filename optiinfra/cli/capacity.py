@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource
-from optiinfra.capacity.gpus import gpu_spec_named, known_gpu_names
-from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.gpus import GpuSpec, gpu_spec_named, known_gpu_names
+from optiinfra.capacity.models import ModelSpec, capacity_model_for
 from optiinfra.capacity.profile_import import ProfileFormatError, read_profile_file
 from optiinfra.capacity.roofline import ServingConfig, default_max_num_batched_tokens, memory_budget
 from optiinfra.capacity.shape import TokenShape
@@ -33,6 +33,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _deployment(gpu: str, model: str) -> tuple[GpuSpec, ModelSpec]:
+    """The GPU as nvidia-smi names it and the model as Hugging Face does, or a one-line error."""
+    try:
+        spec = gpu_spec_named(gpu)
+    except KeyError:
+        raise _fail(f"unknown GPU {gpu!r}; known: {', '.join(known_gpu_names())}") from None
+    try:
+        return spec, capacity_model_for(model)
+    except KeyError as error:
+        raise _fail(str(error.args[0])) from None
+
+
 @capacity_app.command("estimate")
 def estimate(
     gpu: Annotated[str, typer.Option(help='GPU as nvidia-smi names it: "H100", "L40S", "A100 80GB", "A10G"')],
@@ -46,15 +58,8 @@ def estimate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """TTFT and TPOT (p50 and p95) and requests/s of one replica with CONCURRENCY requests in flight."""
-    try:
-        spec = gpu_spec_named(gpu)
-    except KeyError:
-        raise _fail(f"unknown GPU {gpu!r}; known: {', '.join(known_gpu_names())}") from None
-    try:
-        served = capacity_model_for(model)
-    except KeyError as error:
-        raise _fail(str(error.args[0])) from None
+    """TTFT and TPOT (mean and p95) and requests/s of one replica with CONCURRENCY requests in flight."""
+    spec, served = _deployment(gpu, model)
     config = ServingConfig(spec, tp, served, max_num_batched_tokens=default_max_num_batched_tokens(spec))
     budget = memory_budget(config)
     if not budget.fits:
@@ -119,14 +124,7 @@ def profile_from_file(
         raise _fail(f"{path} does not name its GPU: pass --gpu (e.g. H100, L40S, A10G)")
     if model_id is None:
         raise _fail(f"{path} does not name its model: pass --model (a Hugging Face id)")
-    try:
-        spec = gpu_spec_named(gpu_name)
-    except KeyError:
-        raise _fail(f"unknown GPU {gpu_name!r}; known: {', '.join(known_gpu_names())}") from None
-    try:
-        served = capacity_model_for(model_id)
-    except KeyError as error:
-        raise _fail(str(error.args[0])) from None
+    spec, served = _deployment(gpu_name, model_id)
     try:
         return CapacityProfile(
             customer_id=customer_id,
