@@ -172,15 +172,21 @@ class CapacityEstimator:
         first = self.operating_point(config, shape, 1.0, chosen)
         if not first.meets(ttft_p95_slo_s, itl_p95_slo_s):
             return SloCapacity(0.0, first.source, first.detail)
-        # Latencies only grow with concurrency, so the concurrencies that meet the objective are [1, c*]:
-        # find c* on the grid by bisection, then take the highest throughput up to it (a measured curve
-        # need not rise all the way) at the grid's powers of two and c* itself.
+        # A replica carries every rate up to its capacity, each at the concurrency that rate settles at,
+        # so the objective must hold at all concurrencies up to c*. It need not hold beyond the first miss:
+        # past the chunked-prefill tail, when every step carries prompt tokens, gaps are uniformly long
+        # and a p95 objective can be met again at a rate the replica only reaches by passing the miss.
+        # Walk up in 10% steps to the first miss, then bisect on the grid below it.
         top = int(math.log(max(float(config.max_num_seqs), 1.0)) / math.log(CONCURRENCY_GRID))
-        low, high = 0, top
-        if self.operating_point(config, shape, CONCURRENCY_GRID**top, chosen).meets(
-            ttft_p95_slo_s, itl_p95_slo_s
-        ):
-            low = high
+        stride = round(math.log(COARSE_STEP) / math.log(CONCURRENCY_GRID))
+        low, high = 0, top + 1
+        for index in range(stride, top + 1, stride):
+            if not self.operating_point(config, shape, CONCURRENCY_GRID**index, chosen).meets(
+                ttft_p95_slo_s, itl_p95_slo_s
+            ):
+                high = index
+                break
+            low = index
         while high - low > 1:
             middle = (low + high) // 2
             if self.operating_point(config, shape, CONCURRENCY_GRID**middle, chosen).meets(
@@ -310,6 +316,9 @@ class _Spread:
     tpot_p95: float = 1.0
     tpot_p99: float = 1.0
 
+
+COARSE_STEP = 1.1
+"""Ratio between the concurrencies walked up to the first that misses an objective."""
 
 CONCURRENCY_GRID = 1.02
 """Concurrencies are read on a 2% grid: the picture barely moves within a step, the same grid serves the

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource
-from optiinfra.capacity.gpus import A10G, H100, L40S
-from optiinfra.capacity.models import LLAMA_3_1_8B
+from optiinfra.capacity.gpus import A10G, H100, H200, L40S
+from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B
 from optiinfra.capacity.profile_import import read_profile_file
 from optiinfra.capacity.roofline import (
     ReplicaLoad,
@@ -18,7 +18,8 @@ from optiinfra.capacity.roofline import (
     replica_performance,
     step_seconds,
 )
-from optiinfra.capacity.shape import TokenShape
+from optiinfra.capacity.shape import TokenShape, default_token_shape
+from optiinfra.capacity.truth import truth_performance
 from optiinfra.domain.capacity_profiles import CapacityProfile
 
 PROFILES = Path(__file__).parent / "fixtures" / "profiles"
@@ -110,3 +111,27 @@ def test_capacity_under_an_objective_names_its_source_and_loosens_with_the_objec
     assert tight.source is loose.source is CapacitySource.SILICON
     assert 0 < tight.requests_per_s <= loose.requests_per_s
     assert estimator.max_rps_under_slo(_config(H100), shape, 0.001, 0.2).requests_per_s == 0.0
+
+
+def test_every_rate_up_to_the_capacity_meets_the_objective_on_the_replayed_truth() -> None:
+    # Past the chunked-prefill tail every step carries prompt tokens and gaps are uniformly long, so a p95
+    # objective can hold again at high concurrency; a replica reaches that rate only by passing the miss.
+    config = ServingConfig(H200, 8, LLAMA_3_1_70B, max_num_batched_tokens=8192)
+    shape = default_token_shape()
+    found = CapacityEstimator().max_rps_under_slo(config, shape, 5.0, 0.1)
+    assert found.source is CapacitySource.SILICON and found.requests_per_s > 0
+    for fraction in (0.2, 0.4, 0.6, 0.8, 0.95):
+        load = ReplicaLoad(
+            fraction * found.requests_per_s,
+            shape.mean_prompt_tokens,
+            shape.mean_output_tokens,
+            shape.p95_prompt_tokens,
+            shape.p99_prompt_tokens,
+        )
+        truth = truth_performance(config, load)
+        assert not truth.saturated and truth.ttft_p95_s <= 5.0 and truth.itl_p95_s <= 0.1, (fraction, truth)
+    beyond = truth_performance(
+        config,
+        ReplicaLoad(1.3 * found.requests_per_s, shape.mean_prompt_tokens, shape.mean_output_tokens),
+    )
+    assert beyond.itl_p95_s > 0.1
