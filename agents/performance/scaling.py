@@ -149,6 +149,8 @@ def _evidence(
         "latency_correction": round(correction, 3),
         "forecast_method": choice.method.value,
         "instance_type": context.instance_type.name,
+        "capacity_source": context.current_capacity.source.value,
+        "request_shape_source": context.shape.source.value,
     }
     for method, error in choice.mape_by_method.items():
         evidence[f"mape_{method.value}"] = round(error, 2)
@@ -179,7 +181,7 @@ def _scale_up(
     reasoning = (
         f"{why}The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in "
         f"the next interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} "
-        f"req/s within the SLO (model capacity corrected by measured latency x{correction:.2f}), so "
+        f"req/s within the SLO ({context.sources}, corrected by measured latency x{correction:.2f}), so "
         f"{target} replicas are needed ahead of the traffic, {added} more than the {current} running. "
         f"{decision.reason} "
         f"This raises cost by ${monthly_increase:,.0f}/month."
@@ -232,7 +234,8 @@ def _scale_down(
     reasoning = (
         f"The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in the "
         f"next interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} "
-        f"req/s within the SLO (corrected by measured latency x{correction:.2f}), so {target} of the "
+        f"req/s within the SLO ({context.sources}, corrected by measured latency x{correction:.2f}), "
+        f"so {target} of the "
         f"{current} replicas carry it. "
         f"{decision.reason} The {removed} removed pods are drained first: they leave the Service, finish "
         f"their in-flight requests (up to {settings.drain_timeout_seconds}s), and only then is the "

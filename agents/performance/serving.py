@@ -40,9 +40,21 @@ class ServingContext:
         return monthly(self.replica_hourly_usd)
 
     @cached_property
+    def current_capacity(self) -> SloCapacity:
+        """`capacity` of the replica as deployed, computed once (each is a search on the estimator)."""
+        return self.capacity(self.config)
+
+    @property
     def current_capacity_rps(self) -> float:
-        """`capacity_rps` of the replica as deployed, computed once (each is a bisection on the model)."""
-        return self.capacity_rps(self.config)
+        return self.current_capacity.requests_per_s
+
+    @property
+    def sources(self) -> str:
+        """Where the figures come from, as a recommendation states it."""
+        return (
+            f"capacity from the {self.current_capacity.source.value} source, "
+            f"request lengths from the {self.shape.source.value}"
+        )
 
     def capacity(self, config: ServingConfig) -> SloCapacity:
         """Requests/s one replica with `config` serves with p95 TTFT and p95 ITL within the target, from
