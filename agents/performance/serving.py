@@ -8,7 +8,7 @@ from functools import cached_property
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
 from agents.request_shape import measured_token_shape
-from optiinfra.capacity import ReplicaLoad, ServingConfig, memory_budget, replica_performance
+from optiinfra.capacity import ServingConfig, memory_budget, replica_performance
 from optiinfra.capacity.estimate import CapacityEstimator, SloCapacity
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.capacity.shape import TokenShape
@@ -68,16 +68,7 @@ class ServingContext:
 
     def expected_latency(self, rate_per_replica: float) -> tuple[float, float] | None:
         """The capacity model's p95 TTFT and p95 ITL at this load per replica; None when it saturates."""
-        found = replica_performance(
-            self.config,
-            ReplicaLoad(
-                rate_per_replica,
-                self.shape.mean_prompt_tokens,
-                self.shape.mean_output_tokens,
-                self.shape.p95_prompt_tokens,
-                self.shape.p99_prompt_tokens,
-            ),
-        )
+        found = replica_performance(self.config, self.shape.at_rate(rate_per_replica))
         if found.saturated:
             return None
         return found.ttft_p95_s, found.itl_p95_s

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from optiinfra.capacity.compare import compare_with_published
-from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource, OperatingPoint
+from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource, OperatingPoint, silicon_key
 from optiinfra.capacity.gpus import A100_80GB, H100, L40S, GpuSpec
 from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B, ModelSpec
 from optiinfra.capacity.roofline import ServingConfig, default_max_num_batched_tokens
@@ -92,7 +92,7 @@ def measure(live: bool) -> list[GridPoint]:
     for gpu in GPUS:
         for model, tp in DEPLOYMENTS:
             config = ServingConfig(gpu, tp, model, max_num_batched_tokens=default_max_num_batched_tokens(gpu))
-            reference = _reference_for(SiliconKey(gpu.name, model.name, tp), live)
+            reference = _reference_for(silicon_key(config), live)
             if reference is None:
                 continue
             for isl in PROMPTS:

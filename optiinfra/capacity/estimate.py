@@ -17,9 +17,9 @@ from enum import StrEnum
 from functools import lru_cache
 
 from optiinfra.capacity.roofline import (
-    ReplicaLoad,
     ReplicaPerformance,
     ServingConfig,
+    largest_feasible_rate,
     max_rps_under_slo,
     max_throughput_rps,
     memory_budget,
@@ -81,27 +81,11 @@ def roofline_at_concurrency(
     average (Little's law: rate x mean end-to-end time = concurrency), found by bisection."""
     top = max_throughput_rps(config, shape.mean_prompt_tokens, shape.mean_output_tokens)
 
-    def at(rate: float) -> ReplicaPerformance:
-        return replica_performance(
-            config,
-            ReplicaLoad(
-                rate,
-                shape.mean_prompt_tokens,
-                shape.mean_output_tokens,
-                shape.p95_prompt_tokens,
-                shape.p99_prompt_tokens,
-            ),
-        )
+    def below(rate: float) -> bool:
+        found = replica_performance(config, shape.at_rate(rate))
+        return not found.saturated and rate * found.e2e_s < concurrency
 
-    low, high = 0.0, top
-    for _ in range(32):
-        middle = (low + high) / 2
-        found = at(middle)
-        if not found.saturated and middle * found.e2e_s < concurrency:
-            low = middle
-        else:
-            high = middle
-    return at(low)
+    return replica_performance(config, shape.at_rate(largest_feasible_rate(top, below, iterations=32)))
 
 
 class CapacityEstimator:
@@ -122,7 +106,7 @@ class CapacityEstimator:
         """The best source that covers this deployment and shape."""
         if self._profile(config, shape) is not None:
             return CapacitySource.PROFILE
-        table = self._silicon.table(_silicon_key(config))
+        table = self._silicon.table(silicon_key(config))
         if table is not None and table.covers(shape.mean_prompt_tokens, shape.mean_output_tokens, 1):
             return CapacitySource.SILICON
         return CapacitySource.ROOFLINE
@@ -195,27 +179,25 @@ class CapacityEstimator:
                 low = middle
             else:
                 high = middle
-        # Every grid concurrency up to c* meets the objective; their throughputs need no spread.
-        best = max(
-            (self._throughput(config, shape, CONCURRENCY_GRID**k, chosen) for k in range(low + 1)),
-            key=lambda found: found[0],
-        )
-        return SloCapacity(max(best[0], first.requests_per_s), first.source, first.detail)
+        # Every grid concurrency up to c* meets the objective (the first is concurrency 1); their
+        # throughputs need no spread.
+        best = max(self._throughput(config, shape, CONCURRENCY_GRID**k, chosen) for k in range(low + 1))
+        return SloCapacity(best, first.source, first.detail)
 
     def _throughput(
         self, config: ServingConfig, shape: TokenShape, concurrency: float, source: CapacitySource
-    ) -> tuple[float, CapacitySource]:
+    ) -> float:
         """Requests/s at `concurrency` from a measured source, without the spread a full answer carries."""
         if source is CapacitySource.PROFILE:
             profile = self._profile(config, shape)
             point = profile.at(concurrency) if profile is not None else None
             if point is not None:
-                return point.requests_per_s, CapacitySource.PROFILE
-        table = self._silicon.table(_silicon_key(config))
+                return point.requests_per_s
+        table = self._silicon.table(silicon_key(config))
         found = table.at(shape.mean_prompt_tokens, shape.mean_output_tokens, concurrency) if table else None
         if found is not None and found.fits:
-            return found.requests_per_s, CapacitySource.SILICON
-        return self.operating_point(config, shape, concurrency, source).requests_per_s, source
+            return found.requests_per_s
+        return self.operating_point(config, shape, concurrency, source).requests_per_s
 
     # --- sources ----------------------------------------------------------------------------------------
 
@@ -254,7 +236,7 @@ class CapacityEstimator:
     def _from_silicon(
         self, config: ServingConfig, shape: TokenShape, concurrency: float
     ) -> OperatingPoint | None:
-        table = self._silicon.table(_silicon_key(config))
+        table = self._silicon.table(silicon_key(config))
         if table is None:
             return None
         point = table.at(shape.mean_prompt_tokens, shape.mean_output_tokens, concurrency)
@@ -372,7 +354,8 @@ def _scaled(
     )
 
 
-def _silicon_key(config: ServingConfig) -> SiliconKey:
+def silicon_key(config: ServingConfig) -> SiliconKey:
+    """The deployment a silicon table would cover: GPU, model and tensor-parallel degree."""
     return SiliconKey(config.gpu.name, config.model.name, config.tensor_parallel)
 
 

@@ -12,10 +12,11 @@ Physics (per engine step, per GPU of a tensor-parallel group):
 
 Queueing (continuous batching, one replica, Poisson arrivals, steady state):
 
-- With chunked prefill (vLLM V1's default) every step carries the decode tokens of the running batch plus
-  prompt tokens of newly admitted requests, on average `B * prompt / output` of them, so prefill work is
-  folded into the step time. Without it (vLLM V0's default) prefill steps pause decoding, so the GPU time
-  a request costs is its prefill plus its share of the decode steps.
+- With chunked prefill (vLLM V1's default) the batch of B sequences admits B / output prompts per decode
+  step. Below one, a whole prompt (or a budget-sized chunk of it) rides in that share of the steps, which
+  are long, and the mean gap is the decode step plus that share of their extra time; from one up, every
+  step carries B * prompt / output prompt tokens. Without it (vLLM V0's default) prefill steps pause
+  decoding, so the GPU time a request costs is its prefill plus its share of the decode steps.
 - The running batch B follows from Little's law, B = arrival rate * output tokens * inter-token latency,
   where the latency itself grows with B; throughput grows with B, so B is found by bisection. The batch is
   bounded by `max_num_seqs`, by the KV cache (each sequence holds prompt + output/2 tokens on average) and,
@@ -287,10 +288,6 @@ class ItlDistribution:
 
     def quantile(self, q: float) -> float:
         return self.mixed_step_s if self.mixed_share > 1.0 - q else self.decode_step_s
-
-    @property
-    def mean_s(self) -> float:
-        return self.mixed_share * self.mixed_step_s + (1.0 - self.mixed_share) * self.decode_step_s
 
 
 @dataclass(frozen=True)
@@ -615,10 +612,10 @@ def max_throughput_rps(config: ServingConfig, prompt_tokens: float, output_token
     if isinstance(shape, str):
         return 0.0
     upper = _throughput_at(config, shape, _batch_limit(config, shape))
-    return _largest_feasible_rate(upper, lambda rate: not isinstance(_steady_state(config, shape, rate), str))
+    return largest_feasible_rate(upper, lambda rate: not isinstance(_steady_state(config, shape, rate), str))
 
 
-def _largest_feasible_rate(upper: float, feasible: Callable[[float], bool], iterations: int = 60) -> float:
+def largest_feasible_rate(upper: float, feasible: Callable[[float], bool], iterations: int = 60) -> float:
     """Largest rate in [0, upper] for which `feasible` holds, given feasibility only shrinks with rate."""
     low, high = 0.0, upper
     for _ in range(iterations):
@@ -650,4 +647,4 @@ def max_rps_under_slo(
 
     if capacity <= 0 or not meets_slo(0.0):
         return 0.0
-    return _largest_feasible_rate(capacity, meets_slo)
+    return largest_feasible_rate(capacity, meets_slo)

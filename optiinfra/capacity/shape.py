@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from optiinfra.capacity.roofline import ReplicaLoad
 from optiinfra.domain.percentiles import nearest_rank
 
 
@@ -35,6 +36,23 @@ class TokenShape:
     def __post_init__(self) -> None:
         if self.mean_prompt_tokens < 0 or self.mean_output_tokens < 1:
             raise ValueError("mean prompt tokens must be >= 0 and mean output tokens >= 1")
+
+    @classmethod
+    def of_load(cls, load: ReplicaLoad) -> TokenShape:
+        """The request lengths of a load offered to a replica."""
+        return cls(
+            load.mean_prompt_tokens, load.mean_output_tokens, load.p95_prompt_tokens, load.p99_prompt_tokens
+        )
+
+    def at_rate(self, arrival_rps: float) -> ReplicaLoad:
+        """These requests offered to one replica at `arrival_rps`."""
+        return ReplicaLoad(
+            arrival_rps,
+            self.mean_prompt_tokens,
+            self.mean_output_tokens,
+            self.p95_prompt_tokens,
+            self.p99_prompt_tokens,
+        )
 
     @classmethod
     def from_pairs(cls, pairs: Sequence[tuple[int, int]], source: ShapeSource) -> TokenShape:

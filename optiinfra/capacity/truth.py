@@ -15,7 +15,7 @@ from dataclasses import replace
 from enum import StrEnum
 from functools import lru_cache
 
-from optiinfra.capacity.estimate import on_grid, roofline_at_concurrency
+from optiinfra.capacity.estimate import on_grid, roofline_at_concurrency, silicon_key
 from optiinfra.capacity.roofline import (
     ItlDistribution,
     ReplicaLoad,
@@ -25,7 +25,7 @@ from optiinfra.capacity.roofline import (
     replica_performance,
 )
 from optiinfra.capacity.shape import TokenShape
-from optiinfra.capacity.silicon import SiliconKey, SiliconTable, default_silicon_reference
+from optiinfra.capacity.silicon import SiliconTable, default_silicon_reference
 
 
 class TruthSource(StrEnum):
@@ -34,8 +34,7 @@ class TruthSource(StrEnum):
 
 
 def _table(config: ServingConfig, load: ReplicaLoad) -> SiliconTable | None:
-    key = SiliconKey(config.gpu.name, config.model.name, config.tensor_parallel)
-    table = default_silicon_reference().table(key)
+    table = default_silicon_reference().table(silicon_key(config))
     if table is None or not table.covers(load.mean_prompt_tokens, load.mean_output_tokens, 1):
         return None
     return table
@@ -80,10 +79,7 @@ def truth_performance(
     point = table.at(load.mean_prompt_tokens, load.mean_output_tokens, concurrency)
     if point is None or not point.fits:
         return prior
-    shape = TokenShape(
-        load.mean_prompt_tokens, load.mean_output_tokens, load.p95_prompt_tokens, load.p99_prompt_tokens
-    )
-    reference = roofline_at_concurrency(config, shape, concurrency)
+    reference = roofline_at_concurrency(config, TokenShape.of_load(load), concurrency)
     if reference.saturated or reference.ttft_mean_s <= 0 or reference.itl_s <= 0:
         return prior
     k_ttft = point.ttft_ms / 1000 / reference.ttft_mean_s
@@ -119,15 +115,11 @@ def _concurrency_for(table: SiliconTable, config: ServingConfig, load: ReplicaLo
     """The concurrency at which the reference serves the arrival rate (its throughput rises with it); at
     least one request in flight."""
     low, high = 1.0, float(min(config.max_num_seqs, 256))
-
-    def rate_at(level: float) -> float:
-        return _rate_at(table, load, level)
-
-    if rate_at(low) >= load.arrival_rps:
+    if _rate_at(table, load, low) >= load.arrival_rps:
         return low
     for _ in range(40):
         middle = math.sqrt(low * high)
-        if rate_at(middle) < load.arrival_rps:
+        if _rate_at(table, load, middle) < load.arrival_rps:
             low = middle
         else:
             high = middle
