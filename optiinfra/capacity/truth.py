@@ -48,10 +48,15 @@ def _levels(config: ServingConfig) -> list[float]:
 
 
 @lru_cache(maxsize=4096)
-def truth_max_throughput_rps(config: ServingConfig, prompt_tokens: float, output_tokens: float) -> float:
+def truth_max_throughput_rps(
+    config: ServingConfig,
+    prompt_tokens: float,
+    output_tokens: float,
+    source: TruthSource = TruthSource.SILICON,
+) -> float:
     """The largest arrival rate one replica sustains, by the reference where it covers the deployment."""
     load = ReplicaLoad(0.0, prompt_tokens, output_tokens)
-    table = _table(config, load)
+    table = _table(config, load) if source is TruthSource.SILICON else None
     if table is None:
         return max_throughput_rps(config, prompt_tokens, output_tokens)
     best = 0.0

@@ -17,10 +17,9 @@ from pydantic import BaseModel, Field
 from optiinfra.capacity import config_for_instance
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
-from optiinfra.capacity.shape import TokenShape
+from optiinfra.capacity.shape import ShapeSource, TokenShape
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
-from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.sim.traffic import default_generator
 from optiinfra.sim.traffic.models import HOUR_S
 from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
@@ -81,16 +80,13 @@ def kube_workload_spec(
     demo: DemoKubeWorkload, pods: Sequence[str], catalog: PriceCatalog, seed: int
 ) -> WorkloadTwinSpec:
     """The twin's view of the workload on these pods, with traffic scaled to the Deployment's SLO capacity
-    by the capacity model (the p95 ITL objective taken back to the mean step time it allows)."""
+    by the capacity estimator on the default token mix."""
     instance_type = catalog.get(demo.instance_type, demo.workload.region)
     config = config_for_instance(instance_type, capacity_model_for(demo.workload.model_name))
     generator = default_generator(seed)
     mix = generator.token_mix
-    prompts = sorted(prompt for prompt, _ in mix.pairs)
     slo = demo.slo
-    shape = TokenShape(
-        mix.mean_prompt_tokens, max(1.0, mix.mean_output_tokens), float(nearest_rank(prompts, 0.95))
-    )
+    shape = TokenShape.from_pairs(mix.pairs, ShapeSource.DEFAULT_MIX)
     capacity = (
         CapacityEstimator().max_rps_under_slo(config, shape, slo.ttft_p95_s, slo.itl_p95_s).requests_per_s
     )

@@ -28,7 +28,7 @@ from optiinfra.capacity import (
     config_for_instance,
     memory_budget,
 )
-from optiinfra.capacity.roofline import BYTES_PER_GIB, max_throughput_rps
+from optiinfra.capacity.roofline import BYTES_PER_GIB
 from optiinfra.capacity.truth import TruthSource, truth_max_throughput_rps, truth_performance
 from optiinfra.domain.fleet import InstanceType
 from optiinfra.metrics import vllm_names as names
@@ -158,11 +158,7 @@ def model_window(
     if performance.oom:
         served, running, waiting, busy, kv_usage = 0.0, 0.0, offered * duration_s, 0.0, 0.0
     elif performance.saturated:
-        top = (
-            truth_max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
-            if truth is TruthSource.SILICON
-            else max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens)
-        )
+        top = truth_max_throughput_rps(config, load.mean_prompt_tokens, load.mean_output_tokens, truth)
         served = min(offered, top)
         running = _full_batch(config, load)
         waiting, busy, kv_usage = (offered - served) * duration_s, 1.0, 1.0
