@@ -128,10 +128,10 @@ def capacity_under_slowdown(
 
 def latency_correction(
     *,
-    observed_ttft_p95_s: float | None,
-    expected_ttft_p95_s: float | None,
-    observed_itl_p95_s: float | None,
-    expected_itl_p95_s: float | None,
+    observed_ttft_s: float | None,
+    expected_ttft_s: float | None,
+    observed_itl_s: float | None,
+    expected_itl_s: float | None,
     previous: float = 1.0,
     smoothing: float = DEFAULT_CORRECTION_SMOOTHING,
     bounds: tuple[float, float] = DEFAULT_CORRECTION_BOUNDS,
@@ -140,7 +140,9 @@ def latency_correction(
     expected_itl_at: Callable[[float], float] | None = None,
 ) -> float:
     """The factor to divide the model's per-replica capacity by (> 1: replicas are slower than modelled),
-    from latencies measured against the model's expectation at the same per-replica load.
+    from latencies measured against the model's expectation at the same per-replica load. Each latency is
+    one statistic, the same on both sides: means where the replicas report them (exact, from each
+    histogram's sum and count, where a p95 read off histogram buckets is only interpolated), p95s otherwise.
 
     Each latency gives a factor, observed over expected; the larger binds, since either a slower prefill
     (TTFT) or a slower decode (ITL) leaves a replica fewer requests per second. The result is smoothed
@@ -159,8 +161,8 @@ def latency_correction(
         raise ValueError(f"smoothing must lie in (0, 1], got {smoothing}")
     factors: list[float] = []
     for observed, expected, expected_at in (
-        (observed_ttft_p95_s, expected_ttft_p95_s, expected_ttft_at),
-        (observed_itl_p95_s, expected_itl_p95_s, expected_itl_at),
+        (observed_ttft_s, expected_ttft_s, expected_ttft_at),
+        (observed_itl_s, expected_itl_s, expected_itl_at),
     ):
         factor = _ratio(observed, expected)
         if observed is not None and per_replica_rps and expected_at is not None:
@@ -563,10 +565,10 @@ class PredictiveScaler:
         expected_ttft, expected_itl = self._expected(per_replica)
         previous = self.slowdown
         self.slowdown = latency_correction(
-            observed_ttft_p95_s=ttft_p95_s,
-            expected_ttft_p95_s=expected_ttft,
-            observed_itl_p95_s=itl_p95_s,
-            expected_itl_p95_s=expected_itl,
+            observed_ttft_s=ttft_p95_s,
+            expected_ttft_s=expected_ttft,
+            observed_itl_s=itl_p95_s,
+            expected_itl_s=expected_itl,
             previous=previous,
             smoothing=s.correction_smoothing,
             bounds=s.correction_bounds,

@@ -55,27 +55,32 @@ def rate_history(history: RequestRateHistory) -> RateHistory:
 
 
 def measured_correction(context: ServingContext, windows: Sequence[WorkloadWindow], count: int) -> float:
-    """Actual over expected latency on the last `count` windows that served requests (1 when unknown)."""
+    """Actual over expected latency on the last `count` windows that served requests (1 when unknown).
+
+    Mean TTFT and mean ITL are compared where the windows carry them: they are exact, while a p95 read off
+    vLLM's histogram buckets is interpolated within a bucket as wide as the latency itself (a 0.38 s p95
+    reads up to 0.5 s from the 0.25-0.5 s bucket), which would pass for a slower replica."""
     correction = 1.0
     recent = [w for w in windows if w.requests > 0 and w.replicas > 0][-count:]
-
-    def expected_ttft_at(rate: float) -> float:
-        found = context.expected_latency(rate)
-        return math.inf if found is None else found[0]
-
     for window in recent:
         per_replica = window.request_rate / window.replicas
-        expected = context.expected_latency(per_replica)
+        means = window.ttft_mean is not None and window.itl_mean is not None
+        expected = context.expected_latency(per_replica, means=means)
         if expected is None:
             continue
+
+        def ttft_at(rate: float, means: bool = means) -> float:
+            found = context.expected_latency(rate, means=means)
+            return math.inf if found is None else found[0]
+
         correction = latency_correction(
-            observed_ttft_p95_s=window.ttft_p95,
-            expected_ttft_p95_s=expected[0],
-            observed_itl_p95_s=window.itl_p95,
-            expected_itl_p95_s=expected[1],
+            observed_ttft_s=window.ttft_mean if means else window.ttft_p95,
+            expected_ttft_s=expected[0],
+            observed_itl_s=window.itl_mean if means else window.itl_p95,
+            expected_itl_s=expected[1],
             previous=correction,
             per_replica_rps=per_replica,
-            expected_ttft_at=expected_ttft_at,
+            expected_ttft_at=ttft_at,
         )
     return correction
 

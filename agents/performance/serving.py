@@ -8,7 +8,7 @@ from functools import cached_property
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
 from agents.request_shape import measured_token_shape
-from optiinfra.capacity import ServingConfig, memory_budget, replica_performance
+from optiinfra.capacity import ServingConfig, memory_budget
 from optiinfra.capacity.estimate import CapacityEstimator, SloCapacity
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.capacity.shape import TokenShape
@@ -66,12 +66,16 @@ class ServingContext:
     def capacity_rps(self, config: ServingConfig) -> float:
         return self.capacity(config).requests_per_s
 
-    def expected_latency(self, rate_per_replica: float) -> tuple[float, float] | None:
-        """The capacity model's p95 TTFT and p95 ITL at this load per replica; None when it saturates."""
-        found = replica_performance(self.config, self.shape.at_rate(rate_per_replica))
-        if found.saturated:
+    def expected_latency(self, rate_per_replica: float, *, means: bool = False) -> tuple[float, float] | None:
+        """(TTFT, ITL) at this load per replica, p95s or with `means` the means, from the source the
+        capacity comes from (a replica measured against it is compared with the same truth); None when it
+        cannot serve the load."""
+        found = self.estimator.operating_point_at_rate(self.config, self.shape, rate_per_replica)
+        if found is None:
             return None
-        return found.ttft_p95_s, found.itl_p95_s
+        if means:
+            return found.ttft_mean_s, found.tpot_mean_s
+        return found.ttft_p95_s, found.tpot_p95_s
 
 
 def serving_config(

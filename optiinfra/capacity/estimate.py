@@ -132,6 +132,34 @@ class CapacityEstimator:
                 return found
         return self._from_roofline(config, shape, concurrency)
 
+    def operating_point_at_rate(
+        self, config: ServingConfig, shape: TokenShape, requests_per_s: float
+    ) -> OperatingPoint | None:
+        """The replica offered `requests_per_s`, from the same source its capacity comes from: the
+        concurrency that rate settles at (on the grid), or one request in flight below that; None when the
+        replica cannot serve the rate at any concurrency it allows."""
+        if requests_per_s < 0:
+            raise ValueError(f"a rate cannot be negative, got {requests_per_s}")
+        source = self.source_for(config, shape)
+        first = self.operating_point(config, shape, 1.0, source)
+        if not first.served:
+            return None
+        if first.requests_per_s >= requests_per_s:
+            return first
+        top = int(math.log(max(float(config.max_num_seqs), 1.0)) / math.log(CONCURRENCY_GRID))
+        low, high = 0, top + 1
+        while high - low > 1:
+            middle = (low + high) // 2
+            point = self.operating_point(config, shape, CONCURRENCY_GRID**middle, source)
+            if point.served and point.requests_per_s < requests_per_s:
+                low = middle
+            else:
+                high = middle
+        if high > top:
+            return None
+        found = self.operating_point(config, shape, CONCURRENCY_GRID**high, source)
+        return found if found.served else None
+
     def max_rps_under_slo(
         self,
         config: ServingConfig,

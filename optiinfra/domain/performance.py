@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 class WorkloadWindow(BaseModel):
     """All replicas of a workload over one period. Latency quantiles are the worst replica's: the p95 of
     requests pooled over replicas is never above the largest per-replica p95, so a window that meets an
-    objective here meets it for the pooled requests too."""
+    objective here meets it for the pooled requests too. Means are exact (each histogram's sum over its
+    count), pooled over the replicas."""
 
     start: datetime
     seconds: float = Field(gt=0)
@@ -20,8 +21,14 @@ class WorkloadWindow(BaseModel):
     generation_tokens: float = Field(ge=0)
     errors: float = Field(ge=0)
     preemptions: float = Field(ge=0)
+    ttft_mean: float | None = Field(
+        default=None, description="Mean TTFT over the period's requests, all replicas (histogram sum/count)"
+    )
     ttft_p95: float | None = None
     ttft_p99: float | None = None
+    itl_mean: float | None = Field(
+        default=None, description="Mean inter-token gap over the period's output tokens, all replicas"
+    )
     itl_p95: float | None = None
     itl_p99: float | None = None
     e2e_p95: float | None = None

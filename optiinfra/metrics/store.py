@@ -184,7 +184,9 @@ _READ_WORKLOAD_WINDOWS = f"""SELECT
     max(e2e_p95) AS e2e_p95, max(e2e_p99) AS e2e_p99,
     max(queue_p95) AS queue_p95,
     sum(running) AS running, sum(waiting) AS waiting, max(kv_usage) AS kv_usage_max,
-    max(prompt_len_p95) AS prompt_tokens_p95, max(prompt_len_p99) AS prompt_tokens_p99
+    max(prompt_len_p95) AS prompt_tokens_p95, max(prompt_len_p99) AS prompt_tokens_p99,
+    sum(ttft_weighted) AS ttft_weighted, sum(ttft_weight) AS ttft_weight,
+    sum(itl_weighted) AS itl_weighted, sum(itl_weight) AS itl_weight
 FROM (
     SELECT
         replica,
@@ -203,9 +205,16 @@ FROM (
         argMax(running, window_end) AS running,
         argMax(waiting, window_end) AS waiting,
         max(kv_usage) AS kv_usage,
-        max(prompt_len_p95) AS prompt_len_p95, max(prompt_len_p99) AS prompt_len_p99
+        max(prompt_len_p95) AS prompt_len_p95, max(prompt_len_p99) AS prompt_len_p99,
+        sum(ttft_weighted_row) AS ttft_weighted, sum(ttft_weight_row) AS ttft_weight,
+        sum(itl_weighted_row) AS itl_weighted, sum(itl_weight_row) AS itl_weight
     FROM (
-        SELECT * FROM {ddl.WINDOW_STATS}
+        SELECT *,
+            ttft_mean * requests AS ttft_weighted_row,
+            if(ttft_mean IS NULL, 0, requests) AS ttft_weight_row,
+            itl_mean * generation_tokens AS itl_weighted_row,
+            if(itl_mean IS NULL, 0, generation_tokens) AS itl_weight_row
+        FROM {ddl.WINDOW_STATS}
         WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:String}}
           AND window_start >= {{grid_start:{_DT64}}} AND window_start < {{end:{_DT64}}}
         LIMIT 1 BY replica, window_start
@@ -349,6 +358,8 @@ class SqlMetricsStore:
                     errors=float(row["errors"]),
                     preemptions=float(row["preemptions"]),
                     **{name: _optional(row[name]) for name in _WORKLOAD_QUANTILES},
+                    ttft_mean=_weighted_mean(row["ttft_weighted"], row["ttft_weight"]),
+                    itl_mean=_weighted_mean(row["itl_weighted"], row["itl_weight"]),
                     running=float(row["running"]),
                     waiting=float(row["waiting"]),
                     kv_usage_max=float(row["kv_usage_max"]),
@@ -413,6 +424,14 @@ def _row(model: BaseModel, names: Iterable[str]) -> list[Any]:
 
 def _optional(value: object) -> float | None:
     return None if value is None else float(cast(float, value))
+
+
+def _weighted_mean(weighted: object, weight: object) -> float | None:
+    """A mean over replicas from their means weighted by what each one counted; None when none did."""
+    total = _optional(weight)
+    if not total or total <= 0:
+        return None
+    return float(cast(float, weighted)) / total
 
 
 def _utc(moment: datetime) -> datetime:

@@ -211,6 +211,7 @@ class ReplicaMetricsState:
         output_tokens: int,
         itl_s: Sequence[float] | float | None = None,
         itl_count: int | None = None,
+        itl_runs: Sequence[tuple[float, int]] | None = None,
         prefix_queries: int = 0,
         prefix_hits: int = 0,
         finished_reason: FinishReason = "stop",
@@ -218,14 +219,23 @@ class ReplicaMetricsState:
         """Record one finished request as vLLM does when the request leaves the engine.
 
         `itl_s` is either every inter-token gap, or their mean observed `itl_count` times (default one per
-        output token after the first). Without it the mean gap is derived from e2e and TTFT."""
+        output token after the first); `itl_runs` gives them as (gap, times) runs instead. Without either the
+        mean gap is derived from e2e and TTFT."""
         if min(prompt_tokens, output_tokens, prefix_queries, prefix_hits) < 0:
             raise ValueError("token counts cannot be negative")
         if prefix_hits > prefix_queries:
             raise ValueError("prefix_hits cannot exceed prefix_queries")
         if finished_reason not in names.FINISH_REASONS:
             raise ValueError(f"unknown finished_reason {finished_reason!r}")
-        gaps = _inter_token_gaps(itl_s, itl_count, ttft_s, e2e_s, output_tokens)
+        if itl_runs is not None and (itl_s is not None or itl_count is not None):
+            raise ValueError("give the inter-token gaps either as itl_s (and itl_count) or as itl_runs")
+        if itl_runs is not None and any(times < 0 for _, times in itl_runs):
+            raise ValueError("a run of inter-token gaps cannot be observed a negative number of times")
+        gaps = (
+            [(gap, times) for gap, times in itl_runs if times > 0]
+            if itl_runs is not None
+            else _inter_token_gaps(itl_s, itl_count, ttft_s, e2e_s, output_tokens)
+        )
         for latency in (queue_s, ttft_s, e2e_s, *(gap for gap, _ in gaps)):
             _check_observable(latency)
         with self._lock:

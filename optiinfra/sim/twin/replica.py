@@ -6,10 +6,12 @@ would report them) and, through `ReplicaMetricsState`, the replica's `/metrics` 
 window statistics downstream run on exactly what they would read from vLLM.
 
 Latencies of the observed requests are drawn, not replayed: TTFT is lognormal with the model's p50 as its
-median and its p95 as its 95th percentile; each request's mean inter-token gap is lognormal around the
-model's mean ITL with a small spread (`ITL_SIGMA`); queue time is TTFT's modelled queue share; e2e is TTFT
-plus the gaps. A saturated or out-of-memory replica has infinite latencies: its requests are recorded at each
-histogram's largest bucket and count as SLO misses.
+median and its p95 as its 95th percentile; each of a request's inter-token gaps is a pure decode step or
+one carrying a prefill chunk (drawn independently, with the model's share of the latter), lasting a
+lognormal draw around the model's duration for its kind with a small spread (`ITL_SIGMA`), and the ITL
+histogram gets one observation per gap as vLLM's does; queue time is TTFT's modelled queue share; e2e is
+TTFT plus the gaps at the model's mean. A saturated or out-of-memory replica has infinite latencies: its
+requests are recorded at each histogram's largest bucket and count as SLO misses.
 """
 
 from __future__ import annotations
@@ -295,7 +297,7 @@ class _EmulatorFeed:
             prompt, output = self._token_mix.sample(self._rng)
         else:
             prompt, output = round(self._load.mean_prompt_tokens), round(self._load.mean_output_tokens)
-        ttft, gap = latencies.ttft(), latencies.itl()
+        ttft = latencies.ttft()
         e2e = min(ttft + max(output - 1, 0) * latencies.mean_gap(), names.REQUEST_LATENCY_BUCKETS[-1])
         self._metrics.observe_request(
             queue_s=latencies.queue(ttft),
@@ -303,7 +305,7 @@ class _EmulatorFeed:
             e2e_s=max(e2e, ttft),
             prompt_tokens=prompt,
             output_tokens=output,
-            itl_s=gap,
+            itl_runs=latencies.gaps(max(output - 1, 0)),
             prefix_queries=prompt,
             prefix_hits=round(prompt * self._prefix_hit_rate),
             finished_reason=reason,
@@ -347,12 +349,21 @@ class _LatencyDraws:
             return names.TTFT_BUCKETS[-1]
         return min(self._rng.lognormvariate(self._ttft_mu, self._ttft_sigma), names.TTFT_BUCKETS[-1])
 
-    def itl(self) -> float:
+    def gaps(self, count: int) -> list[tuple[float, int]]:
+        """A request's `count` inter-token gaps as (gap, times) runs, as vLLM observes one per output
+        token: each gap is a pure decode step or one that carries a prefill chunk, independently, with the
+        model's share of the latter; each kind lasts one draw around its modelled duration."""
+        if count <= 0:
+            return []
         if self._saturated:
-            return names.ITL_BUCKETS[-1]
-        mixed = self._rng.random() < self._mixed_share
-        mu = self._mixed_mu if mixed else self._decode_mu
-        return min(self._rng.lognormvariate(mu, ITL_SIGMA), names.ITL_BUCKETS[-1])
+            return [(names.ITL_BUCKETS[-1], count)]
+        mixed = binomial_count(count, self._mixed_share, self._rng)
+        top = names.ITL_BUCKETS[-1]
+        return [
+            (min(self._rng.lognormvariate(mu, ITL_SIGMA), top), times)
+            for mu, times in ((self._decode_mu, count - mixed), (self._mixed_mu, mixed))
+            if times > 0
+        ]
 
     def mean_gap(self) -> float:
         """A request's mean gap over its tokens: close to the modelled mean whatever kind each step was."""
@@ -364,6 +375,24 @@ class _LatencyDraws:
         if self._saturated:
             return names.REQUEST_LATENCY_BUCKETS[-1]
         return ttft_s * self._queue_share
+
+
+def binomial_count(trials: int, probability: float, rng: random.Random) -> int:
+    """Successes in `trials` independent trials of `probability`, exactly, in time proportional to the
+    rarer outcome's count: the gaps between successes are geometric, so it jumps from one to the next."""
+    if trials <= 0 or probability <= 0.0:
+        return 0
+    if probability >= 1.0:
+        return trials
+    if probability > 0.5:
+        return trials - binomial_count(trials, 1.0 - probability, rng)
+    log_miss = math.log1p(-probability)
+    position, successes = 0, 0
+    while True:
+        position += int(math.log(1.0 - rng.random()) / log_miss) + 1
+        if position > trials:
+            return successes
+        successes += 1
 
 
 def stochastic_round(expected: float, rng: random.Random) -> int:

@@ -1,12 +1,14 @@
 """Snapshots of a Kubernetes-served workload for the Performance agent's analyzers: an 8B model on
-L40S nodes, a daily traffic cycle on a 10-minute grid, latencies as the capacity model predicts them."""
+L40S nodes, a daily traffic cycle on a 10-minute grid, latencies as the capacity estimator predicts them
+(the silicon reference covers this deployment) at each window's load."""
 
 import math
 from datetime import UTC, datetime, timedelta
 
-from optiinfra.capacity import ReplicaLoad as ModelLoad
-from optiinfra.capacity import config_for_instance, replica_performance
+from optiinfra.capacity import config_for_instance
+from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
+from optiinfra.capacity.shape import TokenShape
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodState
@@ -53,12 +55,14 @@ def kube_snapshot(
     )
     instance_type = CATALOG.get(TYPE, "us-east-1")
     config = config_for_instance(instance_type, capacity_model_for(MODEL))
+    shape = TokenShape(PROMPT, OUTPUT)
+    estimator = CapacityEstimator()
     start = NOW - timedelta(days=days)
     windows: list[WorkloadWindow] = []
     for index in range(days * 24 * 6):
         at = start + timedelta(seconds=index * PERIOD)
         rate = daily_rate(at, mean_rps, amplitude_rps)
-        found = replica_performance(config, ModelLoad(rate / replicas, PROMPT, OUTPUT))
+        found = estimator.operating_point_at_rate(config, shape, rate / replicas)
         requests = rate * PERIOD
         windows.append(
             WorkloadWindow(
@@ -71,8 +75,10 @@ def kube_snapshot(
                 generation_tokens=requests * OUTPUT,
                 errors=0,
                 preemptions=0,
-                ttft_p95=None if found.saturated else found.ttft_p95_s * slowdown,
-                itl_p95=None if found.saturated else found.itl_p95_s * slowdown,
+                ttft_mean=None if found is None else found.ttft_mean_s * slowdown,
+                ttft_p95=None if found is None else found.ttft_p95_s * slowdown,
+                itl_mean=None if found is None else found.tpot_mean_s * slowdown,
+                itl_p95=None if found is None else found.tpot_p95_s * slowdown,
             )
         )
     pods = [

@@ -34,50 +34,40 @@ def slower(factor: float, rate: float) -> tuple[float, float]:
 
 
 def test_correction_is_smoothed_with_the_previous_value_and_the_larger_ratio_binds() -> None:
-    measured = {"expected_ttft_p95_s": 1.0, "expected_itl_p95_s": 0.05}
-    raw = latency_correction(observed_ttft_p95_s=1.2, observed_itl_p95_s=0.055, smoothing=1.0, **measured)
+    measured = {"expected_ttft_s": 1.0, "expected_itl_s": 0.05}
+    raw = latency_correction(observed_ttft_s=1.2, observed_itl_s=0.055, smoothing=1.0, **measured)
     assert raw == pytest.approx(1.2)
     assert latency_correction(
-        observed_ttft_p95_s=1.2, observed_itl_p95_s=0.055, previous=1.0, smoothing=0.5, **measured
+        observed_ttft_s=1.2, observed_itl_s=0.055, previous=1.0, smoothing=0.5, **measured
     ) == pytest.approx(1.1)
-    itl_binds = latency_correction(
-        observed_ttft_p95_s=0.9, observed_itl_p95_s=0.07, smoothing=1.0, **measured
-    )
+    itl_binds = latency_correction(observed_ttft_s=0.9, observed_itl_s=0.07, smoothing=1.0, **measured)
     assert itl_binds == pytest.approx(1.4)
 
 
 def test_correction_is_clipped_and_unmeasurable_windows_keep_the_previous_value() -> None:
-    expected = {"expected_ttft_p95_s": 1.0, "expected_itl_p95_s": 0.05}
-    assert (
-        latency_correction(observed_ttft_p95_s=30.0, observed_itl_p95_s=None, smoothing=1.0, **expected)
-        == 3.0
-    )
-    assert (
-        latency_correction(observed_ttft_p95_s=0.1, observed_itl_p95_s=None, smoothing=1.0, **expected) == 0.5
-    )
+    expected = {"expected_ttft_s": 1.0, "expected_itl_s": 0.05}
+    assert latency_correction(observed_ttft_s=30.0, observed_itl_s=None, smoothing=1.0, **expected) == 3.0
+    assert latency_correction(observed_ttft_s=0.1, observed_itl_s=None, smoothing=1.0, **expected) == 0.5
     for observed in (None, math.inf, 0.0, math.nan):
         assert (
-            latency_correction(
-                observed_ttft_p95_s=observed, observed_itl_p95_s=None, previous=1.3, **expected
-            )
-            == 1.3
+            latency_correction(observed_ttft_s=observed, observed_itl_s=None, previous=1.3, **expected) == 1.3
         )
     assert (
         latency_correction(
-            observed_ttft_p95_s=1.0,
-            expected_ttft_p95_s=math.inf,
-            observed_itl_p95_s=None,
-            expected_itl_p95_s=None,
+            observed_ttft_s=1.0,
+            expected_ttft_s=math.inf,
+            observed_itl_s=None,
+            expected_itl_s=None,
             previous=1.7,
         )
         == 1.7
     )
     with pytest.raises(ValueError, match="bounds"):
         latency_correction(
-            observed_ttft_p95_s=1.0,
-            expected_ttft_p95_s=1.0,
-            observed_itl_p95_s=None,
-            expected_itl_p95_s=None,
+            observed_ttft_s=1.0,
+            expected_ttft_s=1.0,
+            observed_itl_s=None,
+            expected_itl_s=None,
             bounds=(1.2, 3.0),
         )
 
@@ -90,10 +80,10 @@ def test_the_fitted_slowdown_stays_put_across_loads_where_the_plain_ratio_does_n
         fitted = slowdown_factor(observed_ttft, rate, lambda r: model(r)[0])
         assert fitted == pytest.approx(1.15, rel=1e-6)
         correction = latency_correction(
-            observed_ttft_p95_s=observed_ttft,
-            expected_ttft_p95_s=expected_ttft,
-            observed_itl_p95_s=observed_itl,
-            expected_itl_p95_s=expected_itl,
+            observed_ttft_s=observed_ttft,
+            expected_ttft_s=expected_ttft,
+            observed_itl_s=observed_itl,
+            expected_itl_s=expected_itl,
             smoothing=1.0,
             per_replica_rps=rate,
             expected_ttft_at=lambda r: model(r)[0],
@@ -108,10 +98,10 @@ def test_the_fitted_slowdown_stays_put_across_loads_where_the_plain_ratio_does_n
 def test_a_saturated_replica_raises_the_correction_to_the_least_slowdown_that_saturates_it() -> None:
     assert slowdown_factor(math.inf, 5.0, lambda r: model(r)[0]) == pytest.approx(2.0)
     saturated = {
-        "observed_ttft_p95_s": math.inf,
-        "expected_ttft_p95_s": model(5.0)[0],
-        "observed_itl_p95_s": None,
-        "expected_itl_p95_s": None,
+        "observed_ttft_s": math.inf,
+        "expected_ttft_s": model(5.0)[0],
+        "observed_itl_s": None,
+        "expected_itl_s": None,
         "smoothing": 1.0,
         "per_replica_rps": 5.0,
         "expected_ttft_at": lambda r: model(r)[0],

@@ -73,6 +73,20 @@ def test_replicas_slower_than_modelled_raise_the_correction_and_the_replica_coun
     assert replicas(slower) > replicas(fast)
 
 
+def test_the_correction_compares_exact_means_not_bucket_interpolated_p95s() -> None:
+    """A p95 read off vLLM's buckets lands anywhere in a bucket as wide as the latency itself; replicas
+    that run as modelled must not pass for slower ones because of it. Without means, p95s are compared."""
+    modelled = kube_snapshot(replicas=6, mean_rps=12, amplitude_rps=4)
+    context = _context(modelled)
+    read_off_buckets = [
+        w.model_copy(update={"ttft_p95": w.ttft_p95 * 1.3, "itl_p95": w.itl_p95 * 1.4})  # type: ignore[operator]
+        for w in modelled.windows
+    ]
+    assert measured_correction(context, read_off_buckets, 6) == pytest.approx(1.0, abs=0.05)
+    without_means = [w.model_copy(update={"ttft_mean": None, "itl_mean": None}) for w in read_off_buckets]
+    assert measured_correction(context, without_means, 6) > 1.2
+
+
 def test_a_critical_workload_keeps_its_floor() -> None:
     snapshot = kube_snapshot(replicas=4, mean_rps=0.2, amplitude_rps=0.1, critical=True)
     proposal = analyze_replica_scaling(snapshot, _context(snapshot), None, FAST)

@@ -135,3 +135,19 @@ def test_every_rate_up_to_the_capacity_meets_the_objective_on_the_replayed_truth
         ReplicaLoad(1.3 * found.requests_per_s, shape.mean_prompt_tokens, shape.mean_output_tokens),
     )
     assert beyond.itl_p95_s > 0.1
+
+
+def test_the_operating_point_at_a_rate_is_where_that_rate_settles_on_the_same_source() -> None:
+    estimator = CapacityEstimator()
+    config, shape = _config(L40S), TokenShape(2000.0, 250.0)
+    alone = estimator.operating_point(config, shape, 1.0)
+    assert estimator.operating_point_at_rate(config, shape, alone.requests_per_s / 2) == alone
+    busy = estimator.operating_point_at_rate(config, shape, 4 * alone.requests_per_s)
+    assert busy is not None and busy.source is CapacitySource.SILICON
+    assert busy.requests_per_s >= 4 * alone.requests_per_s
+    below = estimator.operating_point(config, shape, busy.concurrency / 1.02)
+    assert below.requests_per_s < 4 * alone.requests_per_s
+    assert busy.ttft_mean_s > alone.ttft_mean_s and busy.tpot_mean_s > alone.tpot_mean_s
+    assert estimator.operating_point_at_rate(config, shape, 1e6) is None
+    with pytest.raises(ValueError, match="negative"):
+        estimator.operating_point_at_rate(config, shape, -1.0)

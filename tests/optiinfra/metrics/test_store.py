@@ -319,6 +319,10 @@ def test_workload_windows_add_replicas_up_per_period_like_python_does(store: Chd
         assert window.errors == pytest.approx(sum(r.errors for r in inside))
         measured = [r.ttft_p95 for r in inside if r.ttft_p95 is not None]
         assert window.ttft_p95 == (pytest.approx(max(measured)) if measured else None)
+        timed = [r for r in inside if r.ttft_mean is not None and r.requests > 0]
+        weight = sum(r.requests for r in timed)
+        expected_mean = sum(r.ttft_mean * r.requests for r in timed) / weight if weight else None  # type: ignore[operator]
+        assert window.ttft_mean == (pytest.approx(expected_mean) if expected_mean else None)
         last = {r.replica: r for r in sorted(inside, key=lambda r: r.window_end)}
         assert window.running == pytest.approx(sum(r.running for r in last.values()))
     assert store.read_workload_windows("acme", "nobody", NOON, NOON + timedelta(hours=1), 600) == []

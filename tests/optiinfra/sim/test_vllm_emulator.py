@@ -219,3 +219,26 @@ def test_a_sample_taken_from_the_state_equals_the_parsed_page() -> None:
     assert sampled == parse_vllm_metrics(state.render().decode(), replica="r", at=at)
     assert sampled.counters[names.REQUEST_SUCCESS] > 0
     assert sampled.histograms[names.TIME_TO_FIRST_TOKEN].count > 0
+
+
+def test_inter_token_gaps_can_be_given_as_runs() -> None:
+    state = ReplicaMetricsState(MODEL)
+    state.observe_request(
+        queue_s=0.0,
+        ttft_s=0.1,
+        e2e_s=2.0,
+        prompt_tokens=50,
+        output_tokens=41,
+        itl_runs=[(0.02, 38), (0.3, 2)],
+    )
+    itl = state.snapshot().histograms[names.INTER_TOKEN_LATENCY]
+    assert itl.count == 40
+    assert itl.total == pytest.approx(38 * 0.02 + 2 * 0.3)
+    with pytest.raises(ValueError, match="either"):
+        state.observe_request(
+            queue_s=0.0, ttft_s=0.1, e2e_s=1.0, prompt_tokens=5, output_tokens=3, itl_s=0.1, itl_runs=[]
+        )
+    with pytest.raises(ValueError, match="negative"):
+        state.observe_request(
+            queue_s=0.0, ttft_s=0.1, e2e_s=1.0, prompt_tokens=5, output_tokens=3, itl_runs=[(0.1, -2)]
+        )

@@ -16,6 +16,7 @@ from optiinfra.sim.twin.replica import (
     Z_95,
     ReplicaTwin,
     ReplicaWindow,
+    binomial_count,
     stochastic_round,
 )
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState
@@ -160,3 +161,40 @@ def test_stochastic_rounding_keeps_the_expectation() -> None:
     assert set(draws) == {2, 3}
     assert sum(draws) / len(draws) == pytest.approx(2.25, abs=0.03)
     assert stochastic_round(0.0, rng) == 0 and stochastic_round(math.inf * 0, rng) == 0
+
+
+@pytest.mark.parametrize(("trials", "probability"), [(40, 0.03), (1000, 0.7), (5000, 0.002)])
+def test_binomial_counts_have_the_binomial_mean_and_variance(trials: int, probability: float) -> None:
+    rng = random.Random(11)
+    draws = [binomial_count(trials, probability, rng) for _ in range(6000)]
+    mean = sum(draws) / len(draws)
+    variance = sum((d - mean) ** 2 for d in draws) / (len(draws) - 1)
+    assert all(0 <= d <= trials for d in draws)
+    assert mean == pytest.approx(trials * probability, rel=0.05)
+    assert variance == pytest.approx(trials * probability * (1 - probability), rel=0.1)
+    assert binomial_count(0, 0.5, rng) == 0 and binomial_count(9, 0.0, rng) == 0
+    assert binomial_count(9, 1.0, rng) == 9
+
+
+def test_below_the_five_percent_edge_the_p95_gap_is_a_decode_step_in_every_window() -> None:
+    """vLLM observes one gap per output token, each step carrying a prompt chunk or not. Drawing one kind
+    per request and repeating it for every token made a few long answers decide the p95 window by window."""
+    twin = _twin("g6e.xlarge", "meta-llama/Llama-3.1-8B-Instruct")
+    capacity = max_throughput_rps(twin.config, MIX.mean_prompt_tokens, MIX.mean_output_tokens)
+    load = ReplicaLoad(0.9, MIX.mean_prompt_tokens, MIX.mean_output_tokens, 7009.0)
+    assert load.arrival_rps < capacity
+    rng = random.Random(2)
+    misses = 0
+    for index in range(30):
+        at = AT + timedelta(seconds=index * WINDOW_S)
+        before = parse_vllm_metrics(twin.metrics.render().decode(), replica="r-0", at=at)
+        window = twin.simulate_window(load, WINDOW_S, rng, 100, token_mix=MIX)
+        after = parse_vllm_metrics(
+            twin.metrics.render().decode(), replica="r-0", at=at + timedelta(seconds=WINDOW_S)
+        )
+        itl = window.performance.itl
+        assert itl is not None and 0.01 < itl.mixed_share < 0.04
+        stats = window_stats(before, after, customer_id="c", workload_id="w")
+        assert stats.itl_p95 is not None
+        misses += stats.itl_p95 > itl.mixed_step_s / 2
+    assert misses == 0
