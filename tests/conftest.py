@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.temporal",
     "tests.support.data",
     "tests.support.openai_stub",
+    "tests.support.real_vllm",
 ]

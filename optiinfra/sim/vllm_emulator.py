@@ -28,6 +28,7 @@ from typing import Any, cast
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from optiinfra.metrics import vllm_names as names
@@ -354,9 +355,15 @@ class _SnapshotCollector(Collector):
         for reason, count in snap.finished_by_reason.items():
             success.add_metric([*label_values, reason], float(count), created=snap.started_at)
         yield success
+        created = snap.started_at
         for name, hist in snap.histograms.items():
             family = HistogramMetricFamily(self._name(name), _HELP[name], labels=label_names)
             family.add_metric(label_values, hist.cumulative_buckets(), sum_value=hist.total)
+            # vLLM's histograms carry their creation time too (prometheus_client writes it as a
+            # `<name>_created` gauge family); the family API takes it for counters only.
+            family.samples.append(
+                Sample(f"{family.name}_created", dict(zip(label_names, label_values, strict=True)), created)
+            )
             yield family
 
 
