@@ -1,0 +1,111 @@
+"""A real Prometheus server (Debian's `prometheus`) for the `real_prometheus` tier: a generated config
+that scrapes the given targets every second, its TSDB in the test's temp dir, a free loopback port, and
+always stopped. Without the binary the test fails; it never skips."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.real_vllm import free_port
+
+SCRAPE_INTERVAL_S = 1
+
+
+def prometheus_binary() -> str:
+    found = shutil.which("prometheus")
+    if found is None:
+        pytest.fail("the real-Prometheus tier needs Debian's prometheus (apt-get install prometheus)")
+    return found
+
+
+def _config(jobs: Mapping[str, list[str]]) -> str:
+    lines = [
+        "global:",
+        f"  scrape_interval: {SCRAPE_INTERVAL_S}s",
+        f"  scrape_timeout: {SCRAPE_INTERVAL_S}s",
+        "scrape_configs:",
+    ]
+    for job, targets in jobs.items():
+        lines += [
+            f"  - job_name: {job}",
+            "    static_configs:",
+            "      - targets: [" + ", ".join(f"'{target}'" for target in targets) + "]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def running_prometheus(workdir: Path, jobs: Mapping[str, list[str]]) -> Iterator[str]:
+    """Prometheus scraping `jobs` (job name -> host:port targets); yields its base URL."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text(_config(jobs))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (workdir / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            prometheus_binary(),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                log_text = (workdir / "prometheus.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"prometheus exited with {process.returncode}: {log_text}")
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("prometheus was not ready within 60s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+def scraped_since(url: str, job: str, moment: float) -> bool:
+    """Whether every target of `job` has been scraped after `moment` (Unix seconds)."""
+    response = httpx.get(f"{url}/api/v1/targets", params={"state": "active"}, timeout=5.0)
+    response.raise_for_status()
+    targets = [t for t in response.json()["data"]["activeTargets"] if t["labels"].get("job") == job]
+    return bool(targets) and all(t["health"] == "up" and _unix(t["lastScrape"]) > moment for t in targets)
+
+
+_RFC3339 = re.compile(r"^(.+T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
+def _unix(stamp: str) -> float:
+    """Prometheus's RFC 3339 time with nanoseconds, as Unix seconds (to the microsecond)."""
+    found = _RFC3339.match(stamp)
+    if found is None:
+        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+    whole, fraction, zone = found.groups()
+    text = f"{whole}.{(fraction or '0')[:6]}{'+00:00' if zone == 'Z' else zone}"
+    return datetime.fromisoformat(text).timestamp()
