@@ -2,6 +2,7 @@
 read from the Deployment's arguments, the request shape measured from its windows, and what the capacity
 model says it carries within the SLO and what latency it should show at a given load."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,6 +14,7 @@ from optiinfra.capacity.estimate import CapacityEstimator, SloCapacity
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.capacity.shape import TokenShape
 from optiinfra.capacity.vllm_config import config_from_vllm_args
+from optiinfra.capacity.vllm_launch import launch_refusal
 from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
 from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
 
@@ -65,6 +67,14 @@ class ServingContext:
 
     def capacity_rps(self, config: ServingConfig) -> float:
         return self.capacity(config).requests_per_s
+
+    def launch_refusal(self, args: Sequence[str]) -> str | None:
+        """Why vLLM would refuse to start this replica with `args` instead of its current arguments; None
+        when it would start. Every proposal that changes the arguments asks first."""
+        config = config_from_vllm_args(
+            self.instance_type, self.config.model, args, gpus_per_replica=self.deployment.gpus_per_replica
+        )
+        return launch_refusal(args, config)
 
     def expected_latency(self, rate_per_replica: float, *, means: bool = False) -> tuple[float, float] | None:
         """(TTFT, ITL) at this load per replica, p95s or with `means` the means, from the source the

@@ -62,6 +62,12 @@ def analyze_serving_tuning(snapshot: WorkloadSnapshot, context: ServingContext) 
         args = with_flag(args, "--max-num-seqs", str(chosen.max_num_seqs))
     if chosen.max_num_batched_tokens != current.max_num_batched_tokens:
         args = with_flag(args, "--max-num-batched-tokens", str(chosen.max_num_batched_tokens))
+    refused = context.launch_refusal(args)
+    if refused is not None:
+        return (
+            f"batching --max-num-seqs {chosen.max_num_seqs} --max-num-batched-tokens "
+            f"{chosen.max_num_batched_tokens} not proposed: {refused}"
+        )
     peak = max((w.request_rate for w in snapshot.windows), default=0.0)
     replicas_now = max(1, math.ceil(peak / current_capacity)) if current_capacity > 0 else deployment.replicas
     replicas_tuned = max(1, math.ceil(peak / chosen_capacity))

@@ -70,6 +70,9 @@ def analyze_context_request(context: ServingContext, request: AgentRequest) -> P
     )
     ref = str(deployment.ref)
     args = with_flag(list(deployment.args), "--max-model-len", str(wanted))
+    refused = context.launch_refusal(args)
+    if refused is not None:
+        return f"the {request.from_agent.value} agent asked for {wanted:,}-token contexts: {refused}"
     replicas_cost = deployment.replicas * context.replica_monthly_usd
     return Proposal(
         agent=AgentKind.RESOURCE,

@@ -65,6 +65,8 @@ def analyze_oom_prevention(
             args = with_flag(args, "--max-model-len", str(limit))
             changes.append(f"--max-model-len {current_limit or 'model default'}->{limit}")
     steps: list[ExecutionStep] = []
+    if changes and (refused := context.launch_refusal(args)) is not None:
+        return f"{pressure.describe()}; {', '.join(changes)} not proposed: {refused}"
     if changes:
         steps.append(set_vllm_args_step(deployment, args, f"Roll {ref} to " + ", ".join(changes)))
     current, target = deployment.replicas, deployment.replicas

@@ -117,6 +117,9 @@ def analyze_kv_tiering(
         "--kv-transfer-config",
         kv_transfer_config(host_blocks_per_replica, profile.block_tokens, policy),
     )
+    refused = context.launch_refusal(args)
+    if refused is not None:
+        return f"no KV tiering plan: {refused}"
     ref = str(deployment.ref)
     host_gib = host_blocks_per_replica * block_bytes / 2**30
     evidence |= {"capacity_rps_before": round(before, 3), "capacity_rps_after": round(after, 3)}

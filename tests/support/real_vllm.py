@@ -7,9 +7,11 @@ stopped. Without that environment the tier fails; it never skips."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ class VllmServer:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    tmpdir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -87,8 +90,10 @@ class VllmServer:
         ]
 
     def environment(self) -> dict[str, str]:
-        tmp = self.workdir / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        # vLLM's processes talk over ZeroMQ IPC sockets made in TMPDIR, whose paths must stay under the
+        # 107 bytes of a Unix socket address: a pytest temp dir is too deep, so TMPDIR is a short one of
+        # the system's, made for this server and removed when it stops.
+        tmp = self._short_tmp()
         env = {key: value for key, value in os.environ.items() if not key.startswith(("VLLM_", "PYTHON"))}
         env |= {
             "VLLM_CACHE_ROOT": str(self.workdir / "cache"),
@@ -136,6 +141,11 @@ class VllmServer:
             time.sleep(0.5)
         raise VllmStartError(f"vLLM was not healthy within {START_TIMEOUT_S:.0f}s: {self.tail()}")
 
+    def _short_tmp(self) -> Path:
+        if self.tmpdir is None:
+            self.tmpdir = Path(tempfile.mkdtemp(prefix="vllm-"))
+        return self.tmpdir
+
     def tail(self, lines: int = 25) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -144,14 +154,18 @@ class VllmServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=30)
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
+                self.tmpdir = None
 
 
 def start_vllm(model_dir: Path, workdir: Path, args: Sequence[str] = (), **env: str) -> VllmServer:

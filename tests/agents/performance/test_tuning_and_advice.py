@@ -40,6 +40,16 @@ def test_a_batch_limit_that_starves_the_gpu_is_raised_with_a_rolling_update_it_c
     assert json.loads(step.compensation.params["args"]) == args
 
 
+def test_a_tuning_vllm_would_refuse_to_start_with_is_not_proposed_and_says_why() -> None:
+    """A flag this vLLM does not know stays in the arguments the rolling update would start: the agent
+    says so instead of proposing a restart into a crash loop."""
+    args = ["--model", MODEL, "--max-num-seqs", "32", "--enable-lora-bias"]
+    context, snapshot = _context(args)
+    found = analyze_serving_tuning(snapshot, context)  # type: ignore[arg-type]
+    assert isinstance(found, str)
+    assert "not proposed: vLLM 0.32.0 does not know --enable-lora-bias" in found
+
+
 def test_vllm_defaults_are_left_alone_when_no_setting_serves_clearly_more() -> None:
     context, snapshot = _context(["--model", MODEL])
     found = analyze_serving_tuning(snapshot, context)  # type: ignore[arg-type]
