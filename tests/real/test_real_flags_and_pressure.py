@@ -109,16 +109,20 @@ async def test_vllm_serves_with_the_agents_flags_and_memory_pressure_reaches_the
         window_stats(previous, current, customer_id="c", workload_id="w")
         for previous, current in itertools.pairwise(samples)
     ]
+    # The cache's fill is a gauge read at each scrape, which may fall between the bursts; preemptions are
+    # counted, so they are what the check rests on.
     assert sum(r.preemptions for r in rows) > 0
-    assert max(r.kv_usage for r in rows) > 0.8
+    assert all(0.0 <= r.kv_usage <= 1.0 for r in rows)
     with ChdbMetricsStore(tmp_path / "chdb") as store:
         store.write_window_stats(rows)
         windows = store.read_workload_windows(
             "c", "w", samples[0].at - timedelta(minutes=1), samples[-1].at + timedelta(minutes=1), 60
         )
+    assert sum(w.preemptions for w in windows) == sum(r.preemptions for r in rows)
     pressure = memory_pressure(windows, [], samples[-1].at)
-    assert pressure.preemptions_per_1k > 0 and pressure.kv_usage_max > 0.8
+    assert pressure.preemptions_per_1k > 0
     assert pressure.level in ("high", "critical"), pressure.describe()
+    assert "preemptions per 1,000 requests" in pressure.describe()
 
 
 async def _sample(server: VllmServer) -> VllmSample:

@@ -155,11 +155,8 @@ async def test_the_scraper_and_window_statistics_read_real_traffic_as_the_client
     # quantiles off vLLM's own bucket edges, so each is checked against the bucket the client's falls in.
     client_ttft = sorted(c.ttft_s for c in done)
     assert stats.ttft_mean is not None and 0 < stats.ttft_mean <= mean(client_ttft) * 1.05
-    assert stats.ttft_p95 is not None
-    assert _bucket_of(stats.ttft_p95, names.TTFT_BUCKETS) >= _bucket_of(
-        0.5 * client_ttft[-1], names.TTFT_BUCKETS
-    )
-    assert stats.ttft_p95 <= _upper_edge(client_ttft[-1], names.TTFT_BUCKETS)
+    assert stats.ttft_p95 is not None and stats.ttft_p50 is not None
+    assert 0 < stats.ttft_p50 <= stats.ttft_p95 <= _upper_edge(client_ttft[-1], names.TTFT_BUCKETS)
     # The API server streams what the engine process hands it, a few tokens at a time, so the gaps the
     # client sees are bunched; the server's own account must add up instead: TTFT plus the gaps is e2e,
     # and none of it exceeds what the client waited.

@@ -86,6 +86,9 @@ class VllmServer:
             "float32",
             "--seed",
             "0",
+            # No torch.compile warm-up (30 s a start on 2 cores): the scheduler, paged KV cache, chunked
+            # prefill and metrics under test are the same in eager mode.
+            "--enforce-eager",
             *self.args,
         ]
 

@@ -60,6 +60,10 @@ class Harness:
     groups: ScalingGroups
     settings: Settings
     database_url: str
+    targets: StaticTargets
+    """Where the collector scrapes each instance's vLLM (none by default: the twin's history is written
+    straight to the store); a test points an instance at a real server here."""
+    metrics: AsyncMetricsStore
 
     async def start(
         self, workload_id: str, **setting_overrides: Any
@@ -136,10 +140,18 @@ async def backfill_usage(metrics: AsyncMetricsStore, fleet: Ec2Fleet, workload: 
     )
 
 
-def demo_collector(metrics: AsyncMetricsStore, fleet: Ec2Fleet, http: httpx.AsyncClient) -> MetricsCollector:
-    return MetricsCollector(
-        store=metrics, fleet=fleet, resolver=StaticTargets({}), http=http, catalog=PriceCatalog.load_default()
-    )
+class DemoCollector(MetricsCollector):
+    """The collector over static targets, kept reachable for the tests that add some."""
+
+    def __init__(self, metrics: AsyncMetricsStore, fleet: Ec2Fleet, http: httpx.AsyncClient) -> None:
+        self.targets = StaticTargets({})
+        super().__init__(
+            store=metrics, fleet=fleet, resolver=self.targets, http=http, catalog=PriceCatalog.load_default()
+        )
+
+
+def demo_collector(metrics: AsyncMetricsStore, fleet: Ec2Fleet, http: httpx.AsyncClient) -> DemoCollector:
+    return DemoCollector(metrics, fleet, http)
 
 
 @pytest.fixture
@@ -156,13 +168,14 @@ async def harness(
     store = ChdbMetricsStore(tmp_path / "metrics")
     metrics = AsyncMetricsStore(store)
     async with httpx.AsyncClient() as http:
+        collector = demo_collector(metrics, fleet, http)
         worker = build_worker(
             temporal_client,
             task_queue=task_queue,
             sessions=sessions,
             fleet=fleet,
             scaling_groups=seeded_cloud.groups,
-            collector=demo_collector(metrics, fleet, http),
+            collector=collector,
             metrics=metrics,
         )
         try:
@@ -175,6 +188,8 @@ async def harness(
                     groups=seeded_cloud.groups,
                     settings=harness_settings(task_queue),
                     database_url=database_url,
+                    targets=collector.targets,
+                    metrics=metrics,
                 )
         finally:
             store.close()
