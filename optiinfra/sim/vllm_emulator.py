@@ -62,6 +62,25 @@ _COUNTERS = (
 )
 
 
+# vLLM 0.32's breakdowns of the figures above, served for parity (the scraper reads the totals): prompt
+# tokens by where their KV came from, cached tokens by the tier that held them, waiting requests by why.
+_SOURCE = "source"
+_REASON = "reason"
+_PROMPT_SOURCES = ("local_compute", "local_cache_hit", "external_kv_transfer")
+_CACHE_TIERS = ("device", "host", "p2p", "disk", "external_unspecified")
+_WAITING_REASONS = ("capacity", "deferred")
+_BREAKDOWN_HELP = {
+    "vllm:prompt_tokens_by_source": "Number of prompt tokens by source.",
+    "vllm:prompt_tokens_cached": "Number of cached prompt tokens (local + external).",
+    "vllm:prompt_tokens_cached_by_source": "Prefix-cache hit tokens by the cache tier that supplied them.",
+    "vllm:external_prefix_cache_queries": "External prefix cache queries from KV connector cross-instance "
+    "cache sharing, in terms of number of queried tokens.",
+    "vllm:external_prefix_cache_hits": "External prefix cache hits from KV connector cross-instance cache "
+    "sharing, in terms of number of cached tokens.",
+    "vllm:num_requests_waiting_by_reason": "Number of waiting requests by reason.",
+}
+
+
 # How prometheus_client writes an `le` label ("0.001", "1.0", "+Inf"); the library leaves it untyped.
 _go_float = cast(Callable[[float], str], floatToGoString)
 
@@ -355,6 +374,8 @@ class _SnapshotCollector(Collector):
         for reason, count in snap.finished_by_reason.items():
             success.add_metric([*label_values, reason], float(count), created=snap.started_at)
         yield success
+        if not self._legacy:
+            yield from self._breakdowns(label_names, label_values)
         created = snap.started_at
         for name, hist in snap.histograms.items():
             family = HistogramMetricFamily(self._name(name), _HELP[name], labels=label_names)
@@ -365,6 +386,45 @@ class _SnapshotCollector(Collector):
                 Sample(f"{family.name}_created", dict(zip(label_names, label_values, strict=True)), created)
             )
             yield family
+
+    def _breakdowns(self, label_names: list[str], label_values: list[str]) -> Iterable[Metric]:
+        """The local prefix cache is the only tier and source the twin has: its hits are the cached tokens,
+        the rest of the prompt is computed, and every waiting request waits for capacity."""
+        snap = self._snapshot
+        hits = snap.counters.get(names.PREFIX_CACHE_HITS, 0.0)
+        prompt = snap.counters.get(names.PROMPT_TOKENS, 0.0)
+
+        def counter(name: str, values: Mapping[str, float], label: str | None = None) -> Metric:
+            family = CounterMetricFamily(
+                name, _BREAKDOWN_HELP[name], labels=[*label_names, *([label] if label else [])]
+            )
+            for key, value in values.items():
+                extra = [key] if label else []
+                family.add_metric([*label_values, *extra], value, created=snap.started_at)
+            return family
+
+        yield counter(
+            "vllm:prompt_tokens_by_source",
+            dict(zip(_PROMPT_SOURCES, (max(prompt - hits, 0.0), hits, 0.0), strict=True)),
+            _SOURCE,
+        )
+        yield counter("vllm:prompt_tokens_cached", {"": hits})
+        yield counter(
+            "vllm:prompt_tokens_cached_by_source",
+            {tier: hits if tier == "device" else 0.0 for tier in _CACHE_TIERS},
+            _SOURCE,
+        )
+        yield counter("vllm:external_prefix_cache_queries", {"": 0.0})
+        yield counter("vllm:external_prefix_cache_hits", {"": 0.0})
+        waiting = GaugeMetricFamily(
+            "vllm:num_requests_waiting_by_reason",
+            _BREAKDOWN_HELP["vllm:num_requests_waiting_by_reason"],
+            labels=[*label_names, _REASON],
+        )
+        for reason in _WAITING_REASONS:
+            queued = snap.gauges.get(names.NUM_REQUESTS_WAITING, 0.0) if reason == "capacity" else 0.0
+            waiting.add_metric([*label_values, reason], queued)
+        yield waiting
 
 
 @dataclass

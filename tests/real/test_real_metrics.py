@@ -24,18 +24,12 @@ READ_BY_THE_SCRAPER = names.GAUGES | names.COUNTERS | names.HISTOGRAMS
 NOT_EMULATED = {
     "vllm:cache_config_info": "the engine's cache settings; the capacity model holds the twin's",
     "vllm:engine_sleep_state": "sleep mode is not used by OptiInfra",
-    "vllm:num_requests_waiting_by_reason": "the total waiting count is what the agents read",
     "vllm:admission_rejections": "no admission control in the twin",
     "vllm:estimated_flops_per_gpu": "per-GPU work estimates; the capacity model has its own",
     "vllm:estimated_read_bytes_per_gpu": "per-GPU work estimates; the capacity model has its own",
     "vllm:estimated_write_bytes_per_gpu": "per-GPU work estimates; the capacity model has its own",
-    "vllm:external_prefix_cache_queries": "a KV connector's queries: read by kvtier's tests, not the twin",
-    "vllm:external_prefix_cache_hits": "a KV connector's hits: read by kvtier's tests, not the twin",
     "vllm:mm_cache_queries": "multi-modal inputs: none in this fleet",
     "vllm:mm_cache_hits": "multi-modal inputs: none in this fleet",
-    "vllm:prompt_tokens_by_source": "prompt tokens split by where their KV came from; the totals suffice",
-    "vllm:prompt_tokens_cached": "the prefix-cache hit counters carry the same tokens",
-    "vllm:prompt_tokens_cached_by_source": "the prefix-cache hit counters carry the same tokens",
     "vllm:iteration_tokens_total": "tokens per engine step; the capacity model owns the step",
     "vllm:request_decode_time_seconds": "per-phase request times; TTFT, ITL and e2e cover them",
     "vllm:request_inference_time_seconds": "per-phase request times; TTFT, ITL and e2e cover them",
@@ -48,6 +42,16 @@ NOT_EMULATED = {
     "vllm:request_prefill_kv_computed_tokens": "prefill work per request; prompt and hit counters cover it",
 }
 """vLLM 0.32 families the emulator does not serve, and why none of them matters to the scraper."""
+
+BREAKDOWNS = {
+    "vllm:prompt_tokens_by_source": "source",
+    "vllm:prompt_tokens_cached_by_source": "source",
+    "vllm:num_requests_waiting_by_reason": "reason",
+    "vllm:prompt_tokens_cached": "engine",
+    "vllm:external_prefix_cache_queries": "engine",
+    "vllm:external_prefix_cache_hits": "engine",
+}
+"""Breakdowns the emulator serves for parity, with the label that splits them."""
 
 
 def _families(text: str) -> dict[str, tuple[str, dict[str, set[tuple[str, ...]]]]]:
@@ -124,6 +128,9 @@ async def test_the_emulator_serves_what_real_vllm_serves_for_everything_the_scra
     )
     assert _label_values(real, names.REQUEST_SUCCESS, reasons) == set(names.FINISH_REASONS)
     assert _label_values(real, names.KV_CACHE_USAGE_PERC, names.LABEL_MODEL_NAME) == {SERVED_NAME}
+    for family, label in BREAKDOWNS.items():
+        assert emulated_families[family] == real_families[family], family
+        assert _label_values(emulated, family, label) == _label_values(real, family, label), family
 
 
 async def test_the_scraper_and_window_statistics_read_real_traffic_as_the_client_measured_it(

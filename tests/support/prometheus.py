@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.real_vllm import free_port
+from tests.support.processes import free_port, wait_until_ready
 
 SCRAPE_INTERVAL_S = 1
 
@@ -67,19 +66,13 @@ def running_prometheus(workdir: Path, jobs: Mapping[str, list[str]]) -> Iterator
     )
     log.close()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log_text = (workdir / "prometheus.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"prometheus exited with {process.returncode}: {log_text}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("prometheus was not ready within 60s")
-            time.sleep(0.2)
+        wait_until_ready(
+            process,
+            f"{url}/-/ready",
+            60,
+            name="prometheus",
+            log_tail=lambda: (workdir / "prometheus.log").read_text(errors="replace")[-2000:],
+        )
         yield url
     finally:
         process.terminate()

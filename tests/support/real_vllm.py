@@ -9,16 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.support.processes import ServerStartError, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_ENV = Path(os.environ.get("OPTIINFRA_REAL_VLLM_ENV", ROOT / ".venv-real"))
@@ -39,13 +38,7 @@ def real_python() -> Path:
     return python
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class VllmStartError(RuntimeError):
+class VllmStartError(ServerStartError):
     pass
 
 
@@ -131,18 +124,15 @@ class VllmServer:
         return self
 
     def _wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise VllmStartError(f"vLLM exited with {self.process.returncode} at start: {self.tail()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise VllmStartError(f"vLLM was not healthy within {START_TIMEOUT_S:.0f}s: {self.tail()}")
+        assert self.process is not None
+        wait_until_ready(
+            self.process,
+            f"{self.url}/health",
+            START_TIMEOUT_S,
+            name="vLLM",
+            log_tail=self.tail,
+            error=VllmStartError,
+        )
 
     def _short_tmp(self) -> Path:
         if self.tmpdir is None:

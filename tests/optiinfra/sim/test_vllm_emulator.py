@@ -30,6 +30,12 @@ EXPECTED_TYPES = {
     "vllm:request_queue_time_seconds": "histogram",
     "vllm:request_prompt_tokens": "histogram",
     "vllm:request_generation_tokens": "histogram",
+    "vllm:prompt_tokens_by_source": "counter",
+    "vllm:prompt_tokens_cached": "counter",
+    "vllm:prompt_tokens_cached_by_source": "counter",
+    "vllm:external_prefix_cache_queries": "counter",
+    "vllm:external_prefix_cache_hits": "counter",
+    "vllm:num_requests_waiting_by_reason": "gauge",
 }
 
 
@@ -71,6 +77,10 @@ def test_the_page_has_vllms_current_names_types_and_labels() -> None:
             expected = {"model_name", "engine"}
             if name.startswith("vllm:request_success"):
                 expected.add("finished_reason")
+            if "_by_source" in name:
+                expected.add("source")
+            if "_by_reason" in name:
+                expected.add("reason")
             if sample_name.endswith("_bucket"):
                 expected.add("le")
             assert set(labels) == expected, sample_name
@@ -78,6 +88,24 @@ def test_the_page_has_vllms_current_names_types_and_labels() -> None:
             assert labels["engine"] == "0"
     reasons = {labels["finished_reason"] for _, labels, _ in families["vllm:request_success"][1]}
     assert reasons == {"stop", "length", "abort", "error", "repetition"}
+
+
+def test_the_breakdowns_split_the_totals_as_vllm_does() -> None:
+    families = _families(_busy_replica().render())
+
+    def values(name: str, label: str) -> dict[str, float]:
+        return {
+            labels[label]: value for sample, labels, value in families[name][1] if sample.endswith("_total")
+        }
+
+    by_source = values("vllm:prompt_tokens_by_source", "source")
+    assert by_source == {"local_compute": 3110.0 - 64.0, "local_cache_hit": 64.0, "external_kv_transfer": 0.0}
+    cached = values("vllm:prompt_tokens_cached_by_source", "source")
+    assert cached == {"device": 64.0, "host": 0.0, "p2p": 0.0, "disk": 0.0, "external_unspecified": 0.0}
+    waiting = {
+        labels["reason"]: value for _, labels, value in families["vllm:num_requests_waiting_by_reason"][1]
+    }
+    assert waiting == {"capacity": 1.0, "deferred": 0.0}
 
 
 def test_counters_are_exposed_with_total_and_the_values_are_the_recorded_ones() -> None:
