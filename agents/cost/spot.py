@@ -43,9 +43,9 @@ def analyze_spot_migration(
     running = [i for i in snapshot.instances if i.state == "running"]
     on_demand = [i for i in running if i.lifecycle is PurchaseOption.ON_DEMAND]
     floor = on_demand_floor(len(running), workload, params.on_demand_floor_fraction)
-    keep = max(0, floor - (len(running) - len(on_demand)))
+    # The floor counts the on-demand replicas that remain: replicas already on spot never stand in for it.
     movable = _eligible(on_demand, snapshot.instance_types, params)
-    to_move = sorted(movable, key=lambda i: i.instance_id)[: max(0, len(on_demand) - keep)]
+    to_move = sorted(movable, key=lambda i: i.instance_id)[: max(0, len(on_demand) - floor)]
     if not to_move:
         return f"spot migration: nothing to move above the on-demand floor of {floor}"
     return _proposal(snapshot, to_move, floor, params)

@@ -53,6 +53,26 @@ def test_single_replica_keeps_its_on_demand_floor() -> None:
     assert isinstance(found, str) and "floor" in found
 
 
+def test_a_second_pass_after_a_migration_keeps_the_on_demand_floor() -> None:
+    """Approve "move 3 of 4 to spot", run the agent again: the one on-demand replica left is the floor, and
+    nothing more moves (the spot replicas do not count towards it)."""
+    migrated = snapshot(instance_type="g5.xlarge", count=4, gpu=70, gpu_memory=70)
+    first, *rest = migrated.instances
+    migrated = migrated.model_copy(
+        update={
+            "instances": [first, *(i.model_copy(update={"lifecycle": PurchaseOption.SPOT}) for i in rest)]
+        }
+    )
+    found = analyze_spot_migration(migrated)
+    assert isinstance(found, str) and "nothing to move above the on-demand floor of 1" in found
+    # With two on-demand replicas left, one may still move and one stays.
+    second = migrated.instances[1].model_copy(update={"lifecycle": PurchaseOption.ON_DEMAND})
+    two_left = migrated.model_copy(update={"instances": [first, second, *migrated.instances[2:]]})
+    moved = analyze_spot_migration(two_left)
+    assert isinstance(moved, Proposal)
+    assert len([s for s in moved.steps if s.action is StepAction.LAUNCH_REPLACEMENT]) == 1
+
+
 def test_already_spot_fleet_has_nothing_to_move() -> None:
     found = analyze_spot_migration(
         snapshot(instance_type="g5.xlarge", count=4, gpu=70, gpu_memory=70, lifecycle=PurchaseOption.SPOT)
