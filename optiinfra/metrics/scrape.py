@@ -69,6 +69,9 @@ class VllmSample(BaseModel):
     gauges: dict[str, float]
     histograms: dict[str, HistogramSnapshot]
     legacy_names: tuple[str, ...] = ()
+    kv_cache_tokens: int | None = None
+    """The KV cache's size in tokens, from `vllm:cache_config_info`, summed over engines; None when the
+    page does not say (older vLLM, or blocks not yet sized)."""
 
 
 async def scrape_vllm(
@@ -86,7 +89,8 @@ async def scrape_vllm(
 
 def parse_vllm_metrics(text: str, *, replica: str, at: datetime) -> VllmSample:
     """Parse a `/metrics` body taken at `at`."""
-    collected = _collect(_parse(text))
+    parsed = _parse(text)
+    collected = _collect(parsed)
     sources = _choose_sources(collected)
     if not sources:
         raise MetricsParseError(f"no vLLM metrics in the page of {replica}")
@@ -103,7 +107,34 @@ def parse_vllm_metrics(text: str, *, replica: str, at: datetime) -> VllmSample:
         gauges=builder.gauges(),
         histograms=builder.histograms(),
         legacy_names=tuple(sorted(source for canonical, source in sources.items() if source != canonical)),
+        kv_cache_tokens=_kv_cache_tokens(parsed),
     )
+
+
+def _kv_cache_tokens(samples: Iterable[Sample]) -> int | None:
+    """Tokens the engines' KV caches hold, from their cache settings: `kv_cache_size_tokens` where given,
+    else `num_gpu_blocks` x `block_size`."""
+    total, seen = 0, False
+    for sample in samples:
+        if sample.name != names.CACHE_CONFIG_INFO:
+            continue
+        labels = sample.labels
+        tokens = _whole(labels.get("kv_cache_size_tokens"))
+        if tokens is None:
+            blocks, size = _whole(labels.get("num_gpu_blocks")), _whole(labels.get("block_size"))
+            tokens = blocks * size if blocks is not None and size is not None else None
+        if tokens is not None:
+            total, seen = total + tokens, True
+    return total if seen else None
+
+
+def _whole(text: str | None) -> int | None:
+    """A positive whole number written by vLLM ("512", "512.0"); None for "None" and anything else."""
+    try:
+        value = float(text) if text is not None else math.nan
+    except ValueError:
+        return None
+    return int(value) if math.isfinite(value) and value > 0 and value == int(value) else None
 
 
 def _parse(text: str) -> list[Sample]:

@@ -61,6 +61,10 @@ LEGACY_GPU_PREFIX_CACHE_HITS = "vllm:gpu_prefix_cache_hits"
 LEGACY_TIME_PER_OUTPUT_TOKEN = "vllm:time_per_output_token_seconds"
 LEGACY_NUM_REQUESTS_SWAPPED = "vllm:num_requests_swapped"
 
+CACHE_CONFIG_INFO = "vllm:cache_config_info"
+"""A gauge of 1 whose labels are the engine's cache settings: `num_gpu_blocks` x `block_size` is the KV
+cache's size in tokens as the engine sized it at start (vLLM 0.32 also gives `kv_cache_size_tokens`)."""
+
 LABEL_MODEL_NAME = "model_name"
 LABEL_ENGINE = "engine"
 LABEL_FINISHED_REASON = "finished_reason"

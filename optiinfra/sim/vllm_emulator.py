@@ -81,6 +81,48 @@ _BREAKDOWN_HELP = {
 }
 
 
+# vLLM 0.32's `cache_config_info` labels with the values it reports for a plain attention model; the KV
+# cache's geometry is set per replica (`ReplicaMetricsState.set_cache_config`).
+_CACHE_CONFIG_DEFAULTS: Mapping[str, str] = {
+    "_block_size_resolved": "True",
+    "block_size": "16",
+    "cache_dtype": "auto",
+    "cache_hit_alignment_tokens": "None",
+    "effective_attention_block_size": "16",
+    "enable_mamba_shared_prefix_checkpoint": "False",
+    "enable_prefix_caching": "True",
+    "gpu_memory_utilization": "0.9",
+    "hash_block_size": "None",
+    "is_attention_free": "False",
+    "kv_cache_dtype_skip_layers": "[]",
+    "kv_cache_layout": "None",
+    "kv_cache_max_concurrency": "None",
+    "kv_cache_memory_bytes": "None",
+    "kv_cache_size_tokens": "None",
+    "kv_offloading_backend": "native",
+    "kv_offloading_size": "None",
+    "kv_sharing_fast_prefill": "False",
+    "mamba_block_size": "None",
+    "mamba_cache_dtype": "auto",
+    "mamba_cache_mode": "none",
+    "mamba_page_size_padded": "None",
+    "mamba_ssm_cache_dtype": "float32",
+    "num_cpu_blocks": "None",
+    "num_gpu_blocks": "None",
+    "num_gpu_blocks_override": "None",
+    "prefix_cache_retention_interval": "0",
+    "prefix_caching_hash_algo": "sha256",
+    "prefix_match_unit": "None",
+    "replayssm_buffer_len": "16",
+    "skip_page_size_padded": "None",
+    "sliding_window": "None",
+    "swa_bounded_replay": "True",
+    "use_kda_recoverssm": "False",
+    "use_replayssm": "False",
+    "user_specified_block_size": "False",
+}
+
+
 # How prometheus_client writes an `le` label ("0.001", "1.0", "+Inf"); the library leaves it untyped.
 _go_float = cast(Callable[[float], str], floatToGoString)
 
@@ -137,6 +179,7 @@ class ReplicaSnapshot:
     counters: Mapping[str, float]
     finished_by_reason: Mapping[FinishReason, int]
     histograms: Mapping[str, HistogramState]
+    cache_config: Mapping[str, str] | None = None
 
 
 class ReplicaMetricsState:
@@ -152,6 +195,8 @@ class ReplicaMetricsState:
     ) -> None:
         self.model_name = model_name
         self.engine = engine
+        self._max_model_len = max_model_len
+        self._cache_config: dict[str, str] | None = None
         self._token_buckets = names.build_1_2_5_buckets(max_model_len)
         self._clock = clock
         self._lock = threading.Lock()
@@ -191,6 +236,24 @@ class ReplicaMetricsState:
                 self._gauges[names.NUM_REQUESTS_WAITING] = float(waiting)
             if kv_cache_usage is not None:
                 self._gauges[names.KV_CACHE_USAGE_PERC] = kv_cache_usage
+
+    def set_cache_config(
+        self, *, block_size: int, num_gpu_blocks: int, gpu_memory_utilization: float = 0.9
+    ) -> None:
+        """The KV cache the engine sized at start, served as `vllm:cache_config_info` (none until set)."""
+        if block_size <= 0 or num_gpu_blocks < 0:
+            raise ValueError("block_size must be positive and num_gpu_blocks not negative")
+        tokens = block_size * num_gpu_blocks
+        config = dict(_CACHE_CONFIG_DEFAULTS) | {
+            "block_size": str(block_size),
+            "effective_attention_block_size": str(block_size),
+            "num_gpu_blocks": str(num_gpu_blocks),
+            "kv_cache_size_tokens": str(tokens),
+            "kv_cache_max_concurrency": str(round(tokens / self._max_model_len, 2)),
+            "gpu_memory_utilization": str(gpu_memory_utilization),
+        }
+        with self._lock:
+            self._cache_config = config
 
     def record_preemptions(self, count: int = 1) -> None:
         if count < 0:
@@ -282,6 +345,7 @@ class ReplicaMetricsState:
                 counters=dict(self._counters),
                 finished_by_reason=dict(self._finished),
                 histograms={name: hist.copy() for name, hist in self._histograms.items()},
+                cache_config=dict(self._cache_config) if self._cache_config is not None else None,
             )
 
     def sample(self, *, replica: str, at: datetime) -> VllmSample:
@@ -306,6 +370,7 @@ class ReplicaMetricsState:
             finished_by_reason=finished,
             gauges={name: float(value) for name, value in snap.gauges.items()},
             histograms=histograms,
+            kv_cache_tokens=int(snap.cache_config["kv_cache_size_tokens"]) if snap.cache_config else None,
         )
 
     def render(self, *, legacy_names: bool = False) -> bytes:
@@ -376,6 +441,16 @@ class _SnapshotCollector(Collector):
         yield success
         if not self._legacy:
             yield from self._breakdowns(label_names, label_values)
+            if snap.cache_config is not None:
+                # vLLM labels it with the engine and its settings, not the model.
+                keys = sorted(snap.cache_config)
+                info = GaugeMetricFamily(
+                    names.CACHE_CONFIG_INFO,
+                    "Information of the LLMEngine CacheConfig",
+                    labels=[names.LABEL_ENGINE, *keys],
+                )
+                info.add_metric([snap.engine, *(snap.cache_config[key] for key in keys)], 1.0)
+                yield info
         created = snap.started_at
         for name, hist in snap.histograms.items():
             family = HistogramMetricFamily(self._name(name), _HELP[name], labels=label_names)

@@ -15,14 +15,13 @@ from optiinfra.metrics.scrape import parse_vllm_metrics
 from optiinfra.metrics.windows import histogram_quantile, window_stats
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState
 from tests.real.client import complete_all, mean, words
-from tests.support.real_vllm import DEFAULT_MAX_MODEL_LEN, SERVED_NAME, VllmServer
+from tests.support.real_vllm import DEFAULT_KV_CACHE_BYTES, DEFAULT_MAX_MODEL_LEN, SERVED_NAME, VllmServer
 
 pytestmark = pytest.mark.real_vllm
 
 READ_BY_THE_SCRAPER = names.GAUGES | names.COUNTERS | names.HISTOGRAMS
 
 NOT_EMULATED = {
-    "vllm:cache_config_info": "the engine's cache settings; the capacity model holds the twin's",
     "vllm:engine_sleep_state": "sleep mode is not used by OptiInfra",
     "vllm:admission_rejections": "no admission control in the twin",
     "vllm:estimated_flops_per_gpu": "per-GPU work estimates; the capacity model has its own",
@@ -98,6 +97,7 @@ async def test_the_emulator_serves_what_real_vllm_serves_for_everything_the_scra
     done = await complete_all(real_vllm.url, [words(40, seed) for seed in range(6)], max_tokens=12)
     real = await _real_page(real_vllm)
     emulator = ReplicaMetricsState(SERVED_NAME, max_model_len=DEFAULT_MAX_MODEL_LEN)
+    emulator.set_cache_config(block_size=128, num_gpu_blocks=512, gpu_memory_utilization=0.92)
     for completion in done:
         emulator.observe_request(
             queue_s=0.0,
@@ -128,6 +128,11 @@ async def test_the_emulator_serves_what_real_vllm_serves_for_everything_the_scra
     )
     assert _label_values(real, names.REQUEST_SUCCESS, reasons) == set(names.FINISH_REASONS)
     assert _label_values(real, names.KV_CACHE_USAGE_PERC, names.LABEL_MODEL_NAME) == {SERVED_NAME}
+    info = names.CACHE_CONFIG_INFO
+    assert emulated_families[info] == real_families[info]
+    assert parse_vllm_metrics(real, replica="r", at=datetime.now(UTC)).kv_cache_tokens == (
+        DEFAULT_KV_CACHE_BYTES // 1024  # the tiny model's fp32 keys and values take 1 KiB a token
+    )
     for family, label in BREAKDOWNS.items():
         assert emulated_families[family] == real_families[family], family
         assert _label_values(emulated, family, label) == _label_values(real, family, label), family

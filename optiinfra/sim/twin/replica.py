@@ -221,6 +221,13 @@ class ReplicaTwin:
         self.model = model
         self.metrics = metrics
         self.config = config if config is not None else config_for_instance(instance_type, model)
+        budget = memory_budget(self.config)
+        if budget.fits:  # the engine reports the cache it sized at start, as vLLM does
+            metrics.set_cache_config(
+                block_size=self.config.block_size,
+                num_gpu_blocks=budget.kv_capacity_tokens // self.config.block_size,
+                gpu_memory_utilization=self.config.gpu_memory_utilization,
+            )
 
     def simulate_window(
         self,

@@ -186,3 +186,27 @@ async def test_http_failures_raise_scrape_error(
     with pytest.raises(ScrapeError, match="failed") as caught:
         await scrape_vllm(f"{url}/metrics", http_client)
     assert not isinstance(caught.value, MetricsParseError)
+
+
+def test_the_kv_cache_size_is_read_from_the_engines_cache_settings() -> None:
+    state = _replica()
+    assert parse_vllm_metrics(state.render().decode(), replica="r", at=AT).kv_cache_tokens is None
+    state.set_cache_config(block_size=16, num_gpu_blocks=2_000)
+    page = state.render().decode()
+    assert 'kv_cache_size_tokens="32000"' in page
+    sample = parse_vllm_metrics(page, replica="r", at=AT)
+    assert sample.kv_cache_tokens == 32_000 == state.sample(replica="r", at=AT).kv_cache_tokens
+    # Versions without kv_cache_size_tokens give the blocks and their size; two engines add up.
+    older = (
+        "# TYPE vllm:num_requests_running gauge\n"
+        'vllm:num_requests_running{engine="0",model_name="m"} 0\n'
+        "# TYPE vllm:cache_config_info gauge\n"
+        'vllm:cache_config_info{block_size="16",engine="0",num_gpu_blocks="100",'
+        'kv_cache_size_tokens="None"} 1\n'
+        'vllm:cache_config_info{block_size="16",engine="1",num_gpu_blocks="50"} 1\n'
+    )
+    assert parse_vllm_metrics(older, replica="r", at=AT).kv_cache_tokens == 2_400
+    unsized = older.replace('num_gpu_blocks="100"', 'num_gpu_blocks="None"').replace(
+        'num_gpu_blocks="50"', ""
+    )
+    assert parse_vllm_metrics(unsized, replica="r", at=AT).kv_cache_tokens is None
