@@ -9,12 +9,12 @@ from functools import cached_property
 from agents.cost.pricing import monthly
 from agents.performance.slo import SloTarget
 from agents.request_shape import measured_token_shape
-from optiinfra.capacity import ServingConfig, memory_budget
+from optiinfra.capacity import ServingConfig, kv_capacity_tokens, memory_budget
 from optiinfra.capacity.estimate import CapacityEstimator, SloCapacity
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.capacity.shape import TokenShape
 from optiinfra.capacity.vllm_config import config_from_vllm_args
-from optiinfra.capacity.vllm_launch import launch_refusal
+from optiinfra.capacity.vllm_launch import launch_refusal, sizes_cache_alike
 from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
 from optiinfra.domain.kube import INSTANCE_TYPE_LABEL, DeploymentState
 
@@ -29,6 +29,24 @@ class ServingContext:
     shape: TokenShape
     target: SloTarget
     estimator: CapacityEstimator = field(default_factory=CapacityEstimator, compare=False)
+    measured_kv_tokens: int | None = None
+    """The replicas' KV cache in tokens as their engines report it (the smallest, latest); None when they
+    do not say."""
+
+    @property
+    def kv_capacity_tokens(self) -> int:
+        """Tokens one replica's KV cache holds: what the engine reports where it does, else the capacity
+        model's memory budget for the configuration."""
+        if self.measured_kv_tokens is not None:
+            return self.measured_kv_tokens
+        return kv_capacity_tokens(self.config)
+
+    @property
+    def kv_capacity_source(self) -> str:
+        """Where `kv_capacity_tokens` comes from, as a recommendation states it."""
+        if self.measured_kv_tokens is not None:
+            return "as its vLLM reports it (cache_config_info)"
+        return "by the capacity model's memory budget"
 
     @property
     def replica_hourly_usd(self) -> float:
@@ -74,7 +92,8 @@ class ServingContext:
         config = config_from_vllm_args(
             self.instance_type, self.config.model, args, gpus_per_replica=self.deployment.gpus_per_replica
         )
-        return launch_refusal(args, config)
+        measured = self.measured_kv_tokens if sizes_cache_alike(self.deployment.args, args) else None
+        return launch_refusal(args, config, kv_capacity_tokens=measured)
 
     def expected_latency(self, rate_per_replica: float, *, means: bool = False) -> tuple[float, float] | None:
         """(TTFT, ITL) at this load per replica, p95s or with `means` the means, from the source the
@@ -126,4 +145,8 @@ def serving_context(snapshot: WorkloadSnapshot, target: SloTarget) -> ServingCon
     estimator = CapacityEstimator(
         profiles=snapshot.capacity_profiles, workload_id=snapshot.workload.workload_id
     )
-    return ServingContext(deployment, instance_type, config, shape, target, estimator)
+    measured_kv = next(
+        (int(w.kv_capacity_tokens) for w in reversed(snapshot.windows) if w.kv_capacity_tokens is not None),
+        None,
+    )
+    return ServingContext(deployment, instance_type, config, shape, target, estimator, measured_kv)

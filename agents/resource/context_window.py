@@ -9,7 +9,6 @@ from agents.kube_steps import set_vllm_args_step
 from agents.performance.serving import ServingContext
 from agents.resource.oom import ACTING_LEVELS, MEMORY_THRESHOLD, safe_max_num_seqs
 from agents.resource.pressure import MemoryPressure
-from optiinfra.capacity import kv_capacity_tokens
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.recommendation import Proposal
@@ -23,7 +22,7 @@ other: the plan says so and points at KV tiering."""
 
 def affordable_context_tokens(context: ServingContext) -> int:
     """The context each sequence can have when the batch is full and the cache at its threshold."""
-    per_sequence = kv_capacity_tokens(context.config) * MEMORY_THRESHOLD / context.config.max_num_seqs
+    per_sequence = context.kv_capacity_tokens * MEMORY_THRESHOLD / context.config.max_num_seqs
     return max(WINDOW_ROUNDING, int(per_sequence // WINDOW_ROUNDING) * WINDOW_ROUNDING)
 
 
@@ -54,11 +53,12 @@ def analyze_context_request(context: ServingContext, request: AgentRequest) -> P
             f"the {request.from_agent.value} agent asked for {wanted:,}-token contexts: "
             f"{deployment.ref.name} already admits {current or 'the model default'}"
         )
-    kv_tokens = kv_capacity_tokens(context.config)
+    kv_tokens = context.kv_capacity_tokens
     if kv_tokens < wanted:
         return (
             f"the {request.from_agent.value} agent asked for {wanted:,}-token contexts, but one "
-            f"{context.instance_type.name} replica's KV cache holds only {kv_tokens:,} tokens: that needs a "
+            f"{context.instance_type.name} replica's KV cache holds only {kv_tokens:,} tokens "
+            f"({context.kv_capacity_source}): that needs a "
             "GPU with more memory or tensor parallelism"
         )
     sequences = safe_max_num_seqs(kv_tokens, wanted)
@@ -82,7 +82,8 @@ def analyze_context_request(context: ServingContext, request: AgentRequest) -> P
         ),
         reasoning=(
             f"Asked by the {request.from_agent.value} agent: {request.reason}. One "
-            f"{context.instance_type.name} replica's KV cache holds {kv_tokens:,} tokens, {sequences} "
+            f"{context.instance_type.name} replica's KV cache holds {kv_tokens:,} tokens "
+            f"({context.kv_capacity_source}), {sequences} "
             f"sequences of {wanted:,} tokens at {MEMORY_THRESHOLD:.0%} of the cache.{crowded} Applied as a "
             "rolling update; the previous arguments are restored if it fails."
         ),

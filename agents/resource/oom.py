@@ -11,7 +11,6 @@ import math
 from agents.kube_steps import scale_deployment_step, set_vllm_args_step
 from agents.performance.serving import ServingContext
 from agents.resource.pressure import MemoryPressure
-from optiinfra.capacity import kv_capacity_tokens
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.recommendation import ExecutionStep, Proposal
 from optiinfra.domain.resource import PrefixCacheProfile
@@ -49,7 +48,7 @@ def analyze_oom_prevention(
     args = list(deployment.args)
     changes: list[str] = []
     evidence: dict[str, float | str] = {"pressure_score": round(pressure.score, 3)}
-    kv_tokens = kv_capacity_tokens(context.config)
+    kv_tokens = context.kv_capacity_tokens
     seqs_now = context.config.max_num_seqs
     safe_seqs = seqs_now
     if profile is not None:

@@ -13,7 +13,6 @@ from dataclasses import replace
 
 from agents.kube_steps import set_vllm_args_step
 from agents.performance.serving import ServingContext
-from optiinfra.capacity import kv_capacity_tokens
 from optiinfra.capacity.models import ModelSpec, capacity_model_for
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import WorkloadSnapshot
@@ -82,7 +81,7 @@ def analyze_kv_tiering(
     model: ModelSpec = capacity_model_for(snapshot.workload.model_name)
     replicas = max(1, deployment.replicas)
     block_bytes = model.kv_bytes_per_token * profile.block_tokens
-    gpu_blocks = replicas * kv_capacity_tokens(context.config) / profile.block_tokens
+    gpu_blocks = replicas * context.kv_capacity_tokens / profile.block_tokens
     host_blocks_per_replica = math.floor(context.instance_type.memory_gib * HOST_SHARE * 2**30 / block_bytes)
     if host_blocks_per_replica < 1:
         return f"no KV tiering plan: a {profile.block_tokens}-token block does not fit the host tier"

@@ -57,6 +57,28 @@ def unknown_flags(args: Sequence[str], known: VllmFlags | None = None) -> list[s
     return found
 
 
+CACHE_SIZING_FLAGS = (
+    "gpu-memory-utilization",
+    "kv-cache-memory-bytes",
+    "tensor-parallel-size",
+    "pipeline-parallel-size",
+    "block-size",
+    "kv-cache-dtype",
+    "max-num-batched-tokens",
+    "dtype",
+    "quantization",
+    "model",
+)
+"""Flags that change how large a KV cache the engine makes at start (memory share, parallelism, block and
+cache formats, the activation peak it profiles, the weights)."""
+
+
+def sizes_cache_alike(before: Sequence[str], after: Sequence[str]) -> bool:
+    """Whether an engine started with `after` sizes its KV cache as one started with `before` did, so the
+    size it reported still holds."""
+    return all(flag_value(before, flag) == flag_value(after, flag) for flag in CACHE_SIZING_FLAGS)
+
+
 def launch_refusal(
     args: Sequence[str],
     config: ServingConfig,

@@ -41,6 +41,10 @@ class WorkloadWindow(BaseModel):
         default=None, description="The busiest replica's p95 prompt length (vllm:request_prompt_tokens)"
     )
     prompt_tokens_p99: float | None = None
+    kv_capacity_tokens: float | None = Field(
+        default=None,
+        description="The smallest replica KV cache in tokens, as the engines report it (cache_config_info)",
+    )
 
     @property
     def end(self) -> datetime:

@@ -48,8 +48,9 @@ WINDOW_STATS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("waiting", "Float64"),
     ("kv_usage", "Float64"),
     *((f"prompt_len_{stat}", "Nullable(Float64)") for stat in ("p95", "p99")),
+    ("kv_capacity_tokens", "Nullable(Float64)"),
 )
-ADDED_WINDOW_COLUMNS = ("prompt_len_p95", "prompt_len_p99")
+ADDED_WINDOW_COLUMNS = ("prompt_len_p95", "prompt_len_p99", "kv_capacity_tokens")
 """Columns added after the table was first created: stores made before them gain them at start-up."""
 
 UTILIZATION_COLUMNS: tuple[tuple[str, str], ...] = (

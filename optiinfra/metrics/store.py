@@ -186,7 +186,8 @@ _READ_WORKLOAD_WINDOWS = f"""SELECT
     sum(running) AS running, sum(waiting) AS waiting, max(kv_usage) AS kv_usage_max,
     max(prompt_len_p95) AS prompt_tokens_p95, max(prompt_len_p99) AS prompt_tokens_p99,
     sum(ttft_weighted) AS ttft_weighted, sum(ttft_weight) AS ttft_weight,
-    sum(itl_weighted) AS itl_weighted, sum(itl_weight) AS itl_weight
+    sum(itl_weighted) AS itl_weighted, sum(itl_weight) AS itl_weight,
+    min(kv_capacity_tokens) AS kv_capacity_tokens
 FROM (
     SELECT
         replica,
@@ -207,7 +208,8 @@ FROM (
         max(kv_usage) AS kv_usage,
         max(prompt_len_p95) AS prompt_len_p95, max(prompt_len_p99) AS prompt_len_p99,
         sum(ttft_weighted_row) AS ttft_weighted, sum(ttft_weight_row) AS ttft_weight,
-        sum(itl_weighted_row) AS itl_weighted, sum(itl_weight_row) AS itl_weight
+        sum(itl_weighted_row) AS itl_weighted, sum(itl_weight_row) AS itl_weight,
+        argMax(kv_capacity_tokens, window_end) AS kv_capacity_tokens
     FROM (
         SELECT *,
             ttft_mean * requests AS ttft_weighted_row,
@@ -238,7 +240,7 @@ WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:Strin
 
 _DAILY_ROLLUP = _daily_rollup_sql()
 _UTILIZATION_METRICS = tuple(UtilizationMetric)
-_WORKLOAD_QUANTILES = (
+_WORKLOAD_OPTIONALS = (
     "ttft_p95",
     "ttft_p99",
     "itl_p95",
@@ -248,6 +250,7 @@ _WORKLOAD_QUANTILES = (
     "queue_p95",
     "prompt_tokens_p95",
     "prompt_tokens_p99",
+    "kv_capacity_tokens",
 )
 
 
@@ -357,7 +360,7 @@ class SqlMetricsStore:
                     generation_tokens=float(row["generation_tokens"]),
                     errors=float(row["errors"]),
                     preemptions=float(row["preemptions"]),
-                    **{name: _optional(row[name]) for name in _WORKLOAD_QUANTILES},
+                    **{name: _optional(row[name]) for name in _WORKLOAD_OPTIONALS},
                     ttft_mean=_weighted_mean(row["ttft_weighted"], row["ttft_weight"]),
                     itl_mean=_weighted_mean(row["itl_weighted"], row["itl_weight"]),
                     running=float(row["running"]),

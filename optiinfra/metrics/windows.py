@@ -71,6 +71,8 @@ class WindowStats(BaseModel):
     kv_usage: float
     prompt_len_p95: float | None = None
     prompt_len_p99: float | None = None
+    kv_capacity_tokens: float | None = None
+    """The KV cache's size in tokens as the engine reports it at the window's end (`cache_config_info`)."""
 
     @property
     def window_seconds(self) -> float:
@@ -148,6 +150,7 @@ def window_stats(
         kv_usage=current.gauges.get(names.KV_CACHE_USAGE_PERC, 0.0),
         prompt_len_p95=_quantile(0.95, prompt_lengths),
         prompt_len_p99=_quantile(0.99, prompt_lengths),
+        kv_capacity_tokens=float(current.kv_cache_tokens) if current.kv_cache_tokens is not None else None,
     )
 
 

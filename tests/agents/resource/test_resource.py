@@ -6,18 +6,22 @@ import json
 
 import pytest
 
+from agents.performance.serving import ServingContext, serving_context
+from agents.performance.slo import slo_target
+from agents.resource.context_window import analyze_context_request
 from agents.resource.oom import context_limit, safe_max_num_seqs
 from agents.resource.pressure import memory_pressure
 from agents.resource.strategies import analyze_resource
 from kvtier.trace import load_mooncake
 from kvtier.vllm.spec import parse_extra_config
+from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.enums import AgentKind, RecommendationType, StepAction
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.vllm_args import flag_value
 from optiinfra.kvcache.profile import profile_prefix_cache
 from optiinfra.settings import get_settings
-from tests.agents.performance.snapshots import NOW, kube_snapshot
+from tests.agents.performance.snapshots import MODEL, NOW, kube_snapshot
 
 TRACE = get_settings().data_dir / "mooncake" / "conversation_trace.jsonl"
 
@@ -115,3 +119,43 @@ def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: Pref
     bare = analyze_resource(kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0))
     assert not bare.proposals
     assert any("no prefix trace" in note for note in bare.notes)
+
+
+def _asked_for(tokens: int) -> AgentRequest:
+    return AgentRequest(
+        kind=AgentRequestKind.ADD_KV_CAPACITY,
+        from_agent=AgentKind.APPLICATION,
+        reason="its requests need longer contexts",
+        context_tokens=tokens,
+    )
+
+
+def test_the_engines_own_kv_cache_size_decides_over_the_capacity_models() -> None:
+    """The capacity model's budget says one L40S replica holds enough for a 16k window; the engines report
+    a smaller cache (a lower --gpu-memory-utilization in the image, say): the agent goes by the report."""
+    snapshot = kube_snapshot(replicas=4, mean_rps=2.0, amplitude_rps=1.0, args=_ARGS_8K)
+    modelled = _serving(snapshot)
+    assert modelled.measured_kv_tokens is None and modelled.kv_capacity_tokens > 16_384
+    proposal = analyze_context_request(modelled, _asked_for(16_384))
+    assert not isinstance(proposal, str), proposal
+    assert "by the capacity model's memory budget" in proposal.reasoning
+
+    reported = snapshot.model_copy(
+        update={"windows": [w.model_copy(update={"kv_capacity_tokens": 12_000.0}) for w in snapshot.windows]}
+    )
+    measured = _serving(reported)
+    assert measured.kv_capacity_tokens == 12_000
+    refused = analyze_context_request(measured, _asked_for(16_384))
+    assert isinstance(refused, str)
+    assert "holds only 12,000 tokens (as its vLLM reports it (cache_config_info))" in refused
+
+
+def _serving(snapshot: WorkloadSnapshot) -> ServingContext:
+    target = slo_target(snapshot.workload)
+    assert target is not None
+    context = serving_context(snapshot, target)
+    assert isinstance(context, ServingContext), context
+    return context
+
+
+_ARGS_8K = ["--model", MODEL, "--max-num-seqs", "256", "--max-model-len", "8192"]

@@ -9,8 +9,9 @@ from optiinfra.capacity.gpus import L40S
 from optiinfra.capacity.models import LLAMA_3_1_8B
 from optiinfra.capacity.roofline import ServingConfig, memory_budget
 from optiinfra.capacity.vllm_config import config_from_vllm_args
-from optiinfra.capacity.vllm_launch import known_vllm_flags, launch_refusal, unknown_flags
+from optiinfra.capacity.vllm_launch import known_vllm_flags, launch_refusal, sizes_cache_alike, unknown_flags
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.kube.vllm_args import with_flag
 
 L40S_NODE = PriceCatalog.load_default().get("g6e.xlarge", "us-east-1")
 
@@ -95,3 +96,11 @@ def test_a_flags_file_must_say_its_version(tmp_path: Path) -> None:
     unversioned.write_text("max-num-seqs\n")
     with pytest.raises(ValueError, match="# vLLM"):
         known_vllm_flags(unversioned)
+
+
+def test_a_change_that_leaves_the_cache_sizing_alone_keeps_the_engines_reported_size() -> None:
+    before = ["--model", "m", "--max-num-seqs", "64", "--gpu-memory-utilization", "0.9"]
+    assert sizes_cache_alike(before, with_flag(before, "--max-num-seqs", "16"))
+    assert sizes_cache_alike(before, with_flag(before, "--max-model-len", "4096"))
+    assert not sizes_cache_alike(before, with_flag(before, "--gpu-memory-utilization", "0.8"))
+    assert not sizes_cache_alike(before, with_flag(before, "--max-num-batched-tokens", "16384"))

@@ -328,3 +328,25 @@ def test_workload_windows_add_replicas_up_per_period_like_python_does(store: Chd
     assert store.read_workload_windows("acme", "nobody", NOON, NOON + timedelta(hours=1), 600) == []
     with pytest.raises(ValueError, match="positive"):
         store.read_workload_windows("acme", "chat", NOON, NOON + timedelta(hours=1), 0)
+
+
+def test_a_periods_kv_capacity_is_the_smallest_replicas_latest_report(store: ChdbMetricsStore) -> None:
+    rng = random.Random(3)
+
+    def reported(replica: str, minute: int, tokens: float | None) -> WindowStats:
+        row = _window(rng, replica, NOON + timedelta(minutes=minute))
+        return row.model_copy(update={"kv_capacity_tokens": tokens})
+
+    store.write_window_stats(
+        [
+            reported("a", 0, 90_000.0),
+            reported("a", 1, 80_000.0),  # restarted with less memory: the latest report holds
+            reported("b", 0, 120_000.0),
+            reported("c", 0, None),  # an engine that does not say
+        ]
+    )
+    (window,) = store.read_workload_windows("acme", "chat", NOON, NOON + timedelta(minutes=10), 600)
+    assert window.kv_capacity_tokens == 80_000.0
+    store.write_window_stats([reported("d", 0, None).model_copy(update={"workload_id": "quiet"})])
+    (quiet,) = store.read_workload_windows("acme", "quiet", NOON, NOON + timedelta(minutes=10), 600)
+    assert quiet.kv_capacity_tokens is None
