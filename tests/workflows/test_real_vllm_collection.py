@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from tests.real.client import complete_all, mean, words
-from tests.support.real_vllm import SERVED_NAME, VllmServer
+from tests.support.real_vllm import DEFAULT_KV_CACHE_BYTES, SERVED_NAME, VllmServer
 from tests.workflows.conftest import CUSTOMER, Harness
 from workflows.contracts import MetricsCollectionRequest, MetricsCollectionSummary
 from workflows.metrics_collection import MetricsCollectionWorkflow
@@ -55,6 +55,7 @@ async def test_the_collection_workflow_stores_the_real_engines_window(
     assert row.request_rate == pytest.approx(len(done) / row.window_seconds)
     assert row.prefix_hit_rate is not None and row.prefix_hit_rate > 0.5
     assert row.preemptions == 0 and row.errors == 0
+    assert row.kv_capacity_tokens == DEFAULT_KV_CACHE_BYTES // 1024  # fp32 keys and values: 1 KiB a token
     assert row.ttft_mean is not None and 0 < row.ttft_mean <= mean([c.ttft_s for c in done]) * 1.05
     assert row.e2e_mean is not None and row.e2e_mean <= mean([c.e2e_s for c in done]) * 1.05
     assert row.ttft_p95 is not None and row.itl_p95 is not None and row.queue_p95 is not None
@@ -62,3 +63,4 @@ async def test_the_collection_workflow_stores_the_real_engines_window(
         CUSTOMER, WORKLOAD, started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1), 600
     )
     assert sum(w.requests for w in windows) >= len(done)
+    assert min(w.kv_capacity_tokens or 0 for w in windows if w.requests) == row.kv_capacity_tokens
