@@ -5,6 +5,8 @@ L40S nodes, a daily traffic cycle on a 10-minute grid, latencies as the capacity
 import math
 from datetime import UTC, datetime, timedelta
 
+from agents.performance.serving import ServingContext, serving_context
+from agents.performance.slo import slo_target
 from optiinfra.capacity import config_for_instance
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
@@ -124,3 +126,12 @@ def kube_snapshot(
             for pod in pods
         ],
     )
+
+
+def context_of(snapshot: WorkloadSnapshot) -> ServingContext:
+    """The Performance agent's view of one replica of the snapshot's Deployment."""
+    target = slo_target(snapshot.workload)
+    assert target is not None
+    context = serving_context(snapshot, target)
+    assert isinstance(context, ServingContext), context
+    return context

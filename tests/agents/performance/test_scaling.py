@@ -6,28 +6,17 @@ from agents.performance.scaling import (
     measured_correction,
     pods_to_drain,
 )
-from agents.performance.serving import ServingContext, serving_context
-from agents.performance.slo import slo_target
 from agents.performance.strategies import analyze_performance
 from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction
-from optiinfra.domain.fleet import WorkloadSnapshot
-from tests.agents.performance.snapshots import kube_snapshot
+from tests.agents.performance.snapshots import context_of, kube_snapshot
 
 FAST = ScalingSettings()
-
-
-def _context(snapshot: WorkloadSnapshot) -> ServingContext:
-    target = slo_target(snapshot.workload)
-    assert target is not None
-    context = serving_context(snapshot, target)
-    assert isinstance(context, ServingContext), context
-    return context
 
 
 def test_an_over_provisioned_deployment_is_scaled_down_draining_the_least_loaded_pods_first() -> None:
     loads = {f"assistant-abc-{i}": 2.0 for i in range(10)} | {"assistant-abc-3": 0.1, "assistant-abc-7": 0.2}
     snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3, loads=loads)
-    proposal = analyze_replica_scaling(snapshot, _context(snapshot), None, FAST)
+    proposal = analyze_replica_scaling(snapshot, context_of(snapshot), None, FAST)
     assert not isinstance(proposal, str), proposal
     assert proposal.type is RecommendationType.REPLICA_SCALING
     assert proposal.risk_level is RiskLevel.MEDIUM
@@ -46,7 +35,7 @@ def test_an_over_provisioned_deployment_is_scaled_down_draining_the_least_loaded
 
 def test_an_under_provisioned_deployment_is_scaled_up_ahead_and_says_what_it_costs() -> None:
     snapshot = kube_snapshot(replicas=2, mean_rps=20, amplitude_rps=5)
-    proposal = analyze_replica_scaling(snapshot, _context(snapshot), None, FAST)
+    proposal = analyze_replica_scaling(snapshot, context_of(snapshot), None, FAST)
     assert not isinstance(proposal, str), proposal
     (scale,) = proposal.steps
     assert scale.action is StepAction.SCALE_DEPLOYMENT and int(scale.params["replicas"]) > 2
@@ -60,10 +49,10 @@ def test_an_under_provisioned_deployment_is_scaled_up_ahead_and_says_what_it_cos
 def test_replicas_slower_than_modelled_raise_the_correction_and_the_replica_count() -> None:
     modelled = kube_snapshot(replicas=6, mean_rps=12, amplitude_rps=4)
     slow = kube_snapshot(replicas=6, mean_rps=12, amplitude_rps=4, slowdown=1.6)
-    assert measured_correction(_context(modelled), modelled.windows, 6) == pytest.approx(1.0, abs=0.05)
-    assert measured_correction(_context(slow), slow.windows, 6) > 1.2
-    fast = analyze_replica_scaling(modelled, _context(modelled), None, FAST)
-    slower = analyze_replica_scaling(slow, _context(slow), None, FAST)
+    assert measured_correction(context_of(modelled), modelled.windows, 6) == pytest.approx(1.0, abs=0.05)
+    assert measured_correction(context_of(slow), slow.windows, 6) > 1.2
+    fast = analyze_replica_scaling(modelled, context_of(modelled), None, FAST)
+    slower = analyze_replica_scaling(slow, context_of(slow), None, FAST)
 
     def replicas(found: object) -> int:
         if isinstance(found, str):
@@ -77,7 +66,7 @@ def test_the_correction_compares_exact_means_not_bucket_interpolated_p95s() -> N
     """A p95 read off vLLM's buckets lands anywhere in a bucket as wide as the latency itself; replicas
     that run as modelled must not pass for slower ones because of it. Without means, p95s are compared."""
     modelled = kube_snapshot(replicas=6, mean_rps=12, amplitude_rps=4)
-    context = _context(modelled)
+    context = context_of(modelled)
     read_off_buckets = [
         w.model_copy(update={"ttft_p95": w.ttft_p95 * 1.3, "itl_p95": w.itl_p95 * 1.4})  # type: ignore[operator]
         for w in modelled.windows
@@ -89,7 +78,7 @@ def test_the_correction_compares_exact_means_not_bucket_interpolated_p95s() -> N
 
 def test_a_critical_workload_keeps_its_floor() -> None:
     snapshot = kube_snapshot(replicas=4, mean_rps=0.2, amplitude_rps=0.1, critical=True)
-    proposal = analyze_replica_scaling(snapshot, _context(snapshot), None, FAST)
+    proposal = analyze_replica_scaling(snapshot, context_of(snapshot), None, FAST)
     assert not isinstance(proposal, str)
     assert proposal.steps[-1].params["replicas"] == "2"
 

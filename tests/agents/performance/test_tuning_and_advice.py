@@ -1,12 +1,11 @@
 import json
 
 from agents.performance.advice import balancing_advice, tensor_parallel_advice
-from agents.performance.serving import ServingContext, serving_context
-from agents.performance.slo import slo_target
+from agents.performance.serving import ServingContext
 from agents.performance.tuning import analyze_serving_tuning
 from optiinfra.domain.enums import RecommendationType, StepAction
 from optiinfra.domain.performance import ReplicaLoad
-from tests.agents.performance.snapshots import MODEL, kube_snapshot
+from tests.agents.performance.snapshots import MODEL, context_of, kube_snapshot
 
 # A p95 ITL objective the A10G meets with prefill chunks in the batch: with chunked prefill the p95 gap is
 # a step that carries a chunk, so a tighter objective caps capacity whatever the batch limit.
@@ -15,11 +14,7 @@ LOOSE_ITL_S = 0.6
 
 def _context(args: list[str]) -> tuple[ServingContext, object]:
     snapshot = kube_snapshot(replicas=6, mean_rps=8, amplitude_rps=4, args=args, slo_itl_p95_s=LOOSE_ITL_S)
-    target = slo_target(snapshot.workload)
-    assert target is not None
-    context = serving_context(snapshot, target)
-    assert isinstance(context, ServingContext)
-    return context, snapshot
+    return context_of(snapshot), snapshot
 
 
 def test_a_batch_limit_that_starves_the_gpu_is_raised_with_a_rolling_update_it_can_undo() -> None:

@@ -6,8 +6,6 @@ import json
 
 import pytest
 
-from agents.performance.serving import ServingContext, serving_context
-from agents.performance.slo import slo_target
 from agents.resource.context_window import analyze_context_request
 from agents.resource.oom import context_limit, safe_max_num_seqs
 from agents.resource.pressure import memory_pressure
@@ -21,7 +19,7 @@ from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.vllm_args import flag_value
 from optiinfra.kvcache.profile import profile_prefix_cache
 from optiinfra.settings import get_settings
-from tests.agents.performance.snapshots import MODEL, NOW, kube_snapshot
+from tests.agents.performance.snapshots import MODEL, NOW, context_of, kube_snapshot
 
 TRACE = get_settings().data_dir / "mooncake" / "conversation_trace.jsonl"
 
@@ -134,7 +132,7 @@ def test_the_engines_own_kv_cache_size_decides_over_the_capacity_models() -> Non
     """The capacity model's budget says one L40S replica holds enough for a 16k window; the engines report
     a smaller cache (a lower --gpu-memory-utilization in the image, say): the agent goes by the report."""
     snapshot = kube_snapshot(replicas=4, mean_rps=2.0, amplitude_rps=1.0, args=_ARGS_8K)
-    modelled = _serving(snapshot)
+    modelled = context_of(snapshot)
     assert modelled.measured_kv_tokens is None and modelled.kv_capacity_tokens > 16_384
     proposal = analyze_context_request(modelled, _asked_for(16_384))
     assert not isinstance(proposal, str), proposal
@@ -143,19 +141,11 @@ def test_the_engines_own_kv_cache_size_decides_over_the_capacity_models() -> Non
     reported = snapshot.model_copy(
         update={"windows": [w.model_copy(update={"kv_capacity_tokens": 12_000.0}) for w in snapshot.windows]}
     )
-    measured = _serving(reported)
+    measured = context_of(reported)
     assert measured.kv_capacity_tokens == 12_000
     refused = analyze_context_request(measured, _asked_for(16_384))
     assert isinstance(refused, str)
     assert "holds only 12,000 tokens (as its vLLM reports it (cache_config_info))" in refused
-
-
-def _serving(snapshot: WorkloadSnapshot) -> ServingContext:
-    target = slo_target(snapshot.workload)
-    assert target is not None
-    context = serving_context(snapshot, target)
-    assert isinstance(context, ServingContext), context
-    return context
 
 
 _ARGS_8K = ["--model", MODEL, "--max-num-seqs", "256", "--max-model-len", "8192"]
