@@ -146,7 +146,7 @@ class CapacityEstimator:
             return None
         if first.requests_per_s >= requests_per_s:
             return first
-        top = int(math.log(max(float(config.max_num_seqs), 1.0)) / math.log(CONCURRENCY_GRID))
+        top = _grid_top(config)
         low, high = 0, top + 1
         while high - low > 1:
             middle = (low + high) // 2
@@ -189,7 +189,7 @@ class CapacityEstimator:
         # past the chunked-prefill tail, when every step carries prompt tokens, gaps are uniformly long
         # and a p95 objective can be met again at a rate the replica only reaches by passing the miss.
         # Walk up in 10% steps to the first miss, then bisect on the grid below it.
-        top = int(math.log(max(float(config.max_num_seqs), 1.0)) / math.log(CONCURRENCY_GRID))
+        top = _grid_top(config)
         stride = round(math.log(COARSE_STEP) / math.log(CONCURRENCY_GRID))
         low, high = 0, top + 1
         for index in range(stride, top + 1, stride):
@@ -333,6 +333,11 @@ COARSE_STEP = 1.1
 CONCURRENCY_GRID = 1.02
 """Concurrencies are read on a 2% grid: the picture barely moves within a step, the same grid serves the
 planner and the twin's truth (so both see the same spread), and repeated questions reuse the solves."""
+
+
+def _grid_top(config: ServingConfig) -> int:
+    """The grid index of the highest concurrency the replica allows (`max_num_seqs`)."""
+    return int(math.log(max(float(config.max_num_seqs), 1.0)) / math.log(CONCURRENCY_GRID))
 
 
 def on_grid(concurrency: float) -> float:

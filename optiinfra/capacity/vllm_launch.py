@@ -7,7 +7,8 @@ agent's change can trip, made before the change is proposed, each refusal with v
 - `--max-num-batched-tokens` below `--max-num-seqs`, or below `--max-model-len` with chunked prefill off
   (`SchedulerConfig.verify_max_model_len`);
 - a context window one request of which the KV cache cannot hold (`check_enough_kv_cache_memory`: "To
-  serve at least one request with the model's max seq len ..."), by the capacity model's memory budget.
+  serve at least one request with the model's max seq len ..."), by the size the engine reports or, where
+  it reports none, the capacity model's memory budget.
 """
 
 from __future__ import annotations
@@ -80,18 +81,14 @@ def sizes_cache_alike(before: Sequence[str], after: Sequence[str]) -> bool:
 
 
 def launch_refusal(
-    args: Sequence[str],
-    config: ServingConfig,
-    *,
-    default_max_model_len: int | None = None,
-    kv_capacity_tokens: int | None = None,
+    args: Sequence[str], config: ServingConfig, *, kv_capacity_tokens: int | None = None
 ) -> str | None:
     """Why vLLM would refuse to start a replica of `config` with `args`; None when it would start.
 
-    `config` is the replica as `args` configure it (see `config_from_vllm_args`); `default_max_model_len`
-    is the model's own context length, which vLLM uses when `--max-model-len` is not given. The KV cache's
-    size in tokens is the capacity model's memory budget unless `kv_capacity_tokens` gives it (as a running
-    engine reports it in `vllm:cache_config_info`, or `--kv-cache-memory-bytes` fixes it)."""
+    `config` is the replica as `args` configure it (see `config_from_vllm_args`). The window is checked
+    where `--max-model-len` gives it. The KV cache's size in tokens is the capacity model's memory budget
+    unless `kv_capacity_tokens` gives it (as a running engine reports it in `vllm:cache_config_info`, or
+    `--kv-cache-memory-bytes` fixes it)."""
     known = known_vllm_flags()
     unknown = unknown_flags(args, known)
     if unknown:
@@ -102,7 +99,7 @@ def launch_refusal(
             f"--max-num-batched-tokens {batched} is below --max-num-seqs {seqs}: vLLM refuses to start "
             "(the step's token budget must hold one token of every running sequence)"
         )
-    window = positive_int_flag(args, "--max-model-len") or default_max_model_len
+    window = positive_int_flag(args, "--max-model-len")
     chunked_off = flag_value(args, "--no-enable-chunked-prefill") is not None or (
         flag_value(args, "--enable-chunked-prefill") or ""
     ).lower() in ("false", "0")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,38 +87,12 @@ async def complete_all(
         return list(await asyncio.gather(*(one(p) for p in prompts)))
 
 
-VOCABULARY = tuple(
-    [
-        "fleet",
-        "replica",
-        "cache",
-        "prompt",
-        "token",
-        "batch",
-        "latency",
-        "memory",
-        "queue",
-        "agent",
-        "scale",
-        "drain",
-        "spot",
-        "price",
-        "window",
-        "chunk",
-        "prefix",
-        "decode",
-        "prefill",
-        "engine",
-        "scheduler",
-    ]
-)
+VOCABULARY = (
+    "fleet", "replica", "cache", "prompt", "token", "batch", "latency", "memory", "queue", "agent", "scale",
+    "drain", "spot", "price", "window", "chunk", "prefix", "decode", "prefill", "engine", "scheduler",
+)  # fmt: skip
 
 
 def words(count: int, seed: int) -> str:
     """A prompt of `count` words, different for each seed."""
-    vocabulary = VOCABULARY
-    return " ".join(vocabulary[(seed * 7 + i * (seed % 5 + 1)) % len(vocabulary)] for i in range(count))
-
-
-def mean(values: Sequence[float]) -> float:
-    return statistics.fmean(values)
+    return " ".join(VOCABULARY[(seed * 7 + i * (seed % 5 + 1)) % len(VOCABULARY)] for i in range(count))

@@ -5,6 +5,7 @@ page as the test's own client measured the traffic."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from statistics import fmean
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from optiinfra.metrics import vllm_names as names
 from optiinfra.metrics.scrape import parse_vllm_metrics
 from optiinfra.metrics.windows import histogram_quantile, window_stats
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState
-from tests.real.client import complete_all, mean, words
+from tests.real.client import complete_all, words
 from tests.support.real_vllm import DEFAULT_KV_CACHE_BYTES, DEFAULT_MAX_MODEL_LEN, SERVED_NAME, VllmServer
 
 pytestmark = pytest.mark.real_vllm
@@ -166,7 +167,7 @@ async def test_the_scraper_and_window_statistics_read_real_traffic_as_the_client
     # Latencies: the server stamps them a little inside what the client sees, and the window reads
     # quantiles off vLLM's own bucket edges, so each is checked against the bucket the client's falls in.
     client_ttft = sorted(c.ttft_s for c in done)
-    assert stats.ttft_mean is not None and 0 < stats.ttft_mean <= mean(client_ttft) * 1.05
+    assert stats.ttft_mean is not None and 0 < stats.ttft_mean <= fmean(client_ttft) * 1.05
     assert stats.ttft_p95 is not None and stats.ttft_p50 is not None
     assert 0 < stats.ttft_p50 <= stats.ttft_p95 <= _upper_edge(client_ttft[-1], names.TTFT_BUCKETS)
     # The API server streams what the engine process hands it, a few tokens at a time, so the gaps the
@@ -174,7 +175,7 @@ async def test_the_scraper_and_window_statistics_read_real_traffic_as_the_client
     # and none of it exceeds what the client waited.
     assert stats.itl_mean is not None and stats.e2e_mean is not None
     assert stats.ttft_mean + 23 * stats.itl_mean == pytest.approx(stats.e2e_mean, rel=0.15)
-    assert stats.e2e_mean <= mean([c.e2e_s for c in done]) * 1.05
+    assert stats.e2e_mean <= fmean([c.e2e_s for c in done]) * 1.05
     assert stats.prompt_len_p95 is not None
     longest = max(c.prompt_tokens for c in done)
     assert stats.prompt_len_p95 <= _upper_edge(longest, names.build_1_2_5_buckets(DEFAULT_MAX_MODEL_LEN))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -42,3 +44,16 @@ def wait_until_ready(
             pass
         time.sleep(0.25)
     raise error(f"{name} was not ready within {timeout_s:.0f}s: {log_tail()}")
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Stop a server started in its own session (`start_new_session=True`) with all its children:
+    SIGTERM to the group, SIGKILL if it has not exited within `timeout_s`."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import free_port, wait_until_ready
+from tests.support.processes import free_port, stop_process_group, wait_until_ready
 
 SCRAPE_INTERVAL_S = 1
 
@@ -63,6 +63,7 @@ def running_prometheus(workdir: Path, jobs: Mapping[str, list[str]]) -> Iterator
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=workdir,
+        start_new_session=True,
     )
     log.close()
     try:
@@ -75,12 +76,7 @@ def running_prometheus(workdir: Path, jobs: Mapping[str, list[str]]) -> Iterator
         )
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process_group(process)
 
 
 def scraped_since(url: str, job: str, moment: float) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ServerStartError, free_port, wait_until_ready
+from tests.support.processes import ServerStartError, free_port, stop_process_group, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_ENV = Path(os.environ.get("OPTIINFRA_REAL_VLLM_ENV", ROOT / ".venv-real"))
@@ -148,13 +147,8 @@ class VllmServer:
     def stop(self) -> None:
         process, self.process = self.process, None
         try:
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=30)
+            if process is not None:
+                stop_process_group(process)
         finally:
             if self.tmpdir is not None:
                 shutil.rmtree(self.tmpdir, ignore_errors=True)

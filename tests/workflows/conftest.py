@@ -122,7 +122,7 @@ async def backfill_utilization(fleet: Ec2Fleet, metrics_path: Path) -> None:
     store = ChdbMetricsStore(metrics_path)
     try:
         async with httpx.AsyncClient() as http:
-            collector = demo_collector(AsyncMetricsStore(store), fleet, http)
+            collector = DemoCollector(AsyncMetricsStore(store), fleet, http)
             for workload in demo_fleet().workloads():
                 await collector.collect(workload, datetime.now(UTC))
                 await backfill_usage(AsyncMetricsStore(store), fleet, workload)
@@ -150,10 +150,6 @@ class DemoCollector(MetricsCollector):
         )
 
 
-def demo_collector(metrics: AsyncMetricsStore, fleet: Ec2Fleet, http: httpx.AsyncClient) -> DemoCollector:
-    return DemoCollector(metrics, fleet, http)
-
-
 @pytest.fixture
 async def harness(
     temporal_client: Client,
@@ -168,7 +164,7 @@ async def harness(
     store = ChdbMetricsStore(tmp_path / "metrics")
     metrics = AsyncMetricsStore(store)
     async with httpx.AsyncClient() as http:
-        collector = demo_collector(metrics, fleet, http)
+        collector = DemoCollector(metrics, fleet, http)
         worker = build_worker(
             temporal_client,
             task_queue=task_queue,

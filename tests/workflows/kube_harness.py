@@ -31,7 +31,7 @@ from optiinfra.sim.kube.state import KubeCluster
 from optiinfra.sim.vllm_emulator import ReplicaMetricsState, VllmEmulatorServer
 from optiinfra.store import repository
 from tests.support.cloud import SeededCloud
-from tests.workflows.conftest import demo_collector, harness_settings
+from tests.workflows.conftest import DemoCollector, harness_settings
 from workers.all_in_one import build_worker
 from workflows.agent_optimization import AgentOptimizationWorkflow
 
@@ -231,7 +231,7 @@ async def kube_harness(
                 sessions=sessions,
                 fleet=seeded_cloud.fleet,
                 scaling_groups=seeded_cloud.groups,
-                collector=demo_collector(metrics, seeded_cloud.fleet, http),
+                collector=DemoCollector(metrics, seeded_cloud.fleet, http),
                 metrics=metrics,
                 deployments=deployments,
                 in_flight=InFlightProbe(http, twin.pod_url),

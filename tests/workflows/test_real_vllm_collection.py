@@ -3,11 +3,12 @@ scrapes the real engine standing in for one instance of a workload, and the wind
 with what the test's own client sent and measured."""
 
 from datetime import UTC, datetime, timedelta
+from statistics import fmean
 from uuid import uuid4
 
 import pytest
 
-from tests.real.client import complete_all, mean, words
+from tests.real.client import complete_all, words
 from tests.support.real_vllm import DEFAULT_KV_CACHE_BYTES, SERVED_NAME, VllmServer
 from tests.workflows.conftest import CUSTOMER, Harness
 from workflows.contracts import MetricsCollectionRequest, MetricsCollectionSummary
@@ -56,8 +57,8 @@ async def test_the_collection_workflow_stores_the_real_engines_window(
     assert row.prefix_hit_rate is not None and row.prefix_hit_rate > 0.5
     assert row.preemptions == 0 and row.errors == 0
     assert row.kv_capacity_tokens == DEFAULT_KV_CACHE_BYTES // 1024  # fp32 keys and values: 1 KiB a token
-    assert row.ttft_mean is not None and 0 < row.ttft_mean <= mean([c.ttft_s for c in done]) * 1.05
-    assert row.e2e_mean is not None and row.e2e_mean <= mean([c.e2e_s for c in done]) * 1.05
+    assert row.ttft_mean is not None and 0 < row.ttft_mean <= fmean([c.ttft_s for c in done]) * 1.05
+    assert row.e2e_mean is not None and row.e2e_mean <= fmean([c.e2e_s for c in done]) * 1.05
     assert row.ttft_p95 is not None and row.itl_p95 is not None and row.queue_p95 is not None
     windows = await harness.metrics.read_workload_windows(
         CUSTOMER, WORKLOAD, started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1), 600
