@@ -1,17 +1,18 @@
-"""The worker side: copies KV blocks between vLLM's paged GPU cache and kvtier's slots, off the model's
-thread, and reports each job through `get_finished` as vLLM's `OffloadingHandler` does.
+"""The worker side: copies KV blocks between vLLM's paged KV cache and kvtier's slots, off the model's
+thread, as vLLM 0.32's `OffloadingWorker` (`submit_store` / `submit_load` / `get_finished` / `wait`).
 
-A kvtier block is one offloaded block: `block_size_factor` GPU blocks in a row of one request, each
-GPU block being its bytes in every layer, concatenated in layer order. The handler sees the GPU cache
-through `PagedKV` (a gather/scatter of whole GPU blocks into host memory), so the same code serves
-torch tensors in a server (`TorchPagedKV`, torch imported lazily) and numpy arrays in tests
-(`NumpyPagedKV`).
+vLLM hands the worker its KV cache as `CanonicalKVCaches`: one (num_blocks, page_bytes) byte tensor per
+layer. A kvtier block is one offloaded chunk: `blocks_per_chunk` GPU blocks in a row of one request, each
+GPU block being its page in every layer, concatenated in layer order. The worker sees the cache through
+`PagedKV` (a gather/scatter of whole blocks into host memory), so one code path serves the CPU backend
+(`NumpyPagedKV` over the tensors' memory, no copy of the cache), CUDA devices (`TorchPagedKV`, copies on
+a side stream, torch imported lazily) and numpy arrays in the unit tests.
 
 Failures never pass bad bytes on: a load whose disk block fails its checksum (or whose read raises)
 stops, reports the slot to the manager (which then drops the block at `complete_load`), and finishes as
-`(job_id, False)`; a store whose gather or write fails reports its unwritten slots, which the manager
-releases at `complete_store`. Note that vLLM 0.11/0.12's connector asserts every job succeeded, so there a
-failed job stops the engine instead of serving a wrong KV cache.
+failed; a store whose gather or write fails reports its unwritten slots, which the manager releases at
+`complete_store`. vLLM 0.32's connector asserts that every job succeeded, so there a failed job stops
+the engine instead of serving a wrong KV cache.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,9 +38,6 @@ logger = logging.getLogger(__name__)
 
 IdArray = npt.NDArray[np.int64]
 U8Array = npt.NDArray[np.uint8]
-
-GPU_MEDIUM = "GPU"
-"""`GPULoadStoreSpec.medium()` in vLLM."""
 
 
 class PagedKV(Protocol):
@@ -61,33 +61,28 @@ class PagedKV(Protocol):
         in place when it returns."""
 
 
-def _layer_dims(shapes: Sequence[tuple[int, ...]], block_dims: int | Sequence[int]) -> list[int]:
-    dims = [block_dims] * len(shapes) if isinstance(block_dims, int) else list(block_dims)
-    if len(dims) != len(shapes):
-        raise ValueError(f"{len(shapes)} layers but {len(dims)} block dimensions")
+def _block_rows(shapes: Sequence[tuple[int, ...]]) -> int:
     if not shapes:
         raise ValueError("a paged KV cache needs at least one layer")
-    counts = {shape[dim] for shape, dim in zip(shapes, dims, strict=True)}
+    counts = {shape[0] for shape in shapes}
     if len(counts) != 1:
         raise ValueError(f"the layers disagree on the number of blocks: {sorted(counts)}")
-    return dims
+    return counts.pop()
 
 
 class NumpyPagedKV:
-    """A paged KV cache of numpy arrays, one per layer, with the block index on axis `block_dims` (0 for
-    (num_blocks, ...), 1 for FlashAttention's (2, num_blocks, ...)): the GPU cache's stand-in in tests,
-    laid out like the real one."""
+    """A paged KV cache of numpy arrays, one per layer, blocks on the leading axis (vLLM's canonical
+    (num_blocks, page_bytes) layout; any trailing shape and dtype works). On vLLM's CPU backend the
+    arrays are views of the engine's own KV tensors."""
 
-    def __init__(self, layers: Sequence[npt.NDArray[Any]], block_dims: int | Sequence[int] = 0) -> None:
+    def __init__(self, layers: Sequence[npt.NDArray[Any]]) -> None:
         self._layers = list(layers)
-        self._dims = _layer_dims([layer.shape for layer in self._layers], block_dims)
-        self._nbytes = [
-            layer.nbytes // layer.shape[dim] for layer, dim in zip(self._layers, self._dims, strict=True)
-        ]
+        self._num_blocks = _block_rows([layer.shape for layer in self._layers])
+        self._nbytes = [layer[0].nbytes for layer in self._layers]
 
     @property
     def num_blocks(self) -> int:
-        return int(self._layers[0].shape[self._dims[0]])
+        return self._num_blocks
 
     @property
     def block_nbytes(self) -> int:
@@ -98,41 +93,35 @@ class NumpyPagedKV:
 
     def gather(self, block_ids: IdArray, out: U8Array, fence: object) -> None:
         column = 0
-        for layer, dim, nbytes in zip(self._layers, self._dims, self._nbytes, strict=True):
-            picked = np.ascontiguousarray(np.moveaxis(np.take(layer, block_ids, axis=dim), dim, 0))
+        for layer, nbytes in zip(self._layers, self._nbytes, strict=True):
+            picked = np.ascontiguousarray(layer[block_ids])
             out[:, column : column + nbytes] = picked.view(np.uint8).reshape(len(block_ids), nbytes)
             column += nbytes
 
     def scatter(self, block_ids: IdArray, data: U8Array, fence: object) -> None:
         column = 0
-        for layer, dim, nbytes in zip(self._layers, self._dims, self._nbytes, strict=True):
-            block_shape = layer.shape[:dim] + layer.shape[dim + 1 :]
+        for layer, nbytes in zip(self._layers, self._nbytes, strict=True):
             part = np.ascontiguousarray(data[:, column : column + nbytes])
-            np.moveaxis(layer, dim, 0)[block_ids] = part.view(layer.dtype).reshape(
-                len(block_ids), *block_shape
-            )
+            layer[block_ids] = part.view(layer.dtype).reshape(len(block_ids), *layer.shape[1:])
             column += nbytes
 
 
 class TorchPagedKV:
-    """vLLM's per-layer KV tensors on a CUDA device. Copies run on a side stream that first waits for the
+    """vLLM's canonical KV tensors on a CUDA device. Copies run on a side stream that first waits for the
     work queued before the transfer was submitted (the `fence`), so they overlap the model's next steps
     without reading blocks still being written. torch is imported here only, when vLLM hands over tensors."""
 
-    def __init__(self, tensors: Sequence[Any], block_dims: int | Sequence[int]) -> None:
+    def __init__(self, tensors: Sequence[Any]) -> None:
         self._torch: Any = importlib.import_module("torch")
         self._tensors = list(tensors)
-        self._dims = _layer_dims([tuple(tensor.shape) for tensor in self._tensors], block_dims)
-        self._nbytes = [
-            tensor.numel() * tensor.element_size() // tensor.shape[dim]
-            for tensor, dim in zip(self._tensors, self._dims, strict=True)
-        ]
+        self._num_blocks = _block_rows([tuple(tensor.shape) for tensor in self._tensors])
+        self._nbytes = [tensor[0].numel() * tensor.element_size() for tensor in self._tensors]
         self._device = self._tensors[0].device
         self._stream: Any = self._torch.cuda.Stream(device=self._device)
 
     @property
     def num_blocks(self) -> int:
-        return int(self._tensors[0].shape[self._dims[0]])
+        return self._num_blocks
 
     @property
     def block_nbytes(self) -> int:
@@ -150,8 +139,8 @@ class TorchPagedKV:
             self._stream.wait_event(fence)
             index = torch.from_numpy(block_ids).to(self._device)
             column = 0
-            for tensor, dim, nbytes in zip(self._tensors, self._dims, self._nbytes, strict=True):
-                picked = tensor.index_select(dim, index).movedim(dim, 0).contiguous()
+            for tensor, nbytes in zip(self._tensors, self._nbytes, strict=True):
+                picked = tensor.index_select(0, index).contiguous()
                 host = picked.view(torch.uint8).reshape(count, nbytes).cpu()  # waits for this stream
                 out[:, column : column + nbytes] = host.numpy()
                 column += nbytes
@@ -163,118 +152,123 @@ class TorchPagedKV:
             self._stream.wait_event(fence)
             index = torch.from_numpy(block_ids).to(self._device)
             column = 0
-            for tensor, dim, nbytes in zip(self._tensors, self._dims, self._nbytes, strict=True):
-                block_shape = tuple(tensor.shape[:dim]) + tuple(tensor.shape[dim + 1 :])
+            for tensor, nbytes in zip(self._tensors, self._nbytes, strict=True):
                 part = torch.from_numpy(np.ascontiguousarray(data[:, column : column + nbytes]))
-                blocks = part.to(self._device).view(tensor.dtype).reshape(count, *block_shape)
-                tensor.index_copy_(dim, index, blocks.movedim(0, dim))
+                blocks = part.to(self._device).view(tensor.dtype).reshape(count, *tensor.shape[1:])
+                tensor.index_copy_(0, index, blocks)
                 column += nbytes
             self._stream.synchronize()
 
 
-def kv_block_dim(shape: Sequence[int], backend: Any = None) -> int:
-    """Which axis of a layer's KV tensor indexes blocks: asked of the attention backend's
-    `get_kv_cache_shape` (as vLLM's own CPU handler does) when there is one, else read from the shape:
-    (2, num_blocks, ...) keeps K and V apart (FlashAttention), anything else leads with num_blocks."""
-    if backend is not None:
-        try:
-            probe = tuple(
-                backend.get_kv_cache_shape(num_blocks=1234, block_size=16, num_kv_heads=8, head_size=256)
-            )
-        except Exception:
-            probe = ()
-        if len(probe) == len(shape) and probe.count(1234) == 1:
-            return probe.index(1234)
-    return 1 if len(shape) >= 3 and shape[0] == 2 else 0
+def paged_kv_from_vllm(kv_caches: Any) -> PagedKV:
+    """A `PagedKV` over vLLM's `CanonicalKVCaches` (its `tensors`, each with a `.tensor` of shape
+    (num_blocks, page_bytes)). numpy arrays (tests) and CPU tensors give a `NumpyPagedKV` over the same
+    memory; tensors on a CUDA device give a `TorchPagedKV`. One KV cache group only."""
+    groups = getattr(kv_caches, "group_data_refs", None)
+    if groups is not None and len(groups) != 1:
+        raise ValueError(f"kvtier handles one KV cache group; this model has {len(groups)}")
+    tensors = [entry.tensor for entry in kv_caches.tensors]
+    if tensors and all(isinstance(tensor, np.ndarray) for tensor in tensors):
+        return NumpyPagedKV(tensors)
+    if tensors and all(getattr(tensor.device, "type", None) == "cpu" for tensor in tensors):
+        return NumpyPagedKV([tensor.numpy() for tensor in tensors])
+    return TorchPagedKV(tensors)
 
 
-def paged_kv_from_vllm(
-    kv_caches: Mapping[str, Any], attn_backends: Mapping[str, Any] | None = None
-) -> PagedKV:
-    """A `PagedKV` over vLLM's `kv_caches` (layer name -> tensor); layers sharing one tensor count once.
-    numpy arrays (tests) give a `NumpyPagedKV`, anything else is taken for torch tensors."""
-    seen: set[int] = set()
-    layers: list[Any] = []
-    dims: list[int] = []
-    for name, tensor in kv_caches.items():
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        layers.append(tensor)
-        dims.append(kv_block_dim(tuple(tensor.shape), (attn_backends or {}).get(name)))
-    if layers and all(isinstance(layer, np.ndarray) for layer in layers):
-        return NumpyPagedKV(layers, dims)
-    return TorchPagedKV(layers, dims)
+ResultFactory = Callable[..., Any]
+"""Builds a job's result from keywords `job_id`, `success`, `transfer_size` (bytes), `transfer_time` (s):
+vLLM's `TransferResult` in a server."""
 
 
-ResultFactory = Callable[[int, bool], Any]
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """A finished transfer, field for field as vLLM's `TransferResult`: the default result factory."""
+
+    job_id: int
+    success: bool
+    transfer_size: int | None = None
+    transfer_time: float | None = None
 
 
-def tuple_result(job_id: int, success: bool) -> tuple[int, bool]:
-    """vLLM 0.11/0.12's TransferResult: a (job_id, success) tuple."""
-    return (job_id, success)
+class KvtierOffloadingWorker:
+    """vLLM's `OffloadingWorker` between the engine's paged KV cache and a kvtier store.
 
-
-class KvtierTransferHandler:
-    """vLLM's `OffloadingHandler` for both directions between the GPU cache and a kvtier store.
-
-    `transfer_async(job_id, (src, dst))` takes vLLM's `GPULoadStoreSpec` (GPU block ids) on one side and a
-    `KvtierLoadStoreSpec` (slots) on the other, and queues the copy on a thread pool; `get_finished()`
-    returns the jobs done since the last call as `result(job_id, success)`. A load may leave out the first
-    GPU blocks of its first offloaded block (vLLM loads only what its GPU prefix cache lacks)."""
+    `submit_store(job_id, gpu_spec, kvtier_spec)` and `submit_load(job_id, kvtier_spec, gpu_spec)` take
+    vLLM's `GPULoadStoreSpec` (block ids, one KV cache group) and a `KvtierLoadStoreSpec` (slots), and
+    queue the copy on a thread pool; `get_finished()` returns the jobs done since the last call. A load
+    may start inside its first offloaded block: vLLM loads only what its own prefix cache lacks and says
+    where the first block falls through `block_indices`."""
 
     def __init__(
         self,
         handle: StoreHandle,
         kv: PagedKV,
         *,
-        block_size_factor: int = 1,
+        blocks_per_chunk: int = 1,
         workers: int = 4,
-        result: ResultFactory = tuple_result,
+        result: ResultFactory = JobResult,
         chunk_bytes: int = 64 << 20,
     ) -> None:
-        if block_size_factor < 1:
-            raise ValueError(f"block_size_factor must be >= 1, got {block_size_factor}")
-        block_bytes = block_size_factor * kv.block_nbytes
+        if blocks_per_chunk < 1:
+            raise ValueError(f"blocks_per_chunk must be >= 1, got {blocks_per_chunk}")
+        block_bytes = blocks_per_chunk * kv.block_nbytes
         if handle.store.block_bytes != block_bytes:
             raise ValueError(
-                f"the store holds {handle.store.block_bytes}-byte blocks, but {block_size_factor} GPU blocks "
+                f"the store holds {handle.store.block_bytes}-byte blocks, but {blocks_per_chunk} blocks "
                 f"of this KV cache are {block_bytes} bytes"
             )
         self.store = handle.store
         self._failures = handle.failures
         self._kv = kv
-        self.block_size_factor = block_size_factor
-        self._chunk = max(1, chunk_bytes // block_bytes)
+        self.blocks_per_chunk = blocks_per_chunk
+        self._batch = max(1, chunk_bytes // block_bytes)
         """Offloaded blocks staged in host memory at once per job."""
         self._result = result
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kvtier-vllm")
         self._lock = threading.Lock()
-        self._finished: list[tuple[int, bool]] = []
+        self._finished: list[Any] = []
         self._running: dict[int, Future[bool]] = {}
 
-    # --- vLLM's OffloadingHandler ------------------------------------------------------------------------
+    # --- vLLM's OffloadingWorker -------------------------------------------------------------------------
 
-    def transfer_async(self, job_id: int, spec: tuple[Any, Any]) -> bool:
-        """Queues one transfer; False (nothing queued) when the spec is not GPU <-> kvtier or its sizes
-        do not match."""
-        src, dst = spec
+    def submit_store(self, job_id: int, src_spec: Any, dst_spec: Any) -> bool:
+        """Queues GPU blocks -> kvtier slots; False (nothing queued) when the specs do not fit."""
         try:
-            job = self._plan(src, dst)
+            gpu_ids, skip = _gpu_blocks(src_spec, self.blocks_per_chunk)
+            locations = _locations(dst_spec)
+            if skip or len(gpu_ids) != len(locations) * self.blocks_per_chunk:
+                raise ValueError(
+                    f"a store fills whole offloaded blocks: {len(locations)} blocks need "
+                    f"{len(locations) * self.blocks_per_chunk} GPU blocks from a chunk boundary, got "
+                    f"{len(gpu_ids)} starting {skip} blocks in"
+                )
         except (TypeError, ValueError, AttributeError) as error:
-            logger.error("kvtier: refusing transfer %d: %s", job_id, error)
+            logger.error("kvtier: refusing store %d: %s", job_id, error)
             return False
-        fence = self._kv.fence()
-        with self._lock:
-            future = self._pool.submit(job, fence)
-            self._running[job_id] = future
-        future.add_done_callback(lambda done: self._done(job_id, done))
-        return True
+        size = len(locations) * self.store.block_bytes
+        return self._submit(job_id, size, lambda fence: self._store(gpu_ids, locations, fence))
+
+    def submit_load(self, job_id: int, src_spec: Any, dst_spec: Any) -> bool:
+        """Queues kvtier slots -> GPU blocks; False (nothing queued) when the specs do not fit."""
+        try:
+            locations = _locations(src_spec)
+            gpu_ids, skip = _gpu_blocks(dst_spec, self.blocks_per_chunk)
+            covered = len(locations) * self.blocks_per_chunk
+            if not locations or not gpu_ids.size or skip + len(gpu_ids) > covered:
+                raise ValueError(
+                    f"{len(locations)} offloaded blocks hold {covered} GPU blocks, but the load asks for "
+                    f"{len(gpu_ids)} starting {skip} blocks in"
+                )
+        except (TypeError, ValueError, AttributeError) as error:
+            logger.error("kvtier: refusing load %d: %s", job_id, error)
+            return False
+        size = len(gpu_ids) * self._kv.block_nbytes
+        return self._submit(job_id, size, lambda fence: self._load(locations, gpu_ids, skip, fence))
 
     def get_finished(self) -> list[Any]:
         with self._lock:
             finished, self._finished = self._finished, []
-        return [self._result(job_id, success) for job_id, success in finished]
+        return finished
 
     def wait(self, job_ids: Iterable[int]) -> None:
         """Blocks until the given jobs are done (they still show up in `get_finished`)."""
@@ -287,40 +281,25 @@ class KvtierTransferHandler:
 
     # --- jobs --------------------------------------------------------------------------------------------
 
-    def _plan(self, src: Any, dst: Any) -> Callable[[object], bool]:
-        factor = self.block_size_factor
-        if src.medium() == GPU_MEDIUM and isinstance(getattr(dst, "locations", None), tuple):
-            gpu_ids = _gpu_block_ids(src)
-            locations: tuple[BlockLocation, ...] = dst.locations
-            if len(gpu_ids) != len(locations) * factor:
-                raise ValueError(
-                    f"storing {len(locations)} blocks of {factor} GPU blocks needs {len(locations) * factor} "
-                    f"GPU block ids, got {len(gpu_ids)}"
-                )
-            return lambda fence: self._store(gpu_ids, locations, fence)
-        if dst.medium() == GPU_MEDIUM and isinstance(getattr(src, "locations", None), tuple):
-            gpu_ids = _gpu_block_ids(dst)
-            locations = src.locations
-            skip = len(locations) * factor - len(gpu_ids)
-            if not locations or not 0 <= skip < factor:
-                raise ValueError(
-                    f"loading {len(locations)} blocks of {factor} GPU blocks fills between "
-                    f"{len(locations) * factor - factor + 1} and {len(locations) * factor} GPU blocks, "
-                    f"got {len(gpu_ids)} ids"
-                )
-            return lambda fence: self._load(locations, gpu_ids, skip, fence)
-        raise TypeError(f"not a GPU <-> kvtier transfer: {src.medium()} -> {dst.medium()}")
+    def _submit(self, job_id: int, size: int, job: Callable[[object], bool]) -> bool:
+        fence = self._kv.fence()
+        started = time.perf_counter()
+        with self._lock:
+            future = self._pool.submit(job, fence)
+            self._running[job_id] = future
+        future.add_done_callback(lambda done: self._done(job_id, size, started, done))
+        return True
 
     def _store(self, gpu_ids: IdArray, locations: tuple[BlockLocation, ...], fence: object) -> bool:
-        factor, nbytes = self.block_size_factor, self._kv.block_nbytes
+        factor, nbytes = self.blocks_per_chunk, self._kv.block_nbytes
         written = 0
         try:
-            for start in range(0, len(locations), self._chunk):
-                chunk = locations[start : start + self._chunk]
-                staged = np.empty((len(chunk) * factor, nbytes), dtype=np.uint8)
-                self._kv.gather(gpu_ids[start * factor : (start + len(chunk)) * factor], staged, fence)
-                blocks = staged.reshape(len(chunk), factor * nbytes)
-                for row, location in enumerate(chunk):
+            for start in range(0, len(locations), self._batch):
+                batch = locations[start : start + self._batch]
+                staged = np.empty((len(batch) * factor, nbytes), dtype=np.uint8)
+                self._kv.gather(gpu_ids[start * factor : (start + len(batch)) * factor], staged, fence)
+                blocks = staged.reshape(len(batch), factor * nbytes)
+                for row, location in enumerate(batch):
                     self.store.write(location, blocks[row])
                     written += 1
         except Exception:
@@ -331,11 +310,14 @@ class KvtierTransferHandler:
         return True
 
     def _load(self, locations: tuple[BlockLocation, ...], gpu_ids: IdArray, skip: int, fence: object) -> bool:
-        factor, nbytes = self.block_size_factor, self._kv.block_nbytes
-        for start in range(0, len(locations), self._chunk):
-            chunk = locations[start : start + self._chunk]
-            staged = np.empty((len(chunk), factor * nbytes), dtype=np.uint8)
-            for row, location in enumerate(chunk):
+        """GPU block i of the job is sub-block (skip + i) of the job's offloaded blocks."""
+        factor, nbytes = self.blocks_per_chunk, self._kv.block_nbytes
+        end = skip + len(gpu_ids)
+        needed = locations[: -(-end // factor)]
+        for start in range(0, len(needed), self._batch):
+            batch = needed[start : start + self._batch]
+            staged = np.empty((len(batch), factor * nbytes), dtype=np.uint8)
+            for row, location in enumerate(batch):
                 try:
                     self.store.read_into(location, staged[row])
                 except CorruptBlockError as error:
@@ -348,18 +330,17 @@ class KvtierTransferHandler:
                     logger.exception("kvtier: reading %s failed; the load fails", location)
                     self._failures.report(location)
                     return False
-            # GPU block i of the job is sub-block (i + skip) of the job's offloaded blocks
-            first = max(start * factor, skip)
-            end = (start + len(chunk)) * factor
-            rows = staged.reshape(len(chunk) * factor, nbytes)[first - start * factor :]
+            first_sub = start * factor  # sub-block index of the batch's first row
+            lo, hi = max(first_sub, skip), min(first_sub + len(batch) * factor, end)
+            rows = staged.reshape(len(batch) * factor, nbytes)[lo - first_sub : hi - first_sub]
             try:
-                self._kv.scatter(gpu_ids[first - skip : end - skip], rows, fence)
+                self._kv.scatter(gpu_ids[lo - skip : hi - skip], rows, fence)
             except Exception:
-                logger.exception("kvtier: copying %d blocks to the GPU failed", len(chunk))
+                logger.exception("kvtier: copying %d blocks into the KV cache failed", hi - lo)
                 return False
         return True
 
-    def _done(self, job_id: int, future: Future[bool]) -> None:
+    def _done(self, job_id: int, size: int, started: float, future: Future[bool]) -> None:
         success = False
         if not future.cancelled():
             error = future.exception()
@@ -367,23 +348,40 @@ class KvtierTransferHandler:
                 logger.error("kvtier: transfer %d raised", job_id, exc_info=error)
             else:
                 success = future.result()
+        result = self._result(
+            job_id=job_id,
+            success=success,
+            transfer_size=size if success else None,
+            transfer_time=time.perf_counter() - started if success else None,
+        )
         with self._lock:
             self._running.pop(job_id, None)
-            self._finished.append((job_id, success))
+            self._finished.append(result)
 
 
-def _gpu_block_ids(spec: Any) -> IdArray:
+def _gpu_blocks(spec: Any, blocks_per_chunk: int) -> tuple[IdArray, int]:
+    """A `GPULoadStoreSpec`'s block ids and how many GPU blocks into its first offloaded block it starts."""
     group_sizes = getattr(spec, "group_sizes", None)
     if group_sizes is not None and len(group_sizes) > 1:
         raise ValueError("kvtier handles one KV cache group; this spec spans several")
-    return np.asarray(spec.block_ids, dtype=np.int64).reshape(-1)
+    ids = np.asarray(spec.block_ids, dtype=np.int64).reshape(-1)
+    indices = getattr(spec, "block_indices", None)
+    first = int(indices[0]) if indices is not None and len(indices) else 0
+    return ids, first % blocks_per_chunk
 
 
-def build_handler_class(base: Any) -> type[KvtierTransferHandler]:
-    """`KvtierTransferHandler` as a subclass of vLLM's abstract `OffloadingHandler`."""
-    built: type[KvtierTransferHandler] = types.new_class(
-        "KvtierTransferHandler", (KvtierTransferHandler, base)
+def _locations(spec: Any) -> tuple[BlockLocation, ...]:
+    locations = getattr(spec, "locations", None)
+    if not isinstance(locations, tuple):
+        raise TypeError(f"not a kvtier spec: {type(spec).__name__}")
+    return locations
+
+
+def build_worker_class(base: Any) -> type[KvtierOffloadingWorker]:
+    """`KvtierOffloadingWorker` as a subclass of vLLM's abstract `OffloadingWorker`."""
+    built: type[KvtierOffloadingWorker] = types.new_class(
+        "KvtierOffloadingWorker", (KvtierOffloadingWorker, base)
     )
     built.__module__ = __name__
-    built.__doc__ = KvtierTransferHandler.__doc__
+    built.__doc__ = KvtierOffloadingWorker.__doc__
     return built

@@ -14,23 +14,36 @@ import functools
 import importlib
 import os
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from kvtier.policies import make_policy
 from kvtier.store import TieredStore, TierKind, TierSpec
-from kvtier.vllm._vllm import VllmApi, attention_backends, load_vllm_api
-from kvtier.vllm.handlers import build_handler_class, paged_kv_from_vllm, tuple_result
+from kvtier.vllm._vllm import VllmApi, load_vllm_api
+from kvtier.vllm.handlers import build_worker_class, paged_kv_from_vllm
 from kvtier.vllm.manager import OffloadTypes, build_load_store_spec_class, build_manager_class
+from kvtier.vllm.metrics import metric_definitions
 from kvtier.vllm.shared import StoreHandle, find_shared_store, open_shared_store
 
 SPEC_NAME = "KvtierOffloadingSpec"
 SPEC_MODULE_PATH = __name__
 
-VLLM_KEYS = frozenset({"spec_name", "spec_module_path", "block_size"})
-"""Keys of kv_connector_extra_config that vLLM itself reads; `block_size` is checked here too."""
+VLLM_KEYS = frozenset(
+    {
+        "spec_name",
+        "spec_module_path",
+        "block_size",
+        "blocks_per_chunk",
+        "offload_prompt_only",
+        "self_describing_kv_events",
+        "canonical_layout",
+    }
+)
+"""Keys of kv_connector_extra_config that vLLM's offloading connector reads and checks itself (vLLM 0.32):
+the spec's name and module, the offloaded block size (`block_size` in tokens or `blocks_per_chunk`), and
+its offload and event options."""
 
 _TIERS: tuple[TierKind, ...] = ("device", "host", "disk")
 
@@ -57,7 +70,6 @@ class KvtierConfig:
     device_policy: str | None = None
     pin_memory: bool = False
     workers: int = 4
-    block_size: int | None = None
 
     def capacity(self, tier: TierKind) -> tuple[int | None, int | None]:
         """(blocks, bytes) configured for `tier`; at most one is set."""
@@ -145,8 +157,6 @@ def parse_extra_config(extra: Mapping[str, Any]) -> KvtierConfig:
         values["pin_memory"] = extra["pin_memory"]
     if "workers" in extra:
         values["workers"] = _int(extra, "workers", minimum=1)
-    if "block_size" in extra:
-        values["block_size"] = _int(extra, "block_size", minimum=1)
     return KvtierConfig(**values)
 
 
@@ -172,58 +182,50 @@ def _policy(extra: Mapping[str, Any], key: str) -> str:
 
 def offload_types(api: VllmApi) -> OffloadTypes:
     """The manager's result constructors from vLLM's classes."""
-    spec_base = (
-        api.block_ids_load_store_spec if api.block_ids_load_store_spec is not None else api.load_store_spec
-    )
     return OffloadTypes(
-        load_store_spec=build_load_store_spec_class(spec_base),
+        load_store_spec=build_load_store_spec_class(api.load_store_spec),
         prepare_store_output=api.prepare_store_output,
         offloading_event=api.offloading_event,
+        lookup_result=api.lookup_result,
+        request_offloading_context=api.request_offloading_context,
+        event_medium=api.event_medium,
+        hit_sources=api.hit_sources,
+        make_stats=api.connector_stats,
     )
 
 
 class KvtierSpecMixin:
     """The body of `KvtierOffloadingSpec`, mixed before vLLM's `OffloadingSpec` by `build_spec_class`.
 
-    vLLM's base sets `vllm_config`, `extra_config`, `gpu_block_size` and `offloaded_block_size`; this
-    mixin validates the extra config first (so bad values fail with a message naming the key, not an
-    assert), requires one worker process (see `kvtier.vllm.shared`), and builds the manager and the
-    handler over the store the two share."""
+    vLLM's base keeps the `OffloadingConfig` (`config`, `extra_config`, `blocks_per_chunk`); this mixin
+    validates the extra config first (so bad values fail with a message naming the key), requires one
+    worker and one KV cache group (see `kvtier.vllm.shared`), and builds the manager and the worker over
+    the store the two share."""
 
     _kvtier_api: Any = None
     _kvtier_types: Any = None
 
-    vllm_config: Any
-    offloaded_block_size: int
-    gpu_block_size: Any
+    config: Any
+    blocks_per_chunk: int
 
-    def __init__(self, vllm_config: Any, *args: Any, **kwargs: Any) -> None:
-        transfer = getattr(vllm_config, "kv_transfer_config", None)
-        extra = getattr(transfer, "kv_connector_extra_config", None) or {}
-        self.kvtier_config = parse_extra_config(extra)
-        gpu_block_size = _single_block_size(
-            getattr(getattr(vllm_config, "cache_config", None), "block_size", None)
-        )
-        if (
-            gpu_block_size
-            and self.kvtier_config.block_size
-            and self.kvtier_config.block_size % gpu_block_size
-        ):
+    @classmethod
+    def build_metric_definitions(cls, extra_config: Any) -> dict[str, Any]:
+        """kvtier's per-tier metrics (`kvtier.vllm.metrics`), registered by vLLM's connector."""
+        api: VllmApi = cls._kvtier_api
+        return metric_definitions(api.counter_metadata, api.gauge_metadata)
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        self.kvtier_config = parse_extra_config(getattr(config, "extra_config", None) or {})
+        _require_one_process(config)
+        groups = tuple(getattr(config, "groups", ()))
+        if len(groups) != 1:
             raise KvtierConfigError(
-                f"kv_connector_extra_config['block_size'] ({self.kvtier_config.block_size} tokens) must be a "
-                f"multiple of vLLM's block size ({gpu_block_size} tokens)"
+                f"kvtier handles models with one KV cache group (full attention); this one has {len(groups)}"
             )
-        cast(Any, super()).__init__(vllm_config, *args, **kwargs)
+        cast(Any, super()).__init__(config, *args, **kwargs)
+        self.chunk_tokens = int(groups[0].tokens_per_block) * int(self.blocks_per_chunk)
         self._kvtier_manager: Any = None
-        self._kvtier_handler: Any = None
-
-    @property
-    def block_size_factor_kvtier(self) -> int:
-        """GPU blocks per offloaded (kvtier) block."""
-        gpu = _single_block_size(self.gpu_block_size)
-        if not gpu:
-            raise KvtierConfigError(f"cannot read vLLM's GPU block size from {self.gpu_block_size!r}")
-        return int(self.offloaded_block_size) // gpu
+        self._kvtier_worker: Any = None
 
     def get_manager(self) -> Any:
         if self._kvtier_manager is None:
@@ -231,67 +233,42 @@ class KvtierSpecMixin:
             if handle is None:
                 raise RuntimeError(
                     "kvtier: no store for this configuration in this process. kvtier's store is opened by "
-                    "vLLM's worker when it registers its KV caches, and the scheduler must run in the same "
-                    "process: use tensor_parallel_size=1, pipeline_parallel_size=1 and the in-process "
-                    "executor (distributed_executor_backend='uni')"
+                    "vLLM's worker when it registers its KV cache, and the scheduler must run in the same "
+                    "process: use one worker (tensor and pipeline parallel size 1) and the in-process "
+                    "executor (--distributed-executor-backend uni; on vLLM's CPU backend also "
+                    "VLLM_ENABLE_V1_MULTIPROCESSING=0, without which it switches to the mp executor)"
                 )
-            kv_events = getattr(self.vllm_config, "kv_events_config", None)
             manager_class = build_manager_class(self._kvtier_api.offloading_manager)
             self._kvtier_manager = manager_class(
                 handle,
                 self._kvtier_types,
-                block_size=int(self.offloaded_block_size),
-                enable_events=bool(getattr(kv_events, "enable_kv_cache_events", False)),
+                chunk_tokens=self.chunk_tokens,
+                enable_events=bool(self.config.enable_kv_cache_events),
             )
         return self._kvtier_manager
 
-    def get_handlers(
-        self,
-        kv_caches: Mapping[str, Any],
-        attn_backends: Mapping[str, Any] | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Iterator[tuple[Any, Any, Any]]:
-        """(GPU spec class, kvtier spec class, handler) and the reverse direction, one shared handler.
-        `attn_backends` is passed by vLLM 0.11.1+; 0.11.0 does not, so they are looked up as it does."""
-        if self._kvtier_handler is None:
-            _require_one_process(self.vllm_config)
-            backends = (
-                attn_backends
-                if attn_backends is not None
-                else attention_backends(self.vllm_config, kv_caches)
-            )
-            kv = paged_kv_from_vllm(kv_caches, backends)
-            factor = self.block_size_factor_kvtier
+    def get_worker(self, kv_caches: Any) -> Any:
+        """The worker over vLLM's `CanonicalKVCaches`; it opens the store, sized from the cache's pages."""
+        if self._kvtier_worker is None:
+            kv = paged_kv_from_vllm(kv_caches)
+            factor = int(self.blocks_per_chunk)
             handle: StoreHandle = open_shared_store(
                 self.kvtier_config, factor * kv.block_nbytes, self.kvtier_config.open_store
             )
             api: VllmApi = self._kvtier_api
-            handler_class = build_handler_class(api.offloading_handler)
-            self._kvtier_handler = handler_class(
+            worker_class = build_worker_class(api.offloading_worker)
+            self._kvtier_worker = worker_class(
                 handle,
                 kv,
-                block_size_factor=factor,
+                blocks_per_chunk=factor,
                 workers=self.kvtier_config.workers,
-                result=api.transfer_result if api.transfer_result is not None else tuple_result,
+                result=api.transfer_result,
             )
-        gpu_spec = self._kvtier_api.gpu_load_store_spec
-        kvtier_spec = self._kvtier_types.load_store_spec
-        yield gpu_spec, kvtier_spec, self._kvtier_handler
-        yield kvtier_spec, gpu_spec, self._kvtier_handler
+        return self._kvtier_worker
 
 
-def _single_block_size(value: Any) -> int | None:
-    """vLLM's GPU block size: an int, or (in later releases) a one-element tuple per KV cache group."""
-    if isinstance(value, tuple | list):
-        if len(value) != 1:
-            raise KvtierConfigError(f"kvtier supports one KV cache group, vLLM has {len(value)}")
-        value = value[0]
-    return int(value) if isinstance(value, int) else None
-
-
-def _require_one_process(vllm_config: Any) -> None:
-    parallel = getattr(vllm_config, "parallel_config", None)
+def _require_one_process(config: Any) -> None:
+    parallel = getattr(config, "parallel", None)
     world_size = int(getattr(parallel, "world_size", 1) or 1)
     if world_size > 1:
         raise KvtierConfigError(
