@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kvtier.vllm.spec import SPEC_MODULE_PATH, SPEC_NAME
+from agents.resource.tiering import kv_transfer_config
 from tests.real.client import Completion, complete, words
 from tests.support.real_vllm import VllmServer, VllmStartError, start_vllm
 
@@ -21,6 +21,8 @@ pytestmark = pytest.mark.real_vllm
 
 KV_BYTES = 2 * 1024 * 1024
 """The engine's own KV cache: 2,048 tokens of the tiny Llama (1 KiB a token), 16 blocks of 128 on CPU."""
+BLOCK_TOKENS = 128
+"""kvtier's block: one of vLLM's CPU blocks (128 tokens)."""
 HOST_BLOCKS = 8
 DISK_BLOCKS = 400
 PROMPTS = [words(180, seed) for seed in range(6)]
@@ -31,18 +33,10 @@ MAX_TOKENS = 16
 
 
 def _kvtier_args(disk_path: Path) -> list[str]:
-    extra = {
-        "spec_name": SPEC_NAME,
-        "spec_module_path": SPEC_MODULE_PATH,
-        "host_blocks": HOST_BLOCKS,
-        "disk_blocks": DISK_BLOCKS,
-        "disk_path": str(disk_path),
-    }
-    transfer = {
-        "kv_connector": "OffloadingConnector",
-        "kv_role": "kv_both",
-        "kv_connector_extra_config": extra,
-    }
+    """The arguments the Resource agent's KV tiering plan writes (its `--kv-transfer-config` and the
+    in-process executor), with a disk tier added below its host tier."""
+    transfer = json.loads(kv_transfer_config(HOST_BLOCKS, BLOCK_TOKENS, "lru"))
+    transfer["kv_connector_extra_config"] |= {"disk_blocks": DISK_BLOCKS, "disk_path": str(disk_path)}
     return [
         "--kv-cache-memory-bytes",
         str(KV_BYTES),
@@ -113,6 +107,7 @@ def test_prefixes_evicted_from_the_engine_come_back_from_kvtier_with_the_same_ou
     by_source = delta("vllm:prompt_tokens_cached_by_source", "source")
     served = delta("vllm:kvtier_hits", "tier")
     block = _block_size(after)
+    assert block == BLOCK_TOKENS
     # vLLM counts the external hits of the second pass by the tier kvtier reported for each block...
     assert by_source["host"] > 0 and by_source["disk"] > 0, by_source
     assert by_source["device"] == 0, "the engine's own cache was expected to have lost every prefix"
