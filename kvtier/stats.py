@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -42,12 +43,13 @@ class LatencyRecorder:
         rank = max(1, -(-len(ordered) * q // 100))
         return ordered[int(rank) - 1]
 
-    def snapshot(self) -> LatencySummary:
+    def snapshot(self, percentiles: bool = True) -> LatencySummary:
+        """The summary; without `percentiles` (which sort the reservoir) p50 and p99 are NaN."""
         return LatencySummary(
             count=self.count,
             mean_s=self.total_s / self.count if self.count else 0.0,
-            p50_s=self.percentile(50),
-            p99_s=self.percentile(99),
+            p50_s=self.percentile(50) if percentiles else math.nan,
+            p99_s=self.percentile(99) if percentiles else math.nan,
             max_s=self.max_s,
         )
 
@@ -90,7 +92,9 @@ class TierStats:
         looked = self.hits + self.misses
         return self.hits / looked if looked else 0.0
 
-    def snapshot(self, used_blocks: int, capacity_blocks: int, block_bytes: int) -> TierSnapshot:
+    def snapshot(
+        self, used_blocks: int, capacity_blocks: int, block_bytes: int, percentiles: bool = True
+    ) -> TierSnapshot:
         return TierSnapshot(
             name=self.name,
             used_blocks=used_blocks,
@@ -106,8 +110,8 @@ class TierStats:
             corrupt=self.corrupt,
             bytes_read=self.bytes_read,
             bytes_written=self.bytes_written,
-            read_latency=self.read_latency.snapshot(),
-            write_latency=self.write_latency.snapshot(),
+            read_latency=self.read_latency.snapshot(percentiles),
+            write_latency=self.write_latency.snapshot(percentiles),
         )
 
 

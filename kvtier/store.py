@@ -333,8 +333,9 @@ class TieredStore:
     def policy(self, name: str) -> EvictionPolicy:
         return self._by_name[name].policy
 
-    def stats(self) -> StoreSnapshot:
-        """A consistent snapshot of every counter."""
+    def stats(self, *, percentiles: bool = True) -> StoreSnapshot:
+        """A consistent snapshot of every counter; `percentiles=False` skips the latency percentiles (NaN),
+        which sort each tier's reservoirs under the store's lock, for callers that poll often."""
         with self._lock:
             return StoreSnapshot(
                 gets=self._gets,
@@ -343,7 +344,7 @@ class TieredStore:
                 puts=self._puts,
                 stored=self._stored,
                 tiers=tuple(
-                    tier.stats.snapshot(len(tier.slot_of), tier.slots, self.block_bytes)
+                    tier.stats.snapshot(len(tier.slot_of), tier.slots, self.block_bytes, percentiles)
                     for tier in self._tiers
                 ),
             )

@@ -168,9 +168,11 @@ def paged_kv_from_vllm(kv_caches: Any) -> PagedKV:
     if groups is not None and len(groups) != 1:
         raise ValueError(f"kvtier handles one KV cache group; this model has {len(groups)}")
     tensors = [entry.tensor for entry in kv_caches.tensors]
-    if tensors and all(isinstance(tensor, np.ndarray) for tensor in tensors):
+    if not tensors:
+        raise ValueError("vLLM registered no KV cache tensors")
+    if all(isinstance(tensor, np.ndarray) for tensor in tensors):
         return NumpyPagedKV(tensors)
-    if tensors and all(getattr(tensor.device, "type", None) == "cpu" for tensor in tensors):
+    if all(getattr(tensor.device, "type", None) == "cpu" for tensor in tensors):
         return NumpyPagedKV([tensor.numpy() for tensor in tensors])
     return TorchPagedKV(tensors)
 
@@ -283,12 +285,29 @@ class KvtierOffloadingWorker:
 
     def _submit(self, job_id: int, size: int, job: Callable[[object], bool]) -> bool:
         fence = self._kv.fence()
-        started = time.perf_counter()
         with self._lock:
-            future = self._pool.submit(job, fence)
-            self._running[job_id] = future
-        future.add_done_callback(lambda done: self._done(job_id, size, started, done))
+            self._running[job_id] = self._pool.submit(self._run, job_id, size, job, fence)
         return True
+
+    def _run(self, job_id: int, size: int, job: Callable[[object], bool], fence: object) -> bool:
+        """One job on a pool thread; its result is queued before the job's future resolves, so a `wait`
+        that returns has the result in `get_finished`."""
+        started = time.perf_counter()
+        try:
+            success = job(fence)
+        except Exception:
+            logger.exception("kvtier: transfer %d raised", job_id)
+            success = False
+        result = self._result(
+            job_id=job_id,
+            success=success,
+            transfer_size=size if success else None,
+            transfer_time=time.perf_counter() - started if success else None,
+        )
+        with self._lock:
+            self._running.pop(job_id, None)
+            self._finished.append(result)
+        return success
 
     def _store(self, gpu_ids: IdArray, locations: tuple[BlockLocation, ...], fence: object) -> bool:
         factor, nbytes = self.blocks_per_chunk, self._kv.block_nbytes
@@ -339,24 +358,6 @@ class KvtierOffloadingWorker:
                 logger.exception("kvtier: copying %d blocks into the KV cache failed", hi - lo)
                 return False
         return True
-
-    def _done(self, job_id: int, size: int, started: float, future: Future[bool]) -> None:
-        success = False
-        if not future.cancelled():
-            error = future.exception()
-            if error is not None:
-                logger.error("kvtier: transfer %d raised", job_id, exc_info=error)
-            else:
-                success = future.result()
-        result = self._result(
-            job_id=job_id,
-            success=success,
-            transfer_size=size if success else None,
-            transfer_time=time.perf_counter() - started if success else None,
-        )
-        with self._lock:
-            self._running.pop(job_id, None)
-            self._finished.append(result)
 
 
 def _gpu_blocks(spec: Any, blocks_per_chunk: int) -> tuple[IdArray, int]:

@@ -87,10 +87,11 @@ class OffloadTypes:
 
 @dataclass(slots=True)
 class _RequestChain:
-    """One request's offload keys by the token position that ends them, so the manager can name a stored
-    run's parent (the key one chunk before it)."""
+    """One request's offload keys: by the token position that ends them, so the manager can name a stored
+    run's parent (the key one chunk before it), and every key it used, in the order it first did."""
 
     keys_by_end: dict[int, BlockHash] = field(default_factory=dict)
+    used: dict[BlockHash, None] = field(default_factory=dict)
 
 
 class KvtierOffloadingManager:
@@ -208,9 +209,19 @@ class KvtierOffloadingManager:
             self._event(stored, removed=False)
 
     def on_request_finished(self, req_context: Any) -> None:
-        chain = req_context.get_state(_RequestChain)
-        if chain is not None:
-            chain.keys_by_end.clear()
+        """Marks every block the request used (looked up or stored) as used now, head first: vLLM 0.32's
+        connector never calls `touch`, so this is where a hit refreshes its block in the tiers' policies
+        (an LRU would otherwise evict by insertion order)."""
+        chain: _RequestChain | None = req_context.get_state(_RequestChain)
+        if chain is None:
+            return
+        position = {block: end for end, block in chain.keys_by_end.items()}
+        used = list(chain.used)
+        if all(block in position for block in used):
+            used.sort(key=position.__getitem__)
+        self.store.touch(used)
+        chain.keys_by_end.clear()
+        chain.used.clear()
 
     def take_events(self) -> Iterable[Any]:
         """The events since the last call (none unless the manager was built with `enable_events`)."""
@@ -221,7 +232,9 @@ class KvtierOffloadingManager:
 
     def get_stats(self) -> Any | None:
         """kvtier's per-tier figures since the last call, as vLLM's stats payload (kvtier.vllm.metrics)."""
-        return self._metrics.report(self.store.stats()) if self._metrics is not None else None
+        if self._metrics is None:
+            return None
+        return self._metrics.report(self.store.stats(percentiles=False))  # vLLM asks every step
 
     def reset_cache(self) -> None:
         """vLLM's prefix-cache reset: it will not complete the loads and stores it issued before, so their
@@ -232,6 +245,7 @@ class KvtierOffloadingManager:
         if self._reserved:
             self.store.complete_store(list(self._reserved), success=False)
             self._reserved.clear()
+        self._failures.clear()  # reports about jobs vLLM will never complete must not hit reused slots
 
     # --- inspection ----------------------------------------------------------------------------------------
 
@@ -255,9 +269,11 @@ class KvtierOffloadingManager:
         return chain
 
     def _remember(self, block: BlockHash, req_context: Any) -> None:
+        chain = self._chain(req_context)
+        chain.used[block] = None
         end = req_context.get_offload_key_position(block)
         if end is not None:
-            self._chain(req_context).keys_by_end[int(end)] = block
+            chain.keys_by_end[int(end)] = block
 
     def _parent_of(self, block: BlockHash, req_context: Any) -> BlockHash | None:
         end = req_context.get_offload_key_position(block)

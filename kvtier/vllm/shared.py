@@ -41,6 +41,10 @@ class FailedTransfers:
                 return True
             return False
 
+    def clear(self) -> None:
+        with self._lock:
+            self._failed.clear()
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._failed)

@@ -1,4 +1,4 @@
-"""A manager, a handler and a fake engine over one store, as vLLM's two connector halves share it."""
+"""A manager, a worker and a fake engine over one store, as vLLM's two connector halves share it."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -7,20 +7,18 @@ from pathlib import Path
 import pytest
 
 from kvtier.store import TieredStore, TierSpec
-from kvtier.vllm.handlers import KvtierTransferHandler, NumpyPagedKV
-from kvtier.vllm.manager import KvtierLoadStoreSpec, KvtierOffloadingManager, OffloadTypes
+from kvtier.vllm.handlers import KvtierOffloadingWorker, NumpyPagedKV, paged_kv_from_vllm
+from kvtier.vllm.manager import KvtierOffloadingManager, OffloadTypes
 from kvtier.vllm.shared import StoreHandle, close_shared_stores
-from tests.kvtier.vllm.fakes import (
-    FakeEngine,
-    FakeGPULoadStoreSpec,
-    FakeOffloadingEvent,
-    FakePrepareStoreOutput,
-    FakeWorker,
-    gpu_layers,
-)
+from kvtier.vllm.spec import offload_types
+from tests.kvtier.vllm.fake_engine import FakeEngine, KvTensor, canonical_kv_caches, kv_tensors
+from tests.kvtier.vllm.standins import TransferResult, standin_api
 
-GPU_BLOCK_SIZE = 4
-FAKE_TYPES = OffloadTypes(KvtierLoadStoreSpec, FakePrepareStoreOutput, FakeOffloadingEvent)
+TOKENS_PER_BLOCK = 4
+BLOCKS_PER_CHUNK = 2
+CHUNK_TOKENS = TOKENS_PER_BLOCK * BLOCKS_PER_CHUNK
+STANDIN_TYPES: OffloadTypes = offload_types(standin_api())
+"""The manager's result types over the stand-ins, built as the spec builds them over vLLM's."""
 
 
 @dataclass
@@ -28,9 +26,9 @@ class Stack:
     store: TieredStore
     handle: StoreHandle
     manager: KvtierOffloadingManager
-    handler: KvtierTransferHandler
-    worker: FakeWorker
+    worker: KvtierOffloadingWorker
     engine: FakeEngine
+    tensors: list[KvTensor]
 
 
 StackFactory = Callable[..., Stack]
@@ -40,11 +38,10 @@ StackFactory = Callable[..., Stack]
 def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
     built: list[Stack] = []
 
-    def make(
-        host: int = 0, disk: int = 0, *, factor: int = 2, policy: str = "lru", gpu_blocks: int = 64
-    ) -> Stack:
-        layers = gpu_layers(gpu_blocks, GPU_BLOCK_SIZE)
-        kv = NumpyPagedKV([array for array, _ in layers], [dim for _, dim in layers])
+    def make(host: int = 0, disk: int = 0, *, policy: str = "lru", gpu_blocks: int = 64) -> Stack:
+        tensors = kv_tensors(gpu_blocks)
+        kv = paged_kv_from_vllm(canonical_kv_caches(tensors))
+        assert isinstance(kv, NumpyPagedKV)
         tiers = []
         if host:
             tiers.append(TierSpec("host", capacity_blocks=host, policy=policy))
@@ -52,23 +49,24 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
             tiers.append(
                 TierSpec("disk", capacity_blocks=disk, policy=policy, path=tmp_path / f"disk{len(built)}")
             )
-        store = TieredStore(factor * kv.block_nbytes, tiers, workers=2)
+        store = TieredStore(BLOCKS_PER_CHUNK * kv.block_nbytes, tiers, workers=2)
         handle = StoreHandle(store)
         manager = KvtierOffloadingManager(
-            handle, FAKE_TYPES, block_size=GPU_BLOCK_SIZE * factor, enable_events=True
+            handle, STANDIN_TYPES, chunk_tokens=CHUNK_TOKENS, enable_events=True
         )
-        handler = KvtierTransferHandler(handle, kv, block_size_factor=factor, workers=2)
-        worker = FakeWorker()
-        worker.register_handler(FakeGPULoadStoreSpec, KvtierLoadStoreSpec, handler)
-        worker.register_handler(KvtierLoadStoreSpec, FakeGPULoadStoreSpec, handler)
-        engine = FakeEngine(manager, worker, layers, GPU_BLOCK_SIZE, factor)
-        stack = Stack(store, handle, manager, handler, worker, engine)
+        worker = KvtierOffloadingWorker(
+            handle, kv, blocks_per_chunk=BLOCKS_PER_CHUNK, workers=2, result=TransferResult
+        )
+        engine = FakeEngine(
+            manager, worker, tensors, tokens_per_block=TOKENS_PER_BLOCK, blocks_per_chunk=BLOCKS_PER_CHUNK
+        )
+        stack = Stack(store, handle, manager, worker, engine, tensors)
         built.append(stack)
         return stack
 
     yield make
     for stack in built:
-        stack.handler.shutdown()
+        stack.worker.shutdown()
         stack.store.close()
 
 

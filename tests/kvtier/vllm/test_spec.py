@@ -1,4 +1,4 @@
-"""`KvtierOffloadingSpec`: its extra config, and the class built over fakes of vLLM's, end to end."""
+"""`KvtierOffloadingSpec`: its extra config, and the class built over stand-ins of vLLM's, end to end."""
 
 import os
 import subprocess
@@ -6,28 +6,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import kvtier.vllm.spec as spec_module
 from kvtier.vllm._vllm import load_vllm_api
+from kvtier.vllm.metrics import METRICS
 from kvtier.vllm.spec import KvtierConfig, KvtierConfigError, build_spec_class, parse_extra_config
-from tests.kvtier.vllm.fakes import (
-    FakeBlockIDsLoadStoreSpec,
-    FakeEngine,
-    FakeGPULoadStoreSpec,
-    FakeOffloadingEvent,
-    FakeOffloadingHandler,
-    FakeOffloadingManager,
-    FakeOffloadingSpec,
-    FakeWorker,
-    chain_hashes,
-    fake_api,
-    fake_vllm_config,
-    gpu_layers,
+from tests.kvtier.vllm.fake_engine import FakeEngine, canonical_kv_caches, kv_tensors
+from tests.kvtier.vllm.standins import (
+    CacheHitSource,
+    LoadStoreSpec,
+    Medium,
+    OffloadingCounterMetadata,
+    OffloadingEvent,
+    OffloadingGaugeMetadata,
+    OffloadingManager,
+    OffloadingSpec,
+    OffloadingWorker,
+    TransferResult,
+    offloading_config,
+    standin_api,
 )
 
 CONFIG = {"spec_name": "KvtierOffloadingSpec", "spec_module_path": "kvtier.vllm.spec", "block_size": 8}
+PAGES = (96, 40)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +51,6 @@ CONFIG = {"spec_name": "KvtierOffloadingSpec", "spec_module_path": "kvtier.vllm.
         ({"disk_blocks": 4, "disk_path": ""}, r"\['disk_path'\] must be a path"),
         ({"host_blocks": 4, "pin_memory": "yes"}, r"\['pin_memory'\] must be true or false"),
         ({"host_blocks": 4, "workers": 0}, r"\['workers'\] must be an integer >= 1"),
-        ({"host_blocks": 4, "block_size": 0}, r"\['block_size'\] must be an integer >= 1"),
         ({"host_block": 4}, "unknown kv_connector_extra_config key\\(s\\) 'host_block'"),
     ],
 )
@@ -72,7 +73,7 @@ def test_a_good_extra_config_becomes_tiers(tmp_path: Path) -> None:
     )
     assert config == KvtierConfig(
         host_bytes=1 << 20, disk_blocks=100, disk_path=str(tmp_path), policy="arc", disk_policy="s3fifo",
-        workers=2, block_size=8,
+        workers=2,
     )  # fmt: skip
     host, disk = config.tiers()
     assert (host.kind, host.capacity_bytes, host.capacity_blocks, host.policy) == (
@@ -92,27 +93,50 @@ def test_a_good_extra_config_becomes_tiers(tmp_path: Path) -> None:
     )
 
 
-def test_the_spec_rejects_a_block_size_that_is_not_whole_gpu_blocks() -> None:
-    spec_class: Any = build_spec_class(fake_api())
-    with pytest.raises(KvtierConfigError, match=r"\(10 tokens\) must be a multiple of vLLM's block size \(4"):
-        spec_class(fake_vllm_config({"host_blocks": 4, "block_size": 10}))
+def test_vllms_own_keys_pass_through_to_vllm() -> None:
+    extra = {
+        "spec_name": "KvtierOffloadingSpec",
+        "spec_module_path": "kvtier.vllm.spec",
+        "blocks_per_chunk": 2,
+        "offload_prompt_only": False,
+        "self_describing_kv_events": True,
+        "canonical_layout": True,
+        "host_blocks": 4,
+    }
+    assert parse_extra_config(extra) == KvtierConfig(host_blocks=4)
+
+
+def test_the_spec_refuses_several_workers() -> None:
+    spec_class: Any = build_spec_class(standin_api())
+    with pytest.raises(KvtierConfigError, match="this engine has 2 workers"):
+        spec_class(offloading_config({**CONFIG, "host_blocks": 4}, world_size=2))
+
+
+@pytest.mark.parametrize("groups", [0, 2])
+def test_the_spec_refuses_anything_but_one_kv_cache_group(groups: int) -> None:
+    spec_class: Any = build_spec_class(standin_api())
+    with pytest.raises(
+        KvtierConfigError, match=f"one KV cache group \\(full attention\\); this one has {groups}"
+    ):
+        spec_class(offloading_config({**CONFIG, "host_blocks": 4}, groups=groups))
+
+
+def test_the_spec_checks_its_extra_config_first() -> None:
+    spec_class: Any = build_spec_class(standin_api())
+    with pytest.raises(KvtierConfigError, match="at least one tier"):
+        spec_class(offloading_config(CONFIG))
 
 
 def test_the_scheduler_side_needs_the_worker_side_in_its_process() -> None:
-    spec_class: Any = build_spec_class(fake_api())
-    scheduler_side = spec_class(fake_vllm_config({**CONFIG, "host_blocks": 4}))
-    with pytest.raises(RuntimeError, match="tensor_parallel_size=1"):
+    spec_class: Any = build_spec_class(standin_api())
+    scheduler_side = spec_class(offloading_config({**CONFIG, "host_blocks": 4}))
+    with pytest.raises(RuntimeError, match="no store for this configuration in this process"):
         scheduler_side.get_manager()
-    sharded = spec_class(fake_vllm_config({**CONFIG, "host_blocks": 4}, world_size=2))
-    kv_caches = {"layer.0": np.zeros((4, 8, 2), dtype=np.float16)}
-    with pytest.raises(KvtierConfigError, match="has 2 workers"):
-        list(sharded.get_handlers(kv_caches))
 
 
 def test_both_connector_roles_share_one_store_end_to_end(tmp_path: Path) -> None:
-    api = fake_api(dataclass_results=True)
-    spec_class: Any = build_spec_class(api)
-    assert spec_class.__name__ == "KvtierOffloadingSpec" and issubclass(spec_class, FakeOffloadingSpec)
+    spec_class: Any = build_spec_class(standin_api())
+    assert spec_class.__name__ == "KvtierOffloadingSpec" and issubclass(spec_class, OffloadingSpec)
     extra = {
         **CONFIG,
         "host_blocks": 2,
@@ -120,50 +144,71 @@ def test_both_connector_roles_share_one_store_end_to_end(tmp_path: Path) -> None
         "disk_path": str(tmp_path),
         "policy": "lru+tinylfu",
     }
-    layers = gpu_layers(48, 4)
+    tensors = kv_tensors(48, PAGES)
 
-    worker_side = spec_class(fake_vllm_config(extra))  # vLLM builds the worker's KV caches first
-    handlers = list(
-        worker_side.get_handlers({f"model.layers.{i}.attn": array for i, (array, _) in enumerate(layers)})
-    )
-    assert [(src.medium(), dst.medium()) for src, dst, _ in handlers] == [
-        ("GPU", "KVTIER"),
-        ("KVTIER", "GPU"),
-    ]
-    handler: Any = handlers[0][2]
-    assert handlers[1][2] is handler and issubclass(type(handler), FakeOffloadingHandler)
-    worker = FakeWorker()
-    for src, dst, each in handlers:
-        worker.register_handler(src, dst, each)
+    worker_side = spec_class(offloading_config(extra))  # vLLM registers the worker's KV caches first
+    assert (worker_side.blocks_per_chunk, worker_side.chunk_tokens) == (2, 8)
+    worker: Any = worker_side.get_worker(canonical_kv_caches(tensors))
+    assert worker_side.get_worker(canonical_kv_caches(tensors)) is worker
+    assert issubclass(type(worker), OffloadingWorker)
 
-    scheduler_side = spec_class(fake_vllm_config(extra))
+    scheduler_side = spec_class(offloading_config(extra))
     manager: Any = scheduler_side.get_manager()
     assert scheduler_side.get_manager() is manager
-    assert issubclass(type(manager), FakeOffloadingManager) and manager.store is handler.store
-    assert manager.store.block_bytes == 2 * (2 * 4 * 2 * 8 * 2 + 4 * 12 * 4)  # block_size 8 = 2 GPU blocks
+    assert issubclass(type(manager), OffloadingManager) and manager.store is worker.store
+    assert manager.store.block_bytes == 2 * sum(PAGES)  # one chunk: 2 GPU blocks of every KV tensor
     assert (tmp_path / f"kvtier-{os.getpid()}.arena").exists()
 
-    engine = FakeEngine(manager, worker, layers, gpu_block_size=4, factor=2)
+    engine = FakeEngine(manager, worker, tensors, tokens_per_block=4, blocks_per_chunk=2)
     tokens = list(range(48))
     first = engine.run(tokens)
-    assert (first.stored, first.store_ok) == (6, True)
-    assert isinstance(first.store_output.store_spec, FakeBlockIDsLoadStoreSpec)  # vLLM 0.12 asserts this
+    assert first.stored == 6 and first.store_job is not None
+    result = engine.results[first.store_job]
+    assert isinstance(result, TransferResult)  # the worker answers with vLLM's result class
+    assert (result.success, result.transfer_size) == (True, 6 * 2 * sum(PAGES))
+    assert isinstance(first.store_output.store_spec, LoadStoreSpec)
     second = engine.run(tokens[:32] + list(range(1000, 1016)))
-    assert (second.hits, second.load_ok, second.gpu_matches) == (4, True, True)
-    assert isinstance(second.load_spec, FakeBlockIDsLoadStoreSpec) and second.load_spec.medium() == "KVTIER"
+    assert (second.hit_tokens, second.load_ok, second.gpu_matches) == (32, True, True)
+    assert isinstance(second.load_spec, LoadStoreSpec)
+    assert second.sources == {CacheHitSource.HOST: 16, CacheHitSource.DISK: 16}
     events = list(manager.take_events())
-    assert all(isinstance(event, FakeOffloadingEvent) for event in events)
-    stored = [key for event in events if not event.removed for key in event.block_hashes]
-    assert set(chain_hashes(tokens, 4)[1::2]) <= set(stored)
-    handler.shutdown()
+    assert events and all(
+        isinstance(event, OffloadingEvent) and event.medium is Medium.CPU for event in events
+    )
+    stored = {key for event in events if not event.removed for key in event.keys}
+    assert set(engine.offload_keys(tokens)) <= stored
 
 
-def test_the_gpu_spec_class_handed_to_vllm_is_vllms() -> None:
-    spec_class: Any = build_spec_class(fake_api())
-    worker_side = spec_class(fake_vllm_config({"host_blocks": 4}))
-    (src, dst, handler), _ = worker_side.get_handlers({"l": np.zeros((4, 4, 2), dtype=np.float32)})
-    assert src is FakeGPULoadStoreSpec and issubclass(dst, FakeBlockIDsLoadStoreSpec)
-    handler.shutdown()
+def test_without_kv_cache_events_the_manager_keeps_none(tmp_path: Path) -> None:
+    spec_class: Any = build_spec_class(standin_api())
+    config = offloading_config({**CONFIG, "host_blocks": 8}, events=False)
+    tensors = kv_tensors(16, PAGES)
+    worker = spec_class(config).get_worker(canonical_kv_caches(tensors))
+    manager = spec_class(config).get_manager()
+    engine = FakeEngine(manager, worker, tensors, tokens_per_block=4, blocks_per_chunk=2)
+    assert engine.run(list(range(16))).stored == 2
+    assert list(manager.take_events()) == []
+
+
+def test_a_second_kv_cache_of_another_page_size_cannot_share_the_store() -> None:
+    spec_class: Any = build_spec_class(standin_api())
+    config = offloading_config({**CONFIG, "host_blocks": 8})
+    spec_class(config).get_worker(canonical_kv_caches(kv_tensors(8, PAGES)))
+    with pytest.raises(ValueError, match=f"holds {2 * sum(PAGES)}-byte blocks, but this KV cache needs"):
+        spec_class(config).get_worker(canonical_kv_caches(kv_tensors(8, (96,))))
+
+
+def test_kvtiers_metrics_are_defined_for_vllms_connector() -> None:
+    spec_class: Any = build_spec_class(standin_api())
+    definitions = spec_class.build_metric_definitions({"host_blocks": 4})
+    assert list(definitions) == [metric.name for metric in METRICS]
+    kinds = {metric.name: metric.kind for metric in METRICS}
+    for name, definition in definitions.items():
+        expected = OffloadingCounterMetadata if kinds[name] == "counter" else OffloadingGaugeMetadata
+        assert type(definition) is expected, name
+        assert definition.labelnames == ("tier",) and definition.documentation
+    assert type(definitions["vllm:kvtier_hits"]) is OffloadingCounterMetadata
+    assert type(definitions["vllm:kvtier_used_blocks"]) is OffloadingGaugeMetadata
 
 
 def test_the_vllm_class_is_built_lazily_and_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +216,7 @@ def test_the_vllm_class_is_built_lazily_and_says_what_is_missing(monkeypatch: py
     load_vllm_api.cache_clear()
     spec_module.vllm_spec_class.cache_clear()
     try:
-        with pytest.raises(ImportError, match=r"needs vLLM >= 0\.11"):
+        with pytest.raises(ImportError, match=r"needs vLLM's offloading API of vLLM 0\.32"):
             _ = spec_module.KvtierOffloadingSpec
         with pytest.raises(AttributeError, match="no attribute 'Nope'"):
             _ = spec_module.Nope
@@ -182,7 +227,8 @@ def test_the_vllm_class_is_built_lazily_and_says_what_is_missing(monkeypatch: py
 
 def test_importing_the_integration_loads_neither_vllm_nor_torch() -> None:
     code = (
-        "import sys, kvtier.vllm, kvtier.vllm.spec, kvtier.vllm.handlers, kvtier.vllm.manager\n"
+        "import sys, kvtier.vllm, kvtier.vllm.spec, kvtier.vllm.handlers, kvtier.vllm.manager, "
+        "kvtier.vllm.metrics\n"
         "assert 'vllm' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
