@@ -68,6 +68,14 @@ class ServingContext:
     def current_capacity_rps(self) -> float:
         return self.current_capacity.requests_per_s
 
+    @cached_property
+    def slo_concurrency(self) -> float:
+        """Requests in flight on one replica serving its SLO capacity (what a `--max-num-seqs` cap must
+        still admit); 1 when the replica cannot meet the objective at all."""
+        rate = self.current_capacity_rps
+        found = self.estimator.operating_point_at_rate(self.config, self.shape, rate) if rate > 0 else None
+        return max(1.0, found.concurrency) if found is not None else 1.0
+
     @property
     def sources(self) -> str:
         """Where the figures come from, as a recommendation states it."""

@@ -3,11 +3,13 @@ and Kubernetes signals, OOM prevention through the vLLM arguments and replicas, 
 sized by replaying the workload's own prefix trace (the real Mooncake trace here)."""
 
 import json
+import math
 
+import numpy as np
 import pytest
 
 from agents.resource.context_window import analyze_context_request
-from agents.resource.oom import context_limit, safe_max_num_seqs
+from agents.resource.oom import kv_fit_sequences, safe_max_num_seqs
 from agents.resource.pressure import memory_pressure
 from agents.resource.strategies import analyze_resource
 from kvtier.trace import load_mooncake
@@ -66,6 +68,22 @@ def test_sizing_rules() -> None:
         safe_max_num_seqs(1_000, 0)
 
 
+def test_a_long_tailed_mix_fits_more_sequences_than_its_p95_suggests_and_a_uniform_one_no_more() -> None:
+    # every context alike: no spread, so exactly what fits at the threshold
+    assert kv_fit_sequences(100_000, 10_000, 10_000) == safe_max_num_seqs(100_000, 10_000) == 9
+    # median 1,000, p95 10,000: sized on the sum of the batch's contexts, not on n p95-long ones
+    fit = kv_fit_sequences(100_000, 1_000, 10_000)
+    assert safe_max_num_seqs(100_000, 10_000) < fit < 90_000 // 1_000
+    # the sum of `fit` log-normal contexts stays within 90% of the cache in about 95% of draws
+    rng = np.random.default_rng(7)
+    sigma = np.log(10.0) / 1.6449
+    sums = rng.lognormal(np.log(1_000), sigma, size=(20_000, fit)).sum(axis=1)
+    assert 0.93 <= float(np.mean(sums <= 90_000)) <= 0.97
+    assert kv_fit_sequences(1_000, 5_000, 9_000) == 1
+    with pytest.raises(ValueError, match="positive"):
+        kv_fit_sequences(1_000, 0, 10)
+
+
 def test_under_pressure_the_agent_queues_at_a_memory_threshold_caps_context_and_adds_replicas(
     profile: PrefixCacheProfile,
 ) -> None:
@@ -83,9 +101,12 @@ def test_under_pressure_the_agent_queues_at_a_memory_threshold_caps_context_and_
     assert json.loads(set_args.compensation.params["args"]) == snapshot.deployment.args  # type: ignore[union-attr]
     seqs = int(flag_value(args, "--max-num-seqs") or 0)
     assert 1 <= seqs < 256
-    assert (
-        int(flag_value(args, "--max-model-len") or 0) == context_limit(profile) >= profile.context_max_tokens
-    )
+    # never below the concurrency the replica needs at its SLO capacity, nor the tail-blind p95 sizing
+    assert seqs >= math.ceil(first.evidence["slo_concurrency"])  # type: ignore[arg-type]
+    context = context_of(snapshot)
+    assert seqs >= safe_max_num_seqs(context.kv_capacity_tokens, profile.context_p95_tokens)
+    # the window is left alone: lowering it frees no KV memory and would refuse longer requests
+    assert flag_value(args, "--max-model-len") == flag_value(snapshot.deployment.args, "--max-model-len")  # type: ignore[union-attr]
     assert scale.params["replicas"] == "5"
     assert first.monthly_cost_increase_usd > 0
 
