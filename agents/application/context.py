@@ -6,11 +6,11 @@ tokens; 256 keeps windows on round sizes) that is an edge of the profile's token
 requests above it and their tokens are exact. A deployment serves every type through one
 `--max-model-len`, so its window is the largest type's recommendation.
 
-What it buys: the requests above the window (at most 5% of a type by construction) have to be cut or
-summarised by the application before they are sent (vLLM refuses a request longer than its window), and
-the tokens cut are priced at the model's input price; and each sequence's worst-case KV cache shrinks by
-the tokens the window no longer admits, which is memory the server can give to more concurrent
-sequences."""
+What it buys: the requests above the window (at most 5% of a type by construction) are cut or summarised
+by the application before they are sent, and the tokens cut are priced at the model's input price. It is
+the application's change: a server window below what clients send would refuse their longer requests,
+and a lower `--max-model-len` frees no KV memory in vLLM V1 (blocks are allocated as sequences grow); it
+only bounds the KV cache one sequence can hold."""
 
 import math
 from dataclasses import dataclass

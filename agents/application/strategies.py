@@ -28,14 +28,13 @@ from agents.application.context import (
 from agents.application.efficiency import NOTABLE_INPUT_SHARE, PromptEfficiency, analyze_prompt_efficiency
 from agents.application.rag import RagTuning, analyze_rag
 from agents.application.routing import RoutingAnalysis, RoutingRule, analyze_routing
-from agents.kube_steps import set_vllm_args_step
 from optiinfra.application.model_prices import ModelPrice, ModelPriceTable
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.application import ApplicationProfile
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import WorkloadSnapshot
-from optiinfra.domain.recommendation import AnalysisResult, ExecutionStep, Proposal
-from optiinfra.kube.vllm_args import positive_int_flag, with_flag
+from optiinfra.domain.recommendation import AnalysisResult, Proposal
+from optiinfra.kube.vllm_args import positive_int_flag
 
 MIN_WINDOW_REDUCTION = 0.1
 """A window is worth changing when the recommendation is at least this much smaller than the current one."""
@@ -86,21 +85,15 @@ def _context_proposal(
     )
     kv = sizing.kv_bytes_freed_per_sequence
     memory = (
-        f" Each sequence's worst-case KV cache shrinks by {kv / 2**30:.2f} GiB." if kv is not None else ""
+        f" The most KV cache one sequence can hold shrinks by {kv / 2**30:.2f} GiB." if kv is not None else ""
     )
-    steps: list[ExecutionStep] = []
     if deployment is not None:
-        args = with_flag(deployment.args, "--max-model-len", str(sizing.recommended_window))
-        steps.append(
-            set_vllm_args_step(
-                deployment,
-                args,
-                f"Roll {deployment.ref} to --max-model-len {sizing.recommended_window}",
-            )
-        )
         how = (
-            "Applied as a rolling update of --max-model-len; the previous arguments are restored if it "
-            "fails. vLLM refuses a request longer than its window, so the application must cut those first."
+            f"The application caps prompt plus output at the window, cutting or summarising the longer "
+            f"requests before it sends them; the Deployment's --max-model-len stays at "
+            f"{sizing.current_window:,}: vLLM refuses a request longer than its window, so lowering it "
+            "would fail the requests the application has not cut yet, and frees no KV memory (vLLM "
+            f"allocates blocks as sequences grow). {ADVICE}"
         )
     else:
         how = f"The application caps prompt plus output at the window. {ADVICE}"
@@ -122,7 +115,7 @@ def _context_proposal(
         projected_monthly_cost_usd=pricing.monthly_cost_usd - savings,
         confidence=0.7,
         risk_level=RiskLevel.LOW if sizing.truncated_requests == 0 else RiskLevel.MEDIUM,
-        steps=steps,
+        steps=[],
         evidence={
             "current_window_tokens": float(sizing.current_window),
             "recommended_window_tokens": float(sizing.recommended_window),
@@ -271,22 +264,33 @@ def _context(
 
 
 def kv_capacity_request(
-    profile: ApplicationProfile, settings: ApplicationSettings, flag: int | None
+    profile: ApplicationProfile,
+    settings: ApplicationSettings,
+    flag: int | None,
+    model_limit: int | None = None,
 ) -> AgentRequest | None:
-    """Ask the Resource agent for KV capacity when a request type needs a longer window than the
-    Deployment's `--max-model-len` (`flag`) admits (its p95 plus the buffer)."""
+    """Ask the Resource agent for KV capacity when clients send requests longer than the Deployment's
+    `--max-model-len` (`flag`) admits: for a window that holds the longest request of the log plus the
+    buffer, never more than the model's own context (`model_limit`, when known) and never less than
+    what clients send."""
     if flag is None:
         return None
-    needs = {t.request_type: recommended_window(t.total.p95, settings.context_buffer) for t in profile.types}
-    request_type, needed = max(needs.items(), key=lambda item: item[1])
+    longest_type = max(profile.types, key=lambda t: t.total.max)
+    longest = longest_type.total.max
+    if longest <= flag:
+        return None
+    needed = recommended_window(longest, settings.context_buffer)
+    if model_limit is not None:
+        needed = max(min(needed, model_limit), min(longest, model_limit))
     if needed <= flag:
         return None
     return AgentRequest(
         kind=AgentRequestKind.ADD_KV_CAPACITY,
         from_agent=AgentKind.APPLICATION,
         reason=(
-            f"{request_type} requests need a {needed:,}-token window (p95 of prompt plus output, plus "
-            f"{settings.context_buffer:.0%}) but the replicas admit {flag:,} tokens"
+            f"{longest_type.request_type} requests reach {longest:,} tokens (prompt plus output); a "
+            f"{needed:,}-token window holds them with {settings.context_buffer:.0%} to spare, but the "
+            f"replicas admit {flag:,} tokens"
         ),
         context_tokens=needed,
     )
@@ -397,5 +401,6 @@ def analyze_application(
     proposals.sort(
         key=lambda p: (asked is not None and p.type not in cuts_context, -p.estimated_monthly_savings_usd)
     )
-    capacity = kv_capacity_request(profile, settings, flag)
+    model_limit = pricing.current.max_context_tokens if pricing.current is not None else None
+    capacity = kv_capacity_request(profile, settings, flag, model_limit)
     return AnalysisResult(proposals=proposals, notes=notes, requests=[capacity] if capacity else [])

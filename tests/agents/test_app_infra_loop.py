@@ -6,7 +6,7 @@ Resource agent answers with a checked --max-model-len rollout."""
 import json
 
 from agents.application.profile import profile_requests
-from agents.application.strategies import analyze_application
+from agents.application.strategies import ApplicationSettings, analyze_application, kv_capacity_request
 from agents.resource.strategies import analyze_resource
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.enums import AgentKind, RecommendationType, StepAction
@@ -68,8 +68,7 @@ def test_asked_to_cut_context_the_application_agent_puts_context_cuts_first_and_
     first = asked.proposals[0]
     assert first.type is RecommendationType.CONTEXT_RIGHT_SIZING
     assert first.reasoning.startswith("Asked by the resource agent to cut context: memory pressure critical")
-    [step] = first.steps
-    assert flag_value(json.loads(step.params["args"]), "--max-model-len") == "6656"
+    assert first.steps == [] and first.evidence["recommended_window_tokens"] == 6656.0
     assert {p.type for p in asked.proposals} == {p.type for p in unasked.proposals}
     assert unasked.proposals[0].type is not RecommendationType.CONTEXT_RIGHT_SIZING
 
@@ -100,6 +99,10 @@ def test_requests_longer_than_the_window_ask_the_resource_agent_for_kv_capacity_
     [request] = analyze_application(snapshot).requests
     assert request.kind is AgentRequestKind.ADD_KV_CAPACITY and request.to_agent is AgentKind.RESOURCE
     assert request.context_tokens == 6656 and "admit 4,096 tokens" in request.reason
+    # the window asked for (and granted below) holds the longest request clients sent, not only the p95
+    assert snapshot.application is not None
+    longest = max(t.total.max for t in snapshot.application.types)
+    assert longest < request.context_tokens and f"reach {longest:,} tokens" in request.reason
 
     answer = analyze_resource(base, [request])
     first = answer.proposals[0]
@@ -110,6 +113,25 @@ def test_requests_longer_than_the_window_ask_the_resource_agent_for_kv_capacity_
     assert step.compensation is not None
     assert flag_value(json.loads(step.compensation.params["args"]), "--max-model-len") == "4096"
     assert first.evidence["sequences_at_requested_context"] >= 1
+
+
+def test_the_window_asked_for_is_the_longest_request_seen_within_the_models_own_limit() -> None:
+    """The longest logged request sizes the window, with its margin, up to the model's context; a window
+    already holding every request asks for nothing."""
+    snapshot = _with_log(
+        kube_snapshot(replicas=4, mean_rps=2.0, amplitude_rps=1.0, args=["--max-model-len", "4096"]),
+        "meta-llama/Llama-3.1-8B-Instruct",
+    )
+    profile = snapshot.application
+    assert profile is not None
+    settings = ApplicationSettings()
+    longest = max(t.total.max for t in profile.types)
+    asked = kv_capacity_request(profile, settings, 4096)
+    assert asked is not None and asked.context_tokens is not None
+    assert longest * (1 + settings.context_buffer) <= asked.context_tokens
+    capped = kv_capacity_request(profile, settings, 4096, model_limit=longest + 10)
+    assert capped is not None and capped.context_tokens == longest + 10
+    assert kv_capacity_request(profile, settings, longest) is None
 
 
 def test_the_resource_agent_declines_a_window_its_kv_cache_cannot_hold() -> None:

@@ -30,7 +30,7 @@ from workflows.contracts import AgentRequestDelivery, WorkflowPhase
 
 SHAPES = [(5800, 200), (3000, 40), (1200, 20), (5900, 100), (800, 10)] * 20
 NEEDED_WINDOW = 6656
-"""p95 of prompt plus output (6,000) plus 10%, rounded up to 256 tokens."""
+"""The longest request, prompt plus output (6,000 tokens), plus 10%, rounded up to 256 tokens."""
 
 
 @pytest.fixture

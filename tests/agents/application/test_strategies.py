@@ -1,7 +1,6 @@
 """The Application agent's analysis of a workload snapshot: proposals from its request-log profile, a
 vLLM step for context right-sizing on a Kubernetes Deployment, advice for the rest."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,9 +9,8 @@ from agents.application.profile import profile_requests
 from agents.application.strategies import ApplicationSettings, analyze_application
 from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.domain.application import ApplicationProfile
-from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction
+from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
-from optiinfra.kube.vllm_args import flag_value
 from optiinfra.privacy.aggregates import RagRetrievalStats
 from tests.agents.application.records import START, records
 from tests.agents.performance.snapshots import MODEL, kube_snapshot
@@ -97,26 +95,24 @@ def test_a_cheaper_model_can_be_chosen() -> None:
     assert any("'no-such-model' is not in the price table" in note for note in missing.notes)
 
 
-def test_on_a_deployment_context_right_sizing_rolls_max_model_len_with_compensation() -> None:
+def test_on_a_deployment_context_right_sizing_is_advice_that_leaves_the_window_to_clients() -> None:
+    """Lowering --max-model-len to the p95-based window would fail at the server every longer request the
+    application has not cut yet (tomorrow's, if none in the log), and frees no KV memory: the window is the
+    application's to apply."""
     args = ["--model", MODEL, "--max-num-seqs", "256", "--max-model-len", "32768"]
     snapshot = kube_snapshot(replicas=2, mean_rps=1.0, amplitude_rps=0.5, args=args)
     snapshot = snapshot.model_copy(update={"application": _profile()})
     result = analyze_application(snapshot, PRICES)
     context = next(p for p in result.proposals if p.type is RecommendationType.CONTEXT_RIGHT_SIZING)
-    (step,) = context.steps
-    assert step.action is StepAction.SET_VLLM_ARGS and step.target == "llm/assistant"
-    new_args = json.loads(step.params["args"])
-    assert flag_value(new_args, "--max-model-len") == "6656"
-    assert flag_value(new_args, "--max-num-seqs") == "256"
-    assert json.loads(step.params["expected"]) == args
-    assert step.compensation is not None and json.loads(step.compensation.params["args"]) == args
+    assert context.steps == []
+    assert context.evidence["recommended_window_tokens"] == 6656.0
     assert context.evidence["current_window_tokens"] == 32768.0
+    assert "--max-model-len stays at 32,768" in context.reasoning
     # The served Llama-3.1-8B is priced at the table's hosted price through its Hugging Face alias, and
     # its KV cache per token (128 KiB) gives the memory the smaller window frees.
     assert context.evidence["kv_gib_freed_per_sequence"] == pytest.approx(
         (32768 - 6656) * 131_072 / 2**30, abs=1e-3
     )
-    assert "rolling update" in context.reasoning
     # The table names no cheaper model than the 8B: routing says so instead of proposing.
     assert not any(p.type is RecommendationType.MODEL_ROUTING for p in result.proposals)
     assert any("no cheaper model for llama-3.1-8b-instruct" in note for note in result.notes)
@@ -139,7 +135,7 @@ def test_a_model_without_a_price_gets_token_figures_only() -> None:
     assert all(p.estimated_monthly_savings_usd == 0.0 for p in result.proposals)
     assert all(p.current_monthly_cost_usd == 0.0 for p in result.proposals)
     context = next(p for p in result.proposals if p.type is RecommendationType.CONTEXT_RIGHT_SIZING)
-    assert len(context.steps) == 1 and "kv_gib_freed_per_sequence" not in context.evidence
+    assert context.steps == [] and "kv_gib_freed_per_sequence" not in context.evidence
     assert any("no model routing" in note for note in result.notes)
 
 
