@@ -27,6 +27,7 @@ from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
 from optiinfra.domain.enums import AgentKind, PurchaseOption, StepAction, StepStatus
 from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState
+from optiinfra.domain.preflight import DeploymentReading, InstanceReading, ObjectReading
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
 from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.deployments import Deployments, KubeActionError
@@ -133,6 +134,25 @@ class CloudActivities:
                 await self._capacity_profiles.for_workload(workload.customer_id, workload.workload_id)
                 if self._capacity_profiles is not None
                 else []
+            ),
+        )
+
+    @activity.defn(name=ActivityName.READ_OBJECTS)
+    async def read_workload_objects(self, context: WorkloadContext) -> ObjectReading:
+        """The workload's instances and Deployment as they are now: what a recommendation's preflight
+        compares with what its steps expect."""
+        workload = context.workload
+        instances = await self._fleet.describe_workload_instances(workload.customer_id, workload.workload_id)
+        deployment = await self._read_deployment(workload)
+        return ObjectReading(
+            instances={
+                i.instance_id: InstanceReading(instance_type=i.instance_type, state=i.state)
+                for i in instances
+            },
+            deployment=(
+                DeploymentReading(ref=str(deployment.ref), replicas=deployment.replicas, args=deployment.args)
+                if deployment is not None
+                else None
             ),
         )
 

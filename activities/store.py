@@ -1,5 +1,7 @@
 """Store activities: the workflow's only way to read and write the relational store."""
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -7,12 +9,15 @@ from temporalio.exceptions import ApplicationError
 from activities.context import current_workflow_id
 from optiinfra.domain.recommendation import Outcome, Recommendation
 from optiinfra.store import repository
+from optiinfra.store.locks import acquire_workload_lock, release_workload_lock
 from workflows.contracts import (
     ActivityName,
+    LockAnswer,
     StatusChange,
     StepRecord,
     WorkloadContext,
     WorkloadList,
+    WorkloadLock,
     WorkloadRef,
 )
 
@@ -35,6 +40,28 @@ class StoreActivities:
                 non_retryable=True,
             )
         return WorkloadContext(customer=customer, workload=workload)
+
+    @activity.defn(name=ActivityName.ACQUIRE_WORKLOAD_LOCK)
+    async def acquire_workload_lock(self, lock: WorkloadLock) -> LockAnswer:
+        async with self._sessions.begin() as session:
+            held_by = await acquire_workload_lock(
+                session=session,
+                customer_id=lock.customer_id,
+                workload_id=lock.workload_id,
+                holder=lock.holder,
+                lease=timedelta(seconds=lock.lease_seconds),
+            )
+        return LockAnswer(held_by=held_by)
+
+    @activity.defn(name=ActivityName.RELEASE_WORKLOAD_LOCK)
+    async def release_workload_lock(self, lock: WorkloadLock) -> None:
+        async with self._sessions.begin() as session:
+            await release_workload_lock(
+                session=session,
+                customer_id=lock.customer_id,
+                workload_id=lock.workload_id,
+                holder=lock.holder,
+            )
 
     @activity.defn(name=ActivityName.LIST_WORKLOADS)
     async def list_workloads(self) -> WorkloadList:

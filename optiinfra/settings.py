@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     activity_timeout_seconds: int = 600
     activity_heartbeat_seconds: int = 30
     activity_max_attempts: int = 5
+    lock_poll_seconds: int = Field(
+        default=30, gt=0, description="How often a run waiting for its workload's lock asks again"
+    )
+    lock_wait_seconds: int = Field(
+        default=3 * 3600,
+        ge=0,
+        description="How long a run waits for another optimization of its workload to finish changing it",
+    )
 
     @property
     def embedded_engine(self) -> bool:

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         StepStatus,
     )
     from optiinfra.domain.fleet import WorkloadSnapshot
+    from optiinfra.domain.preflight import ObjectReading, unmet_preconditions
     from optiinfra.domain.recommendation import (
         AnalysisResult,
         Approval,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ExplainResult,
         HealthRequest,
         LearnedOutcomeRecord,
+        LockAnswer,
         OptimizationMode,
         OptimizationRequest,
         OptimizationStatus,
@@ -66,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyRequest,
         WorkflowPhase,
         WorkloadContext,
+        WorkloadLock,
         WorkloadRef,
     )
     from workflows.search_attributes import OPTI_SAVINGS_USD, OPTI_STATUS
@@ -228,7 +231,7 @@ class AgentOptimizationWorkflow:
         else:
             await self._change_status(RecommendationStatus.APPROVED, reason=gate.reason)
 
-        await self._execute_verify_finalize(recommendation)
+        await self._execute_verify_finalize(recommendation, context)
         return await self._finish(recommendation)
 
     async def _send_agent_requests(
@@ -334,7 +337,9 @@ class AgentOptimizationWorkflow:
         )
         return True
 
-    async def _execute_verify_finalize(self, recommendation: Recommendation) -> None:
+    async def _execute_verify_finalize(
+        self, recommendation: Recommendation, context: WorkloadContext
+    ) -> None:
         approval = self.status.approval
         approved_by_person = approval is not None and approval.decision is DecisionKind.APPROVE
         if commits_spend(recommendation) and not approved_by_person:
@@ -344,6 +349,54 @@ class AgentOptimizationWorkflow:
             # Advice such as a model-routing rule: the application's owners carry it out, not a saga.
             await self._change_status(RecommendationStatus.EXECUTED, reason=ADVICE_ACCEPTED)
             return
+        lock = WorkloadLock(
+            customer_id=context.workload.customer_id,
+            workload_id=context.workload.workload_id,
+            holder=workflow.info().workflow_id,
+        )
+        superseded = await self._take_lock(lock)
+        if superseded is None:
+            try:
+                superseded = await self._preflight(recommendation, context)
+                if superseded is None:
+                    await self._apply_verify_finalize(recommendation)
+            finally:
+                # Shielded so that a cancelled run still lets the next optimization of the workload in.
+                await asyncio.shield(
+                    asyncio.ensure_future(self._activity(ActivityName.RELEASE_WORKLOAD_LOCK, lock))
+                )
+        if superseded is not None:
+            self.status.failure_reason = superseded
+            await self._change_status(RecommendationStatus.SUPERSEDED, reason=superseded)
+
+    async def _take_lock(self, lock: WorkloadLock) -> str | None:
+        """Waits while another optimization of the workload is changing it; why this one gives up (the
+        wait ran out) or None once it holds the lock."""
+        timing = self.request.timing
+        waited = 0
+        while True:
+            answer: LockAnswer = await self._activity(ActivityName.ACQUIRE_WORKLOAD_LOCK, lock, LockAnswer)
+            if answer.held_by is None:
+                return None
+            if waited >= timing.lock_wait_seconds:
+                return (
+                    f"another optimization of this workload ({answer.held_by}) was still changing it after "
+                    f"{waited}s of waiting"
+                )
+            self.status.gate_reason = f"waiting for {answer.held_by}, which is changing this workload"
+            self._publish()
+            await workflow.sleep(timedelta(seconds=timing.lock_poll_seconds), summary="wait for the workload")
+            waited += timing.lock_poll_seconds
+
+    async def _preflight(self, recommendation: Recommendation, context: WorkloadContext) -> str | None:
+        """Why the recommendation no longer fits its objects (then no step runs), or None when it does."""
+        reading: ObjectReading = await self._activity(ActivityName.READ_OBJECTS, context, ObjectReading)
+        problems = unmet_preconditions(recommendation.steps, reading)
+        if not problems:
+            return None
+        return "superseded: the workload changed since this was computed (" + "; ".join(problems) + ")"
+
+    async def _apply_verify_finalize(self, recommendation: Recommendation) -> None:
         await self._change_status(RecommendationStatus.EXECUTING)
         apply_steps = [s for s in recommendation.steps if s.phase is StepPhase.APPLY]
         finalize_steps = [s for s in recommendation.steps if s.phase is StepPhase.FINALIZE]
@@ -523,7 +576,8 @@ class AgentOptimizationWorkflow:
             finished_at=workflow.now(),
         )
         await self._activity(ActivityName.RECORD_OUTCOME, outcome)
-        await self._learn(recommendation, final)
+        if final is not RecommendationStatus.SUPERSEDED:  # it says nothing of how such a change fares
+            await self._learn(recommendation, final)
         if final is RecommendationStatus.EXECUTED:
             await self._announce(recommendation)
         return self.status

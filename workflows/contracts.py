@@ -46,6 +46,14 @@ class ExecutionTiming(BaseModel):
     regression_thresholds: RegressionThresholds = Field(
         default_factory=RegressionThresholds, description="What counts as a regression after a change"
     )
+    lock_poll_seconds: int = Field(
+        default=30, gt=0, description="How often a run waiting for the workload's lock asks again"
+    )
+    lock_wait_seconds: int = Field(
+        default=3 * 3600,
+        ge=0,
+        description="How long a run waits for another optimization of the workload to finish executing",
+    )
 
 
 class OptimizationMode(StrEnum):
@@ -90,6 +98,7 @@ class WorkflowPhase(StrEnum):
     EXECUTED = RecommendationStatus.EXECUTED.value
     ROLLED_BACK = RecommendationStatus.ROLLED_BACK.value
     FAILED = RecommendationStatus.FAILED.value
+    SUPERSEDED = RecommendationStatus.SUPERSEDED.value
 
 
 class OptimizationStatus(BaseModel):
@@ -162,6 +171,21 @@ class StatusChange(BaseModel):
     approval: Approval | None = None
 
 
+class WorkloadLock(BaseModel):
+    """The workload's execution lock, asked for by (or released for) the run `holder`."""
+
+    customer_id: str
+    workload_id: str
+    holder: str
+    lease_seconds: int = Field(default=12 * 3600, gt=0)
+
+
+class LockAnswer(BaseModel):
+    held_by: str | None = Field(
+        default=None, description="The run holding the lock; None when the asker has it"
+    )
+
+
 class StepRecord(BaseModel):
     recommendation_id: str
     result: StepResult
@@ -218,6 +242,10 @@ class ActivityName:
     # coordination
     COORDINATE = "coordinate_proposals"
     RECORD_CONFLICTS = "record_conflicts"
+    # one change per workload at a time
+    ACQUIRE_WORKLOAD_LOCK = "acquire_workload_lock"
+    RELEASE_WORKLOAD_LOCK = "release_workload_lock"
+    READ_OBJECTS = "read_workload_objects"
 
 
 class WorkloadList(BaseModel):

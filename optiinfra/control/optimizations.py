@@ -49,6 +49,8 @@ def timing_from(settings: Settings) -> ExecutionTiming:
         regression_watch_seconds=settings.effective_regression_watch_seconds,
         regression_baseline_seconds=settings.regression_baseline_seconds,
         regression_thresholds=regression_thresholds(settings),
+        lock_poll_seconds=settings.lock_poll_seconds,
+        lock_wait_seconds=settings.lock_wait_seconds,
     )
 
 

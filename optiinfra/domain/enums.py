@@ -55,6 +55,8 @@ class RecommendationStatus(StrEnum):
     EXECUTED = "executed"
     ROLLED_BACK = "rolled_back"
     FAILED = "failed"
+    SUPERSEDED = "superseded"
+    """Approved, but the objects it acts on changed since it was computed: no step ran."""
 
     @property
     def is_final(self) -> bool:
@@ -67,6 +69,7 @@ _FINAL_STATUSES = {
     RecommendationStatus.EXECUTED,
     RecommendationStatus.ROLLED_BACK,
     RecommendationStatus.FAILED,
+    RecommendationStatus.SUPERSEDED,
 }
 
 

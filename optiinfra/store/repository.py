@@ -266,7 +266,7 @@ async def record_step_result(
     """Store one step result; True if it is new, False if the same (workflow, step, status) exists."""
     values = _column_values(result) | {"recommendation_id": recommendation_id, "workflow_id": workflow_id}
     statement = (
-        _dialect_insert(session, ExecutionRow)
+        dialect_insert(session, ExecutionRow)
         .values(values)
         .on_conflict_do_nothing(index_elements=["workflow_id", "step_id", "status"])
         .returning(ExecutionRow.id)
@@ -422,7 +422,7 @@ def _fresh(query: SelectT) -> SelectT:
     return query.execution_options(populate_existing=True)
 
 
-def _dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT support, which both backends spell the same way."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -437,6 +437,6 @@ def _upsert(
 ) -> postgresql.Insert | sqlite.Insert:
     """Insert `values`, or on a key conflict overwrite every given non-key column (so columns left
     out, such as `created_at`, keep their first value)."""
-    statement = _dialect_insert(session, entity).values(values)
+    statement = dialect_insert(session, entity).values(values)
     changes = {name: statement.excluded[name] for name in values if name not in key}
     return statement.on_conflict_do_update(index_elements=list(key), set_=changes)

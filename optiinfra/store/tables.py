@@ -246,6 +246,19 @@ class CapacityProfileRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class WorkloadLockRow(Base):
+    """The one optimization of a workload that is changing it right now (its workflow id), so a second one
+    waits instead of acting on objects the first is changing. Released when the first finishes; a lock
+    older than its lease is taken over (its holder was terminated without releasing it)."""
+
+    __tablename__ = "workload_locks"
+
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    holder_workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    acquired_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 # Privacy tiers (optiinfra.privacy): one table per tier, so what a reader may see is a matter of which
 # table its queries name. Rows belong to a registered workload and go when it (or its customer) goes.
 

@@ -6,7 +6,9 @@ Service, their in-flight requests finish, and only then does the scale-down remo
 scale step fails halfway (after the drain), the saga puts the drained pods back and the Deployment's spec
 is as it was."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +16,18 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from optiinfra.domain.enums import DecisionKind, StepAction, StepStatus
+from optiinfra.domain.enums import DecisionKind, RecommendationStatus, StepAction, StepStatus
 from optiinfra.domain.kube import DELETION_COST_ANNOTATION, SERVE_LABEL
 from optiinfra.domain.recommendation import Approval
+from optiinfra.store import repository
+from optiinfra.store.locks import acquire_workload_lock, release_workload_lock
 from tests.support.cloud import SeededCloud
 from tests.workflows.conftest import wait_for_phase
 from tests.workflows.kube_harness import NAME, NAMESPACE, REPLICAS, PerformanceHarness, kube_harness
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import WorkflowPhase
+
+LEASE = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -99,3 +105,75 @@ async def test_a_scale_step_that_fails_after_the_drain_restores_the_deployment(
         metadata = pod["metadata"]
         assert metadata["labels"][SERVE_LABEL] == "true"
         assert DELETION_COST_ANNOTATION not in metadata.get("annotations", {})
+
+
+async def test_a_scale_down_computed_before_someone_resized_the_deployment_is_superseded(
+    performance: PerformanceHarness,
+) -> None:
+    """Approved after a person scaled the Deployment by hand: the drain and scale were computed for the old
+    replica count, so the run re-reads the Deployment before its first step, ends superseded and leaves the
+    Deployment as the person set it."""
+    handle = await performance.run()
+    pending = await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL, timeout_s=90)
+    assert pending.recommendation.steps[-1].params["previous_replicas"] == str(REPLICAS)
+    cluster = performance.twin.cluster
+    cluster.patch_scale(NAMESPACE, NAME, "application/merge-patch+json", {"spec": {"replicas": REPLICAS - 1}})
+    await handle.signal(
+        AgentOptimizationWorkflow.approve, Approval(decision=DecisionKind.APPROVE, approver="sre@demo")
+    )
+    status = await handle.result()
+    assert status.phase is WorkflowPhase.SUPERSEDED
+    assert status.step_results == []
+    assert f"has {REPLICAS - 1} replicas, the recommendation was computed for {REPLICAS}" in (
+        status.failure_reason or ""
+    )
+    assert cluster.deployment(NAMESPACE, NAME)["spec"]["replicas"] == REPLICAS - 1
+    drained = [
+        pod["metadata"]["name"]
+        for pod in cluster.pods(NAMESPACE)
+        if pod["metadata"].get("labels", {}).get(SERVE_LABEL) == "false"
+    ]
+    assert drained == [], "no pod was taken out of the Service"
+    async with performance.sessions() as session:
+        stored = await repository.get_recommendation_by_workflow(session=session, workflow_id=handle.id)
+    assert stored is not None and stored.status is RecommendationStatus.SUPERSEDED
+
+
+async def test_a_run_waits_while_another_changes_the_workload_and_gives_up_when_it_does_not_finish(
+    performance: PerformanceHarness,
+) -> None:
+    """Another optimization of the workload holds its lock: the approved run waits, polling, and when the
+    other does not let go within the wait it ends superseded, having changed nothing."""
+    async with performance.sessions.begin() as session:
+        assert (
+            await acquire_workload_lock(
+                session=session, customer_id="demo", workload_id=NAME, holder="opt/demo/other", lease=LEASE
+            )
+            is None
+        )
+    handle = await performance.run(lock_poll_seconds=1, lock_wait_seconds=3)
+    await _approve(handle)
+    waiting = await wait_for_gate(handle, "waiting for opt/demo/other")
+    assert waiting.phase is WorkflowPhase.APPROVED
+    status = await handle.result()
+    assert status.phase is WorkflowPhase.SUPERSEDED and status.step_results == []
+    assert "another optimization of this workload (opt/demo/other)" in (status.failure_reason or "")
+    assert performance.twin.cluster.deployment(NAMESPACE, NAME)["spec"]["replicas"] == REPLICAS
+
+    async with performance.sessions.begin() as session:  # once it lets go, the next run goes ahead
+        assert await release_workload_lock(
+            session=session, customer_id="demo", workload_id=NAME, holder="opt/demo/other"
+        )
+    again = await performance.run(lock_poll_seconds=1, lock_wait_seconds=3)
+    await _approve(again)
+    assert (await again.result()).phase is WorkflowPhase.EXECUTED
+
+
+async def wait_for_gate(handle: Any, text: str, timeout_s: float = 60) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        status = await handle.query(AgentOptimizationWorkflow.get_status)
+        if text in (status.gate_reason or ""):
+            return status
+        assert asyncio.get_running_loop().time() < deadline, status
+        await asyncio.sleep(0.2)

@@ -26,6 +26,7 @@ STORE_TABLES = {
     "prompt_vault",
     "conflicts",
     "capacity_profiles",
+    "workload_locks",
 }
 
 
