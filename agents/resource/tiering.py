@@ -121,7 +121,12 @@ def analyze_kv_tiering(
         return f"no KV tiering plan: {refused}"
     ref = str(deployment.ref)
     host_gib = host_blocks_per_replica * block_bytes / 2**30
-    evidence |= {"capacity_rps_before": round(before, 3), "capacity_rps_after": round(after, 3)}
+    evidence |= {
+        "capacity_rps_before": round(before, 3),
+        "capacity_rps_after": round(after, 3),
+        "replicas_fewer_at_peak": float(fewer),
+        "potential_monthly_savings_usd": round(fewer * context.replica_monthly_usd, 2),
+    }
     return Proposal(
         agent=AgentKind.RESOURCE,
         type=RecommendationType.KV_TIERING,
@@ -136,11 +141,17 @@ def analyze_kv_tiering(
             f"{host_blocks_per_replica:,} host blocks per replica ({policy}) hits {tiered_hit:.1%} "
             f"(the trace's ceiling is {profile.unlimited_hit_rate:.1%}). Fewer prompt tokens to prefill "
             f"raise a replica's capacity within the SLO from {before:.2f} to {after:.2f} req/s"
-            + (f", {fewer} replica(s) fewer at the last day's peak" if fewer else "")
+            + (
+                f", so {fewer} replica(s) fewer would carry the last day's peak (about "
+                f"${fewer * context.replica_monthly_usd:,.0f}/month, for a later scan to take once the hit "
+                "rate is measured; this change itself removes none)"
+                if fewer
+                else ""
+            )
             + ". Applied as a rolling update with kvtier as vLLM's offloading spec; the previous arguments "
             "are restored if it fails."
         ),
-        estimated_monthly_savings_usd=fewer * context.replica_monthly_usd,
+        estimated_monthly_savings_usd=0.0,
         current_monthly_cost_usd=replicas * context.replica_monthly_usd,
         projected_monthly_cost_usd=replicas * context.replica_monthly_usd,
         confidence=0.7,

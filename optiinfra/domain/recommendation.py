@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from optiinfra.domain.agent_requests import AgentRequest
 from optiinfra.domain.enums import (
@@ -60,6 +60,23 @@ class Proposal(BaseModel):
     risk_level: RiskLevel
     steps: list[ExecutionStep]
     evidence: dict[str, float | str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _savings_are_the_cost_difference(self) -> "Proposal":
+        """Savings are what the change itself takes off the bill: current minus projected, or 0 where it adds
+        to it (a change that costs more may also say so as a negative saving). A saving that needs a later
+        change belongs in the reasoning and evidence, not here."""
+        current, projected = self.current_monthly_cost_usd, self.projected_monthly_cost_usd
+        savings, tolerance = self.estimated_monthly_savings_usd, max(1.0, 0.001 * current)
+        agrees = abs(savings - (current - projected)) <= tolerance or (
+            abs(savings) <= tolerance and projected >= current
+        )
+        if not agrees:
+            raise ValueError(
+                f"{self.title!r}: savings ${savings:,.2f}/month disagree with its costs "
+                f"(${current:,.2f} now, ${projected:,.2f} after)"
+            )
+        return self
 
     @property
     def monthly_cost_increase_usd(self) -> float:

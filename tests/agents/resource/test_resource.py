@@ -118,6 +118,10 @@ def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: Pref
     result = analyze_resource(snapshot)
     assert [p.type for p in result.proposals] == [RecommendationType.KV_TIERING], result.notes
     plan = result.proposals[0]
+    # the plan removes no replica itself: what it would free is evidence for a later scan, not a saving
+    assert plan.estimated_monthly_savings_usd == 0.0
+    assert plan.projected_monthly_cost_usd == plan.current_monthly_cost_usd
+    assert plan.evidence["potential_monthly_savings_usd"] >= 0.0
     gpu_only, tiered = plan.evidence["hit_rate_gpu_only"], plan.evidence["hit_rate_with_host_tier"]
     assert isinstance(gpu_only, float) and isinstance(tiered, float)
     assert gpu_only + 0.03 <= tiered <= profile.unlimited_hit_rate
