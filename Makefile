@@ -9,6 +9,13 @@ export UV_PYTHON ?= python3
 # elsewhere, from PyTorch's CPU index: make test-real TORCH_WHEELS=https://download.pytorch.org/whl/cpu
 TORCH_WHEELS ?= /opt/wheels
 
+# The fast tier runs on this many pytest-xdist workers (each starts its own dev server, PostgreSQL cluster
+# and moto); 1 runs it in one process. The real-engine tiers always run alone, after it: their servers'
+# timings are part of what they check.
+TEST_WORKERS ?= 2
+FAST := -m "not real_vllm and not real_prometheus" -n $(TEST_WORKERS) --dist loadgroup
+REAL := -m "real_vllm or real_prometheus"
+
 $(UV):
 	python3 -m venv .venv-bootstrap
 	.venv-bootstrap/bin/pip install --quiet uv
@@ -37,13 +44,14 @@ real-lock: | $(UV)
 		--excludes tests/real/excludes.txt --no-header -o tests/real/requirements.lock
 
 test: .venv/.synced .venv-real/.synced
-	.venv/bin/pytest
+	.venv/bin/pytest $(FAST)
+	.venv/bin/pytest $(REAL)
 
 test-fast: .venv/.synced
-	.venv/bin/pytest -m "not real_vllm and not real_prometheus"
+	.venv/bin/pytest $(FAST)
 
 test-real: .venv/.synced .venv-real/.synced
-	.venv/bin/pytest -m "real_vllm or real_prometheus"
+	.venv/bin/pytest $(REAL)
 
 lint: .venv/.synced
 	.venv/bin/ruff check .

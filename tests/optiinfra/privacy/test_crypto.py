@@ -23,7 +23,11 @@ def test_without_a_key_tier_3_storage_is_refused() -> None:
         PromptCipher.from_settings(Settings(prompt_encryption_key=None))
 
 
-@pytest.mark.parametrize("bad_key", ["not-a-key-at-all", "c2hvcnQ=", Fernet.generate_key().decode()[:-4]])
+TRUNCATED_KEY = "kaf7lqdzoPfxiJ1_VgyqnVvHfNQajy6uf_b_JovZ"
+"""A Fernet key with its last four characters cut (fixed, so every test worker collects the same ids)."""
+
+
+@pytest.mark.parametrize("bad_key", ["not-a-key-at-all", "c2hvcnQ=", TRUNCATED_KEY])
 def test_a_malformed_key_is_named_and_not_echoed(bad_key: str) -> None:
     with pytest.raises(EncryptionKeyError, match=f"{KEY_SETTING} is not a Fernet key") as raised:
         PromptCipher(SecretStr(bad_key))
