@@ -12,8 +12,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +28,6 @@ class VllmApi:
     payload and `counter_metadata` / `gauge_metadata` the metric definitions kvtier's figures go out as."""
 
     load_store_spec: Any
-    gpu_load_store_spec: Any
     prepare_store_output: Any
     offloading_event: Any
     offloading_manager: Any
@@ -51,7 +53,6 @@ def load_vllm_api() -> VllmApi:
         metrics = importlib.import_module("vllm.distributed.kv_transfer.kv_connector.v1.offloading.metrics")
         api = VllmApi(
             load_store_spec=base.LoadStoreSpec,
-            gpu_load_store_spec=base.GPULoadStoreSpec,
             prepare_store_output=base.PrepareStoreOutput,
             offloading_event=base.OffloadingEvent,
             offloading_manager=base.OffloadingManager,
@@ -77,3 +78,12 @@ def load_vllm_api() -> VllmApi:
     except (ImportError, AttributeError):
         version = "unknown"
     return dataclasses.replace(api, version=version)
+
+
+def over_vllm_base(body: type[T], base: Any) -> type[T]:
+    """`body` as a subclass of vLLM's (abstract) `base`, named, placed and documented as `body`: how the
+    plain-Python manager, worker and load/store spec become the classes vLLM checks for."""
+    built: type[T] = types.new_class(body.__name__, (body, base))
+    built.__module__ = body.__module__
+    built.__doc__ = body.__doc__
+    return built

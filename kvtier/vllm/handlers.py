@@ -21,7 +21,6 @@ import importlib
 import logging
 import threading
 import time
-import types
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -376,13 +375,3 @@ def _locations(spec: Any) -> tuple[BlockLocation, ...]:
     if not isinstance(locations, tuple):
         raise TypeError(f"not a kvtier spec: {type(spec).__name__}")
     return locations
-
-
-def build_worker_class(base: Any) -> type[KvtierOffloadingWorker]:
-    """`KvtierOffloadingWorker` as a subclass of vLLM's abstract `OffloadingWorker`."""
-    built: type[KvtierOffloadingWorker] = types.new_class(
-        "KvtierOffloadingWorker", (KvtierOffloadingWorker, base)
-    )
-    built.__module__ = __name__
-    built.__doc__ = KvtierOffloadingWorker.__doc__
-    return built

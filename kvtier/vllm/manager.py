@@ -2,7 +2,7 @@
 
 `KvtierOffloadingManager` is plain Python: it builds vLLM's result objects through the constructors in
 `OffloadTypes`, so it runs over vLLM's classes in a server and over stand-ins in the fast unit tests.
-`build_manager_class` mixes it into vLLM's abstract `OffloadingManager` when vLLM is present.
+`kvtier.vllm.spec` mixes it into vLLM's abstract `OffloadingManager` when vLLM is present.
 
 vLLM names each offloaded chunk by an `OffloadKey` (its block hash and KV cache group, as bytes); kvtier
 keys blocks by those bytes. How the calls map:
@@ -30,7 +30,6 @@ is what vLLM needs anyway: its lookups start after the prefix the GPU still hold
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -291,21 +290,3 @@ class KvtierOffloadingManager:
                     keys=list(blocks), medium=self._types.event_medium, removed=removed
                 )
             )
-
-
-def build_load_store_spec_class(base: Any) -> type[KvtierLoadStoreSpec]:
-    """`KvtierLoadStoreSpec` as a subclass of vLLM's `LoadStoreSpec`."""
-    built: type[KvtierLoadStoreSpec] = types.new_class("KvtierLoadStoreSpec", (KvtierLoadStoreSpec, base))
-    built.__module__ = __name__
-    built.__doc__ = KvtierLoadStoreSpec.__doc__
-    return built
-
-
-def build_manager_class(base: Any) -> type[KvtierOffloadingManager]:
-    """`KvtierOffloadingManager` as a subclass of vLLM's abstract `OffloadingManager`."""
-    built: type[KvtierOffloadingManager] = types.new_class(
-        "KvtierOffloadingManager", (KvtierOffloadingManager, base)
-    )
-    built.__module__ = __name__
-    built.__doc__ = KvtierOffloadingManager.__doc__
-    return built

@@ -21,9 +21,9 @@ from typing import Any, cast
 
 from kvtier.policies import make_policy
 from kvtier.store import TieredStore, TierKind, TierSpec
-from kvtier.vllm._vllm import VllmApi, load_vllm_api
-from kvtier.vllm.handlers import build_worker_class, paged_kv_from_vllm
-from kvtier.vllm.manager import OffloadTypes, build_load_store_spec_class, build_manager_class
+from kvtier.vllm._vllm import VllmApi, load_vllm_api, over_vllm_base
+from kvtier.vllm.handlers import KvtierOffloadingWorker, paged_kv_from_vllm
+from kvtier.vllm.manager import KvtierLoadStoreSpec, KvtierOffloadingManager, OffloadTypes
 from kvtier.vllm.metrics import metric_definitions
 from kvtier.vllm.shared import StoreHandle, find_shared_store, open_shared_store
 
@@ -183,7 +183,7 @@ def _policy(extra: Mapping[str, Any], key: str) -> str:
 def offload_types(api: VllmApi) -> OffloadTypes:
     """The manager's result constructors from vLLM's classes."""
     return OffloadTypes(
-        load_store_spec=build_load_store_spec_class(api.load_store_spec),
+        load_store_spec=over_vllm_base(KvtierLoadStoreSpec, api.load_store_spec),
         prepare_store_output=api.prepare_store_output,
         offloading_event=api.offloading_event,
         lookup_result=api.lookup_result,
@@ -238,7 +238,7 @@ class KvtierSpecMixin:
                     "executor (--distributed-executor-backend uni; on vLLM's CPU backend also "
                     "VLLM_ENABLE_V1_MULTIPROCESSING=0, without which it switches to the mp executor)"
                 )
-            manager_class = build_manager_class(self._kvtier_api.offloading_manager)
+            manager_class = over_vllm_base(KvtierOffloadingManager, self._kvtier_api.offloading_manager)
             self._kvtier_manager = manager_class(
                 handle,
                 self._kvtier_types,
@@ -256,7 +256,7 @@ class KvtierSpecMixin:
                 self.kvtier_config, factor * kv.block_nbytes, self.kvtier_config.open_store
             )
             api: VllmApi = self._kvtier_api
-            worker_class = build_worker_class(api.offloading_worker)
+            worker_class = over_vllm_base(KvtierOffloadingWorker, api.offloading_worker)
             self._kvtier_worker = worker_class(
                 handle,
                 kv,

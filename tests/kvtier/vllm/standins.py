@@ -342,7 +342,6 @@ def standin_api() -> VllmApi:
     """What `kvtier.vllm._vllm.load_vllm_api()` returns, over the stand-ins."""
     return VllmApi(
         load_store_spec=LoadStoreSpec,
-        gpu_load_store_spec=GPULoadStoreSpec,
         prepare_store_output=PrepareStoreOutput,
         offloading_event=OffloadingEvent,
         offloading_manager=OffloadingManager,
