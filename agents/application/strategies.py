@@ -281,7 +281,7 @@ def kv_capacity_request(
         return None
     needed = recommended_window(longest, settings.context_buffer)
     if model_limit is not None:
-        needed = max(min(needed, model_limit), min(longest, model_limit))
+        needed = min(needed, model_limit)  # never less than `longest` unless the model cannot take it
     if needed <= flag:
         return None
     return AgentRequest(

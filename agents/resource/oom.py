@@ -47,7 +47,7 @@ def kv_fit_sequences(
     sum to about Normal(n m, n s^2), so n is the largest with n m + 1.645 sqrt(n) s <= threshold x cache."""
     if context_p50_tokens <= 0 or context_p95_tokens <= 0:
         raise ValueError("the context quantiles must be positive")
-    sigma = max(math.log(max(context_p95_tokens, context_p50_tokens) / context_p50_tokens), 0.0) / Z_95
+    sigma = math.log(max(context_p95_tokens, context_p50_tokens) / context_p50_tokens) / Z_95
     mean = context_p50_tokens * math.exp(sigma**2 / 2)
     spread = mean * math.sqrt(math.expm1(sigma**2))
     budget = kv_tokens * threshold
@@ -68,10 +68,13 @@ def analyze_oom_prevention(
     kv_tokens = context.kv_capacity_tokens
     seqs_now = context.config.max_num_seqs
     safe_seqs = seqs_now
-    slo_floor = max(1, math.ceil(context.slo_concurrency))
-    kv_fit = seqs_now
-    if profile is not None and profile.context_p50_tokens > 0:
+    kv_fit: int | None = None
+    cache_short = False  # the cache cannot hold the concurrency the SLO needs at this context mix
+    sized = profile is not None and profile.context_p50_tokens > 0
+    if profile is not None and sized:
         kv_fit = kv_fit_sequences(kv_tokens, profile.context_p50_tokens, profile.context_p95_tokens)
+        slo_floor = max(1, math.ceil(context.slo_concurrency))
+        cache_short = kv_fit < slo_floor
         safe_seqs = min(seqs_now, max(kv_fit, slo_floor))
         evidence |= {
             "context_p50_tokens": float(profile.context_p50_tokens),
@@ -89,7 +92,7 @@ def analyze_oom_prevention(
     if changes:
         steps.append(set_vllm_args_step(deployment, args, f"Roll {ref} to " + ", ".join(changes)))
     current, target = deployment.replicas, deployment.replicas
-    if pressure.queued_share >= 0.1 or pressure.level == "critical" or kv_fit < slo_floor:
+    if pressure.queued_share >= 0.1 or pressure.level == "critical" or cache_short:
         target = current + max(1, math.ceil(current * SCALE_UP_SHARE))
         steps.append(scale_deployment_step(ref, target, current))
         changes.append(f"replicas {current}->{target}")
@@ -111,12 +114,12 @@ def analyze_oom_prevention(
                 f"{safe_seqs} at once and further requests queue instead of preempting"
                 + (
                     "; the cache cannot hold the SLO's concurrency at this mix, so replicas are added"
-                    if kv_fit < slo_floor
+                    if cache_short
                     else ""
                 )
                 + f". --max-model-len stays: the longest request seen had {profile.context_max_tokens:,} "
                 "tokens, and a lower limit would free no KV memory"
-                if profile is not None and profile.context_p50_tokens > 0
+                if profile is not None and sized
                 else ""
             )
             + f". A gateway circuit breaker should shed load past {breaker} waiting requests per replica. "
