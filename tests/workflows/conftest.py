@@ -3,7 +3,7 @@ customer, and the seeded moto twin."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,13 +83,24 @@ class Harness:
 async def wait_for_phase(
     handle: WorkflowHandle[Any, OptimizationStatus], phase: WorkflowPhase, timeout_s: float = 60
 ) -> OptimizationStatus:
+    return await wait_for_status(handle, lambda status: status.phase is phase, f"phase {phase}", timeout_s)
+
+
+async def wait_for_status(
+    handle: WorkflowHandle[Any, OptimizationStatus],
+    reached: Callable[[OptimizationStatus], bool],
+    what: str,
+    timeout_s: float = 60,
+) -> OptimizationStatus:
+    """The run's status once `reached` holds of it (queried every 0.2 s), or an AssertionError naming
+    `what` it waited for."""
     deadline = time.monotonic() + timeout_s
     while True:
         status = await handle.query(AgentOptimizationWorkflow.get_status)
-        if status.phase is phase:
+        if reached(status):
             return status
         if time.monotonic() > deadline:
-            raise AssertionError(f"{handle.id} stayed in {status.phase}, expected {phase}: {status}")
+            raise AssertionError(f"{handle.id} stayed in {status.phase}, expected {what}: {status}")
         await asyncio.sleep(0.2)
 
 

@@ -6,7 +6,6 @@ Service, their in-flight requests finish, and only then does the scale-down remo
 scale step fails halfway (after the drain), the saga puts the drained pods back and the Deployment's spec
 is as it was."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from optiinfra.domain.recommendation import Approval
 from optiinfra.store import repository
 from optiinfra.store.locks import acquire_workload_lock, release_workload_lock
 from tests.support.cloud import SeededCloud
-from tests.workflows.conftest import wait_for_phase
+from tests.workflows.conftest import wait_for_phase, wait_for_status
 from tests.workflows.kube_harness import NAME, NAMESPACE, REPLICAS, PerformanceHarness, kube_harness
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import WorkflowPhase
@@ -153,7 +152,9 @@ async def test_a_run_waits_while_another_changes_the_workload_and_gives_up_when_
         )
     handle = await performance.run(lock_poll_seconds=1, lock_wait_seconds=3)
     await _approve(handle)
-    waiting = await wait_for_gate(handle, "waiting for opt/demo/other")
+    waiting = await wait_for_status(
+        handle, lambda status: "waiting for opt/demo/other" in (status.gate_reason or ""), "the lock wait"
+    )
     assert waiting.phase is WorkflowPhase.APPROVED
     status = await handle.result()
     assert status.phase is WorkflowPhase.SUPERSEDED and status.step_results == []
@@ -167,13 +168,3 @@ async def test_a_run_waits_while_another_changes_the_workload_and_gives_up_when_
     again = await performance.run(lock_poll_seconds=1, lock_wait_seconds=3)
     await _approve(again)
     assert (await again.result()).phase is WorkflowPhase.EXECUTED
-
-
-async def wait_for_gate(handle: Any, text: str, timeout_s: float = 60) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        status = await handle.query(AgentOptimizationWorkflow.get_status)
-        if text in (status.gate_reason or ""):
-            return status
-        assert asyncio.get_running_loop().time() < deadline, status
-        await asyncio.sleep(0.2)
