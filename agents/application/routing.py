@@ -1,54 +1,110 @@
-"""Model routing: the share of a workload's traffic a cheaper model can take, and what each route costs.
+"""Model routing: which requests a cheaper model can take, decided on what a router knows before the answer
+exists, with a stated quality bound, and what each route would cost.
 
-A request can go to the cheaper model when it fits the cheaper model's context window (prompt plus output
-tokens) and its answer is short (at most `max_generated_tokens`, 64 by default): short answers are where a
-small model's quality is closest to a large one's. The share is read from the profile's joint histogram of
-context and generated tokens: exact when the output threshold is an edge of its grid (64 is); a cell that
-straddles the window or the threshold stays on the current model. A router decides before the answer
-exists, so in practice it keys on what predicts a short answer (the request type, the `max_tokens` the
-application sets): the share is what such a rule can move at most.
+A router sees the request, not its answer: its request type (the label the client declares: "code",
+"summarise", ...) and its prompt length. A route is one request type's prompts of at most `prompt_limit`
+tokens. Short answers (at most `max_generated_tokens`, 64 by default) are where a small model's quality is
+closest to a large one's, so the quality bound is on the rest: of the requests a route sends, the share that
+needed a longer answer must be at most `max_long_share` (5% by default) at the upper end of its 95% Wilson
+interval, over at least `min_requests` requests of the log. For each type the longest prompt limit that
+meets the bound is taken, and only while every request it sends fits the cheaper model's window (prompt plus
+output; a histogram cell straddling the window ends the route). Shares are read from the profile's joint
+histogram of prompt and generated tokens, exact on its grid (64 is an edge; a cell straddling an off-grid
+threshold counts as long).
 
-Costs are at the price table's list prices for the log's input and output tokens, extrapolated from the
-log's span to a 30-day month."""
+The answer quality itself is not measured here: a route's savings are an upper bound until a quality sample
+(the route's requests answered by both models and compared) confirms them. Costs are at the price table's
+list prices for the log's input and output tokens, extrapolated from the log's span to a 30-day month."""
 
+import math
 from dataclasses import dataclass
 
 from optiinfra.application.model_prices import ModelPrice
 from optiinfra.domain.application import GENERATED_BIN_UPPER, ApplicationProfile, RequestTypeProfile
 
 DEFAULT_MAX_GENERATED_TOKENS = 64
+DEFAULT_MAX_LONG_SHARE = 0.05
+DEFAULT_MIN_REQUESTS = 50
+Z_95 = 1.96
+"""Two-sided 95% normal quantile, for the Wilson interval."""
+
+
+def wilson_upper(successes: int, trials: int, z: float = Z_95) -> float:
+    """Upper end of the Wilson score interval of a binomial share: what the share may be at most, given
+    `successes` of `trials` (1.0 with no trials)."""
+    if trials <= 0:
+        return 1.0
+    share = successes / trials
+    z2 = z * z
+    centre = share + z2 / (2 * trials)
+    spread = z * math.sqrt(share * (1 - share) / trials + z2 / (4 * trials * trials))
+    return min(1.0, (centre + spread) / (1 + z2 / trials))
+
+
+def quality_sample_size(max_long_share: float, z: float = Z_95) -> int:
+    """Requests to answer with both models so that a sample with no disagreement puts the disagreement
+    share's upper bound at `max_long_share`: n with z^2 / (n + z^2) <= bound (Wilson at zero)."""
+    return math.ceil(z * z * (1 - max_long_share) / max_long_share)
 
 
 @dataclass(frozen=True)
 class RoutingRule:
-    """What a request must satisfy to go to the cheaper model."""
+    """What a route must satisfy to send requests to the cheaper model."""
 
     max_generated_tokens: int = DEFAULT_MAX_GENERATED_TOKENS
-    """Its output is at most this many tokens."""
+    """A short answer: at most this many tokens."""
+    max_long_share: float = DEFAULT_MAX_LONG_SHARE
+    """The quality bound: the share of a route's requests that needed a longer answer, at the upper end of
+    its 95% interval, is at most this."""
+    min_requests: int = DEFAULT_MIN_REQUESTS
+    """A route needs at least this many requests in the log to be judged."""
     context_headroom: float = 0.0
-    """Share of the cheaper model's window kept free: it must fit in (1 - headroom) x the window."""
+    """Share of the cheaper model's window kept free: requests must fit in (1 - headroom) x the window."""
 
     def __post_init__(self) -> None:
         if self.max_generated_tokens < 0:
             raise ValueError("max_generated_tokens cannot be negative")
+        if not 0.0 < self.max_long_share < 1.0:
+            raise ValueError("max_long_share lies in (0, 1)")
+        if self.min_requests < 1:
+            raise ValueError("min_requests is at least 1")
         if not 0.0 <= self.context_headroom < 1.0:
             raise ValueError("context_headroom lies in [0, 1)")
 
     @property
     def exact(self) -> bool:
-        """The threshold is an edge of the histogram's grid, so the share is exact, not a lower bound."""
+        """The threshold is an edge of the histogram's grid, so the shares are exact, not bounds."""
         return self.max_generated_tokens in GENERATED_BIN_UPPER
+
+    @property
+    def quality_sample_requests(self) -> int:
+        return quality_sample_size(self.max_long_share)
 
 
 @dataclass(frozen=True)
 class TypeRouting:
+    """One request type's route: its prompts of at most `prompt_limit` tokens (None: no route)."""
+
     request_type: str
     requests: int
+    prompt_limit: int | None
     routed_requests: int
+    long_requests: int
+    """Of the routed requests, those whose answer was longer than the short-answer threshold."""
+    reason: str
+    """Why the route stops where it does (or why there is none)."""
 
     @property
     def share(self) -> float:
         return self.routed_requests / self.requests
+
+    @property
+    def long_share(self) -> float:
+        return self.long_requests / self.routed_requests if self.routed_requests else 0.0
+
+    @property
+    def long_share_upper(self) -> float:
+        return wilson_upper(self.long_requests, self.routed_requests)
 
 
 @dataclass(frozen=True)
@@ -60,6 +116,7 @@ class RoutingAnalysis:
     """The cheaper model's window less the headroom: what a routed request must fit."""
     requests: int
     routed_requests: int
+    long_requests: int
     input_tokens: int
     output_tokens: int
     routed_input_tokens: int
@@ -78,6 +135,11 @@ class RoutingAnalysis:
         return self.routed_requests / self.requests
 
     @property
+    def long_share(self) -> float:
+        """Of the routed requests, the share that needed a long answer."""
+        return self.long_requests / self.routed_requests if self.routed_requests else 0.0
+
+    @property
     def routed_input_share(self) -> float:
         return self.routed_input_tokens / self.input_tokens if self.input_tokens else 0.0
 
@@ -86,43 +148,90 @@ class RoutingAnalysis:
         return self.monthly_cost_split_current_usd + self.monthly_cost_split_cheap_usd
 
     @property
-    def monthly_savings_usd(self) -> float:
+    def monthly_savings_upper_bound_usd(self) -> float:
+        """What the split saves if the cheaper model's answers are good enough: an upper bound until a
+        quality sample confirms it."""
         return self.monthly_cost_current_usd - self.monthly_cost_split_usd
 
     @property
     def savings_share(self) -> float:
         current = self.monthly_cost_current_usd
-        return self.monthly_savings_usd / current if current > 0 else 0.0
+        return self.monthly_savings_upper_bound_usd / current if current > 0 else 0.0
 
 
-def _routable(request_type: RequestTypeProfile, window: int, rule: RoutingRule) -> tuple[int, int, int]:
-    """Requests, input and output tokens of the cells every request of which the rule routes."""
-    requests = input_tokens = output_tokens = 0
-    for cell in request_type.cells:
-        if cell.generated_upper <= rule.max_generated_tokens and (
-            cell.context_upper + cell.generated_upper <= window
+@dataclass
+class _Prefix:
+    """Requests and tokens of a type's prompts up to some length."""
+
+    requests: int = 0
+    long_requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def _route(request_type: RequestTypeProfile, window: int, rule: RoutingRule) -> tuple[TypeRouting, _Prefix]:
+    """The longest prompt limit of `request_type` whose requests all fit `window` and meet the bound."""
+    by_prompt: dict[int, list[int]] = {}
+    for index, cell in enumerate(request_type.cells):
+        by_prompt.setdefault(cell.context_bin, []).append(index)
+    prefix, best = _Prefix(), _Prefix()
+    limit: int | None = None
+    stop = f"every prompt of the type meets the bound (at most {rule.max_long_share:.0%} long answers)"
+    for context_bin in sorted(by_prompt):
+        cells = [request_type.cells[i] for i in by_prompt[context_bin]]
+        if any(cell.context_upper + cell.generated_upper > window for cell in cells):
+            stop = (
+                f"longer prompts may not fit the cheaper model's {window:,}-token window with their answers"
+            )
+            break
+        for cell in cells:
+            prefix.requests += cell.requests
+            prefix.input_tokens += cell.context_tokens
+            prefix.output_tokens += cell.generated_tokens
+            if cell.generated_upper > rule.max_generated_tokens:
+                prefix.long_requests += cell.requests
+        if (
+            prefix.requests >= rule.min_requests
+            and wilson_upper(prefix.long_requests, prefix.requests) <= rule.max_long_share
         ):
-            requests += cell.requests
-            input_tokens += cell.context_tokens
-            output_tokens += cell.generated_tokens
-    return requests, input_tokens, output_tokens
+            best = _Prefix(prefix.requests, prefix.long_requests, prefix.input_tokens, prefix.output_tokens)
+            limit = cells[0].context_upper
+    if limit is None and prefix.requests > 0:  # (with none, the shortest prompts overflow the window)
+        stop = (
+            f"fewer than {rule.min_requests} requests to judge"
+            if request_type.requests < rule.min_requests
+            else f"no prompt length keeps long answers (over {rule.max_generated_tokens} tokens) within "
+            f"{rule.max_long_share:.0%} at 95% confidence"
+        )
+    elif best.requests < prefix.requests:
+        stop = "longer prompts need long answers more often than the bound allows"
+    routing = TypeRouting(
+        request_type=request_type.request_type,
+        requests=request_type.requests,
+        prompt_limit=limit,
+        routed_requests=best.requests,
+        long_requests=best.long_requests,
+        reason=stop,
+    )
+    return routing, best
 
 
 def analyze_routing(
     profile: ApplicationProfile, current: ModelPrice, cheap: ModelPrice, rule: RoutingRule | None = None
 ) -> RoutingAnalysis:
-    """The share of the profile's requests `cheap` can take under `rule`, and the monthly cost of every
+    """The routes to `cheap` that `rule` allows in the profile's requests, and the monthly cost of every
     request on `current` against the split."""
     rule = rule or RoutingRule()
     window = int(cheap.max_context_tokens * (1.0 - rule.context_headroom))
     types: list[TypeRouting] = []
-    routed = routed_input = routed_output = 0
+    routed, long_requests, routed_input, routed_output = 0, 0, 0, 0
     for request_type in profile.types:
-        requests, input_tokens, output_tokens = _routable(request_type, window, rule)
-        types.append(TypeRouting(request_type.request_type, request_type.requests, requests))
-        routed += requests
-        routed_input += input_tokens
-        routed_output += output_tokens
+        route, taken = _route(request_type, window, rule)
+        types.append(route)
+        routed += taken.requests
+        long_requests += taken.long_requests
+        routed_input += taken.input_tokens
+        routed_output += taken.output_tokens
     factor = profile.monthly_factor
     input_total, output_total = profile.input_tokens, profile.output_tokens
     return RoutingAnalysis(
@@ -132,6 +241,7 @@ def analyze_routing(
         window_tokens=window,
         requests=profile.requests,
         routed_requests=routed,
+        long_requests=long_requests,
         input_tokens=input_total,
         output_tokens=output_total,
         routed_input_tokens=routed_input,

@@ -27,7 +27,7 @@ from agents.application.context import (
 )
 from agents.application.efficiency import NOTABLE_INPUT_SHARE, PromptEfficiency, analyze_prompt_efficiency
 from agents.application.rag import RagTuning, analyze_rag
-from agents.application.routing import RoutingAnalysis, RoutingRule, analyze_routing
+from agents.application.routing import RoutingAnalysis, RoutingRule, TypeRouting, analyze_routing
 from optiinfra.application.model_prices import ModelPrice, ModelPriceTable
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.application import ApplicationProfile
@@ -126,36 +126,65 @@ def _context_proposal(
     )
 
 
+def _route_text(route: TypeRouting, rule: RoutingRule) -> str:
+    if route.prompt_limit is None:
+        return f"{route.request_type}: no route ({route.reason})"
+    return (
+        f"{route.request_type} prompts of at most {route.prompt_limit:,} tokens: "
+        f"{route.routed_requests:,} of {route.requests:,} requests, {route.long_share:.1%} of them answered "
+        "in more than "
+        f"{rule.max_generated_tokens} tokens (at most {route.long_share_upper:.1%} at 95% confidence); "
+        f"{route.reason}"
+    )
+
+
 def _routing_proposal(snapshot: WorkloadSnapshot, routing: RoutingAnalysis) -> Proposal:
-    per_type = ", ".join(f"{t.request_type} {t.share:.1%}" for t in routing.types)
+    rule = routing.rule
+    routes = "; ".join(_route_text(route, rule) for route in routing.types)
+    bound = routing.monthly_savings_upper_bound_usd
     return Proposal(
         agent=AgentKind.APPLICATION,
         type=RecommendationType.MODEL_ROUTING,
         title=(
             f"Route {routing.share:.0%} of {snapshot.workload.name}'s requests from {routing.current_model} "
-            f"to {routing.cheap_model}"
+            f"to {routing.cheap_model} by request type and prompt length (up to ${bound:,.0f}/month once a "
+            "quality sample confirms it)"
         ),
         reasoning=(
-            f"{routing.share:.1%} of the requests ({routing.routed_requests:,} of {routing.requests:,}; per "
-            f"type: {per_type}) answer in at most {routing.rule.max_generated_tokens} tokens and fit "
-            f"{routing.cheap_model}'s {routing.window_tokens:,}-token window. All on {routing.current_model} "
-            f"costs ${routing.monthly_cost_current_usd:,.0f}/month; split, "
+            "A router decides before the answer exists, on the request type the client declares and the "
+            f"prompt's length. Routes: {routes}. The quality bound: at most {rule.max_long_share:.0%} of a "
+            f"route's requests needed an answer longer than {rule.max_generated_tokens} tokens, where a "
+            f"smaller model's answers drift furthest from a larger one's, at 95% confidence over at least "
+            f"{rule.min_requests} requests; every routed request fits {routing.cheap_model}'s "
+            f"{routing.window_tokens:,}-token window. All on {routing.current_model} costs "
+            f"${routing.monthly_cost_current_usd:,.0f}/month; split, "
             f"${routing.monthly_cost_split_current_usd:,.0f} stays on {routing.current_model} and "
-            f"${routing.monthly_cost_split_cheap_usd:,.0f} goes to {routing.cheap_model}. A router decides "
-            "before the answer exists, so it keys on what predicts a short answer (the request type, the "
-            f"max_tokens the application asks for); check answer quality on a sample first. {ADVICE}"
+            f"${routing.monthly_cost_split_cheap_usd:,.0f} goes to "
+            f"{routing.cheap_model}: ${bound:,.0f}/month at most. That is an upper bound, counted as no "
+            f"savings until a quality sample confirms it: answer {rule.quality_sample_requests} of each "
+            f"route's requests with both models and compare; with no worse answer among them, the share of "
+            f"worse answers is at most {rule.max_long_share:.0%} at 95% confidence. {ADVICE}"
         ),
-        estimated_monthly_savings_usd=routing.monthly_savings_usd,
+        estimated_monthly_savings_usd=0.0,
         current_monthly_cost_usd=routing.monthly_cost_current_usd,
-        projected_monthly_cost_usd=routing.monthly_cost_split_usd,
+        projected_monthly_cost_usd=routing.monthly_cost_current_usd,
         confidence=0.5,
         risk_level=RiskLevel.MEDIUM,
         steps=[],
         evidence={
             "routed_share": round(routing.share, 4),
+            "routed_long_answer_share": round(routing.long_share, 4),
             "routed_input_share": round(routing.routed_input_share, 4),
             "cheap_model": routing.cheap_model,
-            "max_generated_tokens": float(routing.rule.max_generated_tokens),
+            "max_generated_tokens": float(rule.max_generated_tokens),
+            "quality_bound_long_share": rule.max_long_share,
+            "quality_sample_requests": float(rule.quality_sample_requests),
+            "savings_upper_bound_usd_month": round(bound, 2),
+            **{
+                f"prompt_limit_tokens.{route.request_type}": float(route.prompt_limit)
+                for route in routing.types
+                if route.prompt_limit is not None
+            },
         },
     )
 
@@ -313,10 +342,9 @@ def _routing(
             f"({name!r} is not in the price table)" if name is not None else "in the price table"
         )
     routing = analyze_routing(profile, current, cheap, settings.routing)
-    if routing.routed_requests == 0 or routing.monthly_savings_usd <= 0:
+    if routing.routed_requests == 0 or routing.monthly_savings_upper_bound_usd <= 0:
         return (
-            f"no model routing: no request answers in at most {settings.routing.max_generated_tokens} tokens "
-            f"within {cheap.name}'s window"
+            "no model routing: " + "; ".join(f"{t.request_type}: {t.reason}" for t in routing.types)
             if routing.routed_requests == 0
             else f"no model routing: {cheap.name} is not cheaper than {current.name} for these requests"
         )
@@ -345,7 +373,8 @@ def analyze_application(
     settings: ApplicationSettings = DEFAULT_SETTINGS,
     requests: Sequence[AgentRequest] = (),
 ) -> AnalysisResult:
-    """Proposals ranked by monthly savings (context cuts first when another agent asked for them), with
+    """Proposals ranked by monthly savings, then by the savings an unconfirmed one may reach (context cuts
+    first when another agent asked for them), with
     notes on the strategies that found nothing. `prices`: the bundled price table unless given (the caller
     passes the one `model_price_table` configures). `requests`: what other agents asked of this one."""
     asked = next((r for r in requests if r.kind is AgentRequestKind.REDUCE_CONTEXT), None)
@@ -399,7 +428,11 @@ def analyze_application(
             proposals.append(item)
     cuts_context = {RecommendationType.CONTEXT_RIGHT_SIZING, RecommendationType.PROMPT_EFFICIENCY}
     proposals.sort(
-        key=lambda p: (asked is not None and p.type not in cuts_context, -p.estimated_monthly_savings_usd)
+        key=lambda p: (
+            asked is not None and p.type not in cuts_context,
+            -p.estimated_monthly_savings_usd,
+            -float(p.evidence.get("savings_upper_bound_usd_month", 0.0)),
+        )
     )
     model_limit = pricing.current.max_context_tokens if pricing.current is not None else None
     capacity = kv_capacity_request(profile, settings, flag, model_limit)

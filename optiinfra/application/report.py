@@ -126,12 +126,21 @@ def report_json(report: ApplicationReport) -> dict[str, Any]:
             "routed_input_tokens": routing.routed_input_tokens,
             "routed_output_tokens": routing.routed_output_tokens,
             "routed_input_share": routing.routed_input_share,
+            "long_requests": routing.long_requests,
+            "long_share": routing.long_share,
+            "max_long_share": routing.rule.max_long_share,
+            "min_requests": routing.rule.min_requests,
+            "quality_sample_requests": routing.rule.quality_sample_requests,
             "types": [
                 {
                     "request_type": t.request_type,
                     "requests": t.requests,
+                    "prompt_limit": t.prompt_limit,
                     "routed_requests": t.routed_requests,
                     "share": t.share,
+                    "long_requests": t.long_requests,
+                    "long_share_upper": t.long_share_upper,
+                    "reason": t.reason,
                 }
                 for t in routing.types
             ],
@@ -139,7 +148,7 @@ def report_json(report: ApplicationReport) -> dict[str, Any]:
             "monthly_cost_split_current_usd": routing.monthly_cost_split_current_usd,
             "monthly_cost_split_cheap_usd": routing.monthly_cost_split_cheap_usd,
             "monthly_cost_split_usd": routing.monthly_cost_split_usd,
-            "monthly_savings_usd": routing.monthly_savings_usd,
+            "monthly_savings_upper_bound_usd": routing.monthly_savings_upper_bound_usd,
             "savings_share": routing.savings_share,
         },
         "context": {
@@ -259,15 +268,30 @@ def render(report: ApplicationReport) -> str:
             ]
         ),
         "",
-        f"Model routing: output <= {routing.rule.max_generated_tokens} tokens and fits {cheap.name}'s "
-        f"{routing.window_tokens:,}-token window",
+        "Model routing, decided on request type and prompt length: at most "
+        f"{routing.rule.max_long_share:.0%} of a route's requests answer in over "
+        f"{routing.rule.max_generated_tokens} tokens (95% confidence), "
+        f"all fit {cheap.name}'s {routing.window_tokens:,}-token window",
+        *(
+            f"  {t.request_type}: "
+            + (
+                f"prompts <= {t.prompt_limit:,} tokens, {t.routed_requests:,} of {t.requests:,} requests, "
+                f"{t.long_share:.1%} long answers (<= {t.long_share_upper:.1%})"
+                if t.prompt_limit is not None
+                else "no route"
+            )
+            + f"; {t.reason}"
+            for t in routing.types
+        ),
         f"  routed to {cheap.name}: {routing.share:.2%} of requests ({routing.routed_requests:,} of "
         f"{routing.requests:,}), {routing.routed_input_share:.1%} of input tokens",
         f"  all on {current.name}: {_usd(routing.monthly_cost_current_usd)}/month",
         f"  split: {_usd(routing.monthly_cost_split_current_usd)} on {current.name} + "
         f"{_usd(routing.monthly_cost_split_cheap_usd)} on {cheap.name} = "
         f"{_usd(routing.monthly_cost_split_usd)}/month",
-        f"  savings: {_usd(routing.monthly_savings_usd)}/month ({routing.savings_share:.1%})",
+        f"  savings: at most {_usd(routing.monthly_savings_upper_bound_usd)}/month "
+        f"({routing.savings_share:.1%}), until a quality sample of "
+        f"{routing.rule.quality_sample_requests} requests per route confirms it",
         "",
         f"Context right-sizing: p95 of prompt + output, +{context.buffer:.0%}, rounded up to 256 tokens",
         *_table(

@@ -31,6 +31,12 @@ def application(
     max_generated: Annotated[
         int, typer.Option(min=0, help="Routing: longest output the cheaper model takes")
     ] = 64,
+    max_long_share: Annotated[
+        float,
+        typer.Option(
+            help="Routing's quality bound: most share of a route's requests with a long answer (95%)"
+        ),
+    ] = 0.05,
     window: Annotated[
         int | None, typer.Option(min=1, help="The current window (--max-model-len); default: the model's")
     ] = None,
@@ -65,7 +71,7 @@ def application(
             model=model,
             cheap_model=cheap_model,
             buffer=buffer,
-            rule=RoutingRule(max_generated_tokens=max_generated),
+            rule=RoutingRule(max_generated_tokens=max_generated, max_long_share=max_long_share),
             current_window=window,
             source=str(log),
             log_format=chosen.value,

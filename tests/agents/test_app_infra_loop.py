@@ -6,6 +6,7 @@ Resource agent answers with a checked --max-model-len rollout."""
 import json
 
 from agents.application.profile import profile_requests
+from agents.application.routing import RoutingRule
 from agents.application.strategies import ApplicationSettings, analyze_application, kv_capacity_request
 from agents.resource.strategies import analyze_resource
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
@@ -51,12 +52,14 @@ def test_calm_replicas_ask_nothing() -> None:
 
 
 def test_asked_to_cut_context_the_application_agent_puts_context_cuts_first_and_cites_the_request() -> None:
-    # An 8,192 window over requests needing 6,656: a 19% cut, ranked by savings below routing unless asked.
+    # An 8,192 window over requests needing 6,656: a 19% cut, ranked below routing's potential unless asked
+    # (routing under a loose quality bound: 40% of these answers are long).
     snapshot = _with_log(
         kube_snapshot(replicas=4, mean_rps=2.0, amplitude_rps=1.0, args=["--max-model-len", "8192"]),
         "meta-llama/Llama-3.1-70B-Instruct",
     )
-    unasked = analyze_application(snapshot)
+    loose = ApplicationSettings(routing=RoutingRule(max_long_share=0.6))
+    unasked = analyze_application(snapshot, settings=loose)
     asked_for = AgentRequest(
         kind=AgentRequestKind.REDUCE_CONTEXT,
         from_agent=AgentKind.RESOURCE,
@@ -64,7 +67,7 @@ def test_asked_to_cut_context_the_application_agent_puts_context_cuts_first_and_
         context_tokens=1024,
         source_workflow_id="opt/acme/assistant/resource/1",
     )
-    asked = analyze_application(snapshot, requests=[asked_for])
+    asked = analyze_application(snapshot, settings=loose, requests=[asked_for])
     first = asked.proposals[0]
     assert first.type is RecommendationType.CONTEXT_RIGHT_SIZING
     assert first.reasoning.startswith("Asked by the resource agent to cut context: memory pressure critical")

@@ -10,8 +10,13 @@ import pytest
 from agents.application.context import right_size_context
 from agents.application.efficiency import LONG_INPUT_TOKENS, SHORT_OUTPUT_TOKENS, analyze_prompt_efficiency
 from agents.application.profile import profile_requests
-from agents.application.routing import DEFAULT_MAX_GENERATED_TOKENS, analyze_routing
-from agents.application.strategies import analyze_application
+from agents.application.routing import (
+    DEFAULT_MAX_GENERATED_TOKENS,
+    RoutingRule,
+    analyze_routing,
+    wilson_upper,
+)
+from agents.application.strategies import ApplicationSettings, analyze_application
 from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.application.request_log import read_request_log
 from optiinfra.domain.application import SECONDS_PER_MONTH, ApplicationProfile
@@ -56,30 +61,28 @@ def test_profile_matches_the_records(trace: list[TokenRecord], profile: Applicat
     assert code.total.max == max(r.total_tokens for r in trace)
 
 
-def test_routing_share_is_the_share_of_short_answers_that_fit(
+def test_routing_keys_on_the_prompt_and_holds_the_quality_bound(
     trace: list[TokenRecord], profile: ApplicationProfile
 ) -> None:
     current, cheap = PRICES.get("gpt-4o"), PRICES.get("gpt-4o-mini")
-    routing = analyze_routing(profile, current, cheap)
-    routed = [
-        r
-        for r in trace
-        if r.generated_tokens <= DEFAULT_MAX_GENERATED_TOKENS and r.total_tokens <= cheap.max_context_tokens
-    ]
-    assert routing.routed_requests == len(routed)
-    assert routing.share == pytest.approx(len(routed) / len(trace))
-    assert 0.9 < routing.share < 0.93
-    routed_in = sum(r.context_tokens for r in routed)
-    routed_out = sum(r.generated_tokens for r in routed)
-    assert (routing.routed_input_tokens, routing.routed_output_tokens) == (routed_in, routed_out)
-    factor = SECONDS_PER_MONTH / (trace[-1].at - trace[0].at).total_seconds()
+    long_answers = sum(r.generated_tokens > DEFAULT_MAX_GENERATED_TOKENS for r in trace)
+    assert long_answers == 707  # 8.0% of the code requests need a long answer
+    # Under the default 5% bound no prompt-length cut of the one request type qualifies: the trace's long
+    # answers are spread over short and long prompts alike.
+    for cut in (512, 1024, 2048, 4096):
+        kept = [r for r in trace if r.context_tokens <= cut]
+        assert sum(r.generated_tokens > DEFAULT_MAX_GENERATED_TOKENS for r in kept) / len(kept) > 0.05
+    assert analyze_routing(profile, current, cheap).routed_requests == 0
+    # Under a 9% bound the whole type goes, long answers included: the router cannot foresee them.
+    routing = analyze_routing(profile, current, cheap, RoutingRule(max_long_share=0.09))
+    assert routing.types[0].prompt_limit == 7680 and routing.routed_requests == len(trace)
+    assert routing.long_requests == long_answers
+    assert routing.types[0].long_share_upper == pytest.approx(wilson_upper(707, 8819))
     all_in, all_out = sum(r.context_tokens for r in trace), sum(r.generated_tokens for r in trace)
+    assert (routing.routed_input_tokens, routing.routed_output_tokens) == (all_in, all_out)
+    factor = SECONDS_PER_MONTH / (trace[-1].at - trace[0].at).total_seconds()
     assert routing.monthly_cost_current_usd == pytest.approx(current.cost_usd(all_in, all_out) * factor)
-    assert routing.monthly_cost_split_usd == pytest.approx(
-        (current.cost_usd(all_in - routed_in, all_out - routed_out) + cheap.cost_usd(routed_in, routed_out))
-        * factor
-    )
-    assert routing.monthly_savings_usd > 0.8 * routing.monthly_cost_current_usd
+    assert routing.monthly_cost_split_usd == pytest.approx(cheap.cost_usd(all_in, all_out) * factor)
 
 
 def test_context_right_sizing_matches_the_records(
@@ -111,5 +114,11 @@ def test_prompt_efficiency_matches_the_records(trace: list[TokenRecord], profile
 
 def test_the_agent_on_the_trace(profile: ApplicationProfile) -> None:
     result = analyze_application(api_snapshot(profile=profile), PRICES)
-    assert result.proposals[0].type is RecommendationType.MODEL_ROUTING
-    assert result.proposals[0].evidence["routed_share"] == pytest.approx(0.9198, abs=1e-4)
+    assert not any(p.type is RecommendationType.MODEL_ROUTING for p in result.proposals)
+    assert any(note.startswith("no model routing: code: no prompt length") for note in result.notes)
+    loose = ApplicationSettings(routing=RoutingRule(max_long_share=0.09))
+    proposals = analyze_application(api_snapshot(profile=profile), PRICES, loose).proposals
+    routing = next(p for p in proposals if p.type is RecommendationType.MODEL_ROUTING)
+    assert routing.evidence["routed_share"] == 1.0
+    assert routing.estimated_monthly_savings_usd == 0.0
+    assert float(routing.evidence["savings_upper_bound_usd_month"]) > 30_000

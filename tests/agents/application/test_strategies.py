@@ -44,8 +44,15 @@ def test_without_a_request_log_there_is_nothing_to_analyze() -> None:
     assert result.notes and "no request log for coder" in result.notes[0]
 
 
+def _routable_profile() -> ApplicationProfile:
+    """The chat log plus 100 `classify` requests (short prompts, short answers) over the same hour."""
+    return profile_requests(
+        records(SHAPES) + records([(800, 6)] * 100, request_type="classify", step_s=35.0, offset_s=1.0)
+    )
+
+
 def test_an_api_workload_gets_advice_ranked_by_savings() -> None:
-    profile = _profile()
+    profile = _routable_profile()
     result = analyze_application(api_snapshot(profile=profile), PRICES)
     kinds = [p.type for p in result.proposals]
     assert set(kinds) == {
@@ -60,20 +67,27 @@ def test_an_api_workload_gets_advice_ranked_by_savings() -> None:
         assert proposal.steps == []  # no Deployment: the application team applies everything
         assert "application team" in proposal.reasoning
     routing = next(p for p in result.proposals if p.type is RecommendationType.MODEL_ROUTING)
-    # Five of the six shapes answer in at most 64 tokens and fit gpt-4o-mini's 128k window.
-    assert routing.evidence["routed_share"] == pytest.approx(5 / 6, abs=1e-4)
+    # The router knows the request type: every classify request answers short, and 100 of them put the
+    # long-answer share under 5% at 95% confidence; chat's prompts carry 400-token answers one time in six.
+    assert routing.evidence["routed_share"] == pytest.approx(100 / 160, abs=1e-4)
+    assert routing.evidence["prompt_limit_tokens.classify"] == 1024.0
+    assert "prompt_limit_tokens.chat" not in routing.evidence
     assert routing.evidence["cheap_model"] == "gpt-4o-mini"
+    assert routing.evidence["quality_sample_requests"] == 73.0
     gpt4o, mini = PRICES.get("gpt-4o"), PRICES.get("gpt-4o-mini")
     factor = profile.monthly_factor
     all_current = gpt4o.cost_usd(profile.input_tokens, profile.output_tokens) * factor
-    routed_in, routed_out = 10 * (3000 + 5000 + 1500 + 6000 + 200), 10 * (5 + 12 + 30 + 8 + 3)
+    routed_in, routed_out = 100 * 800, 100 * 6
     split = (
         gpt4o.cost_usd(profile.input_tokens - routed_in, profile.output_tokens - routed_out)
         + mini.cost_usd(routed_in, routed_out)
     ) * factor
+    # The split's savings are an upper bound until a quality sample confirms them: no savings are counted.
+    assert routing.evidence["savings_upper_bound_usd_month"] == pytest.approx(all_current - split, abs=0.01)
     assert routing.current_monthly_cost_usd == pytest.approx(all_current)
-    assert routing.projected_monthly_cost_usd == pytest.approx(split)
-    assert routing.estimated_monthly_savings_usd == pytest.approx(all_current - split)
+    assert routing.projected_monthly_cost_usd == routing.current_monthly_cost_usd
+    assert routing.estimated_monthly_savings_usd == 0.0
+    assert "upper bound" in routing.reasoning and "chat: no route" in routing.reasoning
     context = next(p for p in result.proposals if p.type is RecommendationType.CONTEXT_RIGHT_SIZING)
     # p95 of prompt + output is 6,008 tokens -> 6,609 -> 6,656 (26 blocks of 256), from gpt-4o's 128,000.
     assert context.evidence["recommended_window_tokens"] == 6656.0
@@ -85,7 +99,7 @@ def test_an_api_workload_gets_advice_ranked_by_savings() -> None:
 
 def test_a_cheaper_model_can_be_chosen() -> None:
     result = analyze_application(
-        api_snapshot(profile=_profile()), PRICES, ApplicationSettings(cheap_model="gpt-4.1-nano")
+        api_snapshot(profile=_routable_profile()), PRICES, ApplicationSettings(cheap_model="gpt-4.1-nano")
     )
     routing = next(p for p in result.proposals if p.type is RecommendationType.MODEL_ROUTING)
     assert routing.evidence["cheap_model"] == "gpt-4.1-nano"
