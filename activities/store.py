@@ -44,14 +44,16 @@ class StoreActivities:
     @activity.defn(name=ActivityName.ACQUIRE_WORKLOAD_LOCK)
     async def acquire_workload_lock(self, lock: WorkloadLock) -> LockAnswer:
         async with self._sessions.begin() as session:
-            held_by = await acquire_workload_lock(
+            held = await acquire_workload_lock(
                 session=session,
                 customer_id=lock.customer_id,
                 workload_id=lock.workload_id,
                 holder=lock.holder,
                 lease=timedelta(seconds=lock.lease_seconds),
             )
-        return LockAnswer(held_by=held_by)
+        if held is None:
+            return LockAnswer()
+        return LockAnswer(held_by=held.holder, held_until=held.lease_until)
 
     @activity.defn(name=ActivityName.RELEASE_WORKLOAD_LOCK)
     async def release_workload_lock(self, lock: WorkloadLock) -> None:

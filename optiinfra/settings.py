@@ -163,10 +163,13 @@ class Settings(BaseSettings):
     lock_poll_seconds: int = Field(
         default=30, gt=0, description="How often a run waiting for its workload's lock asks again"
     )
-    lock_wait_seconds: int = Field(
-        default=3 * 3600,
+    lock_wait_seconds: int | None = Field(
+        default=None,
         ge=0,
-        description="How long a run waits for another optimization of its workload to finish changing it",
+        description=(
+            "How long a run waits for another optimization of its workload to finish changing it; unset: "
+            "until the other's lease ends (its steps, verification and watch at their timeouts)"
+        ),
     )
 
     @property

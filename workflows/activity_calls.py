@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.enums import StepAction, StepStatus
     from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
-    from workflows.contracts import ActivityName, ExecutionTiming
+    from workflows.contracts import RETRY_MAX_INTERVAL_SECONDS, ActivityName, ExecutionTiming
 
 
 async def call_activity(
@@ -33,7 +33,7 @@ async def call_activity(
         heartbeat_timeout=timedelta(seconds=timing.activity_heartbeat_seconds) if heartbeat else None,
         retry_policy=RetryPolicy(
             initial_interval=timedelta(seconds=1),
-            maximum_interval=timedelta(seconds=30),
+            maximum_interval=timedelta(seconds=RETRY_MAX_INTERVAL_SECONDS),
             maximum_attempts=timing.activity_max_attempts,
         ),
         summary=summary,

@@ -353,6 +353,7 @@ class AgentOptimizationWorkflow:
             customer_id=context.workload.customer_id,
             workload_id=context.workload.workload_id,
             holder=workflow.info().workflow_id,
+            lease_seconds=self.request.timing.lock_lease_seconds(len(recommendation.steps)),
         )
         superseded = await self._take_lock(lock)
         if superseded is None:
@@ -370,20 +371,22 @@ class AgentOptimizationWorkflow:
             await self._change_status(RecommendationStatus.SUPERSEDED, reason=superseded)
 
     async def _take_lock(self, lock: WorkloadLock) -> str | None:
-        """Waits while another optimization of the workload is changing it; why this one gives up (the
-        wait ran out) or None once it holds the lock."""
+        """Waits while another optimization of the workload is changing it, up to the wait the timing sets
+        (by default, until the holder's lease ends and the lock is taken over); why this one gives up or None
+        once it holds the lock."""
         timing = self.request.timing
         waited = 0
         while True:
             answer: LockAnswer = await self._activity(ActivityName.ACQUIRE_WORKLOAD_LOCK, lock, LockAnswer)
             if answer.held_by is None:
                 return None
-            if waited >= timing.lock_wait_seconds:
+            if timing.lock_wait_seconds is not None and waited >= timing.lock_wait_seconds:
                 return (
                     f"another optimization of this workload ({answer.held_by}) was still changing it after "
                     f"{waited}s of waiting"
                 )
-            self.status.gate_reason = f"waiting for {answer.held_by}, which is changing this workload"
+            until = f" (its lease ends {answer.held_until:%Y-%m-%d %H:%M} UTC)" if answer.held_until else ""
+            self.status.gate_reason = f"waiting for {answer.held_by}, which is changing this workload{until}"
             self._publish()
             await workflow.sleep(timedelta(seconds=timing.lock_poll_seconds), summary="wait for the workload")
             waited += timing.lock_poll_seconds

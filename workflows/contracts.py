@@ -24,6 +24,9 @@ from optiinfra.domain.recommendation import (
 from optiinfra.domain.regression import RegressionThresholds, RegressionVerdict, RootCauseNote, ServingHealth
 from optiinfra.llm.usage import LlmUsage
 
+RETRY_MAX_INTERVAL_SECONDS = 30
+"""The longest backoff between two attempts of an activity."""
+
 
 class ExecutionTiming(BaseModel):
     """Durations the workflow waits for; the starter fills them from settings (workflows read no env)."""
@@ -49,11 +52,31 @@ class ExecutionTiming(BaseModel):
     lock_poll_seconds: int = Field(
         default=30, gt=0, description="How often a run waiting for the workload's lock asks again"
     )
-    lock_wait_seconds: int = Field(
-        default=3 * 3600,
+    lock_wait_seconds: int | None = Field(
+        default=None,
         ge=0,
-        description="How long a run waits for another optimization of the workload to finish executing",
+        description=(
+            "How long a run waits for another optimization of the workload to finish executing; None: as "
+            "long as the other's lease (past it, the lock is taken over)"
+        ),
     )
+
+    @property
+    def activity_budget_seconds(self) -> int:
+        """The longest one activity can take, every attempt timing out and each retry backing off at most
+        `RETRY_MAX_INTERVAL_SECONDS`."""
+        attempts = self.activity_max_attempts
+        return attempts * self.activity_timeout_seconds + (attempts - 1) * RETRY_MAX_INTERVAL_SECONDS
+
+    def lock_lease_seconds(self, steps: int) -> int:
+        """The longest a run of `steps` steps can need the workload's lock: every step and its compensation,
+        the baseline and the verification at their activity budget, the verify delay and the watch."""
+        activities = 2 * steps + 2
+        return (
+            activities * self.activity_budget_seconds
+            + self.verify_delay_seconds
+            + self.regression_watch_seconds
+        )
 
 
 class OptimizationMode(StrEnum):
@@ -177,13 +200,14 @@ class WorkloadLock(BaseModel):
     customer_id: str
     workload_id: str
     holder: str
-    lease_seconds: int = Field(default=12 * 3600, gt=0)
+    lease_seconds: int = Field(gt=0, description="The longest the holder can need it (its timing's bound)")
 
 
 class LockAnswer(BaseModel):
     held_by: str | None = Field(
         default=None, description="The run holding the lock; None when the asker has it"
     )
+    held_until: datetime | None = Field(default=None, description="The end of the holder's lease")
 
 
 class StepRecord(BaseModel):

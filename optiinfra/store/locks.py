@@ -1,10 +1,14 @@
 """The per-workload execution lock: at most one optimization changes a workload at a time.
 
-Taken just before a run's first step and released when it ends (its saga included). Each statement is
-atomic on both backends, so two runs taking it at once cannot both get it: the insert lets one row in,
-and the conditional update hands the row over only to its holder or past the lease.
+Taken just before a run's first step and released when it ends (its saga included). The holder states
+its lease, the longest it can need the lock (its steps, their compensations, the verification and the
+watch); a lock past its holder's lease is taken over (its holder was terminated without releasing it), so a
+waiter can wait exactly that long. Each statement is atomic on both backends, so two runs taking it at once
+cannot both get it: the insert lets one row in, and the conditional update hands the row over only to its
+holder or past the lease.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -12,6 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from optiinfra.store.repository import dialect_insert
 from optiinfra.store.tables import WorkloadLockRow, utc_now
+
+
+@dataclass(frozen=True)
+class LockHeld:
+    """Another run holds the lock: its workflow id and the end of its lease."""
+
+    holder: str
+    lease_until: datetime
 
 
 async def acquire_workload_lock(
@@ -22,28 +34,35 @@ async def acquire_workload_lock(
     holder: str,
     lease: timedelta,
     now: datetime | None = None,
-) -> str | None:
-    """Takes (or keeps) the workload's lock for workflow `holder`; None when it holds it now, otherwise the
-    workflow id of the run that does. A lock held longer than `lease` is taken over."""
+) -> "LockHeld | None":
+    """Takes (or keeps) the workload's lock for workflow `holder` for `lease` from now; None when it holds
+    it now, otherwise who does and until when. A lock past its holder's lease is taken over."""
     moment = now or utc_now()
+    until = moment + lease
     key = (WorkloadLockRow.customer_id == customer_id) & (WorkloadLockRow.workload_id == workload_id)
     await session.execute(
         dialect_insert(session, WorkloadLockRow)
         .values(
-            customer_id=customer_id, workload_id=workload_id, holder_workflow_id=holder, acquired_at=moment
+            customer_id=customer_id,
+            workload_id=workload_id,
+            holder_workflow_id=holder,
+            acquired_at=moment,
+            lease_until=until,
         )
         .on_conflict_do_nothing(index_elements=["customer_id", "workload_id"])
     )
     await session.execute(
         update(WorkloadLockRow)
         .where(key)
-        .where(
-            (WorkloadLockRow.holder_workflow_id == holder) | (WorkloadLockRow.acquired_at < moment - lease)
-        )
-        .values(holder_workflow_id=holder, acquired_at=moment)
+        .where((WorkloadLockRow.holder_workflow_id == holder) | (WorkloadLockRow.lease_until < moment))
+        .values(holder_workflow_id=holder, acquired_at=moment, lease_until=until)
     )
-    current = (await session.execute(select(WorkloadLockRow.holder_workflow_id).where(key))).scalar_one()
-    return None if current == holder else current
+    row = (
+        await session.execute(
+            select(WorkloadLockRow.holder_workflow_id, WorkloadLockRow.lease_until).where(key)
+        )
+    ).one()
+    return None if row.holder_workflow_id == holder else LockHeld(row.holder_workflow_id, row.lease_until)
 
 
 async def release_workload_lock(

@@ -249,7 +249,7 @@ class CapacityProfileRow(Base):
 class WorkloadLockRow(Base):
     """The one optimization of a workload that is changing it right now (its workflow id), so a second one
     waits instead of acting on objects the first is changing. Released when the first finishes; a lock
-    older than its lease is taken over (its holder was terminated without releasing it)."""
+    past the lease its holder stated is taken over (its holder was terminated without releasing it)."""
 
     __tablename__ = "workload_locks"
 
@@ -257,6 +257,7 @@ class WorkloadLockRow(Base):
     workload_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     holder_workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH))
     acquired_at: Mapped[datetime] = mapped_column(default=utc_now)
+    lease_until: Mapped[datetime]
 
 
 # Privacy tiers (optiinfra.privacy): one table per tier, so what a reader may see is a matter of which

@@ -168,3 +168,29 @@ async def test_a_run_waits_while_another_changes_the_workload_and_gives_up_when_
     again = await performance.run(lock_poll_seconds=1, lock_wait_seconds=3)
     await _approve(again)
     assert (await again.result()).phase is WorkflowPhase.EXECUTED
+
+
+async def test_by_default_a_run_waits_out_the_holders_lease_and_then_takes_the_lock_over(
+    performance: PerformanceHarness,
+) -> None:
+    """A holder terminated without letting go: with no wait configured, the next run waits as long as the
+    lease the holder stated, then takes the lock over and executes."""
+    handle = await performance.run(lock_poll_seconds=1)
+    await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL, timeout_s=90)
+    async with performance.sessions.begin() as session:
+        held = await acquire_workload_lock(
+            session=session,
+            customer_id="demo",
+            workload_id=NAME,
+            holder="opt/demo/terminated",
+            lease=timedelta(seconds=5),
+        )
+        assert held is None
+    await _approve(handle)
+    waiting = await wait_for_status(
+        handle,
+        lambda status: "waiting for opt/demo/terminated" in (status.gate_reason or ""),
+        "the lock wait",
+    )
+    assert "its lease ends" in (waiting.gate_reason or "")
+    assert (await handle.result()).phase is WorkflowPhase.EXECUTED
