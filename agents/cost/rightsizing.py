@@ -5,8 +5,22 @@ Within one GPU model the utilization percentages translate directly into the can
 families (A10G, L4, L40S, ...) they do not, so when the workload declares its latency objective and the
 capacity model knows its model, the agent sizes on requests per second instead: the peak load in busy-GPU
 equivalents times what the current type pushes through at full load, against what each candidate serves
-within the SLO, and may change the replica count. GPU utilization as nvidia-smi reports it overstates the
-load of a real vLLM server (a kernel running is "busy"), which errs towards more capacity, never less."""
+within the SLO, and may change the replica count. The peak load is the request rate vLLM itself counted
+(the p95 of the workload's windows) when it reports one; GPU utilization as nvidia-smi reports it
+overstates a vLLM server's load (a kernel running is "busy"), so it is only the fallback, erring towards
+more capacity, never less.
+
+A candidate must hold the window the replicas serve: vLLM refuses to start when `--max-model-len` exceeds
+the tokens its KV cache holds, so a type whose cache cannot take one full-length sequence is never
+proposed. The window is the Deployment's `--max-model-len`, else the longest request of the workload's
+request log, else its p99 prompt plus mean output.
+
+Replicas are replaced, not restarted: each new replica is launched and running before the old one stops
+(no capacity lost if the new type has none to give), and the old ones are terminated only after
+verification; the rollback terminates the new replicas and starts the old ones."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
@@ -14,7 +28,7 @@ from agents.cost.pricing import monthly
 from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, type_capacities
 from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
 from agents.request_shape import workload_token_shape
-from optiinfra.capacity import config_for_instance, max_throughput_rps
+from optiinfra.capacity import config_for_instance, kv_capacity_tokens, max_throughput_rps
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.enums import (
@@ -28,6 +42,7 @@ from optiinfra.domain.enums import (
 )
 from optiinfra.domain.fleet import Instance, InstanceType, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
+from optiinfra.kube.vllm_args import positive_int_flag
 
 
 class RightSizingParams(BaseModel):
@@ -71,9 +86,13 @@ def spare_fraction(demand: CapacityDemand, candidate: InstanceType) -> float:
 
 
 def cheapest_fit(
-    demand: CapacityDemand, current: InstanceType, candidates: list[InstanceType]
+    demand: CapacityDemand,
+    current: InstanceType,
+    candidates: list[InstanceType],
+    holds_window: "Callable[[InstanceType], bool] | None" = None,
 ) -> InstanceType | None:
-    """Same GPU model only: moving across GPU families needs the capacity model's throughput figures."""
+    """Same GPU model only: moving across GPU families needs the capacity model's throughput figures.
+    `holds_window`: whether a candidate's KV cache takes the served window (None: not checked)."""
     fitting = [
         c
         for c in candidates
@@ -81,6 +100,7 @@ def cheapest_fit(
         and c.name != current.name
         and spare_fraction(demand, c) >= 0.0
         and c.on_demand_hourly_usd < current.on_demand_hourly_usd
+        and (holds_window is None or holds_window(c))
     ]
     return min(fitting, key=lambda c: (c.on_demand_hourly_usd, c.name), default=None)
 
@@ -105,18 +125,21 @@ def analyze_right_sizing(
     if profile is None:
         return "right-sizing: utilization history is missing for some replica"
     demand = demand_of(profile, current, params.headroom)
-    across = _across_families(snapshot, replicas, current, demand, params)
+    window = served_window(snapshot)
+    across = _across_families(snapshot, replicas, current, demand, params, window)
     if isinstance(across, Proposal):
         return across
-    target = cheapest_fit(demand, current, snapshot.candidate_types)
+    target = cheapest_fit(demand, current, snapshot.candidate_types, _window_check(snapshot, window))
     if target is None:
-        return f"right-sizing: no cheaper {current.gpu_model} type holds p95 demand plus headroom"
+        return f"right-sizing: no cheaper {current.gpu_model} type holds p95 demand plus headroom" + (
+            f" and a {window.tokens:,}-token window ({window.source})" if window is not None else ""
+        )
     saving = monthly(current.on_demand_hourly_usd - target.on_demand_hourly_usd) * len(replicas)
     if saving < params.min_monthly_savings_usd:
         return (
             f"right-sizing: saving ${saving:.0f}/month is below the ${params.min_monthly_savings_usd:.0f} bar"
         )
-    return _proposal(snapshot, replicas, current, target, profile, demand, saving, params)
+    return _proposal(snapshot, replicas, current, target, profile, demand, saving, params, window)
 
 
 def _risk(current: InstanceType, target: InstanceType) -> RiskLevel:
@@ -142,6 +165,7 @@ def _proposal(
     demand: CapacityDemand,
     saving: float,
     params: RightSizingParams,
+    window: "ServedWindow | None",
 ) -> Proposal:
     spare = spare_fraction(demand, target)
     p95 = profile.p95_percent
@@ -155,8 +179,9 @@ def _proposal(
         f"needs {demand.gpus:.2f} {current.gpu_model} GPUs, {demand.gpu_memory_gib:.0f} GiB GPU memory, "
         f"{demand.vcpus:.1f} vCPUs and {demand.memory_gib:.0f} GiB memory; {target.name} "
         f"({target.gpu_count}x {target.gpu_model}, {target.vcpu} vCPU, {target.memory_gib:.0f} GiB) is the "
-        f"cheapest type that holds it, with {spare:.0%} to spare on its tightest axis. Replicas are resized "
-        "one at a time (stop, change type, start) so the others keep serving."
+        f"cheapest type that holds it, with {spare:.0%} to spare on its tightest axis"
+        + _window_text(snapshot, target, window)
+        + f". {REPLACE_TEXT}"
     )
     return Proposal(
         agent=AgentKind.COST,
@@ -169,54 +194,134 @@ def _proposal(
         projected_monthly_cost_usd=round(current_cost - saving, 2),
         confidence=_confidence(profile, params),
         risk_level=_risk(current, target),
-        steps=_steps(replicas, current.name, target.name),
+        steps=_replacement_steps(replicas, target.name),
         evidence={
             "from_type": current.name,
             "to_type": target.name,
             "spare_fraction": round(spare, 3),
+            **_window_evidence(window),
             **{f"p95_{metric.value}": round(value, 1) for metric, value in p95.items()},
         },
     )
 
 
-def _steps(replicas: list[Instance], from_type: str, to_type: str) -> list[ExecutionStep]:
+REPLACE_TEXT = (
+    "Each replica is replaced, not restarted: its successor is launched and running before it stops, so "
+    "a type with no capacity to give costs nothing but the failed launch; the old replicas are terminated "
+    "only after verification, and a rollback terminates the new ones and starts the old ones again"
+)
+
+
+def _replacement_steps(replicas: list[Instance], to_type: str) -> list[ExecutionStep]:
+    """Per replica, a successor of `to_type` launched from its launch setup, then the replica stopped; the
+    stopped replicas are terminated once the change is verified."""
     steps: list[ExecutionStep] = []
+    terminations: list[ExecutionStep] = []
     for n, instance in enumerate(sorted(replicas, key=lambda i: i.instance_id), start=1):
         iid = instance.instance_id
         steps += [
             ExecutionStep(
+                step_id=f"launch-{n}",
+                action=StepAction.LAUNCH_REPLACEMENT,
+                target=iid,
+                params={"instance_type": to_type, "lifecycle": PurchaseOption.ON_DEMAND.value},
+                description=f"Launch a {to_type} successor to {iid}",
+                compensation=CompensationStep(
+                    action=StepAction.TERMINATE_LAUNCHED,
+                    target=iid,
+                    params={"launch_step_id": f"launch-{n}"},
+                    description=f"Terminate the {to_type} successor to {iid}",
+                ),
+            ),
+            ExecutionStep(
                 step_id=f"stop-{n}",
                 action=StepAction.STOP_INSTANCE,
                 target=iid,
-                description=f"Stop {iid}",
+                description=f"Stop {iid}, its successor serving",
                 compensation=CompensationStep(
                     action=StepAction.START_INSTANCE, target=iid, description=f"Start {iid} again"
                 ),
             ),
-            ExecutionStep(
-                step_id=f"resize-{n}",
-                action=StepAction.MODIFY_INSTANCE_TYPE,
-                target=iid,
-                params={"instance_type": to_type},
-                description=f"Change {iid} from {from_type} to {to_type}",
-                compensation=CompensationStep(
-                    action=StepAction.MODIFY_INSTANCE_TYPE,
-                    target=iid,
-                    params={"instance_type": from_type},
-                    description=f"Change {iid} back to {from_type}",
-                ),
-            ),
-            ExecutionStep(
-                step_id=f"start-{n}",
-                action=StepAction.START_INSTANCE,
-                target=iid,
-                description=f"Start {iid} as {to_type}",
-                compensation=CompensationStep(
-                    action=StepAction.STOP_INSTANCE, target=iid, description=f"Stop {iid} before reverting"
-                ),
-            ),
         ]
-    return steps
+        terminations.append(
+            ExecutionStep(
+                step_id=f"terminate-{n}",
+                phase=StepPhase.FINALIZE,
+                action=StepAction.TERMINATE_INSTANCE,
+                target=iid,
+                description=f"Terminate {iid}, replaced by a {to_type}",
+            )
+        )
+    return steps + terminations
+
+
+# --- the window the replicas serve ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServedWindow:
+    """The longest sequence (prompt plus output, tokens) a replica must admit, and where it comes from."""
+
+    tokens: int
+    source: str
+
+
+def served_window(snapshot: WorkloadSnapshot) -> ServedWindow | None:
+    """The Deployment's `--max-model-len`, else the request log's longest request, else the windows' p99
+    prompt plus mean output; None when nothing tells."""
+    deployment = snapshot.deployment
+    flag = positive_int_flag(deployment.args, "--max-model-len") if deployment is not None else None
+    if flag is not None:
+        return ServedWindow(flag, "the Deployment's --max-model-len")
+    if snapshot.application is not None:
+        longest = max(t.total.max for t in snapshot.application.types)
+        return ServedWindow(longest, "the longest request of the request log")
+    tokens = workload_token_shape(snapshot.windows)
+    if tokens.p99_prompt_tokens is not None:
+        return ServedWindow(
+            round(tokens.p99_prompt_tokens + tokens.mean_output_tokens),
+            "the p99 prompt plus the mean output vLLM reported",
+        )
+    return None
+
+
+def _window_check(
+    snapshot: WorkloadSnapshot, window: ServedWindow | None
+) -> Callable[[InstanceType], bool] | None:
+    """Whether a type's KV cache takes `window`; None when there is no window or the model is unknown."""
+    if window is None:
+        return None
+    try:
+        model = capacity_model_for(snapshot.workload.model_name)
+    except KeyError:
+        return None
+
+    def holds(candidate: InstanceType) -> bool:
+        try:
+            return kv_capacity_tokens(config_for_instance(candidate, model)) >= window.tokens
+        except (KeyError, ValueError):
+            return False
+
+    return holds
+
+
+def _window_text(snapshot: WorkloadSnapshot, target: InstanceType, window: ServedWindow | None) -> str:
+    if window is None:
+        return "; the served window is unknown, so it was not checked against the new KV cache"
+    try:
+        held = kv_capacity_tokens(
+            config_for_instance(target, capacity_model_for(snapshot.workload.model_name))
+        )
+    except (KeyError, ValueError):
+        return f"; the model's KV cache size on {target.name} is unknown, so the window was not checked"
+    return (
+        f"; its KV cache holds {held:,} tokens, at least one sequence of the {window.tokens:,}-token window "
+        f"({window.source})"
+    )
+
+
+def _window_evidence(window: ServedWindow | None) -> dict[str, float | str]:
+    return {"window_tokens": float(window.tokens), "window_source": window.source} if window else {}
 
 
 # --- across GPU families, on the capacity model ---------------------------------------------------------
@@ -241,6 +346,36 @@ def request_shape_for(snapshot: WorkloadSnapshot) -> RequestShape | None:
     )
 
 
+def peak_demand(
+    snapshot: WorkloadSnapshot, replicas: list[Instance], current: InstanceType, shape: RequestShape
+) -> tuple[float, str] | None:
+    """The workload's peak request rate and how it was read: the p95 of vLLM's own request rate over the
+    windows, else the p95 hour's summed GPU utilization times the current type's full-load rate."""
+    rates = [w.request_rate for w in snapshot.windows if w.replicas > 0]
+    if rates:
+        peak_rps = percentile(rates, 95)
+        return peak_rps, (
+            f"vLLM counted a p95 of {peak_rps:.2f} requests/s over the {len(rates)} windows of the "
+            f"{len(replicas)} {current.name} replicas"
+        )
+    busy = peak_busy_gpus(snapshot, replicas)
+    if busy is None:
+        return None
+    try:
+        config = config_for_instance(current, capacity_model_for(snapshot.workload.model_name))
+    except (KeyError, ValueError):
+        return None
+    full_rps = max_throughput_rps(config, shape.mean_prompt_tokens, shape.mean_output_tokens)
+    if full_rps <= 0:
+        return None
+    return busy * full_rps, (
+        f"With no request rate from vLLM, at their p95 hour the {len(replicas)} {current.name} replicas were "
+        f"{busy:.2f} GPUs' worth busy by GPU utilization (which overstates a vLLM server's load), at "
+        f"{full_rps:.2f} requests/s per fully busy {current.gpu_model} replica "
+        f"{busy * full_rps:.2f} requests/s"
+    )
+
+
 def peak_busy_gpus(snapshot: WorkloadSnapshot, replicas: list[Instance]) -> float | None:
     """p95 over the hours of the replicas' summed GPU utilization, in fully busy replicas."""
     series = [snapshot.series_for(i.instance_id, UtilizationMetric.GPU_UTILIZATION) for i in replicas]
@@ -257,26 +392,29 @@ def _across_families(
     current: InstanceType,
     demand: CapacityDemand,
     params: RightSizingParams,
+    window: ServedWindow | None,
 ) -> Proposal | None:
     """A fleet change sized on the capacity model, or None to fall back to same-GPU right-sizing (no
     objective, unknown model, or the best plan keeps the GPU model and the replica count)."""
     workload = snapshot.workload
     shape = request_shape_for(snapshot)
-    peak = peak_busy_gpus(snapshot, replicas)
-    if shape is None or peak is None:
+    if shape is None:
         return None
     try:
-        model = capacity_model_for(workload.model_name)
+        capacity_model_for(workload.model_name)
     except KeyError:
         return None
-    full_rps = max_throughput_rps(
-        config_for_instance(current, model), shape.mean_prompt_tokens, shape.mean_output_tokens
-    )
-    if full_rps <= 0:
+    peak = peak_demand(snapshot, replicas, current, shape)
+    if peak is None:
         return None
-    peak_rps = peak * full_rps
+    peak_rps, peak_text = peak
+    holds_window = _window_check(snapshot, window)
     hosts = [
-        c for c in snapshot.candidate_types if c.vcpu >= demand.vcpus and c.memory_gib >= demand.memory_gib
+        c
+        for c in snapshot.candidate_types
+        if c.vcpu >= demand.vcpus
+        and c.memory_gib >= demand.memory_gib
+        and (holds_window is None or holds_window(c))
     ]
     estimator = CapacityEstimator(profiles=snapshot.capacity_profiles, workload_id=workload.workload_id)
     best = cheapest_sizing(
@@ -291,9 +429,7 @@ def _across_families(
     profile = profile_instances(snapshot, replicas)
     assert profile is not None
     reasoning = (
-        f"At their p95 hour the {len(replicas)} {current.name} replicas were {peak:.2f} GPUs' worth busy, "
-        f"which at {full_rps:.2f} requests/s per fully busy {current.gpu_model} replica is {peak_rps:.2f} "
-        f"requests/s. One {best.instance_type.name} ({best.instance_type.gpu_count}x "
+        f"{peak_text}. One {best.instance_type.name} ({best.instance_type.gpu_count}x "
         f"{best.instance_type.gpu_model}) replica serves {best.capacity_rps:.2f} requests/s "
         f"(capacity source: {best.capacity_source}) of {shape.mean_prompt_tokens:.0f}-token prompts "
         f"(p95 {shape.p95_prompt_tokens or shape.mean_prompt_tokens:.0f}) and "
@@ -302,8 +438,10 @@ def _across_families(
         f"{shape.ttft_p95_slo_s:g} s and p95 ITL {shape.itl_p95_slo_s * 1000:.0f} ms objective, so "
         f"{best.replicas} replica(s) carry the peak with {params.headroom:.0%} headroom: "
         f"${best.monthly_on_demand_usd:,.0f}/month against ${current_cost:,.0f}/month today, the cheapest "
-        f"type and count among {len(hosts)} types whose hosts fit the replicas' CPU and memory. Replicas "
-        "are changed one at a time; surplus replicas are stopped, and terminated only after verification."
+        f"type and count among {len(hosts)} types whose hosts fit the replicas' CPU and memory"
+        + _window_text(snapshot, best.instance_type, window)
+        + ". The new replicas are launched and running before any old one stops; the old ones are "
+        "terminated only after verification, and a rollback terminates the new ones and starts the old ones."
     )
     return Proposal(
         agent=AgentKind.COST,
@@ -316,8 +454,9 @@ def _across_families(
         projected_monthly_cost_usd=round(best.monthly_on_demand_usd, 2),
         confidence=round(_confidence(profile, params) * 0.9, 3),
         risk_level=RiskLevel.MEDIUM,
-        steps=_fleet_change_steps(replicas, current.name, best),
+        steps=_fleet_change_steps(replicas, best),
         evidence={
+            **_window_evidence(window),
             "from_type": current.name,
             "to_type": best.instance_type.name,
             "replicas_from": float(len(replicas)),
@@ -328,38 +467,37 @@ def _across_families(
     )
 
 
-def _fleet_change_steps(replicas: list[Instance], from_type: str, target: Sizing) -> list[ExecutionStep]:
-    """Extra replicas are launched first (capacity goes up before anything stops), then the kept replicas
-    are resized one by one, then the surplus is stopped; terminating the surplus waits for verification."""
+def _fleet_change_steps(replicas: list[Instance], target: Sizing) -> list[ExecutionStep]:
+    """The new replicas are launched first (capacity goes up before anything stops), each from an old
+    replica's launch setup, then the old replicas are stopped; terminating them waits for verification."""
     ordered = sorted(replicas, key=lambda i: i.instance_id)
-    kept, surplus = ordered[: target.replicas], ordered[target.replicas :]
     to_type = target.instance_type.name
     launches = [
         ExecutionStep(
             step_id=f"launch-{n}",
             action=StepAction.LAUNCH_REPLACEMENT,
-            target=ordered[0].instance_id,
+            target=ordered[(n - 1) % len(ordered)].instance_id,
             params={"instance_type": to_type, "lifecycle": PurchaseOption.ON_DEMAND.value},
-            description=f"Launch an additional {to_type} replica modelled on {ordered[0].instance_id}",
+            description=f"Launch {to_type} replica {n} of {target.replicas}",
             compensation=CompensationStep(
                 action=StepAction.TERMINATE_LAUNCHED,
-                target=ordered[0].instance_id,
+                target=ordered[(n - 1) % len(ordered)].instance_id,
                 params={"launch_step_id": f"launch-{n}"},
-                description=f"Terminate the additional {to_type} replica",
+                description=f"Terminate {to_type} replica {n}",
             ),
         )
-        for n in range(1, max(0, target.replicas - len(ordered)) + 1)
+        for n in range(1, target.replicas + 1)
     ]
     stops: list[ExecutionStep] = []
     terminations: list[ExecutionStep] = []
-    for n, instance in enumerate(surplus, start=1):
+    for n, instance in enumerate(ordered, start=1):
         iid = instance.instance_id
         stops.append(
             ExecutionStep(
-                step_id=f"stop-surplus-{n}",
+                step_id=f"stop-{n}",
                 action=StepAction.STOP_INSTANCE,
                 target=iid,
-                description=f"Stop surplus replica {iid}",
+                description=f"Stop {iid}, the new replicas serving",
                 compensation=CompensationStep(
                     action=StepAction.START_INSTANCE, target=iid, description=f"Start {iid} again"
                 ),
@@ -367,11 +505,11 @@ def _fleet_change_steps(replicas: list[Instance], from_type: str, target: Sizing
         )
         terminations.append(
             ExecutionStep(
-                step_id=f"terminate-surplus-{n}",
+                step_id=f"terminate-{n}",
                 phase=StepPhase.FINALIZE,
                 action=StepAction.TERMINATE_INSTANCE,
                 target=iid,
-                description=f"Terminate surplus replica {iid}",
+                description=f"Terminate {iid}, replaced by {to_type}",
             )
         )
-    return launches + _steps(kept, from_type, to_type) + stops + terminations
+    return launches + stops + terminations

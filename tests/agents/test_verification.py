@@ -7,13 +7,16 @@ from optiinfra.domain.recommendation import Proposal
 from tests.agents.snapshots import snapshot
 
 
-def test_resize_expects_running_instances_of_the_new_type() -> None:
+def test_resize_expects_running_successors_of_the_new_type_and_stopped_originals() -> None:
     found = analyze_right_sizing(snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10))
     assert isinstance(found, Proposal)
     expected = expected_end_state(found.steps)
-    assert len(expected) == 2
-    assert {e.state for e in expected} == {"running"}
-    assert {e.instance_type for e in expected} == {found.evidence["to_type"]}
+    launched = [e for e in expected if e.launched_by]
+    originals = [e for e in expected if e.instance_id]
+    assert len(launched) == len(originals) == 2
+    assert {e.state for e in launched} == {"running"}
+    assert {e.instance_type for e in launched} == {found.evidence["to_type"]}
+    assert {e.state for e in originals} == {"stopped"}
 
 
 def test_spot_migration_expects_spot_replacements_and_stopped_originals() -> None:
@@ -29,15 +32,19 @@ def test_spot_migration_expects_spot_replacements_and_stopped_originals() -> Non
 def test_mismatches_name_each_difference() -> None:
     found = analyze_right_sizing(snapshot(instance_type="g5.8xlarge", count=1, gpu=60, gpu_memory=55, cpu=10))
     assert isinstance(found, Proposal)
-    (expected,) = expected_end_state(found.steps)
+    (successor,) = (e for e in expected_end_state(found.steps) if e.launched_by)
+    (expected,) = (e for e in expected_end_state(found.steps) if e.instance_id)
     observed = Instance(
         instance_id=str(expected.instance_id),
         instance_type="g5.8xlarge",
         lifecycle=PurchaseOption.ON_DEMAND,
-        state="stopped",
+        state="running",
         image_id="ami-1",
     )
     problems = mismatches(expected, observed)
+    assert problems and any("state is running" in p for p in problems)
+    stale = observed.model_copy(update={"instance_id": "i-new", "state": "stopped"})
+    problems = mismatches(successor, stale)
     assert len(problems) == 2
     assert any("state is stopped" in p for p in problems)
     assert mismatches(expected, None) == [f"{expected.instance_id} does not exist"]

@@ -17,6 +17,18 @@ from workflows.contracts import WorkflowPhase
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
+def _successors(harness: Harness) -> dict[str, str]:
+    """Launched replacements: the id each replaces -> its own id, read straight from EC2."""
+    found: dict[str, str] = {}
+    for page in harness.fleet.ec2.get_paginator("describe_instances").paginate():
+        for reservation in page["Reservations"]:
+            for raw in reservation["Instances"]:
+                tagged = {tag["Key"]: tag["Value"] for tag in raw.get("Tags", [])}
+                if tags.REPLACES in tagged:
+                    found[tagged[tags.REPLACES]] = raw["InstanceId"]
+    return found
+
+
 async def test_low_risk_right_sizing_auto_executes_verifies_and_records(harness: Harness) -> None:
     chat = harness.cloud.seeded.instance_ids["chat-8b"]
     handle = await harness.start("chat-8b")
@@ -26,7 +38,11 @@ async def test_low_risk_right_sizing_auto_executes_verifies_and_records(harness:
     assert status.recommendation is not None
     assert status.gate_reason is not None and "auto-executed" in status.gate_reason
     after = fleet_state(harness.fleet)
-    assert {after[i] for i in chat} == {("g5.2xlarge", "running", "on-demand")}
+    # Replaced, not restarted: each old replica is terminated, a g5.2xlarge successor serves in its place.
+    assert {after[i] for i in chat} == {("g5.8xlarge", "terminated", "on-demand")}
+    successors = _successors(harness)
+    assert set(successors) == set(chat)
+    assert {after[i] for i in successors.values()} == {("g5.2xlarge", "running", "on-demand")}
     async with harness.sessions() as session:
         record = await repository.get_recommendation_record(
             session=session, recommendation_id=status.recommendation.recommendation_id
@@ -80,28 +96,23 @@ async def test_expiry_executes_nothing(harness: Harness) -> None:
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
 
 
-async def test_a_step_failing_halfway_restores_the_fleet_exactly(harness: Harness) -> None:
-    """Resizing the second replica hits InsufficientInstanceCapacity on start (as AWS does when the new
-    type has no capacity); the first replica's resize and the second's stop and type change are undone."""
+async def test_a_launch_failing_halfway_leaves_every_old_replica_serving(harness: Harness) -> None:
+    """The second successor's launch hits InsufficientInstanceCapacity (as AWS answers when the new type has
+    none to give): the first replica, already stopped, is started again and its successor terminated, and
+    the replica whose successor could not launch never stopped."""
     chat = sorted(harness.cloud.seeded.instance_ids["chat-8b"])
-    victim = chat[1]
-    failures = {"left": harness.settings.activity_max_attempts}
+    launches = {"seen": 0}
 
-    def no_capacity_for_victim(params: dict[str, Any], **_: Any) -> None:
-        if params.get("InstanceIds") == [victim] and failures["left"] > 0:
-            failures["left"] -= 1
+    def no_capacity_after_the_first_launch(params: dict[str, Any], **_: Any) -> None:
+        launches["seen"] += 1
+        if launches["seen"] > 1:
             raise ClientError(
-                {
-                    "Error": {
-                        "Code": "InsufficientInstanceCapacity",
-                        "Message": "no g5.2xlarge capacity in us-east-1a",
-                    }
-                },
-                "StartInstances",
+                {"Error": {"Code": "InsufficientInstanceCapacity", "Message": "no g5.2xlarge capacity"}},
+                "RunInstances",
             )
 
     harness.fleet.ec2.meta.events.register(
-        "before-parameter-build.ec2.StartInstances", no_capacity_for_victim
+        "before-parameter-build.ec2.RunInstances", no_capacity_after_the_first_launch
     )
     before = fleet_state(harness.fleet)
 
@@ -110,19 +121,19 @@ async def test_a_step_failing_halfway_restores_the_fleet_exactly(harness: Harnes
     assert status.phase is WorkflowPhase.ROLLED_BACK
     assert status.failure_reason is not None
     assert "InsufficientInstanceCapacity" in status.failure_reason
-    assert fleet_state(harness.fleet) == before
+    after = fleet_state(harness.fleet)
+    assert {i: after[i] for i in before} == before
+    assert {after[i] for i in set(after) - set(before)} == {("g5.2xlarge", "terminated", "on-demand")}
     compensated = [r for r in status.step_results if r.status is StepStatus.COMPENSATED]
     failed = [r for r in status.step_results if r.status is StepStatus.FAILED]
-    assert [f.step_id for f in failed] == ["start-2"]
-    # start-2's own compensation, then resize-2, stop-2, and the three steps of replica 1, newest first.
+    assert [f.step_id for f in failed] == ["launch-2"]
+    # launch-2's own compensation (nothing launched), then stop-1 and launch-1, newest first.
     assert [c.step_id for c in compensated] == [
-        "compensate-start-2",
-        "compensate-resize-2",
-        "compensate-stop-2",
-        "compensate-start-1",
-        "compensate-resize-1",
+        "compensate-launch-2",
         "compensate-stop-1",
+        "compensate-launch-1",
     ]
+    assert not any(r.step_id == "stop-2" for r in status.step_results), f"{chat[1]} never stopped"
     assert status.recommendation is not None
     async with harness.sessions() as session:
         record = await repository.get_recommendation_record(

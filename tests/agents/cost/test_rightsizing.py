@@ -1,13 +1,20 @@
+from datetime import timedelta
+
 import pytest
 
+from agents.application.profile import profile_requests
 from agents.cost.rightsizing import analyze_right_sizing, request_shape_for
 from agents.cost.sizing import replica_capacity_rps
 from agents.cost.utilization import percentile
+from optiinfra.capacity import config_for_instance, kv_capacity_tokens
+from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction, StepPhase
 from optiinfra.domain.fleet import WorkloadSnapshot
+from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
-from tests.agents.snapshots import REGION, snapshot
+from tests.agents.application.records import records
+from tests.agents.snapshots import NOW, REGION, snapshot
 
 
 def test_percentile_interpolates_between_ranks() -> None:
@@ -37,17 +44,22 @@ def test_oversized_host_with_same_gpu_moves_to_cheapest_fitting_type() -> None:
     assert found.risk_level is RiskLevel.LOW
 
 
-def test_resize_steps_stop_change_start_each_replica_with_compensations() -> None:
+def test_each_replica_is_replaced_not_restarted() -> None:
+    """The successor is launched and running before its replica stops; the stopped replicas are terminated
+    only after verification, and every apply step has its compensation."""
     found = analyze_right_sizing(snapshot(instance_type="g5.8xlarge", count=2, gpu=60, gpu_memory=55, cpu=10))
     assert isinstance(found, Proposal)
-    actions = [s.action for s in found.steps]
-    assert (
-        actions == [StepAction.STOP_INSTANCE, StepAction.MODIFY_INSTANCE_TYPE, StepAction.START_INSTANCE] * 2
-    )
-    modify = found.steps[1]
-    assert modify.compensation is not None
-    assert modify.compensation.params["instance_type"] == "g5.8xlarge"
-    assert all(step.compensation is not None for step in found.steps)
+    apply = [s for s in found.steps if s.phase is StepPhase.APPLY]
+    assert [s.action for s in apply] == [StepAction.LAUNCH_REPLACEMENT, StepAction.STOP_INSTANCE] * 2
+    launch, stop = apply[0], apply[1]
+    assert launch.target == stop.target and launch.params["instance_type"] == found.evidence["to_type"]
+    assert launch.compensation is not None and launch.compensation.action is StepAction.TERMINATE_LAUNCHED
+    assert stop.compensation is not None and stop.compensation.action is StepAction.START_INSTANCE
+    assert not any(s.action is StepAction.MODIFY_INSTANCE_TYPE for s in found.steps)
+    finalize = [s for s in found.steps if s.phase is StepPhase.FINALIZE]
+    assert [s.action for s in finalize] == [StepAction.TERMINATE_INSTANCE] * 2
+    assert {s.target for s in finalize} == {s.target for s in apply}
+    assert "replaced, not restarted" in found.reasoning
 
 
 def test_four_gpu_server_with_low_load_drops_gpus_at_medium_risk() -> None:
@@ -120,19 +132,19 @@ def test_with_an_objective_the_capacity_model_sizes_across_gpu_families() -> Non
     assert found.risk_level is RiskLevel.MEDIUM
 
 
-def test_fewer_replicas_stop_the_surplus_and_terminate_it_only_after_verification() -> None:
+def test_fewer_replicas_launch_the_new_ones_first_and_terminate_the_old_only_after_verification() -> None:
     found = analyze_right_sizing(
         with_objective(snapshot(instance_type="g5.8xlarge", count=4, gpu=30, gpu_memory=70, cpu=6, memory=9))
     )
     assert isinstance(found, Proposal)
     kept = int(found.evidence["replicas_to"])
     assert kept < 4
-    surplus_stops = [s for s in found.steps if s.step_id.startswith("stop-surplus")]
+    actions = [s.action for s in found.steps if s.phase is StepPhase.APPLY]
+    assert actions == [StepAction.LAUNCH_REPLACEMENT] * kept + [StepAction.STOP_INSTANCE] * 4
     terminations = [s for s in found.steps if s.phase is StepPhase.FINALIZE]
-    assert len(surplus_stops) == len(terminations) == 4 - kept
-    assert all(s.compensation is not None for s in surplus_stops)
-    assert {s.target for s in surplus_stops} == {s.target for s in terminations}
-    assert sum(1 for s in found.steps if s.action is StepAction.MODIFY_INSTANCE_TYPE) == kept
+    stops = [s for s in found.steps if s.action is StepAction.STOP_INSTANCE]
+    assert {s.target for s in stops} == {s.target for s in terminations} and len(terminations) == 4
+    assert all(s.compensation is not None for s in found.steps if s.phase is StepPhase.APPLY)
 
 
 def test_more_replicas_of_a_cheaper_type_are_launched_before_anything_stops() -> None:
@@ -156,3 +168,63 @@ def test_without_an_objective_only_the_same_gpu_model_is_considered() -> None:
     )
     assert isinstance(found, Proposal)
     assert found.evidence["to_type"] == "g5.xlarge"
+
+
+def _served(found: WorkloadSnapshot, rate_rps: float) -> WorkloadSnapshot:
+    """Two days of vLLM windows at `rate_rps` (1,000-token prompts, 200-token outputs)."""
+    windows = [
+        WorkloadWindow(
+            start=NOW - timedelta(hours=hour),
+            seconds=3600,
+            replicas=len(found.instances),
+            requests=rate_rps * 3600,
+            request_rate=rate_rps,
+            prompt_tokens=rate_rps * 3600 * 1000,
+            generation_tokens=rate_rps * 3600 * 200,
+            errors=0,
+            preemptions=0,
+        )
+        for hour in range(1, 49)
+    ]
+    return found.model_copy(update={"windows": windows})
+
+
+def test_the_peak_is_the_request_rate_vllm_counted_not_gpu_utilization() -> None:
+    """nvidia-smi's 60% busy says nothing of a vLLM server's load: the request rate vLLM counted does."""
+    busy_looking = with_objective(
+        snapshot(instance_type="g5.8xlarge", count=3, gpu=60, gpu_memory=70, cpu=6, memory=9)
+    )
+    quiet, loaded = (analyze_right_sizing(_served(busy_looking, rate)) for rate in (0.5, 3.0))
+    assert isinstance(quiet, Proposal) and isinstance(loaded, Proposal)
+    assert quiet.evidence["peak_rps"] == 0.5 and loaded.evidence["peak_rps"] == 3.0
+    assert quiet.reasoning.startswith("vLLM counted a p95 of 0.50 requests/s")
+    for found in (quiet, loaded):
+        replicas, capacity = (
+            int(found.evidence["replicas_to"]),
+            float(found.evidence["capacity_rps_per_replica"]),
+        )
+        assert replicas * capacity >= float(found.evidence["peak_rps"]) * 1.25
+    # Without vLLM's rate the GPU utilization is the fallback, and says so.
+    fallback = analyze_right_sizing(busy_looking)
+    assert isinstance(fallback, Proposal) and "overstates" in fallback.reasoning
+
+
+def test_a_type_whose_kv_cache_cannot_hold_the_served_window_is_never_proposed() -> None:
+    """vLLM will not start with a --max-model-len beyond its KV cache: requests of 60,100 tokens rule out
+    the A10G that would otherwise carry the load."""
+    quiet = _served(
+        with_objective(snapshot(instance_type="g5.8xlarge", count=3, gpu=60, gpu_memory=70, cpu=6, memory=9)),
+        0.5,
+    )
+    short = analyze_right_sizing(quiet)
+    assert isinstance(short, Proposal) and short.evidence["to_type"] == "g5.xlarge"
+    model = capacity_model_for(quiet.workload.model_name)
+    catalog = PriceCatalog.load_default()
+    assert kv_capacity_tokens(config_for_instance(catalog.get("g5.xlarge", REGION), model)) < 60_100
+    log = profile_requests(records([(60_000, 100)] * 5 + [(1_000, 100)] * 50))
+    long = analyze_right_sizing(quiet.model_copy(update={"application": log}))
+    assert isinstance(long, Proposal)
+    assert long.evidence["window_tokens"] == 60_100.0
+    target = catalog.get(str(long.evidence["to_type"]), REGION)
+    assert kv_capacity_tokens(config_for_instance(target, model)) >= 60_100
+    assert "60,100-token window (the longest request of the request log)" in long.reasoning
