@@ -25,7 +25,14 @@ from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
 from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
 from optiinfra.domain.enums import AgentKind, PurchaseOption, StepAction, StepStatus
-from optiinfra.domain.fleet import ActiveReservation, InstanceType, ScalingPolicy, Workload, WorkloadSnapshot
+from optiinfra.domain.fleet import (
+    ActiveReservation,
+    InstanceType,
+    ScalingPolicy,
+    SpotGroupSpec,
+    Workload,
+    WorkloadSnapshot,
+)
 from optiinfra.domain.kube import DeploymentRef, DeploymentState
 from optiinfra.domain.preflight import DeploymentReading, InstanceReading, ObjectReading
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
@@ -285,6 +292,21 @@ class CloudActivities:
                 return put.summary, [target]
             case StepAction.DELETE_SCALING_POLICY:
                 deleted = await self._scaling_groups.delete_policy(target, step.params["policy_name"])
+                return deleted.summary, [target]
+            case StepAction.CREATE_SPOT_GROUP:
+                spec = SpotGroupSpec.model_validate_json(step.params["group"])
+                template_id, instance_tags = await self._fleet.ensure_launch_template(
+                    spec.name, spec.source_instance_id, spec.instance_types[0]
+                )
+                group_tags = {
+                    k: v for k, v in instance_tags.items() if k not in (tags.STEP_KEY, tags.REPLACES)
+                }
+                created = await self._scaling_groups.create_spot_group(spec, template_id, group_tags)
+                group = await self._scaling_groups.describe_group(spec.name)
+                return created.summary, group.instance_ids if group is not None else []
+            case StepAction.DELETE_SPOT_GROUP:
+                deleted = await self._scaling_groups.delete_spot_group(target)
+                await self._fleet.delete_launch_template(target)
                 return deleted.summary, [target]
             case StepAction.PURCHASE_RESERVED_INSTANCES:
                 assert isinstance(step, ExecutionStep)

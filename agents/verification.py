@@ -4,7 +4,7 @@ order, because a resize stops, changes and restarts the same instance."""
 from pydantic import BaseModel, Field
 
 from optiinfra.domain.enums import PurchaseOption, StepAction, StepPhase
-from optiinfra.domain.fleet import Instance, ScalingGroupState, ScalingPolicy
+from optiinfra.domain.fleet import Instance, ScalingGroupState, ScalingPolicy, SpotGroupSpec
 from optiinfra.domain.recommendation import ExecutionStep
 
 
@@ -23,7 +23,12 @@ class ExpectedInstance(BaseModel):
 
 
 SCALING_GROUP_ACTIONS = frozenset(
-    {StepAction.UPDATE_SCALING_GROUP, StepAction.PUT_SCALING_POLICY, StepAction.DELETE_SCALING_POLICY}
+    {
+        StepAction.UPDATE_SCALING_GROUP,
+        StepAction.PUT_SCALING_POLICY,
+        StepAction.DELETE_SCALING_POLICY,
+        StepAction.CREATE_SPOT_GROUP,
+    }
 )
 """Steps that act on an Auto Scaling group (their target), not on an instance."""
 
@@ -120,6 +125,7 @@ class ExpectedScalingGroup(BaseModel):
     max_size: int | None = None
     desired_capacity: int | None = None
     default_cooldown: int | None = None
+    on_demand_base_capacity: int | None = None
     policies: dict[str, ScalingPolicy | None] = Field(default_factory=dict)
 
 
@@ -136,6 +142,10 @@ def expected_scaling_groups(steps: list[ExecutionStep]) -> list[ExpectedScalingG
             group.default_cooldown = int(params["default_cooldown"])
             if "desired_capacity" in params:
                 group.desired_capacity = int(params["desired_capacity"])
+        elif step.action is StepAction.CREATE_SPOT_GROUP:
+            spec = SpotGroupSpec.model_validate_json(params["group"])
+            group.min_size = group.max_size = group.desired_capacity = spec.desired_capacity
+            group.on_demand_base_capacity = spec.on_demand_base
         elif step.action is StepAction.PUT_SCALING_POLICY:
             policy = ScalingPolicy.model_validate_json(params["policy"])
             group.policies[policy.name] = policy
@@ -155,10 +165,15 @@ def scaling_group_mismatches(expected: ExpectedScalingGroup, observed: ScalingGr
         ("max size", expected.max_size, observed.max_size),
         ("desired capacity", expected.desired_capacity, observed.desired_capacity),
         ("default cooldown", expected.default_cooldown, observed.default_cooldown),
+        ("on-demand base", expected.on_demand_base_capacity, observed.on_demand_base_capacity),
     )
     for what, want, have in checks:
         if want is not None and want != have:
             problems.append(f"{name}: {what} is {have}, expected {want}")
+    if expected.desired_capacity is not None and observed.in_service < expected.desired_capacity:
+        problems.append(
+            f"{name}: {observed.in_service} instances in service, expected {expected.desired_capacity}"
+        )
     for policy_name, wanted in expected.policies.items():
         found = observed.policy(policy_name)
         if wanted is None:

@@ -35,7 +35,7 @@ from optiinfra.cloud.ec2 import (
     wait_timeout_for,
 )
 from optiinfra.domain.enums import StepAction
-from optiinfra.domain.fleet import ScalingGroupState, ScalingMetric, ScalingPolicy
+from optiinfra.domain.fleet import ScalingGroupState, ScalingMetric, ScalingPolicy, SpotGroupSpec
 from optiinfra.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ INVALID_SIZE = "InvalidGroupSize"
 TARGET_TRACKING = "TargetTrackingScaling"
 
 IN_SERVICE = "InService"
+SPOT_ALLOCATION_STRATEGY = "price-capacity-optimized"
+"""Spot from the pools least likely to be reclaimed, the cheapest among them: AWS's recommended default."""
 
 RETRYABLE_SCALING_ERROR_CODES = frozenset({"ScalingActivityInProgress", "ResourceContention"})
 """Auto Scaling's own passing conditions, on top of the EC2 adapter's (throttling, AWS faults)."""
@@ -182,6 +184,47 @@ class ScalingGroups:
         await self._call(self._delete_policy, group_name, policy_name)
         return _result(action, group_name, False, f"deleted policy {policy_name} of {group_name}")
 
+    async def create_spot_group(
+        self, spec: SpotGroupSpec, launch_template_id: str, group_tags: dict[str, str]
+    ) -> ScalingActionResult:
+        """Create the group `spec` describes from the launch template (tagged with `group_tags`, which its
+        instances carry too), then wait until all its instances are in service. A group of that name that
+        OptiInfra made already is this step done before; one made by anyone else is refused."""
+        action = StepAction.CREATE_SPOT_GROUP
+        existing = await self._call(self._group, spec.name)
+        if existing is not None:
+            if existing.tag_map.get(tags.CUSTOMER) != group_tags.get(tags.CUSTOMER):
+                message = f"an Auto Scaling group named {spec.name} exists and is not this workload's"
+                raise CloudActionError(NOT_MANAGED, message, False)
+            await self._wait_until_in_service(spec.name)
+            return _result(action, spec.name, True, f"{spec.name} exists already")
+        await self._call(self._create_group, spec, launch_template_id, group_tags)
+        await self._wait_until_in_service(spec.name)
+        summary = (
+            f"created {spec.name}: {spec.desired_capacity} replicas, {spec.on_demand_base} on-demand, the "
+            f"rest spot across {', '.join(spec.instance_types)} in {len(spec.subnet_ids)} subnet(s)"
+        )
+        return _result(action, spec.name, False, summary)
+
+    async def delete_spot_group(self, name: str) -> ScalingActionResult:
+        """Compensation of `create_spot_group`: delete the group and its instances and wait until it is
+        gone; a group that is not there is deleted already."""
+        action = StepAction.DELETE_SPOT_GROUP
+        group = await self._call(self._group, name)
+        if group is None:
+            return _result(action, name, True, f"{name} does not exist")
+        if tags.CUSTOMER not in group.tag_map:
+            raise CloudActionError(
+                NOT_MANAGED, f"Auto Scaling group {name} has no {tags.CUSTOMER} tag", False
+            )
+        await self._call(self._delete_group, name)
+        deadline = time.monotonic() + self._wait_timeout
+        while await self._call(self._group, name) is not None:
+            if time.monotonic() >= deadline:
+                raise CloudActionError(WAIT_TIMEOUT, f"{name} still exists after deletion", True)
+            await asyncio.sleep(self._poll_interval)
+        return _result(action, name, False, f"deleted {name} and its instances")
+
     # ------------------------------------------------------------------------------ action helpers
 
     async def _managed_group(self, name: str) -> _AwsGroup:
@@ -273,6 +316,37 @@ class ScalingGroups:
     def _delete_policy(self, group_name: str, policy_name: str) -> None:
         self.autoscaling.delete_policy(AutoScalingGroupName=group_name, PolicyName=policy_name)
 
+    def _create_group(self, spec: SpotGroupSpec, launch_template_id: str, group_tags: dict[str, str]) -> None:
+        self.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=spec.name,
+            MinSize=spec.desired_capacity,
+            MaxSize=spec.desired_capacity,
+            DesiredCapacity=spec.desired_capacity,
+            VPCZoneIdentifier=",".join(spec.subnet_ids),
+            CapacityRebalance=True,
+            MixedInstancesPolicy={
+                "LaunchTemplate": {
+                    "LaunchTemplateSpecification": {
+                        "LaunchTemplateId": launch_template_id,
+                        "Version": "$Latest",
+                    },
+                    "Overrides": [{"InstanceType": name} for name in spec.instance_types],
+                },
+                "InstancesDistribution": {
+                    "OnDemandBaseCapacity": spec.on_demand_base,
+                    "OnDemandPercentageAboveBaseCapacity": 0,
+                    "SpotAllocationStrategy": SPOT_ALLOCATION_STRATEGY,
+                },
+            },
+            Tags=[
+                {"Key": key, "Value": value, "PropagateAtLaunch": True}
+                for key, value in sorted(group_tags.items())
+            ],
+        )
+
+    def _delete_group(self, name: str) -> None:
+        self.autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
 
 def target_tracking_configuration(policy: ScalingPolicy) -> dict[str, Any]:
     """The API's TargetTrackingConfiguration of a policy."""
@@ -351,6 +425,23 @@ class _AwsGroupInstance(_AwsShape):
     lifecycle_state: str = Field(alias="LifecycleState")
 
 
+class _AwsOverride(_AwsShape):
+    instance_type: str = Field(alias="InstanceType")
+
+
+class _AwsMixedTemplate(_AwsShape):
+    overrides: list[_AwsOverride] = Field(default_factory=list, alias="Overrides")
+
+
+class _AwsDistribution(_AwsShape):
+    on_demand_base: int = Field(default=0, alias="OnDemandBaseCapacity")
+
+
+class _AwsMixedPolicy(_AwsShape):
+    launch_template: _AwsMixedTemplate = Field(alias="LaunchTemplate")
+    distribution: _AwsDistribution = Field(default_factory=_AwsDistribution, alias="InstancesDistribution")
+
+
 class _AwsGroup(_AwsShape):
     name: str = Field(alias="AutoScalingGroupName")
     min_size: int = Field(alias="MinSize")
@@ -359,6 +450,8 @@ class _AwsGroup(_AwsShape):
     default_cooldown: int = Field(alias="DefaultCooldown")
     instances: list[_AwsGroupInstance] = Field(default_factory=list, alias="Instances")
     tags: list[_AwsTag] = Field(default_factory=list, alias="Tags")
+    mixed: _AwsMixedPolicy | None = Field(default=None, alias="MixedInstancesPolicy")
+    capacity_rebalance: bool = Field(default=False, alias="CapacityRebalance")
 
     @property
     def tag_map(self) -> dict[str, str]:
@@ -379,6 +472,12 @@ class _AwsGroup(_AwsShape):
             instance_ids=[instance.instance_id for instance in self.instances],
             policies=[policy for _, policy in modelled if policy is not None],
             other_policies=sorted(name for name, policy in modelled if policy is None),
+            on_demand_base_capacity=self.mixed.distribution.on_demand_base if self.mixed else None,
+            spot_instance_types=[o.instance_type for o in self.mixed.launch_template.overrides]
+            if self.mixed
+            else [],
+            capacity_rebalance=self.capacity_rebalance,
+            in_service=self.in_service,
         )
 
 

@@ -487,6 +487,27 @@ class Ec2Fleet:
         await self._wait_for(instance_id, {"terminated"})
         return self._result(StepAction.TERMINATE_INSTANCE, instance_id, False, f"terminated {instance_id}")
 
+    async def ensure_launch_template(
+        self, name: str, source_instance_id: str, instance_type: str
+    ) -> tuple[str, dict[str, str]]:
+        """A launch template named `name` that starts instances like the source replica (image, security
+        groups, key, profile, user data, root volume) as `instance_type`, made once; with the tags its
+        instances must carry (the source's copyable tags). Returns (template id, tags)."""
+        source = await self._managed_instance(source_instance_id)
+        instance_tags = tags.copyable_tags(source.tags)
+        existing = await self._call(self._launch_template_id, name)
+        if existing is not None:
+            return existing, instance_tags
+        data = await self._call(self._template_data, source_instance_id, instance_type)
+        return await self._call(self._create_template, name, data), instance_tags
+
+    async def delete_launch_template(self, name: str) -> bool:
+        """Delete the template; False when there was none."""
+        if await self._call(self._launch_template_id, name) is None:
+            return False
+        await self._call(self._delete_template, name)
+        return True
+
     # ------------------------------------------------------------------------------ action helpers
 
     async def _ensure_running(self, instance_id: str) -> tuple[bool, Instance]:
@@ -688,6 +709,40 @@ class Ec2Fleet:
 
     def _start(self, instance_id: str) -> None:
         self.ec2.start_instances(InstanceIds=[instance_id])
+
+    def _launch_template_id(self, name: str) -> str | None:
+        try:
+            found = self.ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"]
+        except ClientError as error:
+            if "NotFound" in error.response.get("Error", {}).get("Code", ""):
+                return None
+            raise
+        return found[0]["LaunchTemplateId"] if found else None
+
+    def _template_data(self, source_instance_id: str, instance_type: str) -> dict[str, object]:
+        """What RunInstances would be asked for a replica like the source, as launch template data."""
+        source = self._describe_raw(source_instance_id)
+        request = cast("RunInstancesRequestTypeDef", {"ImageId": source["ImageId"]})
+        self._copy_placement(source, request)
+        self._copy_boot_setup(source, request)
+        data: dict[str, object] = {"ImageId": source["ImageId"], "InstanceType": instance_type}
+        for key in ("SecurityGroupIds", "KeyName", "IamInstanceProfile", "BlockDeviceMappings"):
+            if key in request:
+                data[key] = request[key]
+        if "UserData" in request:
+            data["UserData"] = base64.b64encode(request["UserData"].encode()).decode()
+        return data
+
+    def _create_template(self, name: str, data: dict[str, object]) -> str:
+        created = self.ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData=data,  # type: ignore[arg-type]
+            ClientToken=client_token(f"launch-template/{name}"),
+        )
+        return created["LaunchTemplate"]["LaunchTemplateId"]
+
+    def _delete_template(self, name: str) -> None:
+        self.ec2.delete_launch_template(LaunchTemplateName=name)
 
     def _terminate(self, instance_ids: list[str]) -> None:
         self.ec2.terminate_instances(InstanceIds=instance_ids)

@@ -100,6 +100,8 @@ class StepAction(StrEnum):
     UPDATE_SCALING_GROUP = "update_scaling_group"
     PUT_SCALING_POLICY = "put_scaling_policy"
     DELETE_SCALING_POLICY = "delete_scaling_policy"
+    CREATE_SPOT_GROUP = "create_spot_group"
+    DELETE_SPOT_GROUP = "delete_spot_group"
     SCALE_DEPLOYMENT = "scale_deployment"
     SET_VLLM_ARGS = "set_vllm_args"
     DRAIN_PODS = "drain_pods"

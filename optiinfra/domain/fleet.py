@@ -235,9 +235,42 @@ class ScalingGroupState(BaseModel):
         default_factory=list,
         description="Names of policies OptiInfra does not model (simple, step, predictive, metric math)",
     )
+    on_demand_base_capacity: int | None = Field(
+        default=None, ge=0, description="With a mixed-instances policy: the instances always on-demand"
+    )
+    spot_instance_types: list[str] = Field(
+        default_factory=list, description="With a mixed-instances policy: the types it may launch"
+    )
+    capacity_rebalance: bool = False
+    in_service: int = Field(default=0, ge=0, description="Instances in service")
+
+    @property
+    def mixed(self) -> bool:
+        """It keeps an on-demand base and fills the rest with spot across its types."""
+        return self.on_demand_base_capacity is not None
 
     def policy(self, name: str) -> ScalingPolicy | None:
         return next((p for p in self.policies if p.name == name), None)
+
+
+class SpotGroupSpec(BaseModel):
+    """An Auto Scaling group that holds a workload's replicas: `on_demand_base` of them always on-demand,
+    the rest spot, launched across several capacity-equivalent instance types and subnets at the lowest
+    price among the deepest pools (price-capacity-optimized), and replaced when reclaimed (capacity
+    rebalancing launches the replacement on the rebalance recommendation, before the interruption)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+    source_instance_id: str = Field(description="The replica whose launch setup the group copies")
+    instance_types: list[str] = Field(min_length=1, description="The first is the launch template's type")
+    subnet_ids: list[str] = Field(min_length=1)
+    desired_capacity: int = Field(ge=1)
+    on_demand_base: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _base_within_capacity(self) -> "SpotGroupSpec":
+        if self.on_demand_base > self.desired_capacity:
+            raise ValueError("the on-demand base cannot exceed the group's capacity")
+        return self
 
 
 WorkloadSnapshot.model_rebuild()

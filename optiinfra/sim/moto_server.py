@@ -13,6 +13,7 @@ from types import TracebackType
 from moto.server import ThreadedMotoServer
 
 from optiinfra.sim.autoscaling_cooldown import install_default_cooldown_updates
+from optiinfra.sim.autoscaling_spot import install_mixed_instance_purchases
 from optiinfra.sim.reserved_market import install_reserved_market
 
 RESET_PATH = "/moto-api/reset"
@@ -48,6 +49,7 @@ def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> RunningMotoServ
     _quiet_request_log()
     install_reserved_market()
     install_default_cooldown_updates()
+    install_mixed_instance_purchases()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -46,6 +46,8 @@ def snapshot(
             lifecycle=lifecycle,
             state="running",
             image_id="ami-12345678",
+            subnet_id="subnet-0a",
+            availability_zone=f"{REGION}a",
         )
         for n in range(1, count + 1)
     ]

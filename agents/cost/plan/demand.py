@@ -30,6 +30,9 @@ production trace the morning dip of one week sits two hours later the next. Plan
 own windows leave 36 of week 2's 1,008 windows above forecast plus headroom, pooling two hours either side 8,
 for a forecast only 3% higher on average."""
 
+PLAN_ON_DEMAND_FLOOR_FRACTION = 0.25
+"""The plans' on-demand floor: a quarter of the replicas, rounded up."""
+
 
 class WorkloadDemand(BaseModel):
     """One workload's demand and the rules a plan for it must keep; the same object feeds the agent's
@@ -45,7 +48,10 @@ class WorkloadDemand(BaseModel):
     headroom: float = Field(default=RightSizingParams().headroom, ge=0.0)
     max_interruption_bucket: int = Field(default=SpotMigrationParams().max_interruption_bucket, ge=0, le=4)
     on_demand_floor_fraction: float = Field(
-        default=SpotMigrationParams().on_demand_floor_fraction, ge=0.0, le=1.0
+        default=PLAN_ON_DEMAND_FLOOR_FRACTION,
+        ge=0.0,
+        le=1.0,
+        description="Share of the replicas a plan keeps on-demand (the live spot strategy sizes its own)",
     )
     reservations_allowed: bool = Field(
         default=False, description="Enough steady history to commit to a term (see `reservations_allowed`)"

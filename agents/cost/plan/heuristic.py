@@ -20,7 +20,15 @@ from agents.cost.commitments import CommitmentPolicy, ReservedOffer, cheapest_al
 from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
 from agents.cost.plan.model import TypeAllocation, WorkloadPlan
 from agents.cost.sizing import TypeCapacity, replicas_needed
-from agents.cost.spot import on_demand_floor, spot_eligible_type
+from agents.cost.spot import spot_eligible_type
+from optiinfra.domain.fleet import Workload
+
+
+def on_demand_floor(replicas: int, workload: Workload, fraction: float) -> int:
+    """Replicas of `replicas` a plan keeps on-demand: the workload's own minimum, and at least `fraction`
+    of them rounded up."""
+    return max(workload.min_on_demand_instances, math.ceil(replicas * fraction))
+
 
 _EPSILON = 1e-9
 """Slack on replica counts computed from float capacities, as `replicas_needed` allows."""

@@ -1,83 +1,144 @@
-import math
+"""Spot migration into a mixed-instances Auto Scaling group: the on-demand base is sized so that losing the
+largest spot pool (one zone's spot replicas) leaves the workload's peak served, the group replaces
+reclaimed instances, and it is in service before any old replica stops."""
 
 import pytest
 
-from agents.cost.spot import analyze_spot_migration
+from agents.cost.spot import SpotMigrationParams, analyze_spot_migration, group_types, spot_eligible_type
 from agents.cost.strategies import analyze_cost
 from optiinfra.catalog.loader import PriceCatalog
-from optiinfra.domain.enums import PurchaseOption, RecommendationType, StepAction, StepPhase
+from optiinfra.domain.enums import PurchaseOption, RecommendationType, RiskLevel, StepAction, StepPhase
+from optiinfra.domain.fleet import ScalingGroupState, SpotGroupSpec, WorkloadSnapshot
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.snapshots import REGION, snapshot
 
+CATALOG = PriceCatalog.load_default()
 
-def test_stateless_workload_moves_all_but_the_on_demand_floor() -> None:
-    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=4, gpu=70, gpu_memory=70))
-    assert isinstance(found, Proposal)
-    assert found.type is RecommendationType.SPOT_MIGRATION
-    moved = [s for s in found.steps if s.action is StepAction.LAUNCH_REPLACEMENT]
-    assert len(moved) == 4 - math.ceil(4 * 0.25)
-    g5 = PriceCatalog.load_default().get("g5.xlarge", REGION)
-    assert g5.spot_hourly_usd is not None
+
+def _two_zones(found: WorkloadSnapshot) -> WorkloadSnapshot:
+    """The same replicas, alternating between two zones (and their subnets)."""
+    spread = [
+        i.model_copy(
+            update={"availability_zone": f"{REGION}{'ab'[n % 2]}", "subnet_id": f"subnet-0{'ab'[n % 2]}"}
+        )
+        for n, i in enumerate(found.instances)
+    ]
+    return found.model_copy(update={"instances": spread})
+
+
+def _min_on_demand(found: WorkloadSnapshot, replicas: int) -> WorkloadSnapshot:
+    workload = found.workload.model_copy(update={"min_on_demand_instances": replicas})
+    return found.model_copy(update={"workload": workload})
+
+
+def test_in_one_zone_the_on_demand_base_alone_carries_the_peak() -> None:
+    # Four A10G replicas peaking at 40% GPU: 1.6 replicas' worth busy, so the peak needs 2.
+    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70))
+    assert isinstance(found, Proposal) and found.type is RecommendationType.SPOT_MIGRATION
+    assert found.evidence["peak_replicas"] == 2.0 and found.evidence["zones"] == 1.0
+    assert found.evidence["on_demand_floor"] == 2.0 and found.evidence["spot_replicas"] == 2.0
+    # Every spot replica sits in the one zone's pool: losing it leaves the two on-demand replicas.
+    assert found.evidence["largest_spot_pool"] == 2.0
+    types = [CATALOG.get(name, REGION) for name in str(found.evidence["instance_types"]).split(",")]
+    assert types[0].name == "g5.xlarge"
+    dearest_spot = max(t.spot_hourly_usd or 0.0 for t in types)
+    g5 = CATALOG.get("g5.xlarge", REGION)
+    assert found.projected_monthly_cost_usd == pytest.approx(
+        2 * g5.on_demand_hourly_usd * 730 + 2 * dearest_spot * 730, abs=0.01
+    )
     assert found.estimated_monthly_savings_usd == pytest.approx(
-        3 * (g5.on_demand_hourly_usd - g5.spot_hourly_usd) * 730, abs=0.01
+        found.current_monthly_cost_usd - found.projected_monthly_cost_usd, abs=0.02
     )
 
 
-def test_replacement_runs_before_the_old_instance_stops_and_terminate_waits_for_verification() -> None:
-    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=2, gpu=70, gpu_memory=70))
+def test_two_zones_halve_the_largest_pool_and_lower_the_base() -> None:
+    found = analyze_spot_migration(
+        _min_on_demand(_two_zones(snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70)), 1)
+    )
+    assert isinstance(found, Proposal)
+    # One on-demand, three spot: a zone holds at most two of them, and losing it leaves 2 serving.
+    assert (found.evidence["on_demand_floor"], found.evidence["spot_replicas"]) == (1.0, 3.0)
+    assert found.evidence["largest_spot_pool"] == 2.0
+    spec = SpotGroupSpec.model_validate_json(found.steps[0].params["group"])
+    assert spec.subnet_ids == ["subnet-0a", "subnet-0b"] and spec.on_demand_base == 1
+    assert spec.desired_capacity == 4
+
+
+def test_a_busy_workload_keeps_every_replica_on_demand_in_one_zone() -> None:
+    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=4, gpu=85, gpu_memory=70))
+    assert isinstance(found, str) and "the peak needs 4 of 4 replicas" in found
+
+
+def test_the_group_is_in_service_before_an_old_replica_stops_and_terminations_wait_for_verification() -> None:
+    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70))
     assert isinstance(found, Proposal)
     apply = [s for s in found.steps if s.phase is StepPhase.APPLY]
+    assert [s.action for s in apply] == [StepAction.CREATE_SPOT_GROUP] + [StepAction.STOP_INSTANCE] * 4
+    create = apply[0]
+    assert create.compensation is not None and create.compensation.action is StepAction.DELETE_SPOT_GROUP
+    assert create.compensation.target == create.target == "optiinfra-acme-chat-spot"
+    assert all(s.compensation is not None for s in apply)
     finalize = [s for s in found.steps if s.phase is StepPhase.FINALIZE]
-    assert [s.action for s in apply] == [StepAction.LAUNCH_REPLACEMENT, StepAction.STOP_INSTANCE]
-    assert apply[0].params["lifecycle"] == PurchaseOption.SPOT.value
-    assert apply[0].compensation is not None
-    assert apply[0].compensation.action is StepAction.TERMINATE_LAUNCHED
-    assert [s.action for s in finalize] == [StepAction.TERMINATE_INSTANCE]
+    assert [s.action for s in finalize] == [StepAction.TERMINATE_INSTANCE] * 4
+    assert found.risk_level is RiskLevel.MEDIUM
 
 
-@pytest.mark.parametrize(
-    ("stateless", "critical", "reason"),
-    [(False, False, "keeps state"), (True, True, "critical")],
-)
-def test_stateful_or_critical_workloads_stay_on_demand(stateless: bool, critical: bool, reason: str) -> None:
+def test_the_group_draws_on_types_with_the_same_gpus() -> None:
+    current = CATALOG.get("g5.xlarge", REGION)
+    types = group_types(current, CATALOG.types_in(REGION), SpotMigrationParams())
+    assert types[0] is current and 1 < len(types) <= 3
+    for other in types[1:]:
+        assert (other.gpu_model, other.gpu_count) == (current.gpu_model, current.gpu_count)
+        assert other.memory_gib >= current.memory_gib and spot_eligible_type(other, 3)
+
+
+def test_the_workloads_own_minimum_raises_the_base() -> None:
     found = analyze_spot_migration(
-        snapshot(
-            instance_type="g5.xlarge", count=4, gpu=70, gpu_memory=70, stateless=stateless, critical=critical
-        )
+        _min_on_demand(snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70), 3)
     )
-    assert isinstance(found, str) and reason in found
+    assert isinstance(found, Proposal) and found.evidence["on_demand_floor"] == 3.0
 
 
-def test_single_replica_keeps_its_on_demand_floor() -> None:
-    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=1, gpu=70, gpu_memory=70))
-    assert isinstance(found, str) and "floor" in found
-
-
-def test_a_second_pass_after_a_migration_keeps_the_on_demand_floor() -> None:
-    """Approve "move 3 of 4 to spot", run the agent again: the one on-demand replica left is the floor, and
-    nothing more moves (the spot replicas do not count towards it)."""
-    migrated = snapshot(instance_type="g5.xlarge", count=4, gpu=70, gpu_memory=70)
-    first, *rest = migrated.instances
-    migrated = migrated.model_copy(
-        update={
-            "instances": [first, *(i.model_copy(update={"lifecycle": PurchaseOption.SPOT}) for i in rest)]
-        }
+def test_a_second_pass_finds_the_replicas_in_their_group() -> None:
+    """Approve the migration, run the agent again: the workload runs in a mixed group whose on-demand base
+    is the floor; nothing moves again, so two approvals cannot wear the floor away."""
+    first = snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70)
+    group = ScalingGroupState(
+        name="optiinfra-acme-chat-spot",
+        min_size=4,
+        max_size=4,
+        desired_capacity=4,
+        default_cooldown=300,
+        on_demand_base_capacity=2,
+        spot_instance_types=["g5.xlarge", "g5.2xlarge"],
+        in_service=4,
     )
-    found = analyze_spot_migration(migrated)
-    assert isinstance(found, str) and "nothing to move above the on-demand floor of 1" in found
-    # With two on-demand replicas left, one may still move and one stays.
-    second = migrated.instances[1].model_copy(update={"lifecycle": PurchaseOption.ON_DEMAND})
-    two_left = migrated.model_copy(update={"instances": [first, second, *migrated.instances[2:]]})
-    moved = analyze_spot_migration(two_left)
-    assert isinstance(moved, Proposal)
-    assert len([s for s in moved.steps if s.action is StepAction.LAUNCH_REPLACEMENT]) == 1
+    found = analyze_spot_migration(first.model_copy(update={"scaling_group": group}))
+    assert isinstance(found, str) and "2 of 4 on-demand" in found
 
 
-def test_already_spot_fleet_has_nothing_to_move() -> None:
+def test_stateful_workloads_stay_on_demand_and_critical_ones_use_spot_only_above_the_base() -> None:
+    stateful = analyze_spot_migration(
+        snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70, stateless=False)
+    )
+    assert isinstance(stateful, str) and "keeps state" in stateful
+    critical = analyze_spot_migration(
+        snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70, critical=True)
+    )
+    assert isinstance(critical, Proposal) and "critical: spot only above the base" in critical.reasoning
+
+
+def test_a_single_replica_stays_on_demand() -> None:
+    found = analyze_spot_migration(snapshot(instance_type="g5.xlarge", count=1, gpu=40, gpu_memory=70))
+    assert isinstance(found, str) and "all stay on-demand" in found
+
+
+def test_an_all_spot_fleet_is_not_a_saving_to_move() -> None:
+    """Its group would put two replicas back on-demand: dearer, so the Cost agent calls it no saving."""
     found = analyze_spot_migration(
-        snapshot(instance_type="g5.xlarge", count=4, gpu=70, gpu_memory=70, lifecycle=PurchaseOption.SPOT)
+        snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70, lifecycle=PurchaseOption.SPOT)
     )
-    assert isinstance(found, str)
+    assert isinstance(found, str) and "saving $-" in found
 
 
 def test_cost_agent_ranks_proposals_by_savings_and_keeps_notes() -> None:
