@@ -186,7 +186,7 @@ def _proposal(
     return Proposal(
         agent=AgentKind.COST,
         type=RecommendationType.RIGHT_SIZING,
-        title=f"Resize {len(replicas)} replica(s) of {snapshot.workload.workload_id} "
+        title=f"Replace {len(replicas)} replica(s) of {snapshot.workload.workload_id} "
         f"from {current.name} to {target.name}",
         reasoning=reasoning,
         estimated_monthly_savings_usd=round(saving, 2),

@@ -138,12 +138,11 @@ def peak_replicas(snapshot: WorkloadSnapshot, running: list[Instance], current: 
             )
     busy = peak_busy_gpus(snapshot, running)
     if busy is not None:
-        per_replica = max(1, current.gpu_count)
         return PeakReplicas(
-            replicas=max(1, math.ceil(busy / per_replica - 1e-9)),
+            replicas=max(1, math.ceil(busy - 1e-9)),
             source=(
-                f"at the p95 hour the replicas were {busy:.2f} GPUs' worth busy by GPU utilization, which "
-                "overstates a vLLM server's load"
+                f"at the p95 hour the replicas were {busy:.2f} replicas' worth busy by GPU utilization, "
+                "which overstates a vLLM server's load"
             ),
         )
     return PeakReplicas(replicas=len(running), source="no load history: every replica counts")

@@ -3,8 +3,9 @@ that holds with the real catalog prices and Spot Advisor buckets.
 
 - `chat-8b` serves an 8B model on one A10G each, but on 32-vCPU/128-GiB hosts it barely touches: a
   low-risk right-sizing to a smaller host of the same GPU (auto-executed in semi-autonomous mode).
-- `code-assist` is well sized, stateless and not critical, on g5.xlarge (interrupted 5-10% of the time):
-  a spot-migration candidate that waits for approval.
+- `code-assist` is stateless and not critical, on g5.xlarge (interrupted 5-10% of the time), its four
+  replicas across two zones with one to spare at its peak: a spot-group candidate (an on-demand base that
+  carries the peak if one zone's spot capacity is reclaimed) that waits for approval.
 - `rag-embed` is well sized, stateful and critical: nothing to do.
 - `batch-summarize` is an interruptible nightly batch on 4x L4 boxes: another spot candidate.
 - `support-bot` is critical (no spot) and already on the cheapest type that holds its model (nothing to
@@ -132,7 +133,7 @@ DEMO_FLEET = DemoFleet(
             instance_count=4,
             gpu_memory_mib_per_gpu=A10G_MEMORY_MIB,
             profiles=_profiles(
-                gpu=P(mean=66, daily_amplitude=8, noise=2.5),
+                gpu=P(mean=48, daily_amplitude=8, noise=2.5),
                 gpu_memory=P(mean=78, daily_amplitude=3, noise=1),
                 cpu=P(mean=35, daily_amplitude=8, noise=3),
                 memory=P(mean=45, daily_amplitude=3, noise=1.5),

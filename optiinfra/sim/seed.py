@@ -67,6 +67,9 @@ class SeededFleet(BaseModel):
     image_id: str
     vpc_id: str
     subnet_id: str
+    """The first zone's subnet: where Auto Scaling groups and the first replica of each workload run."""
+    subnet_ids: list[str]
+    """One subnet per zone; standalone replicas alternate between them."""
     security_group_id: str
     instance_ids: dict[str, list[str]]
     """Workload id -> its instance ids, in launch order."""
@@ -97,7 +100,8 @@ def seed_fleet(
 ) -> SeededFleet:
     """Blocking: meant for a fresh (or freshly reset) moto server."""
     image_id = _demo_image(ec2_client)
-    vpc_id, subnet_id, group_id = _demo_network(ec2_client, fleet.region)
+    vpc_id, subnet_ids, group_id = _demo_network(ec2_client, fleet.region)
+    subnet_id = subnet_ids[0]
     instance_ids: dict[str, list[str]] = {}
     scaling_groups: dict[str, str] = {}
     for demo in fleet.deployments:
@@ -108,7 +112,7 @@ def seed_fleet(
             )
         else:
             instance_ids[workload_id] = _launch_workload(
-                ec2_client, demo, fleet, image_id, subnet_id, group_id
+                ec2_client, demo, fleet, image_id, subnet_ids, group_id
             )
     end = floor_to_period(now, period_seconds)
     count = days * 86400 // period_seconds
@@ -121,6 +125,7 @@ def seed_fleet(
         image_id=image_id,
         vpc_id=vpc_id,
         subnet_id=subnet_id,
+        subnet_ids=subnet_ids,
         security_group_id=group_id,
         instance_ids=instance_ids,
         scaling_groups=scaling_groups,
@@ -174,24 +179,32 @@ def _demo_image(ec2: EC2Client) -> str:
     return registered["ImageId"]
 
 
-def _demo_network(ec2: EC2Client, region: str) -> tuple[str, str, str]:
+DEMO_ZONES = ("a", "b")
+"""The demo network's Availability Zones (suffixes of the region), one subnet in each."""
+
+
+def _demo_network(ec2: EC2Client, region: str) -> tuple[str, list[str], str]:
     vpc_id = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.42.1.0/24", AvailabilityZone=f"{region}a")[
-        "Subnet"
-    ]["SubnetId"]
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.42.{n}.0/24", AvailabilityZone=f"{region}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, zone in enumerate(DEMO_ZONES, start=1)
+    ]
     group_id = ec2.create_security_group(
         GroupName=f"{DEMO_NETWORK_NAME}-vllm", Description="vLLM replicas", VpcId=vpc_id
     )["GroupId"]
     ec2.create_tags(
-        Resources=[vpc_id, subnet_id, group_id], Tags=tags.to_aws_tags({tags.NAME: DEMO_NETWORK_NAME})
+        Resources=[vpc_id, *subnet_ids, group_id], Tags=tags.to_aws_tags({tags.NAME: DEMO_NETWORK_NAME})
     )
-    return vpc_id, subnet_id, group_id
+    return vpc_id, subnet_ids, group_id
 
 
 def _launch_workload(
-    ec2: EC2Client, demo: DemoWorkload, fleet: DemoFleet, image_id: str, subnet_id: str, group_id: str
+    ec2: EC2Client, demo: DemoWorkload, fleet: DemoFleet, image_id: str, subnet_ids: list[str], group_id: str
 ) -> list[str]:
-    """One request per instance, so each replica gets its own Name tag at launch."""
+    """One request per instance, so each replica gets its own Name tag at launch; replicas alternate
+    between the zones' subnets, as a fleet spread for availability is."""
     workload = demo.workload
     ids: list[str] = []
     for index in range(1, demo.instance_count + 1):
@@ -201,7 +214,7 @@ def _launch_workload(
             "InstanceType": cast("InstanceTypeType", demo.instance_type),
             "MinCount": 1,
             "MaxCount": 1,
-            "SubnetId": subnet_id,
+            "SubnetId": subnet_ids[(index - 1) % len(subnet_ids)],
             "SecurityGroupIds": [group_id],
             "BlockDeviceMappings": [
                 {

@@ -76,7 +76,7 @@ async def test_approval_through_the_api_reaches_the_workflow_as_a_signal(
     await eventually_listed(temporal_dev_server, 'OptiStatus="pending_approval"', workflow_id)
     await eventually_listed(
         temporal_dev_server,
-        'OptiCustomer="demo" AND OptiWorkload="code-assist" AND OptiSavingsUsd > 1000',
+        'OptiCustomer="demo" AND OptiWorkload="code-assist" AND OptiSavingsUsd > 100',
         workflow_id,
     )
     waiting = (await api.get("/v1/recommendations", params={"status": "pending_approval"})).json()["items"]
@@ -101,9 +101,15 @@ async def test_approval_through_the_api_reaches_the_workflow_as_a_signal(
     ]
     assert signals == ["approve"]
     after = fleet_state(harness.fleet)
-    spot = [iid for iid, (_, state, lifecycle) in after.items() if lifecycle == "spot" and state == "running"]
-    assert len(spot) == 3
-    assert sorted(after[i][1] for i in originals) == ["running", "terminated", "terminated", "terminated"]
+    running = [
+        i
+        for i in await harness.fleet.describe_workload_instances("demo", "code-assist")
+        if i.state == "running"
+    ]
+    # The replicas now run in the workload's spot group: two on-demand as its base, two on spot.
+    assert sorted(i.lifecycle.value for i in running) == ["on_demand", "on_demand", "spot", "spot"]
+    assert not {i.instance_id for i in running} & set(originals)
+    assert {after[i][1] for i in originals} == {"terminated"}
 
     detail = (await api.get(f"/v1/recommendations/{item['id']}")).json()
     assert detail["status"] == "executed"

@@ -1,5 +1,5 @@
 """Killing the worker in the middle of a spot migration: a new worker finishes the run, and no side
-effect happens twice (no second replacement launched, no step recorded twice)."""
+effect happens twice (no second spot group or launch template made, no step recorded twice)."""
 
 import asyncio
 import os
@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from optiinfra.cloud import tags
 from optiinfra.control.optimizations import start_optimization
 from optiinfra.domain.enums import AgentKind, DecisionKind
 from optiinfra.domain.recommendation import Approval
@@ -82,9 +81,12 @@ async def workers(
     processes.stop_all()
 
 
-def launched_replacements(cloud: SeededCloud) -> list[Any]:
-    found = cloud.fleet.ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": [tags.STEP_KEY]}])
-    return [i for r in found["Reservations"] for i in r["Instances"]]
+SPOT_GROUP = "optiinfra-demo-code-assist-spot"
+
+
+def spot_groups(cloud: SeededCloud) -> list[Any]:
+    groups = cloud.groups.autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    return [g for g in groups if g["AutoScalingGroupName"].startswith("optiinfra-demo-code-assist")]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -111,11 +113,11 @@ async def test_a_new_worker_completes_the_run_without_repeating_side_effects(
         AgentOptimizationWorkflow.approve, Approval(decision=DecisionKind.APPROVE, approver="ana")
     )
 
-    # Kill the worker the moment the first replacement exists: the launch activity is then mid-flight
-    # or its completion not yet recorded, the case idempotency keys exist for.
+    # Kill the worker the moment the spot group exists: the creating activity is then mid-flight or its
+    # completion not yet recorded, the case the group's name and the template's client token exist for.
     deadline = time.monotonic() + 60
-    while not launched_replacements(seeded_cloud):
-        assert time.monotonic() < deadline, "no replacement was launched"
+    while not spot_groups(seeded_cloud):
+        assert time.monotonic() < deadline, "no spot group was made"
         await asyncio.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -125,18 +127,24 @@ async def test_a_new_worker_completes_the_run_without_repeating_side_effects(
     status = await asyncio.wait_for(handle.result(), timeout=120)
 
     assert status.phase is WorkflowPhase.EXECUTED
-    replacements = launched_replacements(seeded_cloud)
-    keys = [next(t["Value"] for t in i["Tags"] if t["Key"] == tags.STEP_KEY) for i in replacements]
-    assert len(replacements) == 3
-    assert sorted(keys) == sorted({f"{workflow_id}/launch-spot-{n}" for n in (1, 2, 3)})
-    assert {i["State"]["Name"] for i in replacements} == {"running"}
+    (group,) = spot_groups(seeded_cloud)
+    assert group["AutoScalingGroupName"] == SPOT_GROUP and len(group["Instances"]) == 4
+    templates = seeded_cloud.fleet.ec2.describe_launch_templates()["LaunchTemplates"]
+    assert [t["LaunchTemplateName"] for t in templates].count(SPOT_GROUP) == 1
     originals = seeded_cloud.seeded.instance_ids["code-assist"]
     after = fleet_state(seeded_cloud.fleet)
-    assert sorted(after[i][1] for i in originals) == ["running", "terminated", "terminated", "terminated"]
+    assert {after[i][1] for i in originals} == {"terminated"}
+    members = [after[i["InstanceId"]] for i in group["Instances"]]
+    assert sorted(lifecycle for _, state, lifecycle in members if state == "running") == [
+        "on-demand",
+        "on-demand",
+        "spot",
+        "spot",
+    ]
     assert status.recommendation is not None
     async with sessions() as session:
         results = await repository.list_step_results(
             session=session, recommendation_id=status.recommendation.recommendation_id
         )
     recorded = [(r.step_id, r.status) for r in results]
-    assert len(recorded) == len(set(recorded)) == 9
+    assert len(recorded) == len(set(recorded)) == 9  # the group, four stops, four terminations

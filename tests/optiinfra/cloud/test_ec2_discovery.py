@@ -12,13 +12,15 @@ async def test_a_workload_is_found_by_its_customer_and_workload_tags(cloud: Seed
     instances = await cloud.fleet.describe_workload_instances("demo", "chat-8b")
 
     assert sorted(i.instance_id for i in instances) == sorted(cloud.seeded.instance_ids["chat-8b"])
+    assert {i.availability_zone for i in instances} == {"us-east-1a", "us-east-1b"}  # spread over two zones
     for instance in instances:
         assert instance.instance_type == "g5.8xlarge"
         assert instance.lifecycle is PurchaseOption.ON_DEMAND
         assert instance.state == "running"
         assert instance.image_id == cloud.seeded.image_id
-        assert instance.subnet_id == cloud.seeded.subnet_id
-        assert instance.availability_zone == "us-east-1a"
+        assert instance.subnet_id in cloud.seeded.subnet_ids
+        zone = "a" if instance.subnet_id == cloud.seeded.subnet_ids[0] else "b"
+        assert instance.availability_zone == f"us-east-1{zone}"
         assert instance.launch_time is not None
         assert instance.launch_time.utcoffset() is not None and not instance.launch_time.utcoffset()
         assert instance.tags["optiinfra:workload"] == "chat-8b"

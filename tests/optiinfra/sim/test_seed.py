@@ -79,10 +79,10 @@ def test_chat_8b_uses_its_gpu_but_barely_its_host() -> None:
         assert statistics.mean(series.values) <= 12
 
 
-def test_code_assist_is_well_sized() -> None:
+def test_code_assist_has_a_replica_to_spare_at_its_peak() -> None:
     for series in _generated("code-assist", UtilizationMetric.GPU_UTILIZATION):
-        assert 55 <= statistics.mean(series.values) <= 75
-        assert p95(series.values) <= 85
+        assert 40 <= statistics.mean(series.values) <= 55
+        assert p95(series.values) <= 65
 
 
 def test_series_follow_a_daily_cycle() -> None:
@@ -121,7 +121,7 @@ def test_seeding_launches_tagged_instances_per_workload(seeded_cloud: SeededClou
             assert found[tags.NAME].startswith(demo.workload.workload_id)
             assert raw["InstanceType"] == demo.instance_type
             assert raw["ImageId"] == seeded.image_id
-            assert raw["SubnetId"] == seeded.subnet_id
+            assert raw["SubnetId"] in seeded.subnet_ids
     root = ec2.describe_volumes(
         Filters=[{"Name": "attachment.instance-id", "Values": [seeded.all_instance_ids[0]]}]
     )["Volumes"]

@@ -74,10 +74,10 @@ def test_chat_8b_keeps_its_gpu_busy_on_a_host_it_barely_touches(
     assert all(record.slo_met for record in chat)
 
 
-def test_code_assist_is_well_used(two_days: dict[str, list[WindowRecord]]) -> None:
+def test_code_assist_has_a_replica_to_spare_at_its_peak(two_days: dict[str, list[WindowRecord]]) -> None:
     gpu = _gpu(two_days["code-assist"])
-    assert 60 <= statistics.fmean(gpu) <= 75
-    assert 60 <= gpu_utilization_p95(two_days["code-assist"]) <= 75
+    assert 40 <= statistics.fmean(gpu) <= 55
+    assert 45 <= gpu_utilization_p95(two_days["code-assist"]) <= 62
 
 
 def test_rag_embed_is_busy(two_days: dict[str, list[WindowRecord]]) -> None:
