@@ -136,7 +136,9 @@ class CloudActivities:
             windows=readings.windows,
             request_rate=readings.request_rate,
             replica_loads=readings.replica_loads,
-            prefix_cache=await self._prefix_profile(context),
+            prefix_cache=await self._prefix_profile(
+                context, deployment.replicas if deployment is not None else len(instances)
+            ),
             capacity_profiles=(
                 await self._capacity_profiles.for_workload(workload.customer_id, workload.workload_id)
                 if self._capacity_profiles is not None
@@ -163,12 +165,13 @@ class CloudActivities:
             ),
         )
 
-    async def _prefix_profile(self, context: WorkloadContext) -> PrefixCacheProfile | None:
-        """The prefix trace replayed through kvtier: seconds of work, done only for the Resource agent."""
+    async def _prefix_profile(self, context: WorkloadContext, replicas: int) -> PrefixCacheProfile | None:
+        """The prefix trace replayed through kvtier, pooled and split over the `replicas` by each routing:
+        seconds of work, done only for the Resource agent."""
         if context.agent is not AgentKind.RESOURCE or self._prefix_traces is None:
             return None
         try:
-            return await self._prefix_traces.profile(context.workload)
+            return await self._prefix_traces.profile(context.workload, replicas)
         except TraceFormatError as error:
             raise ApplicationError(
                 f"the prefix trace of {context.workload.workload_id} is malformed: {error}",

@@ -73,6 +73,27 @@ _FINAL_STATUSES = {
 }
 
 
+class RequestRouting(StrEnum):
+    """How requests reach a workload's replicas, which decides what each replica's prefix cache sees."""
+
+    ROUND_ROBIN = "round_robin"
+    """No regard to prefixes (a Kubernetes Service, round-robin or random): every cache sees a slice."""
+    LEAST_REQUEST = "least_request"
+    """To the replica with the fewest requests in flight: balanced, with no prefix affinity either."""
+    PREFIX_AWARE = "prefix_aware"
+    """To the replica holding the longest cached prefix, within a load bound (a prefix-aware gateway)."""
+
+    @property
+    def prefix_affine(self) -> bool:
+        return self is RequestRouting.PREFIX_AWARE
+
+    @property
+    def replayed_as(self) -> "RequestRouting":
+        """The routing whose replay stands for this one: least-request spreads a conversation's requests
+        over the replicas as round-robin does, so their caches see the same slices."""
+        return RequestRouting.ROUND_ROBIN if self is RequestRouting.LEAST_REQUEST else self
+
+
 class PurchaseOption(StrEnum):
     ON_DEMAND = "on_demand"
     SPOT = "spot"

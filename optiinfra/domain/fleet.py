@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from optiinfra.domain.application import ApplicationProfile
 from optiinfra.domain.capacity_profiles import CapacityProfile
-from optiinfra.domain.enums import OperatingMode, PurchaseOption, RiskLevel, UtilizationMetric
+from optiinfra.domain.enums import OperatingMode, PurchaseOption, RequestRouting, RiskLevel, UtilizationMetric
 from optiinfra.domain.kube import DeploymentState
 from optiinfra.domain.performance import ReplicaLoad, RequestRateHistory, WorkloadWindow
 from optiinfra.domain.resource import PrefixCacheProfile
@@ -47,6 +47,10 @@ class Workload(BaseModel):
     )
     kube_deployment: str | None = Field(
         default=None, pattern=KUBE_NAME_PATTERN, description="The Kubernetes Deployment of its vLLM replicas"
+    )
+    request_routing: RequestRouting = Field(
+        default=RequestRouting.ROUND_ROBIN,
+        description="How requests reach the replicas; a plain Service spreads them without prefix affinity",
     )
 
     @model_validator(mode="after")

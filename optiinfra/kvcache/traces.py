@@ -31,15 +31,15 @@ class PrefixTraces:
             return None
         return self._directory / workload.customer_id / f"{workload.workload_id}.jsonl"
 
-    async def profile(self, workload: Workload) -> PrefixCacheProfile | None:
-        """The workload's profile, or None when it has no trace file. A malformed trace raises
-        `kvtier.TraceFormatError` naming the line."""
+    async def profile(self, workload: Workload, replicas: int = 1) -> PrefixCacheProfile | None:
+        """The workload's profile over `replicas` caches, or None when it has no trace file. A malformed
+        trace raises `kvtier.TraceFormatError` naming the line."""
         path = self.path_for(workload)
         if path is None or not path.is_file():
             return None
 
         def compute() -> PrefixCacheProfile:
             requests = load_mooncake(path)[-MAX_TRACE_REQUESTS:]
-            return profile_prefix_cache(requests, source=str(path))
+            return profile_prefix_cache(requests, source=str(path), replicas=max(1, replicas))
 
         return await asyncio.to_thread(compute)

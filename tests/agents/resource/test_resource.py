@@ -15,7 +15,7 @@ from agents.resource.strategies import analyze_resource
 from kvtier.trace import load_mooncake
 from kvtier.vllm.spec import parse_extra_config
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
-from optiinfra.domain.enums import AgentKind, RecommendationType, StepAction
+from optiinfra.domain.enums import AgentKind, RecommendationType, RequestRouting, StepAction
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.vllm_args import flag_value
@@ -28,7 +28,14 @@ TRACE = get_settings().data_dir / "mooncake" / "conversation_trace.jsonl"
 
 @pytest.fixture(scope="module")
 def profile() -> PrefixCacheProfile:
-    return profile_prefix_cache(load_mooncake(TRACE), source=str(TRACE))
+    """The trace replayed pooled and split over the four replicas of the snapshots below."""
+    return profile_prefix_cache(load_mooncake(TRACE), source=str(TRACE), replicas=4)
+
+
+def _routed(snapshot: WorkloadSnapshot, routing: RequestRouting) -> WorkloadSnapshot:
+    return snapshot.model_copy(
+        update={"workload": snapshot.workload.model_copy(update={"request_routing": routing})}
+    )
 
 
 def _pressured(
@@ -111,9 +118,14 @@ def test_under_pressure_the_agent_queues_at_a_memory_threshold_caps_context_and_
     assert first.monthly_cost_increase_usd > 0
 
 
-def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: PrefixCacheProfile) -> None:
-    snapshot = kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0).model_copy(
-        update={"prefix_cache": profile}
+def test_a_calm_workload_behind_a_prefix_aware_gateway_gets_a_kv_tiering_plan_from_its_own_trace(
+    profile: PrefixCacheProfile,
+) -> None:
+    snapshot = _routed(
+        kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0).model_copy(
+            update={"prefix_cache": profile}
+        ),
+        RequestRouting.PREFIX_AWARE,
     )
     result = analyze_resource(snapshot)
     assert [p.type for p in result.proposals] == [RecommendationType.KV_TIERING], result.notes
@@ -125,6 +137,10 @@ def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: Pref
     gpu_only, tiered = plan.evidence["hit_rate_gpu_only"], plan.evidence["hit_rate_with_host_tier"]
     assert isinstance(gpu_only, float) and isinstance(tiered, float)
     assert gpu_only + 0.03 <= tiered <= profile.unlimited_hit_rate
+    # A host hit saves its prefill less the copy back: worth a little less than a GPU hit.
+    effective = plan.evidence["effective_hit_rate_with_host_tier"]
+    assert isinstance(effective, float) and gpu_only < effective < tiered
+    assert float(plan.evidence["block_load_ms"]) < float(plan.evidence["block_prefill_ms"])
     assert plan.evidence["capacity_rps_after"] > plan.evidence["capacity_rps_before"]  # type: ignore[operator]
     args = json.loads(plan.steps[0].params["args"])
     assert flag_value(args, "--distributed-executor-backend") == "uni"  # one process shares the store
@@ -138,10 +154,43 @@ def test_a_calm_workload_gets_a_kv_tiering_plan_from_its_own_trace(profile: Pref
         parsed.host_blocks == extra["host_blocks"]
         and parsed.tier_policy("host") == plan.evidence["host_policy"]
     )
+    # Replayed over another replica count, the curves do not hold for this Deployment.
+    pooled = profile.model_copy(
+        update={"replicas": 1, "routed_hit_rates": {}, "routed_unlimited_hit_rates": {}}
+    )
+    stale = analyze_resource(snapshot.model_copy(update={"prefix_cache": pooled}))
+    assert not stale.proposals
+    assert any("replayed over 1 cache(s)" in note for note in stale.notes)
     # Without a trace there is no what-if to plan on, and the agent says so.
     bare = analyze_resource(kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0))
     assert not bare.proposals
     assert any("no prefix trace" in note for note in bare.notes)
+
+
+@pytest.mark.parametrize("routing", [RequestRouting.ROUND_ROBIN, RequestRouting.LEAST_REQUEST])
+def test_behind_a_plain_service_the_plan_asks_for_prefix_aware_routing_first(
+    profile: PrefixCacheProfile, routing: RequestRouting
+) -> None:
+    """Spread without prefix affinity, each replica's cache sees a slice of every conversation: the host
+    tier gains under 3 points there, and the plan says the gain needs prefix-aware routing first."""
+    snapshot = _routed(
+        kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0).model_copy(
+            update={"prefix_cache": profile}
+        ),
+        routing,
+    )
+    result = analyze_resource(snapshot)
+    (advice,) = result.proposals
+    assert advice.type is RecommendationType.KV_TIERING and advice.steps == []
+    assert advice.evidence["needs_routing"] == "prefix_aware"
+    here = float(advice.evidence["effective_hit_rate_with_host_tier"])
+    there = float(advice.evidence["hit_rate_prefix_aware_with_host_tier"])
+    assert (
+        here - float(advice.evidence["hit_rate_gpu_only"])
+        < 0.03
+        <= there - float(advice.evidence["hit_rate_gpu_only"])
+    )
+    assert advice.estimated_monthly_savings_usd == 0.0 and "prefix-aware gateway" in advice.reasoning
 
 
 def _asked_for(tokens: int) -> AgentRequest:

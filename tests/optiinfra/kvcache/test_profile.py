@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from kvtier.trace import TraceFormatError, load_mooncake
+from optiinfra.domain.enums import RequestRouting
 from optiinfra.domain.fleet import Workload
-from optiinfra.kvcache.profile import profile_prefix_cache
+from optiinfra.kvcache.profile import LOAD_SLACK, profile_prefix_cache, route_requests
 from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.settings import get_settings
 
@@ -56,3 +57,24 @@ async def test_traces_are_found_per_workload_and_a_malformed_one_names_its_line(
     with pytest.raises(TraceFormatError, match=":31:"):
         await traces.profile(workload)
     assert PrefixTraces(None, {("acme", "chat"): TRACE}).path_for(workload) == TRACE
+
+
+def test_split_over_replicas_round_robin_halves_the_ceiling_and_prefix_aware_routing_keeps_it() -> None:
+    """Four caches fed round-robin each see a slice of every conversation: even unlimited they hit about
+    half of what one cache does; a prefix-aware router keeps conversations together and nearly all of it."""
+    requests = load_mooncake(TRACE)
+    profile = profile_prefix_cache(requests, source=str(TRACE), replicas=4)
+    spread = profile.routed_unlimited_hit_rates[RequestRouting.ROUND_ROBIN]
+    affine = profile.routed_unlimited_hit_rates[RequestRouting.PREFIX_AWARE]
+    assert spread < 0.6 * profile.unlimited_hit_rate
+    assert affine == pytest.approx(profile.unlimited_hit_rate, abs=0.01)
+    middle = profile.capacities[3]
+    assert profile.hit_rate("lru", middle, RequestRouting.ROUND_ROBIN) < profile.hit_rate("lru", middle)
+    # Least-request has no prefix affinity either: it reads the round-robin replay.
+    assert profile.hit_rate("lru", middle, RequestRouting.LEAST_REQUEST) == profile.hit_rate(
+        "lru", middle, RequestRouting.ROUND_ROBIN
+    )
+    # The prefix-aware router stays within its load bound.
+    streams = route_requests([r.hash_ids for r in requests], 4, RequestRouting.PREFIX_AWARE)
+    sizes = [len(stream) for stream in streams]
+    assert sum(sizes) == len(requests) and max(sizes) <= min(sizes) * (1 + LOAD_SLACK) + 2
