@@ -1,6 +1,14 @@
 """Autoscaling policy: a group held at its peak size pays for the peak around the clock. When its load
 follows the hour of day, let Auto Scaling follow it: lower the group's minimum to what the quietest hour
-needs, leave room above what the busiest hour needs, and track the replicas' average GPU utilization.
+needs, leave room above what the busiest hour needs, and track a load signal.
+
+The signal is vLLM's own when the workload declares its latency objective and the capacity model knows
+it: demand per hour is vLLM's request rate (two weeks of it, on the metrics store's ten-minute grid) over
+what one replica serves within the objective, and the policy tracks the requests each replica has in
+flight (`vllm:num_requests_running`, published by the CloudWatch agent from vLLM's /metrics) at
+`target_load_fraction` of the concurrency one replica carries at that capacity (Little's law: rate x
+end-to-end time). GPU utilization reads near 100% on a vLLM server with a few requests in flight, so it is
+only the fallback, for a workload without an objective or without the history, as below.
 
 How the numbers are read from the group's hourly GPU utilization history:
 - load: per hour, the sum over the group's replicas of utilization / 100, i.e. how many replicas were
@@ -38,8 +46,13 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from agents.cost.pricing import HOURS_PER_MONTH, monthly
+from agents.cost.rightsizing import request_shape_for
+from agents.cost.sizing import replica_capacity
 from agents.cost.utilization import percentile
-from optiinfra.domain.cloudwatch import GPU_UTILIZATION, GROUP_DIMENSION
+from optiinfra.capacity import config_for_instance, replica_performance
+from optiinfra.capacity.estimate import CapacityEstimator
+from optiinfra.capacity.models import capacity_model_for
+from optiinfra.domain.cloudwatch import GPU_UTILIZATION, GROUP_DIMENSION, VLLM_REQUESTS_RUNNING
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction, UtilizationMetric
 from optiinfra.domain.fleet import (
     InstanceType,
@@ -51,12 +64,19 @@ from optiinfra.domain.fleet import (
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
 
 POLICY_NAME = "optiinfra-gpu-utilization"
+VLLM_POLICY_NAME = "optiinfra-vllm-requests-running"
 HOURS_PER_DAY = 24
 
 
 class AutoscalingParams(BaseModel):
     target_gpu_utilization: float = Field(
-        default=70.0, gt=0, le=100, description="Average GPU utilization (percent) the policy holds"
+        default=70.0, gt=0, le=100, description="Average GPU utilization (percent) the fallback policy holds"
+    )
+    target_load_fraction: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Share of a replica's capacity within the objective the vLLM policy holds it at",
     )
     burst_margin: float = Field(
         default=0.25,
@@ -128,6 +148,76 @@ def group_demand(snapshot: WorkloadSnapshot, instance_ids: list[str]) -> DailyDe
     )
 
 
+class VllmSignal(BaseModel):
+    """What one replica carries within the objective: requests/s, and requests in flight at that rate."""
+
+    capacity_rps: float = Field(gt=0)
+    in_flight: float = Field(gt=0)
+    source: str
+
+
+def vllm_signal(snapshot: WorkloadSnapshot, instance_type: InstanceType) -> VllmSignal | str:
+    """One replica's capacity within the objective and its concurrency there; why not, when unknown."""
+    shape = request_shape_for(snapshot)
+    if shape is None:
+        return "the workload declares no latency objective (slo_ttft_p95_s, slo_itl_p95_s)"
+    model = snapshot.workload.model_name
+    estimator = CapacityEstimator(
+        profiles=snapshot.capacity_profiles, workload_id=snapshot.workload.workload_id
+    )
+    capacity = replica_capacity(instance_type, model, shape, estimator)
+    if capacity is None or capacity.requests_per_s <= 0:
+        return f"the capacity model has no rate within the objective for {model} on {instance_type.name}"
+    config = config_for_instance(instance_type, capacity_model_for(model))
+    at_capacity = replica_performance(config, shape.tokens.at_rate(capacity.requests_per_s))
+    in_flight = capacity.requests_per_s * at_capacity.e2e_s
+    if not math.isfinite(in_flight) or in_flight <= 0:
+        return "the capacity model gives no finite latency at the replica's capacity"
+    return VllmSignal(
+        capacity_rps=capacity.requests_per_s,
+        in_flight=in_flight,
+        source=f"{capacity.source.value}: {capacity.requests_per_s:.2f} requests/s within the objective",
+    )
+
+
+def rate_demand(snapshot: WorkloadSnapshot, capacity_rps: float) -> DailyDemand | None:
+    """The workload's load in replicas at capacity, from vLLM's request-rate history (each clock hour its
+    busiest ten minutes); None when some hour of the day has never been seen."""
+    history = snapshot.request_rate
+    if history is None:
+        return None
+    hourly: dict[datetime, float] = {}
+    for index, value in enumerate(history.values):
+        if value is None:
+            continue
+        moment = history.start + timedelta(seconds=index * history.interval_seconds)
+        hour = moment.replace(minute=0, second=0, microsecond=0)
+        hourly[hour] = max(hourly.get(hour, 0.0), value / capacity_rps)
+    by_hour_of_day: dict[int, list[float]] = defaultdict(list)
+    for hour, load in hourly.items():
+        by_hour_of_day[hour.hour].append(load)
+    if len(by_hour_of_day) < HOURS_PER_DAY:
+        return None
+    return DailyDemand(
+        hourly=dict(sorted(hourly.items())),
+        by_hour_of_day=[percentile(by_hour_of_day[h], 95) for h in range(HOURS_PER_DAY)],
+    )
+
+
+def requests_running_policy(group_name: str, target: float, params: AutoscalingParams) -> ScalingPolicy:
+    return ScalingPolicy(
+        name=VLLM_POLICY_NAME,
+        metric=ScalingMetric(
+            namespace=VLLM_REQUESTS_RUNNING.namespace,
+            metric_name=VLLM_REQUESTS_RUNNING.name,
+            dimensions={GROUP_DIMENSION: group_name},
+            statistic="Average",
+        ),
+        target_value=round(target, 2),
+        estimated_instance_warmup=params.replica_ready_seconds,
+    )
+
+
 def replicas_for(load: float, target_utilization: float) -> int:
     """Replicas that carry `load` busy replicas at the target utilization (percent)."""
     return max(0, math.ceil(load / (target_utilization / 100) - 1e-9))
@@ -165,6 +255,10 @@ class AutoscalingPlan(BaseModel):
     policy: ScalingPolicy
     variability: float
     covered_hours: int
+    signal: VllmSignal | None = None
+    """The vLLM signal the plan scales on; None: GPU utilization."""
+    fallback: str | None = None
+    """Why the plan scales on GPU utilization, when it does."""
 
     @property
     def current_monthly_usd(self) -> float:
@@ -187,7 +281,12 @@ class AutoscalingPlan(BaseModel):
             self.min_size,
             self.max_size,
             self.default_cooldown,
-        ) and group.policy(POLICY_NAME) == self.policy
+        ) and group.policy(self.policy.name) == self.policy
+
+    @property
+    def replaced_policy(self) -> ScalingPolicy | None:
+        """OptiInfra's GPU-utilization policy, when the plan moves the group to the vLLM one."""
+        return self.group.policy(POLICY_NAME) if self.policy.name != POLICY_NAME else None
 
 
 def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> AutoscalingPlan | str:
@@ -206,14 +305,35 @@ def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> A
     instance_type = snapshot.instance_types.get(type_names.pop())
     if instance_type is None:
         return "autoscaling: the group's instance type is not in the price catalog"
-    demand = group_demand(snapshot, [i.instance_id for i in replicas])
-    if demand is None or demand.covered_hours < params.min_history_hours:
-        hours = 0 if demand is None else demand.covered_hours
-        return (
-            f"autoscaling: {hours} hours of GPU utilization history, "
-            f"{params.min_history_hours:.0f} needed to see the daily cycle"
-        )
-    needed = [replicas_for(load, params.target_gpu_utilization) for load in demand.by_hour_of_day]
+    signal = vllm_signal(snapshot, instance_type)
+    fallback: str | None = None
+    demand: DailyDemand | None = None
+    if isinstance(signal, VllmSignal):
+        demand = rate_demand(snapshot, signal.capacity_rps)
+        if demand is None or demand.covered_hours < params.min_history_hours:
+            hours = 0 if demand is None else demand.covered_hours
+            fallback = (
+                f"{hours} hours of vLLM request-rate history, {params.min_history_hours:.0f} needed to see "
+                "the daily cycle"
+            )
+            demand, signal = None, fallback
+    else:
+        fallback = signal
+    if demand is not None and isinstance(signal, VllmSignal):
+        needed = [replicas_for(load, params.target_load_fraction * 100) for load in demand.by_hour_of_day]
+        policy = requests_running_policy(group.name, signal.in_flight * params.target_load_fraction, params)
+        chosen: VllmSignal | None = signal
+    else:
+        demand = group_demand(snapshot, [i.instance_id for i in replicas])
+        if demand is None or demand.covered_hours < params.min_history_hours:
+            hours = 0 if demand is None else demand.covered_hours
+            return (
+                f"autoscaling: {hours} hours of GPU utilization history, "
+                f"{params.min_history_hours:.0f} needed to see the daily cycle"
+            )
+        needed = [replicas_for(load, params.target_gpu_utilization) for load in demand.by_hour_of_day]
+        policy = gpu_utilization_policy(group.name, params)
+        chosen = None
     min_size = max(1, snapshot.workload.min_on_demand_instances, min(needed))
     busiest = max(needed)
     max_size = max(min_size, busiest + max(1, math.ceil(busiest * params.burst_margin)))
@@ -225,9 +345,11 @@ def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> A
         min_size=min_size,
         max_size=max_size,
         default_cooldown=scale_in_cooldown(variability, params),
-        policy=gpu_utilization_policy(group.name, params),
+        policy=policy,
         variability=variability,
         covered_hours=demand.covered_hours,
+        signal=chosen,
+        fallback=fallback,
     )
 
 
@@ -263,23 +385,45 @@ def _proposal(
     quiet_hour, busy_hour = needed.index(min(needed)), needed.index(max(needed))
     traffic = "calm" if plan.default_cooldown == params.replica_ready_seconds else "spiky"
     policies = ", ".join(f"policy {p.name}" for p in group.policies) or "no scaling policy"
+    signal = plan.signal
+    if signal is not None:
+        measure = (
+            f"vLLM's request rate against one replica's {signal.source}, held at "
+            f"{params.target_load_fraction:.0%} of it"
+        )
+        tracked = (
+            f"its average requests in flight per replica (vLLM's num_requests_running, which the CloudWatch "
+            "agent publishes from /metrics, aggregated by AutoScalingGroupName) at "
+            f"{plan.policy.target_value:g}, "
+            f"{params.target_load_fraction:.0%} of the {signal.in_flight:.1f} one replica carries at that "
+            "rate"
+        )
+    else:
+        measure = f"{params.target_gpu_utilization:.0f}% GPU utilization"
+        tracked = (
+            "its average GPU utilization (the CloudWatch agent's nvidia_smi_utilization_gpu, aggregated by "
+            f"AutoScalingGroupName), which overstates a vLLM server's load; it scales on GPU utilization "
+            f"because {plan.fallback}"
+        )
     reasoning = (
         f"{snapshot.workload.name} runs {group.desired_capacity} {plan.instance_type.name} replicas in "
         f"{group.name} around the clock (min {group.min_size}, max {group.max_size}, {policies}), "
-        f"but over {plan.covered_hours / 24:.0f} days at {params.target_gpu_utilization:.0f}% GPU "
-        f"utilization it needed {min(needed)} replica(s) at {quiet_hour:02d}:00 UTC and {max(needed)} at "
-        f"{busy_hour:02d}:00 UTC (p95 of each hour). Letting the group scale between {plan.min_size} and "
-        f"{plan.max_size} replicas on its average GPU utilization (the CloudWatch agent's "
-        "nvidia_smi_utilization_gpu, aggregated by AutoScalingGroupName) follows the daily cycle. New "
+        f"but over {plan.covered_hours / 24:.0f} days, at {measure}, it needed {min(needed)} replica(s) at "
+        f"{quiet_hour:02d}:00 UTC and {max(needed)} at {busy_hour:02d}:00 UTC (p95 of each hour). Letting "
+        f"the group scale between {plan.min_size} and {plan.max_size} replicas on {tracked} follows the "
+        "daily cycle. New "
         f"replicas count after a {params.replica_ready_seconds}s warmup (boot and weight load); scale-in "
         f"waits {plan.default_cooldown}s between activities because beyond its daily cycle the load "
         f"jumps by up to {plan.variability:.0%} of its mean from one hour to the next ({traffic}). Scaling "
         "in can raise latency when traffic climbs faster than a replica starts, hence medium risk."
     )
-    title = (
-        f"Autoscale {snapshot.workload.workload_id} between {plan.min_size} and {plan.max_size} replicas "
-        f"on {params.target_gpu_utilization:.0f}% GPU utilization"
+    on = (
+        f"{plan.policy.target_value:g} vLLM requests in flight per replica"
+        if signal is not None
+        else f"{params.target_gpu_utilization:.0f}% GPU utilization"
     )
+    workload_id = snapshot.workload.workload_id
+    title = f"Autoscale {workload_id} between {plan.min_size} and {plan.max_size} replicas on {on}"
     return Proposal(
         agent=AgentKind.COST,
         type=RecommendationType.AUTOSCALING_POLICY,
@@ -295,7 +439,8 @@ def _proposal(
             "scaling_group": group.name,
             "min_size": float(plan.min_size),
             "max_size": float(plan.max_size),
-            "target_gpu_utilization": params.target_gpu_utilization,
+            "scaling_signal": "vllm_requests_running" if signal is not None else "gpu_utilization",
+            "target_value": plan.policy.target_value,
             "estimated_instance_warmup_s": float(params.replica_ready_seconds),
             "scale_in_cooldown_s": float(plan.default_cooldown),
             "hourly_variability": round(plan.variability, 3),
@@ -306,27 +451,30 @@ def _proposal(
 
 
 def _steps(plan: AutoscalingPlan) -> list[ExecutionStep]:
-    """Widen the limits first (nothing moves without a policy), then put the policy. Compensation runs in
-    reverse: the policy goes (or the old one returns) before the old size is restored."""
+    """Widen the limits first (nothing moves without a policy), then put the policy (after deleting
+    OptiInfra's GPU-utilization policy when the vLLM one replaces it: two target-tracking policies would
+    both act). Compensation runs in reverse: the policy goes (or the old one returns) before the old size
+    is restored."""
     group = plan.group
     name = group.name
-    old_policy = group.policy(POLICY_NAME)
+    policy_name = plan.policy.name
+    old_policy = group.policy(policy_name)
     restore_policy = (
         CompensationStep(
             action=StepAction.PUT_SCALING_POLICY,
             target=name,
-            params={"policy_name": POLICY_NAME, "policy": old_policy.model_dump_json()},
-            description=f"Put back the earlier policy {POLICY_NAME} of {name}",
+            params={"policy_name": policy_name, "policy": old_policy.model_dump_json()},
+            description=f"Put back the earlier policy {policy_name} of {name}",
         )
         if old_policy is not None
         else CompensationStep(
             action=StepAction.DELETE_SCALING_POLICY,
             target=name,
-            params={"policy_name": POLICY_NAME},
-            description=f"Delete policy {POLICY_NAME} from {name}",
+            params={"policy_name": policy_name},
+            description=f"Delete policy {policy_name} from {name}",
         )
     )
-    return [
+    steps = [
         ExecutionStep(
             step_id="update-scaling-group",
             action=StepAction.UPDATE_SCALING_GROUP,
@@ -350,13 +498,38 @@ def _steps(plan: AutoscalingPlan) -> list[ExecutionStep]:
                 description=f"Restore {name} to {group.min_size}-{group.max_size} replicas, "
                 f"{group.desired_capacity} desired, {group.default_cooldown}s cooldown",
             ),
-        ),
+        )
+    ]
+    replaced = plan.replaced_policy
+    if replaced is not None:
+        steps.append(
+            ExecutionStep(
+                step_id="delete-gpu-policy",
+                action=StepAction.DELETE_SCALING_POLICY,
+                target=name,
+                params={"policy_name": replaced.name},
+                description=f"Delete {replaced.name}, which the vLLM policy replaces",
+                compensation=CompensationStep(
+                    action=StepAction.PUT_SCALING_POLICY,
+                    target=name,
+                    params={"policy_name": replaced.name, "policy": replaced.model_dump_json()},
+                    description=f"Put back {replaced.name} of {name}",
+                ),
+            )
+        )
+    tracked = (
+        f"{plan.policy.target_value:g} vLLM requests in flight per replica"
+        if plan.signal is not None
+        else f"{plan.policy.target_value:.0f}% average GPU utilization"
+    )
+    steps.append(
         ExecutionStep(
             step_id="put-scaling-policy",
             action=StepAction.PUT_SCALING_POLICY,
             target=name,
-            params={"policy_name": POLICY_NAME, "policy": plan.policy.model_dump_json()},
-            description=f"Track {plan.policy.target_value:.0f}% average GPU utilization across {name}",
+            params={"policy_name": policy_name, "policy": plan.policy.model_dump_json()},
+            description=f"Track {tracked} across {name}",
             compensation=restore_policy,
-        ),
-    ]
+        )
+    )
+    return steps

@@ -19,6 +19,12 @@ percent (`nvidia_smi_utilization_memory` is memory *bandwidth* busy time), so GP
 InstanceId and aggregate on it (`"aggregation_dimensions": [["InstanceId"]]`), which averages over the
 instance's GPUs."""
 
+VLLM_REQUESTS_RUNNING = CloudWatchMetric("CWAgent", "vllm:num_requests_running")
+"""vLLM's requests being served, as the CloudWatch agent publishes it from the replica's Prometheus
+endpoint (its `prometheus` section scraping vLLM's /metrics, aggregated on AutoScalingGroupName): the load
+signal vLLM autoscalers (AIBrix, KEDA setups) scale on, where GPU utilization reads near 100% with a few
+requests in flight."""
+
 GROUP_DIMENSION = "AutoScalingGroupName"
 """The CloudWatch dimension of a metric aggregated over a group (the CloudWatch agent's
 `aggregation_dimensions: [["AutoScalingGroupName"]]`)."""

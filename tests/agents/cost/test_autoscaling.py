@@ -10,9 +10,11 @@ import pytest
 
 from agents.cost.autoscaling import (
     POLICY_NAME,
+    VLLM_POLICY_NAME,
     AutoscalingParams,
     analyze_autoscaling,
     gpu_utilization_policy,
+    vllm_signal,
 )
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.strategies import analyze_cost
@@ -25,6 +27,7 @@ from optiinfra.domain.enums import (
     UtilizationMetric,
 )
 from optiinfra.domain.fleet import Instance, ScalingGroupState, ScalingMetric, ScalingPolicy, WorkloadSnapshot
+from optiinfra.domain.performance import RequestRateHistory
 from optiinfra.domain.recommendation import Proposal
 from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.sim.seed import generate_utilization
@@ -258,3 +261,78 @@ def test_the_demo_support_bot_is_an_autoscaling_story_only() -> None:
     assert (evidence["min_size"], evidence["max_size"], evidence["scale_in_cooldown_s"]) == (2.0, 5.0, 600.0)
     assert (evidence["quiet_hour_replicas"], evidence["busy_hour_replicas"]) == (1.0, 4.0)
     assert found.proposals[0].estimated_monthly_savings_usd > 500
+
+
+def _with_vllm_history(
+    found: WorkloadSnapshot,
+    rate: Callable[[int], float],
+    *,
+    days: int = 14,
+    model: str = "Qwen/Qwen2.5-7B-Instruct",
+) -> WorkloadSnapshot:
+    """The workload with a latency objective and vLLM's request rate on the ten-minute grid, `rate(hour)`."""
+    start = (NOW - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    values: list[float | None] = [rate(start.hour + index // 6) for index in range(days * 24 * 6)]
+    workload = found.workload.model_copy(
+        update={"slo_ttft_p95_s": 5.0, "slo_itl_p95_s": 0.5, "model_name": model}
+    )
+    history = RequestRateHistory(start=start, interval_seconds=600, values=values)
+    return found.model_copy(update={"workload": workload, "request_rate": history})
+
+
+def test_with_an_objective_the_group_scales_on_the_requests_vllm_has_in_flight() -> None:
+    """GPU utilization says the group is busy all day (90%); vLLM's request rate against one replica's
+    capacity within the objective says how many replicas each hour needs, and the policy tracks vLLM's
+    requests in flight at 70% of what a replica carries there."""
+    busy_looking = _group_snapshot(_daily(90.0, 5.0))
+    quiet_hours = _with_vllm_history(busy_looking, _daily(1.0, 0.8))
+    found = analyze_autoscaling(quiet_hours)
+    assert isinstance(found, Proposal), found
+    assert found.evidence["scaling_signal"] == "vllm_requests_running"
+    (put,) = [s for s in found.steps if s.action is StepAction.PUT_SCALING_POLICY]
+    policy = ScalingPolicy.model_validate_json(put.params["policy"])
+    assert policy.name == VLLM_POLICY_NAME
+    assert (policy.metric.namespace, policy.metric.metric_name) == ("CWAgent", "vllm:num_requests_running")
+    assert policy.metric.dimensions == {"AutoScalingGroupName": GROUP}
+    signal = vllm_signal(quiet_hours, PriceCatalog.load_default().get("g6.xlarge", "us-east-1"))
+    assert not isinstance(signal, str)
+    assert policy.target_value == pytest.approx(0.7 * signal.in_flight, abs=0.01)
+    # The busiest hour (1.8 requests/s) needs what 1.8 / (0.7 x capacity) rounds up to; the GPU figure
+    # (four replicas at 90%) would have kept the group near its peak all day.
+    assert found.evidence["busy_hour_replicas"] == float(math.ceil(1.8 / (0.7 * signal.capacity_rps) - 1e-9))
+    gpu_only = analyze_autoscaling(busy_looking)
+    assert (
+        isinstance(gpu_only, str)
+        or gpu_only.evidence["quiet_hour_replicas"] > found.evidence["quiet_hour_replicas"]
+    )
+
+
+def test_without_an_objective_or_history_the_policy_falls_back_to_gpu_utilization_and_says_why() -> None:
+    swinging = _group_snapshot(_daily(40.0, 30.0))
+    found = analyze_autoscaling(swinging)
+    assert isinstance(found, Proposal) and found.evidence["scaling_signal"] == "gpu_utilization"
+    assert "declares no latency objective" in found.reasoning
+    young = _with_vllm_history(swinging, _daily(1.0, 0.8), days=2)
+    found = analyze_autoscaling(young)
+    assert isinstance(found, Proposal) and found.evidence["scaling_signal"] == "gpu_utilization"
+    assert "hours of vLLM request-rate history, 168 needed" in found.reasoning
+
+
+def test_moving_to_the_vllm_policy_deletes_the_gpu_one_and_the_compensation_puts_it_back() -> None:
+    base = _group_snapshot(_daily(90.0, 5.0))
+    assert base.scaling_group is not None
+    group = base.scaling_group.model_copy(
+        update={"policies": [gpu_utilization_policy(GROUP, AutoscalingParams())]}
+    )
+    found = analyze_autoscaling(
+        _with_vllm_history(base.model_copy(update={"scaling_group": group}), _daily(1.0, 0.8))
+    )
+    assert isinstance(found, Proposal)
+    assert [s.step_id for s in found.steps] == [
+        "update-scaling-group",
+        "delete-gpu-policy",
+        "put-scaling-policy",
+    ]
+    delete = found.steps[1]
+    assert delete.params["policy_name"] == POLICY_NAME
+    assert delete.compensation is not None and delete.compensation.action is StepAction.PUT_SCALING_POLICY
