@@ -1,7 +1,9 @@
 """Memory pressure of a workload's replicas, from what vLLM and Kubernetes report: KV-cache usage
-(`vllm:kv_cache_usage_perc`), preemptions (sequences evicted from the KV cache and recomputed), requests
-queueing behind a full cache, and containers killed for memory. Each signal becomes a probability-like
-component in [0, 1]; the score combines them as independent risks, 1 - prod(1 - c)."""
+(`vllm:kv_cache_usage_perc`), preemptions (sequences evicted from the KV cache and recomputed) and requests
+queueing behind a full cache make the GPU's KV pressure: each signal a probability-like component in
+[0, 1], combined as independent risks, 1 - prod(1 - c). Containers killed for memory (OOMKilled) are the
+host's: the kernel kills the process for host RAM (a host KV tier, CPU swap, tokenizer workers), never for
+GPU memory, which vLLM preallocates. They are counted apart and never move GPU KV settings."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +40,8 @@ class MemoryPressure:
 
     def describe(self) -> str:
         detail = "; ".join(self.reasons) if self.reasons else "no signal of pressure"
-        return f"memory pressure {self.level} ({self.score:.2f}): {detail}"
+        host = f"; host memory: {self.oom_events} pod(s) last stopped OOMKilled" if self.oom_events else ""
+        return f"KV memory pressure {self.level} ({self.score:.2f}): {detail}{host}"
 
 
 def _clamp(value: float) -> float:
@@ -48,7 +51,7 @@ def _clamp(value: float) -> float:
 def memory_pressure(
     windows: Sequence[WorkloadWindow], pods: Sequence[PodState], now: datetime
 ) -> MemoryPressure:
-    """The last hour's pressure. OOM events are the vLLM containers whose last stop was a memory kill."""
+    """The last hour's KV pressure, and the vLLM containers whose last stop was a host-memory kill."""
     recent = [w for w in windows if w.start >= now - RECENT] or list(windows[-6:])
     kv = max((w.kv_usage_max for w in recent), default=0.0)
     requests = sum(w.requests for w in recent)
@@ -62,7 +65,6 @@ def memory_pressure(
         "kv": _clamp((kv - KV_USAGE_CALM) / (KV_USAGE_FULL - KV_USAGE_CALM)),
         "preemptions": _clamp(per_1k / PREEMPTIONS_PER_1K_SEVERE),
         "queue": _clamp(queued / QUEUED_SHARE_SEVERE),
-        "oom": 0.0 if ooms == 0 else (0.8 if ooms == 1 else 0.95),
     }
     remaining = 1.0
     for value in components.values():
@@ -74,8 +76,6 @@ def memory_pressure(
         reasons.append(f"{per_1k:.1f} preemptions per 1,000 requests")
     if components["queue"] > 0:
         reasons.append(f"{queued:.0%} of in-flight requests waiting")
-    if ooms:
-        reasons.append(f"{ooms} pod(s) last stopped OOMKilled")
     return MemoryPressure(
         score=1.0 - remaining,
         kv_usage_max=kv,

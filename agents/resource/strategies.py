@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from agents.performance.serving import serving_context
 from agents.performance.slo import slo_target
 from agents.resource.context_window import analyze_context_request, context_reduction_request
+from agents.resource.host_memory import analyze_host_memory
 from agents.resource.oom import analyze_oom_prevention
 from agents.resource.pressure import memory_pressure
 from agents.resource.tiering import analyze_kv_tiering
@@ -50,7 +51,8 @@ def analyze_resource(snapshot: WorkloadSnapshot, requests: Sequence[AgentRequest
     for found in (
         *asked,
         analyze_oom_prevention(context, pressure, profile),
-        analyze_kv_tiering(snapshot, context, profile),
+        analyze_host_memory(context, pressure),
+        analyze_kv_tiering(snapshot, context, profile, pressure.oom_events),
     ):
         if isinstance(found, str):
             notes.append(found)

@@ -95,10 +95,19 @@ def _capacity_at_hit_rate(context: ServingContext, measured_hit: float, hit: flo
 
 
 def analyze_kv_tiering(
-    snapshot: WorkloadSnapshot, context: ServingContext, profile: PrefixCacheProfile | None
+    snapshot: WorkloadSnapshot,
+    context: ServingContext,
+    profile: PrefixCacheProfile | None,
+    host_memory_kills: int = 0,
 ) -> Proposal | str:
+    """`host_memory_kills`: vLLM containers last stopped OOMKilled, which rules a new host tier out."""
     if profile is None:
         return "no KV tiering plan: no prefix trace for this workload (OPTIINFRA_PREFIX_TRACE_DIR)"
+    if host_memory_kills:
+        return (
+            f"no KV tiering plan: {host_memory_kills} vLLM container(s) were killed for host memory, which a "
+            "host tier would take more of"
+        )
     deployment = context.deployment
     if flag_value(deployment.args, "--kv-transfer-config") is not None:
         return "no KV tiering plan: the Deployment already runs a KV connector"

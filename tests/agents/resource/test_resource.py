@@ -65,7 +65,9 @@ def test_pressure_is_low_on_a_calm_workload_and_rises_with_each_signal() -> None
         calm.deployment.pods[0].model_copy(update={"restarts": 1, "last_termination_reason": "OOMKilled"})
     ]
     oom = memory_pressure(calm.windows, killed + calm.deployment.pods[1:], NOW)
-    assert oom.oom_events == 1 and oom.score >= 0.8
+    # A container killed for host RAM says nothing of the GPU's KV cache: counted apart, not in the score.
+    assert oom.oom_events == 1 and oom.score == 0.0 and oom.level == "low"
+    assert "host memory: 1 pod(s) last stopped OOMKilled" in oom.describe()
 
 
 def test_sizing_rules() -> None:
@@ -223,3 +225,54 @@ def test_the_engines_own_kv_cache_size_decides_over_the_capacity_models() -> Non
 
 
 _ARGS_8K = ["--model", MODEL, "--max-num-seqs", "256", "--max-model-len", "8192"]
+
+
+def _oom_killed(snapshot: WorkloadSnapshot) -> WorkloadSnapshot:
+    assert snapshot.deployment is not None
+    pods = snapshot.deployment.pods
+    killed = pods[0].model_copy(update={"restarts": 2, "last_termination_reason": "OOMKilled"})
+    deployment = snapshot.deployment.model_copy(update={"pods": [killed, *pods[1:]]})
+    return snapshot.model_copy(update={"deployment": deployment})
+
+
+def test_a_host_memory_kill_is_answered_on_the_host_not_with_gpu_kv_settings(
+    profile: PrefixCacheProfile,
+) -> None:
+    """OOMKilled is the kernel reclaiming host RAM: no --max-num-seqs cut, no new host tier; without a
+    tier the advice is the container's memory, with kvtier's host tier it is halved."""
+    calm = _oom_killed(
+        _routed(
+            kube_snapshot(replicas=4, mean_rps=6.0, amplitude_rps=3.0).model_copy(
+                update={"prefix_cache": profile}
+            ),
+            RequestRouting.PREFIX_AWARE,
+        )
+    )
+    result = analyze_resource(calm)
+    (advice,) = result.proposals
+    assert advice.type is RecommendationType.OOM_PREVENTION and advice.steps == []
+    assert "host RAM, not GPU memory" in advice.reasoning and advice.evidence["oom_killed_pods"] == 1.0
+    assert any("killed for host memory, which a host tier would take more of" in n for n in result.notes)
+
+    assert calm.deployment is not None
+    tier = json.dumps(
+        {
+            "kv_connector": "OffloadingConnector",
+            "kv_role": "kv_both",
+            "kv_connector_extra_config": {
+                "spec_name": "KvtierOffloadingSpec",
+                "host_blocks": 400,
+                "block_size": 256,
+            },
+        }
+    )
+    args = [*calm.deployment.args, "--distributed-executor-backend", "uni", "--kv-transfer-config", tier]
+    tiered = calm.model_copy(update={"deployment": calm.deployment.model_copy(update={"args": args})})
+    (shrink,) = analyze_resource(tiered).proposals
+    assert shrink.evidence["host_blocks_before"] == 400.0 and shrink.evidence["host_blocks_after"] == 200.0
+    (step,) = shrink.steps
+    rolled = json.loads(flag_value(json.loads(step.params["args"]), "--kv-transfer-config") or "{}")
+    assert rolled["kv_connector_extra_config"]["host_blocks"] == 200
+    assert flag_value(json.loads(step.params["args"]), "--max-num-seqs") == flag_value(
+        calm.deployment.args, "--max-num-seqs"
+    )
