@@ -154,7 +154,13 @@ def window_stat_queries(
     Every key is a `WindowStats` field and its value means what the field means: rates per second,
     `increase` for the four counts that have no rate field (Prometheus defines `increase` as `rate`
     times the range, so all counts agree), `resets` of the success counter for `counter_reset`, and
-    `model_name` as a `group` whose series carry the `model_name` label (the value is always 1)."""
+    `model_name` as a `group` whose series carry the `model_name` label (the value is always 1).
+
+    Quantiles, means and ratios are read off exact differences, each series' value at the window's end
+    less its value one window earlier (the whole value for a series born inside the window), not off
+    `rate`: `rate` extrapolates each series to the window's edges on its own and stops at a counter's
+    zero point, so buckets and counters that began at different times are scaled unlike each other and
+    a quantile or ratio built of them shifts. The differences are what the scrape path computes too."""
     for label in by:
         check_label_name(label)
     rng = _duration(window)
@@ -167,12 +173,18 @@ def window_stat_queries(
     def rate(metric: str, extra: Mapping[str, str] | None = None, how: str = "rate") -> str:
         return f"sum by ({group}) ({how}({sel(metric, extra)}[{rng}]))"
 
+    def delta(metric: str, extra: Mapping[str, str] | None = None) -> str:
+        now = sel(metric, extra)
+        return f"(clamp_min({now} - {now} offset {rng}, 0) or {now})"
+
+    def change(metric: str, extra: Mapping[str, str] | None = None) -> str:
+        return f"sum by ({group}) ({delta(metric, extra)})"
+
     def quantile(q: float, histogram: str) -> str:
-        buckets = f"rate({sel(histogram + '_bucket')}[{rng}])"
-        return f"histogram_quantile({q}, sum by ({group}, le) ({buckets}))"
+        return f"histogram_quantile({q}, sum by ({group}, le) ({delta(histogram + '_bucket')}))"
 
     def mean(histogram: str) -> str:
-        return f"{rate(histogram + '_sum')} / {rate(histogram + '_count')}"
+        return f"{change(histogram + '_sum')} / {change(histogram + '_count')}"
 
     def gauge(metric: str, how: str = "sum") -> str:
         return f"{how} by ({group}) ({sel(metric)})"
@@ -185,9 +197,9 @@ def window_stat_queries(
         "prompt_tps": rate(names.PROMPT_TOKENS + "_total"),
         "generation_tps": rate(names.GENERATION_TOKENS + "_total"),
         "preemption_rate": rate(names.NUM_PREEMPTIONS + "_total"),
-        "prefix_hit_rate": f"{rate(names.PREFIX_CACHE_HITS + '_total')} / "
-        f"{rate(names.PREFIX_CACHE_QUERIES + '_total')}",
-        "error_rate": f"{rate(success, error)} / {rate(success)}",
+        "prefix_hit_rate": f"{change(names.PREFIX_CACHE_HITS + '_total')} / "
+        f"{change(names.PREFIX_CACHE_QUERIES + '_total')}",
+        "error_rate": f"{change(success, error)} / {change(success)}",
         "running": gauge(names.NUM_REQUESTS_RUNNING),
         "waiting": gauge(names.NUM_REQUESTS_WAITING),
         "kv_usage": gauge(names.KV_CACHE_USAGE_PERC, "avg"),

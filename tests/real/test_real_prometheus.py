@@ -75,9 +75,8 @@ async def test_the_prometheus_path_reads_the_windows_that_direct_scraping_reads(
         jobs = {"vllm": [_host(real_vllm.url)], "emulator": [_host(emulator_url)]}
         with running_prometheus(tmp_path / "prometheus", jobs) as prometheus:
             shared = words(200, 5)
-            # The same kind of traffic once before the window: Prometheus caps each series' extrapolation
-            # at its zero point, so a bucket still empty when the window opens would be scaled unlike the
-            # others and shift the quantiles; warmed up, the window's counters all start above zero.
+            # The same kind of traffic once before the window, so the series the window reads exist at its
+            # start (the rates' extrapolation then stays within the counts' tolerance).
             warm_up = [f"{shared} {words(10, s)}" for s in range(6, 12)]
             await complete_all(real_vllm.url, warm_up, max_tokens=16)
             await _wait_for_scrapes(prometheus, time.time())
@@ -108,7 +107,10 @@ async def test_the_prometheus_path_reads_the_windows_that_direct_scraping_reads(
                 for name, url in (("vllm", real_vllm.url), ("emulator", emulator_url))
             }
             now = datetime.now(UTC)
-            window = timedelta(seconds=math.ceil(now.timestamp() - opened) + 1)
+            # The window starts after `opened`: the sample Prometheus holds at its start is then the last
+            # one scraped before `opened`, after the warm-up, as the direct `before` scrape is; its end,
+            # after the last scrapes, matches `after`.
+            window = timedelta(seconds=math.floor(now.timestamp() - opened))
             instances = [_instance("vllm", _host(real_vllm.url)), _instance("emulator", _host(emulator_url))]
             async with httpx.AsyncClient() as client:
                 source = PrometheusWindowSource(prometheus, client, window=window)

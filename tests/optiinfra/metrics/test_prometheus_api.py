@@ -118,12 +118,14 @@ def test_window_stat_queries_cover_the_window_stats_and_use_current_names() -> N
     )
     sel = 'job="vllm",namespace="prod"'
     assert queries["request_rate"] == f"sum by (instance) (rate(vllm:request_success_total{{{sel}}}[300s]))"
+    # Quantiles on each bucket's exact change over the window (the whole count for a bucket born in it).
+    bucket = f"vllm:time_to_first_token_seconds_bucket{{{sel}}}"
     assert queries["ttft_p95"] == (
-        "histogram_quantile(0.95, sum by (instance, le) "
-        f"(rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[300s])))"
+        f"histogram_quantile(0.95, sum by (instance, le) ((clamp_min({bucket} - {bucket} offset 300s, 0) "
+        f"or {bucket})))"
     )
     assert queries["itl_p50"].startswith(
-        "histogram_quantile(0.5, sum by (instance, le) (rate(vllm:inter_token"
+        "histogram_quantile(0.5, sum by (instance, le) ((clamp_min(vllm:inter_token"
     )
     assert queries["kv_usage"] == f"avg by (instance) (vllm:kv_cache_usage_perc{{{sel}}})"
     assert 'finished_reason="error"' in queries["error_rate"]
