@@ -3,19 +3,23 @@ workload's rate with prediction intervals, and the choice among them by backtest
 
 from agents.performance.forecast.choice import ForecastChoice, ForecastSettings, choose_forecast
 from agents.performance.forecast.history import RateHistory
-from agents.performance.forecast.methods import backtest_mape, forecast
-from agents.performance.forecast.metrics import coverage, mape
+from agents.performance.forecast.methods import BacktestErrors, backtest_errors, backtest_mape, forecast
+from agents.performance.forecast.metrics import coverage, mape, mase, wape
 from agents.performance.forecast.model import Forecast, ForecastMethod
 
 __all__ = [
+    "BacktestErrors",
     "Forecast",
     "ForecastChoice",
     "ForecastMethod",
     "ForecastSettings",
     "RateHistory",
+    "backtest_errors",
     "backtest_mape",
     "choose_forecast",
     "coverage",
     "forecast",
     "mape",
+    "mase",
+    "wape",
 ]

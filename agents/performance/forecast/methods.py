@@ -1,10 +1,11 @@
 """One entry point for every forecasting method, and its score on a held-out stretch of history."""
 
 import math
+from dataclasses import dataclass
 
 from agents.performance.forecast.history import GRID_TOLERANCE, RateHistory
 from agents.performance.forecast.holt_winters import holt_winters_forecast
-from agents.performance.forecast.metrics import mape
+from agents.performance.forecast.metrics import mape, mase, wape
 from agents.performance.forecast.model import Forecast, ForecastMethod
 from agents.performance.forecast.prophet_method import prophet_forecast
 from agents.performance.forecast.seasonal_naive import seasonal_naive_forecast
@@ -40,3 +41,36 @@ def backtest_mape(
         raise ValueError("nothing held out to score against")
     predicted = forecast(method, train, len(held_out.values), interval_width=interval_width)
     return mape(held_out.values, predicted.mean)
+
+
+@dataclass(frozen=True)
+class BacktestErrors:
+    """How far one method's forecast of a held-out stretch was from it, three ways (MAPE and WAPE in
+    percent; MASE against the seasonal naive forecast's in-sample error, None when that is zero)."""
+
+    mape: float | None
+    wape: float
+    mase: float | None
+
+
+def backtest_errors(
+    method: ForecastMethod, train: RateHistory, held_out: RateHistory, *, interval_width: float = 0.9
+) -> BacktestErrors:
+    """MAPE, WAPE and MASE of `method` fitted on `train` against `held_out`, the stretch right after it.
+    MASE scales by the seasonal naive error of a day where `train` holds two days, else of one step.
+    Raises ValueError where the method cannot fit `train` (too short a history for it)."""
+    if not held_out.values:
+        raise ValueError("nothing held out to score against")
+    predicted = forecast(method, train, len(held_out.values), interval_width=interval_width).mean
+    actual = held_out.values
+    day = round(86_400 / train.interval_s)
+    season = day if len(train.values) >= 2 * day else 1
+    try:
+        scored_mape: float | None = mape(actual, predicted)
+    except ValueError:
+        scored_mape = None
+    try:
+        scaled: float | None = mase(actual, predicted, train.values, season)
+    except ValueError:
+        scaled = None
+    return BacktestErrors(mape=scored_mape, wape=wape(actual, predicted), mase=scaled)

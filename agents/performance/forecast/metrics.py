@@ -31,3 +31,46 @@ def coverage(actual: Sequence[float], lower: Sequence[float], upper: Sequence[fl
     if not inside:
         raise ValueError("no finite actual value to check")
     return sum(inside) / len(inside)
+
+
+def wape(actual: Sequence[float], predicted: Sequence[float]) -> float:
+    """Weighted absolute percentage error, in percent: the summed absolute errors over the summed actual
+    rates, where both are finite. Unlike MAPE it weighs each point by its traffic, so a quiet night's small
+    rates cannot blow it up."""
+    if len(actual) != len(predicted):
+        raise ValueError(f"{len(actual)} actual values against {len(predicted)} predicted")
+    pairs = [
+        (real, guess)
+        for real, guess in zip(actual, predicted, strict=True)
+        if math.isfinite(real) and math.isfinite(guess)
+    ]
+    total = math.fsum(abs(real) for real, _ in pairs)
+    if not pairs or total <= 0:
+        raise ValueError("no finite actual traffic to score against")
+    return 100.0 * math.fsum(abs(real - guess) for real, guess in pairs) / total
+
+
+def mase(
+    actual: Sequence[float], predicted: Sequence[float], train: Sequence[float], season_steps: int
+) -> float:
+    """Mean absolute scaled error: the forecast's mean absolute error over that of the seasonal naive
+    forecast (the value `season_steps` earlier) in the training data. Below 1 beats repeating the last
+    season; it stays finite on quiet stretches, where MAPE does not."""
+    if len(actual) != len(predicted):
+        raise ValueError(f"{len(actual)} actual values against {len(predicted)} predicted")
+    if season_steps < 1:
+        raise ValueError("the season is at least one step")
+    naive = [
+        abs(train[index] - train[index - season_steps])
+        for index in range(season_steps, len(train))
+        if math.isfinite(train[index]) and math.isfinite(train[index - season_steps])
+    ]
+    scale = math.fsum(naive) / len(naive) if naive else 0.0
+    errors = [
+        abs(real - guess)
+        for real, guess in zip(actual, predicted, strict=True)
+        if math.isfinite(real) and math.isfinite(guess)
+    ]
+    if not errors or scale <= 0:
+        raise ValueError("no finite errors, or a training history the seasonal naive forecast fits exactly")
+    return (math.fsum(errors) / len(errors)) / scale

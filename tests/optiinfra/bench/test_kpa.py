@@ -1,6 +1,6 @@
 import pytest
 
-from agents.performance.kpa import KpaAutoscaler, KpaSettings
+from optiinfra.bench.kpa import KpaAutoscaler, KpaSettings
 
 TICK_S = 15.0
 
