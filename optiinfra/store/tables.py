@@ -110,6 +110,7 @@ class WorkloadRow(Base):
     slo_itl_p95_s: Mapped[float | None]
     kube_namespace: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     kube_deployment: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    request_routing: Mapped[str] = mapped_column(String(ENUM_LENGTH), default="round_robin")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
