@@ -137,6 +137,11 @@ def group_demand(snapshot: WorkloadSnapshot, instance_ids: list[str]) -> DailyDe
     hourly: dict[datetime, float] = defaultdict(float)
     for (_, hour), values in readings.items():
         hourly[hour] += statistics.fmean(values) / 100
+    return daily_demand(hourly)
+
+
+def daily_demand(hourly: dict[datetime, float]) -> DailyDemand | None:
+    """The load per clock hour with its p95 per hour of day; None when some hour of the day is unseen."""
     by_hour_of_day: dict[int, list[float]] = defaultdict(list)
     for hour, load in hourly.items():
         by_hour_of_day[hour.hour].append(load)
@@ -193,15 +198,7 @@ def rate_demand(snapshot: WorkloadSnapshot, capacity_rps: float) -> DailyDemand 
         moment = history.start + timedelta(seconds=index * history.interval_seconds)
         hour = moment.replace(minute=0, second=0, microsecond=0)
         hourly[hour] = max(hourly.get(hour, 0.0), value / capacity_rps)
-    by_hour_of_day: dict[int, list[float]] = defaultdict(list)
-    for hour, load in hourly.items():
-        by_hour_of_day[hour.hour].append(load)
-    if len(by_hour_of_day) < HOURS_PER_DAY:
-        return None
-    return DailyDemand(
-        hourly=dict(sorted(hourly.items())),
-        by_hour_of_day=[percentile(by_hour_of_day[h], 95) for h in range(HOURS_PER_DAY)],
-    )
+    return daily_demand(hourly)
 
 
 def requests_running_policy(group_name: str, target: float, params: AutoscalingParams) -> ScalingPolicy:

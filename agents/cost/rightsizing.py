@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
+from agents.cost.retirement import retirement_steps
 from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, type_capacities
 from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
 from agents.request_shape import workload_token_shape
@@ -37,7 +38,6 @@ from optiinfra.domain.enums import (
     RecommendationType,
     RiskLevel,
     StepAction,
-    StepPhase,
     UtilizationMetric,
 )
 from optiinfra.domain.fleet import Instance, InstanceType, WorkloadSnapshot
@@ -219,6 +219,7 @@ def _replacement_steps(replicas: list[Instance], to_type: str) -> list[Execution
     terminations: list[ExecutionStep] = []
     for n, instance in enumerate(sorted(replicas, key=lambda i: i.instance_id), start=1):
         iid = instance.instance_id
+        stop, terminate = retirement_steps(iid, n, f"a {to_type} successor")
         steps += [
             ExecutionStep(
                 step_id=f"launch-{n}",
@@ -233,25 +234,9 @@ def _replacement_steps(replicas: list[Instance], to_type: str) -> list[Execution
                     description=f"Terminate the {to_type} successor to {iid}",
                 ),
             ),
-            ExecutionStep(
-                step_id=f"stop-{n}",
-                action=StepAction.STOP_INSTANCE,
-                target=iid,
-                description=f"Stop {iid}, its successor serving",
-                compensation=CompensationStep(
-                    action=StepAction.START_INSTANCE, target=iid, description=f"Start {iid} again"
-                ),
-            ),
+            stop,
         ]
-        terminations.append(
-            ExecutionStep(
-                step_id=f"terminate-{n}",
-                phase=StepPhase.FINALIZE,
-                action=StepAction.TERMINATE_INSTANCE,
-                target=iid,
-                description=f"Terminate {iid}, replaced by a {to_type}",
-            )
-        )
+        terminations.append(terminate)
     return steps + terminations
 
 
@@ -491,25 +476,7 @@ def _fleet_change_steps(replicas: list[Instance], target: Sizing) -> list[Execut
     stops: list[ExecutionStep] = []
     terminations: list[ExecutionStep] = []
     for n, instance in enumerate(ordered, start=1):
-        iid = instance.instance_id
-        stops.append(
-            ExecutionStep(
-                step_id=f"stop-{n}",
-                action=StepAction.STOP_INSTANCE,
-                target=iid,
-                description=f"Stop {iid}, the new replicas serving",
-                compensation=CompensationStep(
-                    action=StepAction.START_INSTANCE, target=iid, description=f"Start {iid} again"
-                ),
-            )
-        )
-        terminations.append(
-            ExecutionStep(
-                step_id=f"terminate-{n}",
-                phase=StepPhase.FINALIZE,
-                action=StepAction.TERMINATE_INSTANCE,
-                target=iid,
-                description=f"Terminate {iid}, replaced by {to_type}",
-            )
-        )
+        stop, terminate = retirement_steps(instance.instance_id, n, f"the new {to_type} replicas")
+        stops.append(stop)
+        terminations.append(terminate)
     return launches + stops + terminations

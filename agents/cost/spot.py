@@ -21,6 +21,7 @@ import math
 from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
+from agents.cost.retirement import retirement_steps
 from agents.cost.rightsizing import peak_busy_gpus, request_shape_for
 from agents.cost.sizing import replica_capacity
 from agents.cost.utilization import percentile
@@ -30,7 +31,6 @@ from optiinfra.domain.enums import (
     RecommendationType,
     RiskLevel,
     StepAction,
-    StepPhase,
 )
 from optiinfra.domain.fleet import Instance, InstanceType, SpotGroupSpec, WorkloadSnapshot
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, Proposal
@@ -293,25 +293,7 @@ def _steps(spec: SpotGroupSpec, running: list[Instance]) -> list[ExecutionStep]:
     stops: list[ExecutionStep] = []
     terminations: list[ExecutionStep] = []
     for n, instance in enumerate(running, start=1):
-        iid = instance.instance_id
-        stops.append(
-            ExecutionStep(
-                step_id=f"stop-{n}",
-                action=StepAction.STOP_INSTANCE,
-                target=iid,
-                description=f"Stop {iid}, the group serving in its place",
-                compensation=CompensationStep(
-                    action=StepAction.START_INSTANCE, target=iid, description=f"Start {iid} again"
-                ),
-            )
-        )
-        terminations.append(
-            ExecutionStep(
-                step_id=f"terminate-{n}",
-                phase=StepPhase.FINALIZE,
-                action=StepAction.TERMINATE_INSTANCE,
-                target=iid,
-                description=f"Terminate {iid}, replaced by {spec.name}",
-            )
-        )
+        stop, terminate = retirement_steps(instance.instance_id, n, spec.name)
+        stops.append(stop)
+        terminations.append(terminate)
     return [create, *stops, *terminations]
