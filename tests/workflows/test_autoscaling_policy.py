@@ -62,7 +62,8 @@ async def test_an_approved_autoscaling_policy_is_executed_and_verified(harness: 
     assert sizes[0] == 2  # support-bot keeps its on-demand floor of two replicas
     assert [p["PolicyName"] for p in policies] == [POLICY_NAME]
     tracking = policies[0]["TargetTrackingConfiguration"]
-    assert tracking["TargetValue"] == evidence["target_gpu_utilization"]
+    assert tracking["TargetValue"] == evidence["target_value"]
+    assert evidence["scaling_signal"] == "gpu_utilization"  # the demo workload declares no objective
     assert tracking["CustomizedMetricSpecification"]["Dimensions"] == [
         {"Name": "AutoScalingGroupName", "Value": "demo-support-bot"}
     ]
