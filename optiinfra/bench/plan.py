@@ -40,11 +40,11 @@ from agents.cost.plan import (
     current_fleet_plan,
     hourly_profile,
     naive_plan,
-    optimal_plan,
     reservations_allowed,
 )
 from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
+from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.capacity.truth import TruthSource
 from optiinfra.catalog.loader import PriceCatalog

@@ -11,10 +11,10 @@ from agents.cost.plan import (
     agent_plan,
     current_fleet_plan,
     naive_plan,
-    optimal_plan,
 )
 from agents.cost.plan.heuristic import floor_and_spot_plan, strategies_on_type
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
+from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
 from tests.agents.cost.plan.fixtures import BIG, RISKY, SMALL, TYPES, day, demand

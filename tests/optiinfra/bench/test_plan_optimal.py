@@ -5,11 +5,12 @@ from itertools import product
 import pytest
 
 from agents.cost.commitments import CommitmentPolicy, cheapest_allowed_offer
-from agents.cost.plan import PlanInfeasibleError, WorkloadDemand, optimal_plan
+from agents.cost.plan import WorkloadDemand
 from agents.cost.plan.model import HOURS_PER_MONTH_PER_HOUR_OF_DAY
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import TypeCapacity
 from agents.cost.spot import spot_eligible_type
+from optiinfra.bench.plan_optimal import PlanInfeasibleError, optimal_plan
 from tests.agents.cost.plan.fixtures import capacity, demand, instance_type
 
 POLICY = CommitmentPolicy()
