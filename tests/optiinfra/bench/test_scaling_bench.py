@@ -27,7 +27,9 @@ def test_a_short_trace_runs_every_policy_through_the_cli(shared_data_dir: Path, 
     trace = synthetic_trace(tmp_path / "aggregate.csv")
     json_path = tmp_path / "scaling.json"
     argv = ["--trace", str(trace), "--json", str(json_path), "--data-dir", str(shared_data_dir)]
-    invoked = CliRunner().invoke(app, ["bench", "scaling", *argv, "--tick", "30", "--peak-replicas", "12"])
+    invoked = CliRunner().invoke(
+        app, ["bench", "scaling", *argv, "--tick", "30", "--peak-replicas", "12", "--no-agent"]
+    )
     assert invoked.exit_code == 0, invoked.output
     figures = json.loads(json_path.read_text())
     assert figures.keys() >= {
@@ -78,11 +80,12 @@ def test_a_short_trace_runs_every_policy_through_the_cli(shared_data_dir: Path, 
         assert line in invoked.output
 
 
-def test_a_one_day_trace_skips_the_forecasts_that_need_more_history(
+def test_a_one_day_trace_skips_the_forecasts_that_need_more_history_and_runs_the_live_agent(
     shared_data_dir: Path, tmp_path: Path
 ) -> None:
     """Holt-Winters needs two days: on one day of history it is skipped with the reason, as the live agent
-    skips it on a young workload, and the rest of the bench runs."""
+    skips it on a young workload, and the rest of the bench runs, the live agent's decision included (run
+    every four hours here; the bench's default is the agent's own hour)."""
     trace = synthetic_trace(tmp_path / "day.csv", days=1)
     result = run_scaling_bench(
         shared_data_dir,
@@ -92,8 +95,15 @@ def test_a_one_day_trace_skips_the_forecasts_that_need_more_history(
         kpa_utilizations=(0.7,),
         kpa_windows=((180.0, 60.0),),
         kpa_delays=(300.0,),
+        agent_scan_s=4 * 3600.0,
     )
     assert "needs two seasons" in result.scores.skipped["holt_winters"]
+    agent = result.outcomes["agent"]
+    assert agent.extra["scans"] == 6 and agent.windows == 24 * 60
+    assert 0.0 < agent.slo_attainment <= 1.0 and agent.gpu_hours >= result.outcomes["oracle"].gpu_hours
+    assert {"agent_slo_attainment_at_least_99pct", "agent_within_15pct_of_oracle_gpu_hours"} <= set(
+        result.goals()
+    )
     assert result.scores.baseline_method == "seasonal_naive"
     assert result.outcomes["ours"].windows == 24 * 60
 
@@ -117,7 +127,11 @@ def test_the_real_trace_meets_the_slo_for_less_than_the_published_reactive_autos
     """On the real trace (with a small KPA sweep: the full one is the bench's to run), ours meets the SLO in
     99% of windows for fewer GPU-hours than AIBrix's published KPA setting, and above the oracle's."""
     result = run_scaling_bench(
-        shared_data_dir, kpa_utilizations=(0.7, 0.8), kpa_windows=((180.0, 60.0),), kpa_delays=(300.0,)
+        shared_data_dir,
+        kpa_utilizations=(0.7, 0.8),
+        kpa_windows=((180.0, 60.0),),
+        kpa_delays=(300.0,),
+        agent_scan_s=None,
     )
     ours, kpa_default, oracle = (result.outcomes[name] for name in ("ours", "kpa_default", "oracle"))
     assert result.days == pytest.approx(14.0)
