@@ -13,6 +13,11 @@ from optiinfra.kvcache.profile import profile_prefix_cache
 
 MAX_TRACE_REQUESTS = 20_000
 """Most recent requests replayed: about an hour of a busy service, enough for its reuse to show."""
+PROFILES_KEPT = 16
+"""Profiles kept in memory, by trace file version and replica count: a scan of an unchanged trace reuses its
+replays (seconds of work) instead of running them again."""
+
+_profiles: dict[tuple[str, int, int, int], PrefixCacheProfile] = {}
 
 
 class PrefixTraces:
@@ -38,8 +43,17 @@ class PrefixTraces:
         if path is None or not path.is_file():
             return None
 
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size, max(1, replicas))
+        if key in _profiles:
+            return _profiles[key]
+
         def compute() -> PrefixCacheProfile:
             requests = load_mooncake(path)[-MAX_TRACE_REQUESTS:]
             return profile_prefix_cache(requests, source=str(path), replicas=max(1, replicas))
 
-        return await asyncio.to_thread(compute)
+        profile = await asyncio.to_thread(compute)
+        while len(_profiles) >= PROFILES_KEPT:
+            _profiles.pop(next(iter(_profiles)))
+        _profiles[key] = profile
+        return profile

@@ -78,3 +78,24 @@ def test_split_over_replicas_round_robin_halves_the_ceiling_and_prefix_aware_rou
     streams = route_requests([r.hash_ids for r in requests], 4, RequestRouting.PREFIX_AWARE)
     sizes = [len(stream) for stream in streams]
     assert sum(sizes) == len(requests) and max(sizes) <= min(sizes) * (1 + LOAD_SLACK) + 2
+
+
+async def test_an_unchanged_trace_is_replayed_once_and_a_changed_one_again(tmp_path: Path) -> None:
+    workload = _workload()
+    path = tmp_path / "acme" / "chat.jsonl"
+    path.parent.mkdir()
+    rows = [
+        {"timestamp": i, "input_length": 1024, "output_length": 10, "hash_ids": [0, 1 + i % 3]}
+        for i in range(30)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    traces = PrefixTraces(tmp_path)
+    first = await traces.profile(workload, replicas=2)
+    assert first is not None and await traces.profile(workload, replicas=2) is first
+    assert await traces.profile(workload, replicas=3) is not first  # another split, another replay
+    with path.open("a") as handle:
+        handle.write(
+            json.dumps({"timestamp": 31, "input_length": 1024, "output_length": 10, "hash_ids": [7]}) + "\n"
+        )
+    again = await traces.profile(workload, replicas=2)
+    assert again is not None and again is not first and again.requests == 31
