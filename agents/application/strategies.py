@@ -39,6 +39,8 @@ from optiinfra.kube.vllm_args import positive_int_flag
 MIN_WINDOW_REDUCTION = 0.1
 """A window is worth changing when the recommendation is at least this much smaller than the current one."""
 ADVICE = "The application team applies it in its own code; OptiInfra changes nothing itself."
+SAVINGS_UPPER_BOUND = "savings_upper_bound_usd_month"
+"""Evidence key of what an unconfirmed proposal may save at most; it ranks proposals that count none."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def _routing_proposal(snapshot: WorkloadSnapshot, routing: RoutingAnalysis) -> P
             "max_generated_tokens": float(rule.max_generated_tokens),
             "quality_bound_long_share": rule.max_long_share,
             "quality_sample_requests": float(rule.quality_sample_requests),
-            "savings_upper_bound_usd_month": round(bound, 2),
+            SAVINGS_UPPER_BOUND: round(bound, 2),
             **{
                 f"prompt_limit_tokens.{route.request_type}": float(route.prompt_limit)
                 for route in routing.types
@@ -431,7 +433,7 @@ def analyze_application(
         key=lambda p: (
             asked is not None and p.type not in cuts_context,
             -p.estimated_monthly_savings_usd,
-            -float(p.evidence.get("savings_upper_bound_usd_month", 0.0)),
+            -float(p.evidence.get(SAVINGS_UPPER_BOUND, 0.0)),
         )
     )
     model_limit = pricing.current.max_context_tokens if pricing.current is not None else None

@@ -52,7 +52,12 @@ from agents.cost.utilization import percentile
 from optiinfra.capacity import config_for_instance, replica_performance
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.capacity.models import capacity_model_for
-from optiinfra.domain.cloudwatch import GPU_UTILIZATION, GROUP_DIMENSION, VLLM_REQUESTS_RUNNING
+from optiinfra.domain.cloudwatch import (
+    GPU_UTILIZATION,
+    GROUP_DIMENSION,
+    VLLM_REQUESTS_RUNNING,
+    CloudWatchMetric,
+)
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel, StepAction, UtilizationMetric
 from optiinfra.domain.fleet import (
     InstanceType,
@@ -201,17 +206,26 @@ def rate_demand(snapshot: WorkloadSnapshot, capacity_rps: float) -> DailyDemand 
     return daily_demand(hourly)
 
 
-def requests_running_policy(group_name: str, target: float, params: AutoscalingParams) -> ScalingPolicy:
+def _group_average_policy(
+    name: str, metric: CloudWatchMetric, group_name: str, target: float, params: AutoscalingParams
+) -> ScalingPolicy:
+    """Target tracking on the group's average of `metric`, new replicas counted after their warmup."""
     return ScalingPolicy(
-        name=VLLM_POLICY_NAME,
+        name=name,
         metric=ScalingMetric(
-            namespace=VLLM_REQUESTS_RUNNING.namespace,
-            metric_name=VLLM_REQUESTS_RUNNING.name,
+            namespace=metric.namespace,
+            metric_name=metric.name,
             dimensions={GROUP_DIMENSION: group_name},
             statistic="Average",
         ),
-        target_value=round(target, 2),
+        target_value=target,
         estimated_instance_warmup=params.replica_ready_seconds,
+    )
+
+
+def requests_running_policy(group_name: str, target: float, params: AutoscalingParams) -> ScalingPolicy:
+    return _group_average_policy(
+        VLLM_POLICY_NAME, VLLM_REQUESTS_RUNNING, group_name, round(target, 2), params
     )
 
 
@@ -227,16 +241,8 @@ def scale_in_cooldown(variability: float, params: AutoscalingParams) -> int:
 
 
 def gpu_utilization_policy(group_name: str, params: AutoscalingParams) -> ScalingPolicy:
-    return ScalingPolicy(
-        name=POLICY_NAME,
-        metric=ScalingMetric(
-            namespace=GPU_UTILIZATION.namespace,
-            metric_name=GPU_UTILIZATION.name,
-            dimensions={GROUP_DIMENSION: group_name},
-            statistic="Average",
-        ),
-        target_value=params.target_gpu_utilization,
-        estimated_instance_warmup=params.replica_ready_seconds,
+    return _group_average_policy(
+        POLICY_NAME, GPU_UTILIZATION, group_name, params.target_gpu_utilization, params
     )
 
 
@@ -286,6 +292,24 @@ class AutoscalingPlan(BaseModel):
         return self.group.policy(POLICY_NAME) if self.policy.name != POLICY_NAME else None
 
 
+def _too_short(demand: DailyDemand | None, signal: str, params: AutoscalingParams) -> str:
+    hours = 0 if demand is None else demand.covered_hours
+    return f"{hours} hours of {signal} history, {params.min_history_hours:.0f} needed to see the daily cycle"
+
+
+def _vllm_demand(
+    snapshot: WorkloadSnapshot, instance_type: InstanceType, params: AutoscalingParams
+) -> tuple[VllmSignal, DailyDemand] | str:
+    """vLLM's signal and the demand it reads, or why the plan cannot scale on it."""
+    signal = vllm_signal(snapshot, instance_type)
+    if isinstance(signal, str):
+        return signal
+    demand = rate_demand(snapshot, signal.capacity_rps)
+    if demand is None or demand.covered_hours < params.min_history_hours:
+        return _too_short(demand, "vLLM request-rate", params)
+    return signal, demand
+
+
 def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> AutoscalingPlan | str:
     """The plan, or the reason there is none to make."""
     group = snapshot.scaling_group
@@ -302,35 +326,20 @@ def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> A
     instance_type = snapshot.instance_types.get(type_names.pop())
     if instance_type is None:
         return "autoscaling: the group's instance type is not in the price catalog"
-    signal = vllm_signal(snapshot, instance_type)
-    fallback: str | None = None
-    demand: DailyDemand | None = None
-    if isinstance(signal, VllmSignal):
-        demand = rate_demand(snapshot, signal.capacity_rps)
-        if demand is None or demand.covered_hours < params.min_history_hours:
-            hours = 0 if demand is None else demand.covered_hours
-            fallback = (
-                f"{hours} hours of vLLM request-rate history, {params.min_history_hours:.0f} needed to see "
-                "the daily cycle"
-            )
-            demand, signal = None, fallback
-    else:
-        fallback = signal
-    if demand is not None and isinstance(signal, VllmSignal):
-        needed = [replicas_for(load, params.target_load_fraction * 100) for load in demand.by_hour_of_day]
-        policy = requests_running_policy(group.name, signal.in_flight * params.target_load_fraction, params)
-        chosen: VllmSignal | None = signal
-    else:
-        demand = group_demand(snapshot, [i.instance_id for i in replicas])
-        if demand is None or demand.covered_hours < params.min_history_hours:
-            hours = 0 if demand is None else demand.covered_hours
-            return (
-                f"autoscaling: {hours} hours of GPU utilization history, "
-                f"{params.min_history_hours:.0f} needed to see the daily cycle"
-            )
+    found = _vllm_demand(snapshot, instance_type, params)
+    chosen: VllmSignal | None
+    if isinstance(found, str):
+        chosen, fallback = None, found
+        gpu_demand = group_demand(snapshot, [i.instance_id for i in replicas])
+        if gpu_demand is None or gpu_demand.covered_hours < params.min_history_hours:
+            return f"autoscaling: {_too_short(gpu_demand, 'GPU utilization', params)}"
+        demand = gpu_demand
         needed = [replicas_for(load, params.target_gpu_utilization) for load in demand.by_hour_of_day]
         policy = gpu_utilization_policy(group.name, params)
-        chosen = None
+    else:
+        (chosen, demand), fallback = found, None
+        needed = [replicas_for(load, params.target_load_fraction * 100) for load in demand.by_hour_of_day]
+        policy = requests_running_policy(group.name, chosen.in_flight * params.target_load_fraction, params)
     min_size = max(1, snapshot.workload.min_on_demand_instances, min(needed))
     busiest = max(needed)
     max_size = max(min_size, busiest + max(1, math.ceil(busiest * params.burst_margin)))

@@ -270,6 +270,16 @@ def served_window(snapshot: WorkloadSnapshot) -> ServedWindow | None:
     return None
 
 
+def _kv_tokens(snapshot: WorkloadSnapshot, instance_type: InstanceType) -> int | None:
+    """Tokens the workload's model has for KV cache on one replica of `instance_type`; None when the
+    capacity model knows the model or the type's GPU not."""
+    try:
+        model = capacity_model_for(snapshot.workload.model_name)
+        return kv_capacity_tokens(config_for_instance(instance_type, model))
+    except (KeyError, ValueError):
+        return None
+
+
 def _window_check(
     snapshot: WorkloadSnapshot, window: ServedWindow | None
 ) -> Callable[[InstanceType], bool] | None:
@@ -277,15 +287,13 @@ def _window_check(
     if window is None:
         return None
     try:
-        model = capacity_model_for(snapshot.workload.model_name)
+        capacity_model_for(snapshot.workload.model_name)
     except KeyError:
         return None
 
     def holds(candidate: InstanceType) -> bool:
-        try:
-            return kv_capacity_tokens(config_for_instance(candidate, model)) >= window.tokens
-        except (KeyError, ValueError):
-            return False
+        held = _kv_tokens(snapshot, candidate)
+        return held is not None and held >= window.tokens
 
     return holds
 
@@ -293,11 +301,8 @@ def _window_check(
 def _window_text(snapshot: WorkloadSnapshot, target: InstanceType, window: ServedWindow | None) -> str:
     if window is None:
         return "; the served window is unknown, so it was not checked against the new KV cache"
-    try:
-        held = kv_capacity_tokens(
-            config_for_instance(target, capacity_model_for(snapshot.workload.model_name))
-        )
-    except (KeyError, ValueError):
+    held = _kv_tokens(snapshot, target)
+    if held is None:
         return f"; the model's KV cache size on {target.name} is unknown, so the window was not checked"
     return (
         f"; its KV cache holds {held:,} tokens, at least one sequence of the {window.tokens:,}-token window "
@@ -331,16 +336,23 @@ def request_shape_for(snapshot: WorkloadSnapshot) -> RequestShape | None:
     )
 
 
+def vllm_peak_rps(snapshot: WorkloadSnapshot) -> tuple[float, int] | None:
+    """The p95 of the request rate vLLM counted over the windows that had replicas, and how many there
+    were; None without any."""
+    rates = [w.request_rate for w in snapshot.windows if w.replicas > 0]
+    return (percentile(rates, 95), len(rates)) if rates else None
+
+
 def peak_demand(
     snapshot: WorkloadSnapshot, replicas: list[Instance], current: InstanceType, shape: RequestShape
 ) -> tuple[float, str] | None:
     """The workload's peak request rate and how it was read: the p95 of vLLM's own request rate over the
     windows, else the p95 hour's summed GPU utilization times the current type's full-load rate."""
-    rates = [w.request_rate for w in snapshot.windows if w.replicas > 0]
-    if rates:
-        peak_rps = percentile(rates, 95)
+    measured = vllm_peak_rps(snapshot)
+    if measured is not None:
+        peak_rps, windows = measured
         return peak_rps, (
-            f"vLLM counted a p95 of {peak_rps:.2f} requests/s over the {len(rates)} windows of the "
+            f"vLLM counted a p95 of {peak_rps:.2f} requests/s over the {windows} windows of the "
             f"{len(replicas)} {current.name} replicas"
         )
     busy = peak_busy_gpus(snapshot, replicas)

@@ -22,9 +22,8 @@ from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
 from agents.cost.retirement import retirement_steps
-from agents.cost.rightsizing import peak_busy_gpus, request_shape_for
+from agents.cost.rightsizing import peak_busy_gpus, request_shape_for, vllm_peak_rps
 from agents.cost.sizing import replica_capacity
-from agents.cost.utilization import percentile
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.domain.enums import (
     AgentKind,
@@ -120,15 +119,15 @@ def spot_eligible_type(instance_type: InstanceType, max_interruption_bucket: int
 def peak_replicas(snapshot: WorkloadSnapshot, running: list[Instance], current: InstanceType) -> PeakReplicas:
     """Replicas of `current` the workload's peak needs: from vLLM's request rate and the capacity within
     the objective, else from GPU utilization, else all of them."""
-    rates = [w.request_rate for w in snapshot.windows if w.replicas > 0]
+    measured = vllm_peak_rps(snapshot)
     shape = request_shape_for(snapshot)
-    if rates and shape is not None:
+    if measured is not None and shape is not None:
         estimator = CapacityEstimator(
             profiles=snapshot.capacity_profiles, workload_id=snapshot.workload.workload_id
         )
         capacity = replica_capacity(current, snapshot.workload.model_name, shape, estimator)
         if capacity is not None and capacity.requests_per_s > 0:
-            peak = percentile(rates, 95)
+            peak = measured[0]
             return PeakReplicas(
                 replicas=max(1, math.ceil(peak / capacity.requests_per_s - 1e-9)),
                 source=(

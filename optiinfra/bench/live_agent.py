@@ -9,6 +9,7 @@ The bench replays days of traffic, so the scan's forecast settings are the live 
 from __future__ import annotations
 
 import math
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -84,7 +85,7 @@ class LiveAgentPolicy:
         self._settings = ScalingSettings(
             lead_seconds=lead_s, interval_seconds=scan_interval_s, floor=floor, forecast=BENCH_FORECAST
         )
-        self._windows: list[WorkloadWindow] = []
+        self._windows: deque[WorkloadWindow] = deque()
         self._grid: list[float] = []
         self._grid_seconds: list[float] = []
         self.scans = 0
@@ -115,7 +116,7 @@ class LiveAgentPolicy:
         )
         cutoff = EPOCH + timedelta(seconds=window.end_s - RECENT_S)
         while self._windows and self._windows[0].start < cutoff:
-            self._windows.pop(0)
+            self._windows.popleft()
         slot = int(start_s // RATE_GRID_S)
         while len(self._grid) <= slot:
             self._grid.append(0.0)
