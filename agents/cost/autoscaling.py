@@ -262,20 +262,30 @@ class AutoscalingPlan(BaseModel):
     """The vLLM signal the plan scales on; None: GPU utilization."""
     fallback: str | None = None
     """Why the plan scales on GPU utilization, when it does."""
+    spot_hourly_usd: float | None = None
+    """In a mixed group, what a replica above the on-demand base costs: the dearest spot price of the
+    group's types, as the spot migration priced it."""
+
+    def hourly_usd(self, replicas: int) -> float:
+        """What `replicas` in the group cost per hour: the on-demand base first, spot above it."""
+        on_demand_price = self.instance_type.on_demand_hourly_usd
+        base = self.group.on_demand_base_capacity
+        if base is None or self.spot_hourly_usd is None:
+            return on_demand_price * replicas
+        on_demand = min(base, replicas)
+        return on_demand_price * on_demand + self.spot_hourly_usd * (replicas - on_demand)
 
     @property
     def current_monthly_usd(self) -> float:
-        return monthly(self.instance_type.on_demand_hourly_usd) * self.group.desired_capacity
+        return monthly(self.hourly_usd(self.group.desired_capacity))
 
     @property
     def projected_monthly_usd(self) -> float:
         """Each hour of the day runs what it needs, never below the minimum nor above the maximum."""
-        replica_hours_per_day = sum(
-            min(self.max_size, max(self.min_size, need)) for need in self.needed_by_hour
+        per_day = sum(
+            self.hourly_usd(min(self.max_size, max(self.min_size, need))) for need in self.needed_by_hour
         )
-        return (
-            self.instance_type.on_demand_hourly_usd * replica_hours_per_day * HOURS_PER_MONTH / HOURS_PER_DAY
-        )
+        return per_day * HOURS_PER_MONTH / HOURS_PER_DAY
 
     @property
     def unchanged(self) -> bool:
@@ -356,7 +366,20 @@ def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> A
         covered_hours=demand.covered_hours,
         signal=chosen,
         fallback=fallback,
+        spot_hourly_usd=_group_spot_price(snapshot, group),
     )
+
+
+def _group_spot_price(snapshot: WorkloadSnapshot, group: ScalingGroupState) -> float | None:
+    """The dearest spot price among a mixed group's types; None for a group without spot."""
+    if not group.mixed:
+        return None
+    prices = [
+        found.spot_hourly_usd or found.on_demand_hourly_usd
+        for name in group.spot_instance_types
+        if (found := snapshot.instance_types.get(name)) is not None
+    ]
+    return max(prices) if prices else None
 
 
 def analyze_autoscaling(

@@ -19,6 +19,7 @@ Replicas are replaced, not restarted: each new replica is launched and running b
 (no capacity lost if the new type has none to give), and the old ones are terminated only after
 verification; the rollback terminates the new replicas and starts the old ones."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +27,8 @@ from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
 from agents.cost.retirement import retirement_steps
-from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, type_capacities
+from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, sizings, type_capacities
+from agents.cost.spot_floor import on_demand_base, replica_zones, spot_eligible_type
 from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
 from agents.request_shape import workload_token_shape
 from optiinfra.capacity import config_for_instance, kv_capacity_tokens, max_throughput_rps
@@ -49,6 +51,9 @@ class RightSizingParams(BaseModel):
     headroom: float = Field(default=0.25, ge=0.0, description="Capacity kept free above the p95")
     min_monthly_savings_usd: float = 50.0
     full_history_hours: float = 14 * 24
+    spot_max_interruption_bucket: int = Field(
+        default=3, ge=0, le=4, description="Spot migration's bar, for the look-ahead on stateless workloads"
+    )
 
 
 class CapacityDemand(BaseModel):
@@ -89,10 +94,11 @@ def cheapest_fit(
     demand: CapacityDemand,
     current: InstanceType,
     candidates: list[InstanceType],
-    holds_window: "Callable[[InstanceType], bool] | None" = None,
+    allowed: "Callable[[InstanceType], bool] | None" = None,
 ) -> InstanceType | None:
     """Same GPU model only: moving across GPU families needs the capacity model's throughput figures.
-    `holds_window`: whether a candidate's KV cache takes the served window (None: not checked)."""
+    `allowed`: the workload's further rules on a candidate (its KV cache takes the served window; None:
+    none)."""
     fitting = [
         c
         for c in candidates
@@ -100,7 +106,7 @@ def cheapest_fit(
         and c.name != current.name
         and spare_fraction(demand, c) >= 0.0
         and c.on_demand_hourly_usd < current.on_demand_hourly_usd
-        and (holds_window is None or holds_window(c))
+        and (allowed is None or allowed(c))
     ]
     return min(fitting, key=lambda c: (c.on_demand_hourly_usd, c.name), default=None)
 
@@ -129,10 +135,20 @@ def analyze_right_sizing(
     across = _across_families(snapshot, replicas, current, demand, params, window)
     if isinstance(across, Proposal):
         return across
-    target = cheapest_fit(demand, current, snapshot.candidate_types, _window_check(snapshot, window))
+    holds_window = _window_check(snapshot, window)
+    keeps_spot = _keeps_spot(snapshot, current, params)
+
+    def allowed(candidate: InstanceType) -> bool:
+        return (holds_window is None or holds_window(candidate)) and (
+            keeps_spot is None or keeps_spot(candidate)
+        )
+
+    target = cheapest_fit(demand, current, snapshot.candidate_types, allowed)
     if target is None:
-        return f"right-sizing: no cheaper {current.gpu_model} type holds p95 demand plus headroom" + (
-            f" and a {window.tokens:,}-token window ({window.source})" if window is not None else ""
+        return (
+            f"right-sizing: no cheaper {current.gpu_model} type holds p95 demand plus headroom"
+            + (f" and a {window.tokens:,}-token window ({window.source})" if window is not None else "")
+            + (" with cheaper spot (the stateless replicas will run on spot)" if keeps_spot else "")
         )
     saving = monthly(current.on_demand_hourly_usd - target.on_demand_hourly_usd) * len(replicas)
     if saving < params.min_monthly_savings_usd:
@@ -140,6 +156,23 @@ def analyze_right_sizing(
             f"right-sizing: saving ${saving:.0f}/month is below the ${params.min_monthly_savings_usd:.0f} bar"
         )
     return _proposal(snapshot, replicas, current, target, profile, demand, saving, params, window)
+
+
+def _keeps_spot(
+    snapshot: WorkloadSnapshot, current: InstanceType, params: RightSizingParams
+) -> Callable[[InstanceType], bool] | None:
+    """For a stateless workload on a type spot is worth running on, the replicas above the on-demand base
+    will run on spot, so the price that matters is spot's: a same-GPU move must keep spot and make it
+    cheaper (None: no such constraint)."""
+    bucket = params.spot_max_interruption_bucket
+    if not snapshot.workload.stateless or not spot_eligible_type(current, bucket):
+        return None
+    current_spot = current.spot_hourly_usd or 0.0
+
+    def keeps(candidate: InstanceType) -> bool:
+        return spot_eligible_type(candidate, bucket) and (candidate.spot_hourly_usd or 0.0) < current_spot
+
+    return keeps
 
 
 def _risk(current: InstanceType, target: InstanceType) -> RiskLevel:
@@ -414,12 +447,32 @@ def _across_families(
         and (holds_window is None or holds_window(c))
     ]
     estimator = CapacityEstimator(profiles=snapshot.capacity_profiles, workload_id=workload.workload_id)
-    best = cheapest_sizing(
-        peak_rps, params.headroom, type_capacities(hosts, workload.model_name, shape, estimator)
-    )
+    capacities = type_capacities(hosts, workload.model_name, shape, estimator)
+    current_cost = monthly(current.on_demand_hourly_usd) * len(replicas)
+    best = cheapest_sizing(peak_rps, params.headroom, capacities)
+    look_ahead = ""
+    if workload.stateless and best is not None:
+        settled = cheapest_settled(
+            sizings(peak_rps, params.headroom, capacities),
+            peak_rps,
+            SpotLookAhead(
+                zones=replica_zones(replicas),
+                minimum=workload.min_on_demand_instances,
+                max_interruption_bucket=params.spot_max_interruption_bucket,
+            ),
+            budget_usd=current_cost - params.min_monthly_savings_usd,
+            current=(current.name, len(replicas)),
+        )
+        if settled is not None and settled[0] != best:
+            best, settled_usd = settled
+            look_ahead = (
+                f". {workload.name} is stateless, so spot migration follows: of the sizings that already "
+                f"save on-demand, {best.instance_type.name} is the cheapest once the replicas above the "
+                f"on-demand base that survives losing one zone's spot run on spot "
+                f"(${settled_usd:,.0f}/month then)"
+            )
     if best is None or (best.instance_type.gpu_model == current.gpu_model and best.replicas == len(replicas)):
         return None
-    current_cost = monthly(current.on_demand_hourly_usd) * len(replicas)
     saving = current_cost - best.monthly_on_demand_usd
     if saving < params.min_monthly_savings_usd:
         return None
@@ -437,6 +490,7 @@ def _across_families(
         f"${best.monthly_on_demand_usd:,.0f}/month against ${current_cost:,.0f}/month today, the cheapest "
         f"type and count among {len(hosts)} types whose hosts fit the replicas' CPU and memory"
         + _window_text(snapshot, best.instance_type, window)
+        + look_ahead
         + ". The new replicas are launched and running before any old one stops; the old ones are "
         "terminated only after verification, and a rollback terminates the new ones and starts the old ones."
     )
@@ -462,6 +516,46 @@ def _across_families(
             "capacity_rps_per_replica": round(best.capacity_rps, 3),
         },
     )
+
+
+@dataclass(frozen=True)
+class SpotLookAhead:
+    """How spot migration will split a stateless workload's replicas: across `zones` zones, never fewer
+    than `minimum` on-demand, on types interrupted no more than the bucket allows."""
+
+    zones: int
+    minimum: int
+    max_interruption_bucket: int
+
+    def monthly_usd(self, sizing: Sizing, peak_rps: float) -> float:
+        """What `sizing` costs once spot migration has run on it: the on-demand base that survives losing
+        the largest pool at the peak, the rest on spot (all on-demand where spot is not worth it)."""
+        it = sizing.instance_type
+        if it.spot_hourly_usd is None or not spot_eligible_type(it, self.max_interruption_bucket):
+            return sizing.monthly_on_demand_usd
+        peak_replicas = max(1, math.ceil(peak_rps / sizing.capacity_rps - 1e-9))
+        split = on_demand_base(sizing.replicas, peak_replicas, self.zones, self.minimum)
+        return monthly(it.on_demand_hourly_usd) * split.on_demand + monthly(it.spot_hourly_usd) * split.spot
+
+
+def cheapest_settled(
+    candidates: list[Sizing],
+    peak_rps: float,
+    spot: SpotLookAhead,
+    budget_usd: float,
+    current: tuple[str, int] | None = None,
+) -> tuple[Sizing, float] | None:
+    """Among the sizings whose on-demand cost is within `budget_usd` (each step saves on its own) and the
+    `current` (type, count), which costs nothing to keep, the one cheapest once spot migration has run,
+    with that cost; None when there is none."""
+    affordable = [
+        s
+        for s in candidates
+        if s.monthly_on_demand_usd <= budget_usd or (s.instance_type.name, s.replicas) == current
+    ]
+    priced = [(spot.monthly_usd(s, peak_rps), s) for s in affordable]
+    best = min(priced, key=lambda p: (round(p[0], 6), p[1].replicas, p[1].instance_type.name), default=None)
+    return (best[1], best[0]) if best is not None else None
 
 
 def _fleet_change_steps(replicas: list[Instance], target: Sizing) -> list[ExecutionStep]:

@@ -121,10 +121,9 @@ def type_capacities(
     return found
 
 
-def cheapest_sizing(peak_rps: float, headroom: float, capacities: Iterable[TypeCapacity]) -> Sizing | None:
-    """The type and count with the lowest on-demand cost that carries `peak_rps` plus headroom; ties go to
-    fewer replicas, then the type name, so the answer is stable."""
-    sizings = [
+def sizings(peak_rps: float, headroom: float, capacities: Iterable[TypeCapacity]) -> list[Sizing]:
+    """Per candidate, the replicas that carry `peak_rps` plus headroom."""
+    return [
         Sizing(
             instance_type=c.instance_type,
             replicas=replicas_needed(peak_rps, c.capacity_rps, headroom),
@@ -133,8 +132,13 @@ def cheapest_sizing(peak_rps: float, headroom: float, capacities: Iterable[TypeC
         )
         for c in capacities
     ]
+
+
+def cheapest_sizing(peak_rps: float, headroom: float, capacities: Iterable[TypeCapacity]) -> Sizing | None:
+    """The type and count with the lowest on-demand cost that carries `peak_rps` plus headroom; ties go to
+    fewer replicas, then the type name, so the answer is stable."""
     return min(
-        sizings,
+        sizings(peak_rps, headroom, capacities),
         key=lambda s: (round(s.monthly_on_demand_usd, 6), s.replicas, s.instance_type.name),
         default=None,
     )

@@ -24,6 +24,7 @@ from agents.cost.pricing import monthly
 from agents.cost.retirement import retirement_steps
 from agents.cost.rightsizing import peak_busy_gpus, request_shape_for, vllm_peak_rps
 from agents.cost.sizing import replica_capacity
+from agents.cost.spot_floor import on_demand_base, replica_zones, spot_eligible_type
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.domain.enums import (
     AgentKind,
@@ -105,17 +106,6 @@ def analyze_spot_migration(
     return _proposal(snapshot, running, current, types, floor, params)
 
 
-def spot_eligible_type(instance_type: InstanceType, max_interruption_bucket: int) -> bool:
-    """Spot is worth it on this type: priced, interrupted no more often than the bucket allows, and
-    cheaper than on-demand."""
-    return (
-        instance_type.spot_hourly_usd is not None
-        and instance_type.spot_interruption_bucket is not None
-        and instance_type.spot_interruption_bucket <= max_interruption_bucket
-        and instance_type.spot_hourly_usd < instance_type.on_demand_hourly_usd
-    )
-
-
 def peak_replicas(snapshot: WorkloadSnapshot, running: list[Instance], current: InstanceType) -> PeakReplicas:
     """Replicas of `current` the workload's peak needs: from vLLM's request rate and the capacity within
     the objective, else from GPU utilization, else all of them."""
@@ -151,22 +141,17 @@ def spot_floor(snapshot: WorkloadSnapshot, running: list[Instance], current: Ins
     """The fewest on-demand replicas (never below the workload's minimum) such that, with the rest on
     spot spread over the replicas' zones, losing the largest zone's spot replicas leaves the peak served."""
     peak = peak_replicas(snapshot, running, current)
-    zones = len({i.availability_zone or i.subnet_id or "" for i in running})
+    zones = replica_zones(running)
     replicas = len(running)
-    minimum = min(replicas, snapshot.workload.min_on_demand_instances)
-    for on_demand in range(minimum, replicas + 1):
-        spot = replicas - on_demand
-        largest = math.ceil(spot / zones)
-        if replicas - largest >= peak.replicas:
-            return SpotFloor(
-                replicas=replicas,
-                on_demand=on_demand,
-                spot=spot,
-                zones=zones,
-                largest_pool=largest,
-                peak=peak,
-            )
-    return SpotFloor(replicas=replicas, on_demand=replicas, spot=0, zones=zones, largest_pool=0, peak=peak)
+    split = on_demand_base(replicas, peak.replicas, zones, snapshot.workload.min_on_demand_instances)
+    return SpotFloor(
+        replicas=replicas,
+        on_demand=split.on_demand,
+        spot=split.spot,
+        zones=zones,
+        largest_pool=split.largest_pool,
+        peak=peak,
+    )
 
 
 def group_types(

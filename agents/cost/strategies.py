@@ -21,8 +21,9 @@ def analyze_cost(
     requests: Sequence[AgentRequest] = (),
 ) -> AnalysisResult:
     """Proposals ranked by monthly savings. Strategies that change the same replicas are alternatives:
-    the caller executes one of them at a time. A reservation is only proposed once no other strategy would
-    still change the fleet, so the commitment is sized on the fleet's settled shape."""
+    the caller executes one of them at a time. Spot migration waits for right-sizing (the group is built
+    on the replicas' settled type and count), and a reservation is only proposed once no other strategy
+    would still change the fleet, so the commitment is sized on the fleet's settled shape."""
     result = AnalysisResult()
     for request in requests:
         if request.kind is AgentRequestKind.CHEAPER_GPU_MAY_FIT:
@@ -30,11 +31,16 @@ def analyze_cost(
                 f"looked for a cheaper GPU at the {request.from_agent.value} agent's request "
                 f"({request.reason}); right-sizing reads the GPU memory measured since then"
             )
-    structural = (
-        analyze_right_sizing(snapshot, right_sizing),
-        analyze_spot_migration(snapshot, spot),
-        analyze_autoscaling(snapshot, autoscaling),
-    )
+    sizing = analyze_right_sizing(snapshot, right_sizing)
+    if isinstance(sizing, Proposal):
+        # The spot group takes the replicas' type and count as they are, and a group's replicas are not
+        # right-sized in place: the type and count are settled first, as a reservation waits for the rest.
+        moving: Proposal | str = (
+            "spot migration: deferred until right-sizing settles the replicas' type and count"
+        )
+    else:
+        moving = analyze_spot_migration(snapshot, spot)
+    structural = (sizing, moving, analyze_autoscaling(snapshot, autoscaling))
     for outcome in structural:
         if isinstance(outcome, Proposal):
             result.proposals.append(outcome)

@@ -4,14 +4,19 @@ The fleets are twins built from real prices and real traffic. Each is in a seede
 bundled price catalog and has 2-4 workloads. A workload serves one of the capacity model's models with real
 request lengths (the Azure code trace or the Mooncake conversation trace), under a TTFT/ITL objective the
 model meets on at least `MIN_SERVING_TYPES` types, with the traffic of ServeGen's 14-day production trace
-rescaled and shifted in time of day. Its current fleet is one plausible type the model fits on, all
-on-demand, over-provisioned 1.2-2.5x over its peak. Plans are made from week 1 (per hour of day, the p95 of
-the windows in that hour and the two either side) and replayed against week 2, which they have not seen,
-with spot replicas reclaimed at their Spot Advisor rates.
+rescaled and shifted in time of day, its replicas spread over two or three Availability Zones. Its current
+fleet is what a team that sized by hand runs: all on-demand, mostly on the GPU family with the cheapest
+capacity (another plausible type otherwise), costing 1.2-2x the optimum and at least carrying its peak.
+
+The agent's plan is the live Cost agent's (`optiinfra.bench.live_cost`): handed the snapshot its
+collectors would read at the end of week 1, every proposal approved in turn until it proposes nothing. The
+optimum is solved under the same rules (the forecast per hour of day is the p95 of week 1's windows in
+that hour and the two either side). Both are replayed against week 2, which neither has seen, with spot
+replicas reclaimed at their Spot Advisor rates.
 
 Printed per workload, per fleet and in total: the current, hand right-sized (naive), agent and optimal
-monthly costs, how much of the optimal saving the agent and the naive plan get, and how much dearer the
-agent's plan is than the optimum.
+monthly costs, how much of the optimal saving the agent and the naive plan get, how much dearer the
+agent's plan is than the optimum, and the hours in which the agent's plan breaks the optimum's rules.
 
     python -m optiinfra.bench.plan [--fleets N] [--seed S] [--json FILE] [--data-dir DIR] [--workers W]
 """
@@ -36,14 +41,15 @@ from agents.cost.commitments import CommitmentPolicy
 from agents.cost.plan import (
     WorkloadDemand,
     WorkloadPlan,
-    agent_plan,
     current_fleet_plan,
     hourly_profile,
     naive_plan,
     reservations_allowed,
 )
 from agents.cost.plan.demand import HOURS_PER_DAY
+from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
+from optiinfra.bench.live_cost import BenchTraffic, LiveCostAgent, LiveFleet
 from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.capacity.truth import TruthSource
@@ -60,7 +66,7 @@ from optiinfra.sim.traffic import (
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, MOONCAKE_CONVERSATION_TRACE, SERVEGEN_AGGREGATE
 from optiinfra.sim.traffic.models import DAY_S, WEEK_S
 from optiinfra.sim.twin.dry_run import DEFAULT_MIN_SLO_ATTAINMENT
-from optiinfra.sim.twin.fleet import ReplicaPlacement, TtftItlSlo, WorkloadTwinSpec
+from optiinfra.sim.twin.fleet import TtftItlSlo, WorkloadTwinSpec
 from optiinfra.sim.twin.plan_replay import HourReplicas, PlanReplayResult, replay_plan
 
 DEFAULT_FLEETS = 24
@@ -69,7 +75,13 @@ DEFAULT_WORKERS = 2
 WORKLOADS_PER_FLEET = (2, 4)
 MIN_SERVING_TYPES = 3
 """An objective only the odd type meets leaves nothing to choose between; the bench wants a choice."""
-OVERPROVISION = (1.2, 2.5)
+CURRENT_OVER_OPTIMAL = (1.2, 2.0)
+"""The current fleet's monthly cost over the optimum's (drawn uniform): the waste of a fleet sized by hand,
+not a 5x mistake that would make any plan look good."""
+RIGHT_FAMILY_SHARE = 0.75
+"""Share of current fleets on the GPU model with the cheapest on-demand capacity (another host size or GPU
+count of it); the rest on another plausible type."""
+ZONE_CHOICES = (2, 3)
 CURRENT_MAX_COST_RATIO = 3.0
 """The current type is drawn among those within this factor of the cheapest on-demand cost per request/s:
 a plausible first choice (an older GPU, a bigger host than needed), not a 100x mistake that would make any
@@ -195,9 +207,11 @@ class BenchWorkload:
     demand: WorkloadDemand
     capacities: list[TypeCapacity]
     current: TypeCapacity
-    current_replicas: int
+    current_over_optimal: float
     history_days: float
+    week1: list[RateWindow]
     week2: list[RateWindow]
+    catalog_types: list[InstanceType]
 
 
 @dataclass(frozen=True)
@@ -213,6 +227,8 @@ class WorkloadOutcome:
     optimal_gap: float
     agent_replay: PlanReplayResult
     optimal_replay: PlanReplayResult
+    agent_approved: tuple[str, ...]
+    agent_rule_breaks: list[str]
 
     def cost(self, plan: str) -> float:
         """Monthly cost of `plan` (current, naive, agent, optimal), or the optimum's proven lower bound
@@ -239,7 +255,8 @@ class WorkloadOutcome:
             "reservations_allowed": w.demand.reservations_allowed,
             "peak_rps_week1": round(w.demand.peak_rps, 3),
             "candidate_types": len(w.capacities),
-            "current": f"{w.current_replicas}x {w.current.instance_type.name}",
+            "zones": w.demand.spot_zones,
+            "current": self.current.describe(),
             "current_usd_month": round(current_cost, 2),
             "naive_usd_month": round(self.naive.monthly_cost_usd, 2),
             "agent_usd_month": round(self.agent.monthly_cost_usd, 2),
@@ -249,6 +266,9 @@ class WorkloadOutcome:
             "optimal_lower_bound_usd_month": round(self.optimal_bound_usd, 2),
             "optimal_mip_gap": self.optimal_gap,
             "agent_plan": self.agent.describe(),
+            "agent_approved": list(self.agent_approved),
+            "agent_rule_breaks": len(self.agent_rule_breaks),
+            "agent_first_rule_break": self.agent_rule_breaks[0] if self.agent_rule_breaks else None,
             "optimal_plan": self.optimal.describe(),
             "agent_slo_attainment": round(self.agent_replay.slo_attainment, 4),
             "optimal_slo_attainment": round(self.optimal_replay.slo_attainment, 4),
@@ -329,6 +349,16 @@ class PlanBenchResult:
         return sum(w.optimal_gap > 0 for w in self.outcomes)
 
     @property
+    def agent_rule_breaks(self) -> int:
+        """Hours of the typical day, summed over workloads, in which the agent's plan breaks a rule the
+        optimum keeps (capacity for the forecast with headroom, surviving a pool's loss, the minimum)."""
+        return sum(len(w.agent_rule_breaks) for w in self.outcomes)
+
+    @property
+    def current_over_optimal(self) -> float:
+        return self.total("current") / self.total("optimal") - 1.0
+
+    @property
     def optimal_slo_violations(self) -> int:
         return sum(not w.optimal_replay.passes(DEFAULT_MIN_SLO_ATTAINMENT) for w in self.outcomes)
 
@@ -341,6 +371,8 @@ class PlanBenchResult:
             "optimal_unproven": self.optimal_unproven,
             "slo_violations": self.slo_violations,
             "optimal_slo_violations": self.optimal_slo_violations,
+            "agent_rule_breaks": self.agent_rule_breaks,
+            "current_over_optimal": round(self.current_over_optimal, 4),
             **{
                 f"{plan}_usd_month": round(self.total(plan), 2)
                 for plan in ("current", "naive", "agent", "optimal")
@@ -397,17 +429,24 @@ class FleetBuilder:
                 critical=rng.random() < CRITICAL_SHARE,
                 min_on_demand_instances=rng.choice(MIN_ON_DEMAND_CHOICES),
             )
+            zones = rng.choice(ZONE_CHOICES)
             # The first servable objective in a shuffled order is a uniform draw among the servable ones,
             # without sizing the model for every objective.
             for slo in rng.sample(SLO_CHOICES[mix_name], len(SLO_CHOICES[mix_name])):
                 spec = WorkloadTwinSpec(workload, [], self._week2, mix, slo)
                 capacities = self._capacities.capacities(types, model, sizing_shape(spec))
                 if len(capacities) >= MIN_SERVING_TYPES:
-                    return self._with_traffic(fleet, spec, mix_name, capacities)
+                    return self._with_traffic(fleet, spec, mix_name, capacities, zones, types)
         raise RuntimeError(f"no model, token mix and SLO in {region} is served by {MIN_SERVING_TYPES} types")
 
     def _with_traffic(
-        self, fleet: int, spec: WorkloadTwinSpec, mix_name: str, capacities: list[TypeCapacity]
+        self,
+        fleet: int,
+        spec: WorkloadTwinSpec,
+        mix_name: str,
+        capacities: list[TypeCapacity],
+        zones: int,
+        catalog_types: list[InstanceType],
     ) -> BenchWorkload:
         rng = self._rng
         cheapest = min(capacities, key=lambda c: c.instance_type.on_demand_hourly_usd / c.capacity_rps)
@@ -423,23 +462,29 @@ class FleetBuilder:
             if c.instance_type.on_demand_hourly_usd / c.capacity_rps
             <= CURRENT_MAX_COST_RATIO * cheapest.instance_type.on_demand_hourly_usd / cheapest.capacity_rps
         ]
-        current = rng.choice(plausible)
-        replicas = max(1, math.ceil(rng.uniform(*OVERPROVISION) * peak / current.capacity_rps))
+        family = [c for c in plausible if c.instance_type.gpu_model == cheapest.instance_type.gpu_model]
+        current = rng.choice(family if rng.random() < RIGHT_FAMILY_SHARE else plausible)
+        over_optimal = rng.uniform(*CURRENT_OVER_OPTIMAL)
         history_days = rng.choice(HISTORY_DAYS)
-        workload_id = spec.workload.workload_id
-        placements = [
-            ReplicaPlacement(f"{workload_id}-{n}", f"i-{workload_id}-{n}", current.instance_type.name)
-            for n in range(replicas)
-        ]
-        spec = WorkloadTwinSpec(spec.workload, placements, week2, spec.token_mix, spec.slo)
         demand = WorkloadDemand(
             workload=spec.workload,
             shape=sizing_shape(spec),
             hourly_rps=hourly_profile(week1),
+            spot_zones=zones,
             reservations_allowed=reservations_allowed(history_days, self._policy),
         )
         return BenchWorkload(
-            fleet, spec, mix_name, demand, capacities, current, replicas, history_days, week2
+            fleet,
+            WorkloadTwinSpec(spec.workload, [], week2, spec.token_mix, spec.slo),
+            mix_name,
+            demand,
+            capacities,
+            current,
+            over_optimal,
+            history_days,
+            week1,
+            week2,
+            catalog_types,
         )
 
     @property
@@ -481,16 +526,26 @@ def _native_stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def current_replicas(workload: BenchWorkload, optimal_usd_month: float) -> int:
+    """The current fleet's size: its drawn cost over the optimum, and never less than carries the peak
+    with headroom or the workload's minimum."""
+    current = workload.current
+    demand = workload.demand
+    peak = max(demand.required_rps(hour) for hour in range(HOURS_PER_DAY))
+    by_cost = workload.current_over_optimal * optimal_usd_month
+    by_cost /= current.instance_type.on_demand_hourly_usd * HOURS_PER_MONTH
+    return max(
+        math.ceil(peak / current.capacity_rps - 1e-9),
+        demand.workload.min_on_demand_instances,
+        round(by_cost),
+    )
+
+
 def plan_workload(
     workload: BenchWorkload, policy: CommitmentPolicy, seed: int, truth: TruthSource = TruthSource.SILICON
 ) -> WorkloadOutcome:
     """The four plans for one workload, and the week-2 replays of the agent's and the optimum's."""
     demand = workload.demand
-    current = current_fleet_plan(
-        workload.current.instance_type, workload.current.capacity_rps, workload.current_replicas
-    )
-    naive = naive_plan(demand, workload.current)
-    agent = agent_plan(demand, workload.capacities, policy)
     with _native_stdout_silenced():
         optimal = optimal_plan(
             demand,
@@ -499,11 +554,23 @@ def plan_workload(
             time_limit_s=OPTIMAL_TIME_LIMIT_S,
             node_limit=OPTIMAL_NODE_LIMIT,
         )
-    for plan in (naive, agent, optimal.plan):
+    replicas = current_replicas(workload, optimal.plan.monthly_cost_usd)
+    current = current_fleet_plan(workload.current.instance_type, workload.current.capacity_rps, replicas)
+    naive = naive_plan(demand, workload.current)
+    for plan in (naive, optimal.plan):
         broken = plan.violations(demand)
         if broken:
             # Costs of plans that do not keep the same rules would not be comparable.
             raise RuntimeError(f"{plan.strategy} plan of {demand.workload.workload_id} breaks: {broken[:3]}")
+    capacities = {c.instance_type.name: c.capacity_rps for c in workload.capacities}
+    live = LiveCostAgent(
+        demand,
+        workload.catalog_types,
+        BenchTraffic(workload.week1, workload.spec.token_mix, workload.history_days),
+        policy,
+        capacities,
+    ).run(LiveFleet(workload.current.instance_type, replicas, demand.spot_zones))
+    agent = live.fleet.plan(capacities.get(live.fleet.instance_type.name, 0.0))
     agent_replay = replay_plan(workload.spec, hourly_fleet(agent), workload.week2, seed=seed, truth=truth)
     optimal_replay = replay_plan(
         workload.spec, hourly_fleet(optimal.plan), workload.week2, seed=seed, truth=truth
@@ -518,6 +585,8 @@ def plan_workload(
         optimal.mip_gap,
         agent_replay,
         optimal_replay,
+        live.fleet.approved,
+        agent.violations(demand),
     )
 
 

@@ -3,8 +3,9 @@ type, solved by HiGHS through `scipy.optimize.milp` (as AIBrix's GPU optimizer d
 
 Variables, per candidate type t and hour of day h: reserved_t (when a reservation may be bought and is
 offered), on_demand_t,h, and spot_t,h (when the workload and the type allow spot). Minimise the monthly
-cost subject to, every hour: capacity >= demand with headroom; non-spot capacity >= the on-demand floor
-share of it; non-spot replicas >= the workload's minimum.
+cost subject to, every hour: capacity >= demand with headroom; capacity less one zone's share of the spot
+replicas (the largest pool a reclaim takes at once) >= the forecast; non-spot replicas >= the workload's
+minimum.
 
 Candidates are pruned only where the pruning cannot lose the optimum: a type is dropped when another type
 carries at least as much per replica and costs no more per replica under every purchase option the dropped
@@ -22,7 +23,7 @@ from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
 from agents.cost.plan.model import HOURS_PER_MONTH_PER_HOUR_OF_DAY, TypeAllocation, WorkloadPlan
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import TypeCapacity
-from agents.cost.spot import spot_eligible_type
+from agents.cost.spot_floor import spot_eligible_type
 
 DEFAULT_TIME_LIMIT_S = 30.0
 _SOLVED = 0
@@ -190,21 +191,24 @@ class _Program:
     def constraints(self) -> list[LinearConstraint]:
         size = len(self.cost)
         capacity = np.zeros((HOURS_PER_DAY, size))
-        steady_capacity = np.zeros((HOURS_PER_DAY, size))
         steady_count = np.zeros((HOURS_PER_DAY, size))
         for option, (reserved, on_demand, spot) in zip(self.options, self.layout, strict=True):
             for hour in range(HOURS_PER_DAY):
                 steady = [on_demand[hour]] + ([reserved] if reserved is not None else [])
                 for index in steady:
-                    capacity[hour, index] = steady_capacity[hour, index] = option.capacity
+                    capacity[hour, index] = option.capacity
                     steady_count[hour, index] = 1.0
                 if spot is not None:
                     capacity[hour, spot[hour]] = option.capacity
         required = np.array(self.required)
         found = [LinearConstraint(capacity, lb=required, ub=np.inf)]
-        if any(spot is not None for _, _, spot in self.layout):
-            floor = self.demand.on_demand_floor_fraction * required
-            found.append(LinearConstraint(steady_capacity, lb=floor, ub=np.inf))
+        forecast = np.array([self.demand.surviving_rps(hour) for hour in range(HOURS_PER_DAY)])
+        surviving = capacity.copy()
+        for option, (_, _, spot) in zip(self.options, self.layout, strict=True):
+            if spot is not None:
+                for hour in range(HOURS_PER_DAY):
+                    surviving[hour, spot[hour]] -= option.capacity / self.demand.spot_zones
+        found.append(LinearConstraint(surviving, lb=forecast, ub=np.inf))
         minimum = self.demand.workload.min_on_demand_instances
         if minimum:
             found.append(LinearConstraint(steady_count, lb=np.full(HOURS_PER_DAY, minimum), ub=np.inf))

@@ -6,9 +6,14 @@ import pytest
 from botocore.exceptions import ClientError
 from temporalio.client import WorkflowExecutionStatus
 
+from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud import tags
 from optiinfra.domain.enums import DecisionKind, RecommendationStatus, RecommendationType, StepStatus
 from optiinfra.domain.recommendation import Approval
+from optiinfra.sim.demo_fleet import demo_fleet
+from optiinfra.sim.traffic.generator import TrafficGenerator
+from optiinfra.sim.twin import demo_workload_spec
+from optiinfra.sim.twin.dry_run import dry_run
 from optiinfra.store import repository
 from tests.workflows.conftest import Harness, fleet_state, wait_for_phase
 from workflows.agent_optimization import AgentOptimizationWorkflow
@@ -175,6 +180,18 @@ async def test_a_reclaimed_spot_replica_is_replaced_by_the_group_and_the_base_st
     lifecycles = sorted(lifecycle for _, state, lifecycle in after.values() if state == "running")
     assert lifecycles.count("on-demand") == floor and len(lifecycles) == len(members)
     assert {fleet_state(harness.fleet)[i][1] for i in originals} == {"terminated"}
+
+    # Until a replacement serves, the SLO holds in the twin on what remains once the largest pool (one
+    # zone's spot replicas) is taken: a whole day of code-assist's traffic on the survivors alone.
+    largest = int(waiting.recommendation.evidence["largest_spot_pool"])
+    catalog = PriceCatalog.load_default()
+    demo = demo_fleet().deployment("code-assist")
+    spec = demo_workload_spec(demo, originals, catalog, seed=7)
+    survivors = [(f"survivor-{n}", demo.instance_type) for n in range(len(members) - largest)]
+    assert isinstance(spec.traffic, TrafficGenerator)
+    day = spec.traffic.rate_windows(0.0, 86_400.0, 600.0)
+    held = dry_run(spec, survivors, day, catalog)
+    assert largest >= 1 and held.passes(), held
 
     again = await (await harness.start("code-assist")).result()
     assert any(note.startswith("spot migration: replicas already run in") for note in again.notes), (

@@ -30,9 +30,6 @@ production trace the morning dip of one week sits two hours later the next. Plan
 own windows leave 36 of week 2's 1,008 windows above forecast plus headroom, pooling two hours either side 8,
 for a forecast only 3% higher on average."""
 
-PLAN_ON_DEMAND_FLOOR_FRACTION = 0.25
-"""The plans' on-demand floor: a quarter of the replicas, rounded up."""
-
 
 class WorkloadDemand(BaseModel):
     """One workload's demand and the rules a plan for it must keep; the same object feeds the agent's
@@ -47,11 +44,11 @@ class WorkloadDemand(BaseModel):
     )
     headroom: float = Field(default=RightSizingParams().headroom, ge=0.0)
     max_interruption_bucket: int = Field(default=SpotMigrationParams().max_interruption_bucket, ge=0, le=4)
-    on_demand_floor_fraction: float = Field(
-        default=PLAN_ON_DEMAND_FLOOR_FRACTION,
-        ge=0.0,
-        le=1.0,
-        description="Share of the replicas a plan keeps on-demand (the live spot strategy sizes its own)",
+    spot_zones: int = Field(
+        default=1,
+        ge=1,
+        description="Availability Zones the replicas spread over: one zone's spot replicas of a type are a "
+        "pool that can be reclaimed at once",
     )
     reservations_allowed: bool = Field(
         default=False, description="Enough steady history to commit to a term (see `reservations_allowed`)"
@@ -68,8 +65,16 @@ class WorkloadDemand(BaseModel):
 
     @property
     def spot_allowed(self) -> bool:
-        """Spot migration's workload rule: a reclaim must lose no state and hit nothing critical."""
-        return self.workload.stateless and not self.workload.critical
+        """Spot migration's workload rule: a reclaim must lose no state. A critical workload may run spot
+        too, since the surviving capacity rule (`surviving_rps`) keeps its forecast served through a
+        reclaim."""
+        return self.workload.stateless
+
+    def surviving_rps(self, hour: int) -> float:
+        """The capacity the fleet must keep after losing its largest spot pool (one type's spot replicas
+        of one zone), until they are replaced: the forecast without headroom, as the spot strategy sizes
+        its on-demand base."""
+        return self.hourly_rps[hour]
 
     @property
     def peak_rps(self) -> float:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agents.cost.commitments import ReservedOffer
 from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
 from agents.cost.pricing import HOURS_PER_MONTH
-from agents.cost.spot import spot_eligible_type
+from agents.cost.spot_floor import spot_eligible_type
 from optiinfra.domain.fleet import InstanceType
 
 HOURS_PER_MONTH_PER_HOUR_OF_DAY = HOURS_PER_MONTH / HOURS_PER_DAY
@@ -94,6 +94,13 @@ class WorkloadPlan(BaseModel):
         """Capacity that no spot reclaim can take away in this hour."""
         return sum(a.capacity_rps * a.steady(hour) for a in self.allocations)
 
+    def largest_spot_pool_rps(self, hour: int, zones: int) -> float:
+        """The capacity a reclaim can take at once: one zone's share of the spot replicas (of every type:
+        a price-capacity-optimized group may place them all in its cheapest pool), the group spreading them
+        evenly over `zones` zones (the share, not rounded up, so that the integer program can keep the
+        same rule linearly)."""
+        return sum(a.capacity_rps * a.spot[hour] for a in self.allocations) / zones
+
     def steady_replicas(self, hour: int) -> int:
         return sum(a.steady(hour) for a in self.allocations)
 
@@ -135,10 +142,13 @@ class WorkloadPlan(BaseModel):
         capacity = self.capacity_rps(hour)
         if capacity + slack < required:
             found.append(f"hour {hour}: capacity {capacity:.3f} rps < {required:.3f} rps needed")
-        floor = demand.on_demand_floor_fraction * required
-        steady = self.steady_capacity_rps(hour)
-        if steady + slack < floor:
-            found.append(f"hour {hour}: non-spot capacity {steady:.3f} rps < on-demand floor {floor:.3f} rps")
+        surviving = capacity - self.largest_spot_pool_rps(hour, demand.spot_zones)
+        needed = demand.surviving_rps(hour)
+        if surviving + slack < needed:
+            found.append(
+                f"hour {hour}: capacity after losing the largest spot pool {surviving:.3f} rps < "
+                f"{needed:.3f} rps forecast"
+            )
         minimum = demand.workload.min_on_demand_instances
         if self.steady_replicas(hour) < minimum:
             found.append(f"hour {hour}: {self.steady_replicas(hour)} non-spot replica(s) < minimum {minimum}")
@@ -152,7 +162,7 @@ def _allocation_violations(allocation: TypeAllocation, demand: WorkloadDemand) -
         found.append(f"{name} is priced in {allocation.instance_type.region}, not {demand.workload.region}")
     if any(allocation.spot):
         if not demand.spot_allowed:
-            found.append(f"spot {name} replicas for a workload that is stateful or critical")
+            found.append(f"spot {name} replicas for a workload that keeps state on its replicas")
         elif not spot_eligible_type(allocation.instance_type, demand.max_interruption_bucket):
             found.append(f"spot {name} replicas, but {name} is not spot-eligible")
     if allocation.reserved and not demand.reservations_allowed:

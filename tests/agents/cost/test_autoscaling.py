@@ -116,6 +116,27 @@ def test_savings_are_the_peak_fleet_minus_each_hours_need() -> None:
     assert found.estimated_monthly_savings_usd == pytest.approx(current - projected, abs=0.01)
 
 
+def test_in_a_mixed_group_the_replicas_above_the_on_demand_base_are_priced_as_spot() -> None:
+    plain = _group_snapshot(_daily(35, 25))
+    mixed = plain.model_copy(deep=True)
+    assert mixed.scaling_group is not None
+    mixed.scaling_group.on_demand_base_capacity = 2
+    mixed.scaling_group.spot_instance_types = ["g6.xlarge"]
+    spot_hourly = mixed.instance_types["g6.xlarge"].spot_hourly_usd
+    assert spot_hourly is not None and spot_hourly < G6_XLARGE_HOURLY
+    found = _proposal(analyze_autoscaling(mixed))
+    needs = [max(1, math.ceil(4 * _daily(35, 25)(h) / 100 / 0.7 - 1e-9)) for h in range(24)]
+
+    def hourly(replicas: int) -> float:
+        return min(2, replicas) * G6_XLARGE_HOURLY + max(0, replicas - 2) * spot_hourly
+
+    assert found.current_monthly_cost_usd == pytest.approx(hourly(4) * HOURS_PER_MONTH, abs=0.01)
+    projected = sum(hourly(n) for n in needs) * HOURS_PER_MONTH / 24
+    assert found.projected_monthly_cost_usd == pytest.approx(projected, abs=0.01)
+    plain_saving = _proposal(analyze_autoscaling(plain)).estimated_monthly_savings_usd
+    assert 0 < found.estimated_monthly_savings_usd < plain_saving
+
+
 def test_min_respects_the_on_demand_floor() -> None:
     found = _proposal(analyze_autoscaling(_group_snapshot(_daily(35, 25), min_on_demand=3)))
     assert found.evidence["min_size"] == 3.0

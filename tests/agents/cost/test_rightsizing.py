@@ -3,14 +3,15 @@ from datetime import timedelta
 import pytest
 
 from agents.application.profile import profile_requests
-from agents.cost.rightsizing import analyze_right_sizing, request_shape_for
-from agents.cost.sizing import replica_capacity_rps
+from agents.cost.rightsizing import SpotLookAhead, analyze_right_sizing, cheapest_settled, request_shape_for
+from agents.cost.sizing import Sizing, replica_capacity_rps
+from agents.cost.spot_floor import OnDemandBase, on_demand_base, spot_eligible_type
 from agents.cost.utilization import percentile
 from optiinfra.capacity import config_for_instance, kv_capacity_tokens
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction, StepPhase
-from optiinfra.domain.fleet import WorkloadSnapshot
+from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
 from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.application.records import records
@@ -228,3 +229,63 @@ def test_a_type_whose_kv_cache_cannot_hold_the_served_window_is_never_proposed()
     target = catalog.get(str(long.evidence["to_type"]), REGION)
     assert kv_capacity_tokens(config_for_instance(target, model)) >= 60_100
     assert "60,100-token window (the longest request of the request log)" in long.reasoning
+
+
+def _priced(name: str, on_demand: float, spot: float | None, bucket: int | None) -> InstanceType:
+    return InstanceType(
+        name=name,
+        region=REGION,
+        vcpu=8,
+        memory_gib=32.0,
+        gpu_model="NVIDIA L4",
+        gpu_count=1,
+        gpu_memory_gib=24.0,
+        on_demand_hourly_usd=on_demand,
+        spot_hourly_usd=spot,
+        spot_interruption_bucket=bucket,
+    )
+
+
+def test_on_demand_base_keeps_the_peak_served_after_losing_one_zones_spot() -> None:
+    assert on_demand_base(10, peak_replicas=7, zones=3, minimum=0) == OnDemandBase(
+        on_demand=1, spot=9, largest_pool=3
+    )
+    assert on_demand_base(10, peak_replicas=7, zones=2, minimum=0).on_demand == 4  # 6 spot, 3 lost
+    assert on_demand_base(10, peak_replicas=7, zones=1, minimum=0).on_demand == 7
+    assert on_demand_base(4, peak_replicas=1, zones=3, minimum=2).on_demand == 2  # the minimum holds
+    assert on_demand_base(3, peak_replicas=3, zones=3, minimum=0) == OnDemandBase(
+        on_demand=3, spot=0, largest_pool=0
+    )
+
+
+def test_a_stateless_workload_is_sized_on_the_cost_once_spot_migration_has_run() -> None:
+    """The cheapest type on-demand has no spot worth running; the second cheapest has cheap spot. Of the
+    sizings that already save on-demand, the look-ahead keeps the one cheapest once spot has run."""
+    no_spot = Sizing(instance_type=_priced("nospot.x", 1.0, None, None), replicas=10, capacity_rps=1.0)
+    cheap_spot = Sizing(instance_type=_priced("spot.x", 1.1, 0.3, 1), replicas=10, capacity_rps=1.0)
+    look_ahead = SpotLookAhead(zones=2, minimum=0, max_interruption_bucket=3)
+    # Peak 8 replicas of 10 in two zones: 6 on-demand, 4 spot (losing 2 leaves 8).
+    assert look_ahead.monthly_usd(cheap_spot, 8.0) == pytest.approx((6 * 1.1 + 4 * 0.3) * 730)
+    assert look_ahead.monthly_usd(no_spot, 8.0) == pytest.approx(10 * 730)
+    found = cheapest_settled([no_spot, cheap_spot], 8.0, look_ahead, budget_usd=20 * 730)
+    assert found is not None and found[0] == cheap_spot
+    # A type whose on-demand fleet costs more than the budget (no saving on its own) is not taken.
+    assert cheapest_settled([no_spot, cheap_spot], 8.0, look_ahead, budget_usd=10.5 * 730) == (
+        no_spot,
+        pytest.approx(10 * 730),
+    )
+    assert cheapest_settled([cheap_spot], 8.0, look_ahead, budget_usd=5 * 730) is None
+
+
+def test_a_stateless_workload_keeps_a_same_gpu_type_whose_spot_is_worth_running() -> None:
+    """g6e.xlarge is cheaper on-demand than g6e.2xlarge but its spot is interrupted too often: a stateless
+    workload, whose replicas above the base run on spot, stays; a stateful one moves."""
+    catalog = PriceCatalog.load_default()
+    small, large = catalog.get("g6e.xlarge", REGION), catalog.get("g6e.2xlarge", REGION)
+    assert small.on_demand_hourly_usd < large.on_demand_hourly_usd
+    assert spot_eligible_type(large, 3) and not spot_eligible_type(small, 3)
+    busy = {"instance_type": "g6e.2xlarge", "count": 2, "gpu": 60, "gpu_memory": 55, "cpu": 10, "memory": 8}
+    stateful = analyze_right_sizing(snapshot(**busy, stateless=False))
+    assert isinstance(stateful, Proposal) and stateful.evidence["to_type"] == "g6e.xlarge"
+    stateless = analyze_right_sizing(snapshot(**busy, stateless=True))
+    assert isinstance(stateless, str) and "with cheaper spot" in stateless

@@ -4,7 +4,9 @@ reclaimed instances, and it is in service before any old replica stops."""
 
 import pytest
 
-from agents.cost.spot import SpotMigrationParams, analyze_spot_migration, group_types, spot_eligible_type
+from agents.cost.rightsizing import analyze_right_sizing
+from agents.cost.spot import SpotMigrationParams, analyze_spot_migration, group_types
+from agents.cost.spot_floor import spot_eligible_type
 from agents.cost.strategies import analyze_cost
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import PurchaseOption, RecommendationType, RiskLevel, StepAction, StepPhase
@@ -141,11 +143,19 @@ def test_an_all_spot_fleet_is_not_a_saving_to_move() -> None:
     assert isinstance(found, str) and "saving $-" in found
 
 
-def test_cost_agent_ranks_proposals_by_savings_and_keeps_notes() -> None:
-    result = analyze_cost(snapshot(instance_type="g5.12xlarge", count=4, gpu=18, gpu_memory=20, cpu=8))
-    savings = [p.estimated_monthly_savings_usd for p in result.proposals]
-    assert len(savings) == 2
-    assert savings == sorted(savings, reverse=True)
+def test_spot_migration_waits_until_right_sizing_has_settled_the_replicas() -> None:
+    oversized = snapshot(instance_type="g5.12xlarge", count=4, gpu=18, gpu_memory=20, cpu=8)
+    result = analyze_cost(oversized)
+    assert [p.type for p in result.proposals] == [RecommendationType.RIGHT_SIZING]
+    assert any(note.startswith("spot migration: deferred until right-sizing") for note in result.notes)
+    # Once nothing is left to right-size, the spot group is proposed on the replicas as they are.
+    settled = snapshot(instance_type="g5.xlarge", count=4, gpu=75, gpu_memory=80, cpu=70)
+    assert isinstance(analyze_right_sizing(settled), str)
+    moved = analyze_cost(settled)
+    assert [p.type for p in moved.proposals] == [RecommendationType.SPOT_MIGRATION]
+
+
+def test_cost_agent_keeps_a_note_per_strategy() -> None:
     stateful = analyze_cost(
         snapshot(instance_type="g5.xlarge", count=2, gpu=85, gpu_memory=80, cpu=70, stateless=False)
     )

@@ -9,7 +9,7 @@ from agents.cost.plan import WorkloadDemand
 from agents.cost.plan.model import HOURS_PER_MONTH_PER_HOUR_OF_DAY
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import TypeCapacity
-from agents.cost.spot import spot_eligible_type
+from agents.cost.spot_floor import spot_eligible_type
 from optiinfra.bench.plan_optimal import PlanInfeasibleError, optimal_plan
 from tests.agents.cost.plan.fixtures import capacity, demand, instance_type
 
@@ -21,7 +21,7 @@ MAX_COUNT = 5
 def _brute_force(found: WorkloadDemand, types: list[TypeCapacity]) -> float:
     """The cheapest plan by enumeration. Given the reserved counts the hours are independent and hours of
     equal demand have equal optima, so each distinct hour is enumerated once."""
-    floor, minimum = found.on_demand_floor_fraction, found.workload.min_on_demand_instances
+    zones, minimum = found.spot_zones, found.workload.min_on_demand_instances
     offers = [
         cheapest_allowed_offer(t.instance_type, POLICY) if found.reservations_allowed else None for t in types
     ]
@@ -31,21 +31,26 @@ def _brute_force(found: WorkloadDemand, types: list[TypeCapacity]) -> float:
     ]
     hours: dict[float, int] = {}
     for hour in range(24):
-        hours[found.required_rps(hour)] = hours.get(found.required_rps(hour), 0) + 1
+        hours[found.hourly_rps[hour]] = hours.get(found.hourly_rps[hour], 0) + 1
     counts = range(MAX_COUNT + 1)
     best = math.inf
     for reserved in product(*[counts if offer else [0] for offer in offers]):
         cost = sum(
             r * HOURS_PER_MONTH * o.effective_hourly_usd for r, o in zip(reserved, offers, strict=True) if o
         )
-        for required, repeats in hours.items():
+        for forecast, repeats in hours.items():
+            required = forecast * (1 + found.headroom)
             hour_best = math.inf
             for on_demand in product(counts, repeat=len(types)):
                 for spot in product(*[counts if ok else [0] for ok in spot_ok]):
                     steady = [r + o for r, o in zip(reserved, on_demand, strict=True)]
                     steady_rps = sum(t.capacity_rps * n for t, n in zip(types, steady, strict=True))
                     spot_rps = sum(t.capacity_rps * n for t, n in zip(types, spot, strict=True))
-                    if steady_rps + spot_rps < required - 1e-9 or steady_rps < floor * required - 1e-9:
+                    pool = spot_rps / zones
+                    if (
+                        steady_rps + spot_rps < required - 1e-9
+                        or steady_rps + spot_rps - pool < forecast - 1e-9
+                    ):
                         continue
                     if sum(steady) < minimum:
                         continue
@@ -84,7 +89,8 @@ def _tiny_instance(seed: int) -> tuple[WorkloadDemand, list[TypeCapacity]]:
             hourly,
             critical=rng.random() < 0.25,
             min_on_demand=rng.choice([0, 0, 1]),
-            floor=rng.choice([0.0, 0.25, 0.5]),
+            stateless=rng.random() < 0.8,
+            zones=rng.choice([1, 2, 3]),
             reservations=rng.random() < 0.7,
         ),
         types,

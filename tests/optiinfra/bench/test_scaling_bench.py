@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optiinfra.bench.scaling import main, run_scaling_bench
+from optiinfra.bench.scaling import main, measurable_slo, run_scaling_bench
 from optiinfra.cli.main import app
+from optiinfra.sim.twin.fleet import TtftItlSlo
 
 POLICY_KEYS = {"slo_attainment", "gpu_hours", "cost_usd"}
 POLICIES = ("static", "kpa", "ours", "oracle")
@@ -70,6 +71,12 @@ def test_a_short_trace_runs_every_policy_through_the_cli(shared_data_dir: Path, 
         cheapest = min(reaching, key=lambda row: row["gpu_hours"])
         assert figures["kpa"]["gpu_hours"] == cheapest["gpu_hours"]
         assert figures["kpa_setting"]["target"] == cheapest["target"]
+    # The twin's replicas are the silicon-measured reference's, judged as vLLM's histograms show them: the
+    # 3 s TTFT objective at its 2.5 s bucket bound, the 100 ms ITL one at its own bound.
+    settings = figures["settings"]
+    assert settings["truth"] == "silicon"
+    assert (settings["slo_read_at_ttft_s"], settings["slo_read_at_itl_s"]) == (2.5, 0.1)
+    assert settings["true_capacity_rps"] != settings["planner_capacity_rps"]
     # A smooth daily cycle is easy to follow: the adaptive policies cost far less than the static fleet.
     assert ours >= 0.97 and figures["kpa"]["slo_attainment"] >= 0.97
     assert figures["ours"]["gpu_hours"] < figures["static"]["gpu_hours"]
@@ -139,3 +146,14 @@ def test_the_real_trace_meets_the_slo_for_less_than_the_published_reactive_autos
     assert oracle.gpu_hours < ours.gpu_hours < kpa_default.gpu_hours < result.outcomes["static"].gpu_hours
     prophet, baseline = result.scores.prophet, result.scores.baseline
     assert prophet is not None and baseline is not None and prophet.wape < baseline.wape
+
+
+def test_the_objective_is_read_at_the_histogram_bucket_bound_not_above_it() -> None:
+    assert measurable_slo(TtftItlSlo(ttft_p95_s=3.0, itl_p95_s=0.1)) == TtftItlSlo(
+        ttft_p95_s=2.5, itl_p95_s=0.1
+    )
+    assert measurable_slo(TtftItlSlo(ttft_p95_s=10.0, itl_p95_s=0.12)) == TtftItlSlo(
+        ttft_p95_s=10.0, itl_p95_s=0.1
+    )
+    with pytest.raises(ValueError, match="smallest histogram bucket"):
+        measurable_slo(TtftItlSlo(ttft_p95_s=3.0, itl_p95_s=0.005))

@@ -60,7 +60,7 @@ def demand(
     stateless: bool = True,
     critical: bool = False,
     min_on_demand: int = 0,
-    floor: float = 0.25,
+    zones: int = 1,
     headroom: float = 0.25,
     reservations: bool = False,
 ) -> WorkloadDemand:
@@ -69,7 +69,7 @@ def demand(
         shape=SHAPE,
         hourly_rps=hourly_rps,
         headroom=headroom,
-        on_demand_floor_fraction=floor,
+        spot_zones=zones,
         reservations_allowed=reservations,
     )
 

@@ -60,7 +60,8 @@ def test_a_demand_has_one_rate_per_hour_and_knows_its_rules() -> None:
     found = demand(tuple(float(hour) for hour in range(24)), headroom=0.5)
     assert found.peak_rps == 23.0 and found.required_rps(10) == 15.0
     assert found.spot_allowed
-    assert not demand((1.0,) * 24, critical=True).spot_allowed
+    assert found.surviving_rps(10) == 10.0  # the forecast, without headroom
+    assert demand((1.0,) * 24, critical=True).spot_allowed  # above what survives a reclaim
     assert not demand((1.0,) * 24, stateless=False).spot_allowed
 
 

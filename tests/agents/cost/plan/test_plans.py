@@ -8,11 +8,9 @@ from agents.cost.plan import (
     TypeAllocation,
     WorkloadDemand,
     WorkloadPlan,
-    agent_plan,
     current_fleet_plan,
     naive_plan,
 )
-from agents.cost.plan.heuristic import floor_and_spot_plan, strategies_on_type
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
 from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.catalog.loader import PriceCatalog
@@ -30,10 +28,10 @@ REAL_SHAPE = RequestShape(
 )
 
 
-def _all_plans(found: WorkloadDemand, types: list[TypeCapacity]) -> dict[str, WorkloadPlan]:
+def _optimum(found: WorkloadDemand, types: list[TypeCapacity]) -> WorkloadPlan:
     solved = optimal_plan(found, types, POLICY)
     assert solved.proven_optimal
-    return {"agent": agent_plan(found, types, POLICY), "optimal": solved.plan}
+    return solved.plan
 
 
 @pytest.fixture(scope="module")
@@ -65,100 +63,78 @@ def _real_demand(rng: random.Random) -> WorkloadDemand:
         ),
         shape=REAL_SHAPE,
         hourly_rps=hourly,
+        spot_zones=rng.choice([1, 2, 3]),
         reservations_allowed=rng.random() < 0.5,
     )
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_optimal_is_no_dearer_than_the_agent_and_the_agent_no_dearer_than_by_hand(
+def test_the_optimum_keeps_every_rule_and_is_no_dearer_than_by_hand(
     seed: int, real_capacities: list[TypeCapacity]
 ) -> None:
     rng = random.Random(seed)
     found = _real_demand(rng)
     current = rng.choice(real_capacities)
-    plans = {**_all_plans(found, real_capacities), "naive": naive_plan(found, current)}
-    for name, plan in plans.items():
-        assert plan.violations(found) == [], name
-    optimal, agent, naive = (plans[name].monthly_cost_usd for name in ("optimal", "agent", "naive"))
-    assert optimal <= agent + 1e-6 <= naive + 2e-6
+    optimal, naive = _optimum(found, real_capacities), naive_plan(found, current)
+    assert optimal.violations(found) == [] and naive.violations(found) == []
+    assert optimal.monthly_cost_usd <= naive.monthly_cost_usd + 1e-6
     over_provisioned = current_fleet_plan(current.instance_type, current.capacity_rps, 1_000)
-    assert naive < over_provisioned.monthly_cost_usd
+    assert naive.monthly_cost_usd < over_provisioned.monthly_cost_usd
 
 
-def test_critical_workloads_get_no_spot_and_pay_for_it() -> None:
+def test_stateful_workloads_get_no_spot_and_pay_for_it() -> None:
     hourly = day(10.0, 4.0)
-    critical, relaxed = demand(hourly, critical=True), demand(hourly)
-    for plan in _all_plans(critical, TYPES).values():
-        assert not any(any(a.spot) for a in plan.allocations)
-        assert plan.violations(critical) == []
-    relaxed_plans = _all_plans(relaxed, TYPES)
-    assert all(any(any(a.spot) for a in plan.allocations) for plan in relaxed_plans.values())
-    assert (
-        relaxed_plans["optimal"].monthly_cost_usd
-        < optimal_plan(critical, TYPES, POLICY).plan.monthly_cost_usd
-    )
+    stateful, stateless = demand(hourly, stateless=False, zones=3), demand(hourly, zones=3)
+    kept = _optimum(stateful, TYPES)
+    assert not any(any(a.spot) for a in kept.allocations)
+    assert kept.violations(stateful) == []
+    relaxed = _optimum(stateless, TYPES)
+    assert any(any(a.spot) for a in relaxed.allocations)
+    assert relaxed.monthly_cost_usd < kept.monthly_cost_usd
+
+
+def test_a_critical_workload_may_run_spot_above_what_survives_a_reclaim() -> None:
+    found = demand(day(10.0, 4.0), critical=True, zones=3)
+    plan = _optimum(found, TYPES)
+    assert any(any(a.spot) for a in plan.allocations)
+    for hour in range(24):
+        surviving = plan.capacity_rps(hour) - plan.largest_spot_pool_rps(hour, 3)
+        assert surviving >= found.hourly_rps[hour] - 1e-9
 
 
 def test_a_type_above_the_interruption_bucket_never_runs_spot() -> None:
-    found = demand(day(10.0, 4.0))
-    for plan in _all_plans(found, TYPES).values():
-        assert not any(any(a.spot) for a in plan.allocations if a.name == RISKY.instance_type.name)
+    plan = _optimum(demand(day(10.0, 4.0), zones=3), TYPES)
+    assert not any(any(a.spot) for a in plan.allocations if a.name == RISKY.instance_type.name)
 
 
-def test_the_on_demand_floor_forces_on_demand_capacity() -> None:
+def test_more_zones_make_a_reclaim_smaller_and_spot_cheaper_to_use() -> None:
     hourly = day(10.0, 4.0)
-    no_floor = optimal_plan(demand(hourly, floor=0.0), TYPES, POLICY).plan
-    assert all(no_floor.steady_replicas(hour) == 0 for hour in range(24))  # spot is cheapest
-    half = demand(hourly, floor=0.5)
-    for plan in _all_plans(half, TYPES).values():
+    by_zones = {zones: _optimum(demand(hourly, zones=zones), TYPES) for zones in (1, 2, 3)}
+    for zones, plan in by_zones.items():
         for hour in range(24):
-            assert plan.steady_capacity_rps(hour) >= 0.5 * half.required_rps(hour) - 1e-9
-    assert optimal_plan(half, TYPES, POLICY).plan.monthly_cost_usd > no_floor.monthly_cost_usd
+            assert plan.capacity_rps(hour) - plan.largest_spot_pool_rps(hour, zones) >= hourly[hour] - 1e-9
+    costs = [by_zones[zones].monthly_cost_usd for zones in (1, 2, 3)]
+    assert costs[0] >= costs[1] >= costs[2] and costs[0] > costs[2]
 
 
 def test_the_workload_minimum_of_on_demand_replicas_holds_every_hour() -> None:
-    found = demand(day(3.0, 0.5), min_on_demand=3)
-    for plan in _all_plans(found, TYPES).values():
-        assert min(plan.steady_replicas(hour) for hour in range(24)) >= 3
+    found = demand(day(3.0, 0.5), min_on_demand=3, zones=3)
+    assert min(_optimum(found, TYPES).steady_replicas(hour) for hour in range(24)) >= 3
 
 
 def test_reservations_only_where_allowed_and_then_they_save() -> None:
     steady_load = (6.0,) * 24
-    not_allowed = demand(steady_load, stateless=False)
-    allowed = demand(steady_load, stateless=False, reservations=True)
-    for plan in _all_plans(not_allowed, TYPES).values():
-        assert all(a.reserved == 0 for a in plan.allocations)
-    with_reservations = _all_plans(allowed, TYPES)
-    for plan in with_reservations.values():
-        assert sum(a.reserved for a in plan.allocations) > 0
-        assert plan.violations(allowed) == []
-    assert (
-        with_reservations["agent"].monthly_cost_usd
-        < optimal_plan(not_allowed, TYPES, POLICY).plan.monthly_cost_usd
-    )
-
-
-def test_the_agent_reserves_the_replicas_running_all_day_with_the_cheapest_offer() -> None:
-    found = demand(day(8.0, 2.0), stateless=False, reservations=True, headroom=0.0)
-    (allocation,) = strategies_on_type(found, BIG, POLICY).allocations
-    assert allocation.reserved == 1  # 2 rps at night is one 4-rps replica
-    assert allocation.on_demand == tuple(1 if hour in range(9, 21) else 0 for hour in range(24))
-    assert allocation.reservation == cheapest_allowed_offer(BIG.instance_type, POLICY)
-
-
-def test_the_agent_puts_the_floor_on_one_type_and_spot_on_another_when_cheaper() -> None:
-    found = demand((8.0,) * 24, headroom=0.0, floor=0.25)
-    split = floor_and_spot_plan(found, SMALL, BIG, POLICY)
-    small, big = split.allocations
-    assert small.on_demand == (2,) * 24 and big.spot == (2,) * 24
-    assert split.violations(found) == []
-    assert agent_plan(found, TYPES, POLICY).monthly_cost_usd <= split.monthly_cost_usd
-    with pytest.raises(ValueError, match="may not run spot"):
-        floor_and_spot_plan(demand((8.0,) * 24, critical=True), SMALL, BIG, POLICY)
+    not_allowed = _optimum(demand(steady_load, stateless=False), TYPES)
+    assert all(a.reserved == 0 for a in not_allowed.allocations)
+    allowed_demand = demand(steady_load, stateless=False, reservations=True)
+    allowed = _optimum(allowed_demand, TYPES)
+    assert sum(a.reserved for a in allowed.allocations) > 0
+    assert allowed.violations(allowed_demand) == []
+    assert allowed.monthly_cost_usd < not_allowed.monthly_cost_usd
 
 
 def test_violations_name_every_broken_rule() -> None:
-    found = demand((4.0,) * 24, critical=True, min_on_demand=2, floor=0.5)
+    found = demand((4.0,) * 24, stateless=False, min_on_demand=2)
     offer = cheapest_allowed_offer(BIG.instance_type, POLICY)
     broken = WorkloadPlan(
         strategy="broken",
@@ -173,19 +149,25 @@ def test_violations_name_every_broken_rule() -> None:
         ),
     )
     found_rules = "\n".join(broken.violations(found))
-    assert "stateful or critical" in found_rules
+    assert "keeps state on its replicas" in found_rules
     assert "reservations are not allowed" in found_rules
     assert "non-spot replica(s) < minimum 2" in found_rules
     short = current_fleet_plan(SMALL.instance_type, SMALL.capacity_rps, 4)
     assert any("capacity 4.000 rps < 5.000 rps needed" in v for v in short.violations(found))
-    floor_only = demand((4.0,) * 24, floor=0.5)
+    two_zones = demand((4.0,) * 24, zones=2)
     all_spot = WorkloadPlan(
         strategy="spot",
         allocations=(
             TypeAllocation(instance_type=BIG.instance_type, capacity_rps=BIG.capacity_rps, spot=(2,) * 24),
         ),
     )
-    assert any("on-demand floor" in v for v in all_spot.violations(floor_only))
+    # Two zones: a reclaim takes one zone's replica (4 rps) and the other carries the 4 rps forecast.
+    assert all_spot.violations(two_zones) == []
+    one_zone = demand((4.0,) * 24, zones=1)
+    assert any(
+        "capacity after losing the largest spot pool 0.000 rps < 4.000 rps forecast" in v
+        for v in all_spot.violations(one_zone)
+    )
     risky_spot = WorkloadPlan(
         strategy="risky",
         allocations=(
@@ -194,7 +176,7 @@ def test_violations_name_every_broken_rule() -> None:
             ),
         ),
     )
-    assert any("not spot-eligible" in v for v in risky_spot.violations(demand((4.0,) * 24, floor=0.0)))
+    assert any("not spot-eligible" in v for v in risky_spot.violations(demand((4.0,) * 24, zones=3)))
 
 
 def test_costs_follow_the_monthly_formula() -> None:
