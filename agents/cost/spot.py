@@ -154,6 +154,18 @@ def spot_floor(snapshot: WorkloadSnapshot, running: list[Instance], current: Ins
     )
 
 
+DEFAULT_DRAIN_SECONDS = 120
+"""The two minutes of a spot interruption notice: what a reclaimed replica has in any case."""
+MAX_DRAIN_SECONDS = 7200
+
+
+def drain_seconds(snapshot: WorkloadSnapshot) -> int:
+    """How long a terminating replica is held: its longest p99 request (end to end) as vLLM reported it,
+    at least the two minutes of an interruption notice."""
+    longest = max((w.e2e_p99 for w in snapshot.windows if w.e2e_p99 is not None), default=0.0)
+    return min(MAX_DRAIN_SECONDS, max(DEFAULT_DRAIN_SECONDS, math.ceil(longest)))
+
+
 def group_types(
     current: InstanceType, candidates: list[InstanceType], params: SpotMigrationParams
 ) -> list[InstanceType]:
@@ -216,6 +228,7 @@ def _proposal(
         subnet_ids=subnets,
         desired_capacity=floor.replicas,
         on_demand_base=floor.on_demand,
+        drain_seconds=drain_seconds(snapshot),
     )
     critical = " (and critical: spot only above the base)" if workload.critical else ""
     reasoning = (
@@ -227,8 +240,10 @@ def _proposal(
         f"{floor.zones} zone(s), price-capacity-optimized, replacing reclaimed instances and rebalancing "
         f"capacity before interruptions. Losing the largest pool, {floor.largest_pool} spot replica(s) of "
         f"one zone, leaves {floor.after_losing_a_pool} serving, at least the {floor.peak.replicas} the peak "
-        "needs, until the group replaces them. The group's instances are in service before any old replica "
-        "stops; "
+        "needs, until the group replaces them. A replica the group terminates (rebalanced once its "
+        f"replacement serves, or scaled in) is held {spec.drain_seconds}s so its in-flight requests finish "
+        "(a reclaim leaves the two minutes of its interruption notice). The group's instances are in "
+        "service before any old replica stops; "
         f"the old ones are terminated only after verification, and a rollback deletes the group and starts "
         f"them again. Spot is priced at the dearest of the group's types."
     )

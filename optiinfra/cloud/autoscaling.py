@@ -54,7 +54,12 @@ TARGET_TRACKING = "TargetTrackingScaling"
 IN_SERVICE = "InService"
 SPOT_ALLOCATION_STRATEGY = "price-capacity-optimized"
 """Spot from the pools least likely to be reclaimed, the cheapest among them: AWS's recommended default."""
-
+DRAIN_HOOK = "optiinfra-drain"
+"""The spot group's termination lifecycle hook: a replica the group terminates (a capacity rebalance once
+its replacement is in service, a scale-in) waits in Terminating:Wait for the spec's drain time, or until a
+node-side handler completes the action, while its load balancer deregisters it and in-flight requests
+finish. A spot reclaim itself leaves two minutes from the interruption notice, which the default fits."""
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 RETRYABLE_SCALING_ERROR_CODES = frozenset({"ScalingActivityInProgress", "ResourceContention"})
 """Auto Scaling's own passing conditions, on top of the EC2 adapter's (throttling, AWS faults)."""
 
@@ -196,13 +201,16 @@ class ScalingGroups:
             if existing.tag_map.get(tags.CUSTOMER) != group_tags.get(tags.CUSTOMER):
                 message = f"an Auto Scaling group named {spec.name} exists and is not this workload's"
                 raise CloudActionError(NOT_MANAGED, message, False)
+            await self._call(self._put_drain_hook, spec)
             await self._wait_until_in_service(spec.name)
             return _result(action, spec.name, True, f"{spec.name} exists already")
         await self._call(self._create_group, spec, launch_template_id, group_tags)
+        await self._call(self._put_drain_hook, spec)
         await self._wait_until_in_service(spec.name)
         summary = (
             f"created {spec.name}: {spec.desired_capacity} replicas, {spec.on_demand_base} on-demand, the "
-            f"rest spot across {', '.join(spec.instance_types)} in {len(spec.subnet_ids)} subnet(s)"
+            f"rest spot across {', '.join(spec.instance_types)} in {len(spec.subnet_ids)} subnet(s), "
+            f"terminating replicas drained for up to {spec.drain_seconds}s"
         )
         return _result(action, spec.name, False, summary)
 
@@ -342,6 +350,16 @@ class ScalingGroups:
                 {"Key": key, "Value": value, "PropagateAtLaunch": True}
                 for key, value in sorted(group_tags.items())
             ],
+        )
+
+    def _put_drain_hook(self, spec: SpotGroupSpec) -> None:
+        """Create or update (the call is an upsert) the group's drain hook."""
+        self.autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName=spec.name,
+            LifecycleHookName=DRAIN_HOOK,
+            LifecycleTransition=TERMINATING,
+            HeartbeatTimeout=spec.drain_seconds,
+            DefaultResult="CONTINUE",
         )
 
     def _delete_group(self, name: str) -> None:

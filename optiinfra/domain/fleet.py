@@ -269,6 +269,13 @@ class SpotGroupSpec(BaseModel):
     subnet_ids: list[str] = Field(min_length=1)
     desired_capacity: int = Field(ge=1)
     on_demand_base: int = Field(ge=0)
+    drain_seconds: int = Field(
+        default=120,
+        ge=30,
+        le=7200,
+        description="How long a terminating replica (rebalanced, reclaimed or scaled in) is held before its "
+        "instance goes, so its in-flight requests finish: the group's termination lifecycle hook",
+    )
 
     @model_validator(mode="after")
     def _base_within_capacity(self) -> "SpotGroupSpec":

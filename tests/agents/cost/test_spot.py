@@ -2,6 +2,8 @@
 largest spot pool (one zone's spot replicas) leaves the workload's peak served, the group replaces
 reclaimed instances, and it is in service before any old replica stops."""
 
+from datetime import timedelta
+
 import pytest
 
 from agents.cost.rightsizing import analyze_right_sizing
@@ -11,8 +13,9 @@ from agents.cost.strategies import analyze_cost
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import PurchaseOption, RecommendationType, RiskLevel, StepAction, StepPhase
 from optiinfra.domain.fleet import ScalingGroupState, SpotGroupSpec, WorkloadSnapshot
+from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
-from tests.agents.snapshots import REGION, snapshot
+from tests.agents.snapshots import NOW, REGION, snapshot
 
 CATALOG = PriceCatalog.load_default()
 
@@ -64,6 +67,31 @@ def test_two_zones_halve_the_largest_pool_and_lower_the_base() -> None:
     spec = SpotGroupSpec.model_validate_json(found.steps[0].params["group"])
     assert spec.subnet_ids == ["subnet-0a", "subnet-0b"] and spec.on_demand_base == 1
     assert spec.desired_capacity == 4
+    assert spec.drain_seconds == 120  # no request longer than the two minutes of an interruption notice
+
+
+def test_a_terminating_replica_is_held_for_the_longest_request_vllm_reported() -> None:
+    base = _two_zones(snapshot(instance_type="g5.xlarge", count=4, gpu=40, gpu_memory=70))
+    windows = [
+        WorkloadWindow(
+            start=NOW - timedelta(minutes=10 * n),
+            seconds=600,
+            replicas=4,
+            requests=100,
+            request_rate=100 / 600,
+            prompt_tokens=200_000,
+            generation_tokens=30_000,
+            errors=0,
+            preemptions=0,
+            e2e_p99=p99,
+        )
+        for n, p99 in enumerate([40.0, 301.2, None])
+    ]
+    found = analyze_spot_migration(base.model_copy(update={"windows": windows}))
+    assert isinstance(found, Proposal)
+    spec = SpotGroupSpec.model_validate_json(found.steps[0].params["group"])
+    assert spec.drain_seconds == 302
+    assert "held 302s so its in-flight requests finish" in found.reasoning
 
 
 def test_a_busy_workload_keeps_every_replica_on_demand_in_one_zone() -> None:

@@ -57,6 +57,13 @@ async def test_the_group_keeps_its_base_on_demand_runs_the_rest_on_spot_and_repl
     assert group is not None and group.name == NAME and group.mixed
     assert (group.on_demand_base_capacity, group.in_service, group.capacity_rebalance) == (2, 4, True)
     assert group.spot_instance_types == ["g5.xlarge", "g5.2xlarge"]
+    # A terminating replica is held for the drain time (CONTINUE: it goes then, whatever a handler does).
+    (hook,) = cloud.groups.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=NAME)["LifecycleHooks"]
+    assert (hook["LifecycleHookName"], hook["LifecycleTransition"]) == (
+        "optiinfra-drain",
+        "autoscaling:EC2_INSTANCE_TERMINATING",
+    )
+    assert (hook["HeartbeatTimeout"], hook["DefaultResult"]) == (spec.drain_seconds, "CONTINUE")
 
     # The spot market takes one back: the group replaces it, on spot again, and the base stays on-demand.
     reclaimed = next(i.instance_id for i in members if i.lifecycle is PurchaseOption.SPOT)
