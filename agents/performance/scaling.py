@@ -1,7 +1,8 @@
 """Predictive, SLO-aware replica scaling of a Kubernetes Deployment.
 
 The replicas needed for the forecast peak of the next interval (the rate forecast chosen per workload by
-backtest error), at the per-replica capacity the capacity model gives within the SLO, corrected by how the
+backtest error; its upper prediction bound, since the count is held until the next scan), at the per-replica
+capacity the capacity model gives within the SLO, corrected by how the
 replicas' measured latency compares with the model's (NVIDIA Dynamo's planner does the same). Never below
 what the rate measured now needs, never below the floor. Scaling up is one scale step. Scaling down is
 drain-first: the pods to remove leave the Service and finish their in-flight requests before the
@@ -40,6 +41,11 @@ class ScalingSettings(BaseModel):
     max_scale_up_factor: float = Field(default=4.0, ge=1, description="Ceiling, as a multiple of now")
     drain_timeout_seconds: int = Field(default=300, gt=0, description="In-flight requests get this long")
     correction_windows: int = Field(default=6, ge=1, description="Recent windows comparing latency")
+    size_on_upper_bound: bool = Field(
+        default=True,
+        description="Size for the forecast's upper prediction bound, not its mean: the count is held until "
+        "the next scan, so a forecast that runs high for part of the hour must not break the SLO",
+    )
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
 
 
@@ -131,6 +137,7 @@ def analyze_replica_scaling(
         floor=floor,
         ceiling=max(floor, math.ceil(max(current, 1) * settings.max_scale_up_factor)),
         current_replicas=current,
+        use_upper=settings.size_on_upper_bound,
     )
     if decision.replicas == current:
         return (
@@ -138,8 +145,12 @@ def analyze_replica_scaling(
             f"({choice.method.value}) at {decision.capacity_rps:.2f} req/s each within the SLO"
         )
     if decision.replicas > current:
-        return _scale_up(context, decision, choice, correction, compliance)
+        return _scale_up(context, decision, choice, correction, compliance, settings)
     return _scale_down(snapshot, context, decision, choice, correction, settings)
+
+
+def _bound(settings: ScalingSettings) -> str:
+    return "'s upper prediction bound" if settings.size_on_upper_bound else ""
 
 
 def _evidence(
@@ -176,6 +187,7 @@ def _scale_up(
     choice: ForecastChoice,
     correction: float,
     compliance: SloCompliance | None,
+    settings: ScalingSettings,
 ) -> Proposal:
     deployment = context.deployment
     current, target = deployment.replicas, decision.replicas
@@ -184,7 +196,8 @@ def _scale_up(
     breaking = compliance is not None and not compliance.meets_objective
     why = f"The SLO is being missed now ({compliance.describe()}). " if breaking and compliance else ""
     reasoning = (
-        f"{why}The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in "
+        f"{why}The {choice.method.value} forecast{_bound(settings)} peaks at "
+        f"{decision.forecast_peak_rps:.2f} req/s in "
         f"the next interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} "
         f"req/s within the SLO ({context.sources}, corrected by measured latency x{correction:.2f}), so "
         f"{target} replicas are needed ahead of the traffic, {added} more than the {current} running. "
@@ -237,7 +250,8 @@ def _scale_down(
         ),
     )
     reasoning = (
-        f"The {choice.method.value} forecast peaks at {decision.forecast_peak_rps:.2f} req/s in the "
+        f"The {choice.method.value} forecast{_bound(settings)} peaks at "
+        f"{decision.forecast_peak_rps:.2f} req/s in the "
         f"next interval; one {context.instance_type.name} replica serves {decision.capacity_rps:.2f} "
         f"req/s within the SLO ({context.sources}, corrected by measured latency x{correction:.2f}), "
         f"so {target} of the "

@@ -50,6 +50,7 @@ from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
 from optiinfra.bench.live_cost import BenchTraffic, LiveCostAgent, LiveFleet
+from optiinfra.bench.options import add_truth_option
 from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.capacity.truth import TruthSource
@@ -693,13 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=_positive_int, default=DEFAULT_WORKERS, help="processes planning workloads"
     )
-    parser.add_argument(
-        "--truth",
-        choices=[t.value for t in TruthSource],
-        default=TruthSource.SILICON.value,
-        help="what the replays' replicas behave by: NVIDIA's silicon-measured reference where it covers the "
-        "GPU (default), or the roofline (the planner's prior)",
-    )
+    add_truth_option(parser)
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
     try:

@@ -11,10 +11,11 @@ from optiinfra.capacity import config_for_instance, kv_capacity_tokens
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction, StepPhase
-from optiinfra.domain.fleet import InstanceType, WorkloadSnapshot
+from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.application.records import records
+from tests.agents.cost.plan.fixtures import instance_type
 from tests.agents.snapshots import NOW, REGION, snapshot
 
 
@@ -231,21 +232,6 @@ def test_a_type_whose_kv_cache_cannot_hold_the_served_window_is_never_proposed()
     assert "60,100-token window (the longest request of the request log)" in long.reasoning
 
 
-def _priced(name: str, on_demand: float, spot: float | None, bucket: int | None) -> InstanceType:
-    return InstanceType(
-        name=name,
-        region=REGION,
-        vcpu=8,
-        memory_gib=32.0,
-        gpu_model="NVIDIA L4",
-        gpu_count=1,
-        gpu_memory_gib=24.0,
-        on_demand_hourly_usd=on_demand,
-        spot_hourly_usd=spot,
-        spot_interruption_bucket=bucket,
-    )
-
-
 def test_on_demand_base_keeps_the_peak_served_after_losing_one_zones_spot() -> None:
     assert on_demand_base(10, peak_replicas=7, zones=3, minimum=0) == OnDemandBase(
         on_demand=1, spot=9, largest_pool=3
@@ -261,8 +247,10 @@ def test_on_demand_base_keeps_the_peak_served_after_losing_one_zones_spot() -> N
 def test_a_stateless_workload_is_sized_on_the_cost_once_spot_migration_has_run() -> None:
     """The cheapest type on-demand has no spot worth running; the second cheapest has cheap spot. Of the
     sizings that already save on-demand, the look-ahead keeps the one cheapest once spot has run."""
-    no_spot = Sizing(instance_type=_priced("nospot.x", 1.0, None, None), replicas=10, capacity_rps=1.0)
-    cheap_spot = Sizing(instance_type=_priced("spot.x", 1.1, 0.3, 1), replicas=10, capacity_rps=1.0)
+    no_spot = Sizing(instance_type=instance_type("nospot.x", 1.0), replicas=10, capacity_rps=1.0)
+    cheap_spot = Sizing(
+        instance_type=instance_type("spot.x", 1.1, spot=0.3, bucket=1), replicas=10, capacity_rps=1.0
+    )
     look_ahead = SpotLookAhead(zones=2, minimum=0, max_interruption_bucket=3)
     # Peak 8 replicas of 10 in two zones: 6 on-demand, 4 spot (losing 2 leaves 8).
     assert look_ahead.monthly_usd(cheap_spot, 8.0) == pytest.approx((6 * 1.1 + 4 * 0.3) * 730)

@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from agents.performance.scaling import (
@@ -113,3 +115,30 @@ def test_without_a_deployment_or_an_slo_the_agent_only_explains() -> None:
     off_kube = snapshot.model_copy(update={"deployment": None})
     result = analyze_performance(off_kube)
     assert result.proposals == [] and any("Kubernetes Deployment" in n for n in result.notes)
+
+
+def test_the_count_held_until_the_next_scan_is_sized_on_the_forecasts_upper_bound() -> None:
+    """With a noisy history the forecast's 90% band is wide: sizing on its upper bound carries more
+    replicas than sizing on its mean, and the reasoning says which it used."""
+    snapshot = kube_snapshot(replicas=6, mean_rps=12, amplitude_rps=4)
+    assert snapshot.request_rate is not None
+    rng = random.Random(3)
+    noisy = snapshot.request_rate.model_copy(
+        update={
+            "values": [
+                None if v is None else v * rng.lognormvariate(0.0, 0.25) for v in snapshot.request_rate.values
+            ]
+        }
+    )
+    snapshot = snapshot.model_copy(update={"request_rate": noisy})
+    context = context_of(snapshot)
+    on_mean = analyze_replica_scaling(snapshot, context, None, ScalingSettings(size_on_upper_bound=False))
+    on_upper = analyze_replica_scaling(snapshot, context, None, ScalingSettings())
+    assert not isinstance(on_upper, str), on_upper
+    assert "upper prediction bound" in on_upper.reasoning
+    upper_target = int(on_upper.evidence["target_replicas"])
+    mean_target = 6 if isinstance(on_mean, str) else int(on_mean.evidence["target_replicas"])
+    assert upper_target > mean_target
+    assert on_upper.evidence["forecast_peak_rps"] > (
+        0.0 if isinstance(on_mean, str) else float(on_mean.evidence["forecast_peak_rps"])
+    )

@@ -77,6 +77,9 @@ def test_a_short_trace_runs_every_policy_through_the_cli(shared_data_dir: Path, 
     assert settings["truth"] == "silicon"
     assert (settings["slo_read_at_ttft_s"], settings["slo_read_at_itl_s"]) == (2.5, 0.1)
     assert settings["true_capacity_rps"] != settings["planner_capacity_rps"]
+    assert settings["true_capacity_rps_at_declared_slo"] >= settings["true_capacity_rps"]
+    for policy in (*POLICIES, "kpa_default"):  # the bucket bound is the stricter reading
+        assert figures[policy]["slo_attainment"] <= figures[policy]["slo_attainment_declared"]
     # A smooth daily cycle is easy to follow: the adaptive policies cost far less than the static fleet.
     assert ours >= 0.97 and figures["kpa"]["slo_attainment"] >= 0.97
     assert figures["ours"]["gpu_hours"] < figures["static"]["gpu_hours"]
