@@ -6,9 +6,9 @@ families (A10G, L4, L40S, ...) they do not, so when the workload declares its la
 capacity model knows its model, the agent sizes on requests per second instead: the peak load in busy-GPU
 equivalents times what the current type pushes through at full load, against what each candidate serves
 within the SLO, and may change the replica count. The peak load is the request rate vLLM itself counted
-(the p95 of the workload's windows) when it reports one; GPU utilization as nvidia-smi reports it
-overstates a vLLM server's load (a kernel running is "busy"), so it is only the fallback, erring towards
-more capacity, never less.
+(the p95 over its request-rate history when that holds a week, else over its recent windows) when it
+reports one; GPU utilization as nvidia-smi reports it overstates a vLLM server's load (a kernel running is
+"busy"), so it is only the fallback, erring towards more capacity, never less.
 
 A candidate must hold the window the replicas serve: vLLM refuses to start when `--max-model-len` exceeds
 the tokens its KV cache holds, so a type whose cache cannot take one full-length sequence is never
@@ -369,23 +369,45 @@ def request_shape_for(snapshot: WorkloadSnapshot) -> RequestShape | None:
     )
 
 
-def vllm_peak_rps(snapshot: WorkloadSnapshot) -> tuple[float, int] | None:
-    """The p95 of the request rate vLLM counted over the windows that had replicas, and how many there
-    were; None without any."""
-    rates = [w.request_rate for w in snapshot.windows if w.replicas > 0]
-    return (percentile(rates, 95), len(rates)) if rates else None
+PEAK_HISTORY_S = 7 * 86_400.0
+"""The request-rate history a peak is read over when it holds this much: a week sees the weekly cycle,
+where a day's windows do not (sized on a quiet Sunday, a fleet is short on Monday)."""
+
+
+@dataclass(frozen=True)
+class MeasuredPeak:
+    """The p95 of the request rate vLLM counted, and over what."""
+
+    rps: float
+    over: str
+
+
+def vllm_peak_rps(snapshot: WorkloadSnapshot) -> MeasuredPeak | None:
+    """The p95 of vLLM's request rate over its request-rate history when that holds a week of
+    measurements, else over the recent windows that had replicas; None without either."""
+    history = snapshot.request_rate
+    if history is not None:
+        rates = [v for v in history.values if v is not None]
+        if rates and len(rates) * history.interval_seconds >= PEAK_HISTORY_S:
+            days = len(rates) * history.interval_seconds / 86_400
+            minutes = history.interval_seconds / 60
+            return MeasuredPeak(percentile(rates, 95), f"{days:.0f} days of {minutes:.0f}-minute rates")
+    recent = [w.request_rate for w in snapshot.windows if w.replicas > 0]
+    if not recent:
+        return None
+    return MeasuredPeak(percentile(recent, 95), f"the {len(recent)} recent windows")
 
 
 def peak_demand(
     snapshot: WorkloadSnapshot, replicas: list[Instance], current: InstanceType, shape: RequestShape
 ) -> tuple[float, str] | None:
     """The workload's peak request rate and how it was read: the p95 of vLLM's own request rate over the
-    windows, else the p95 hour's summed GPU utilization times the current type's full-load rate."""
+    history (`vllm_peak_rps`), else the p95 hour's summed GPU utilization times the current type's full-load
+    rate."""
     measured = vllm_peak_rps(snapshot)
     if measured is not None:
-        peak_rps, windows = measured
-        return peak_rps, (
-            f"vLLM counted a p95 of {peak_rps:.2f} requests/s over the {windows} windows of the "
+        return measured.rps, (
+            f"vLLM counted a p95 of {measured.rps:.2f} requests/s over {measured.over} of the "
             f"{len(replicas)} {current.name} replicas"
         )
     busy = peak_busy_gpus(snapshot, replicas)

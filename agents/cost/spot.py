@@ -117,7 +117,7 @@ def peak_replicas(snapshot: WorkloadSnapshot, running: list[Instance], current: 
         )
         capacity = replica_capacity(current, snapshot.workload.model_name, shape, estimator)
         if capacity is not None and capacity.requests_per_s > 0:
-            peak = measured[0]
+            peak = measured.rps
             return PeakReplicas(
                 replicas=max(1, math.ceil(peak / capacity.requests_per_s - 1e-9)),
                 source=(

@@ -3,7 +3,13 @@ from datetime import timedelta
 import pytest
 
 from agents.application.profile import profile_requests
-from agents.cost.rightsizing import SpotLookAhead, analyze_right_sizing, cheapest_settled, request_shape_for
+from agents.cost.rightsizing import (
+    SpotLookAhead,
+    analyze_right_sizing,
+    cheapest_settled,
+    request_shape_for,
+    vllm_peak_rps,
+)
 from agents.cost.sizing import Sizing, replica_capacity_rps
 from agents.cost.spot_floor import OnDemandBase, on_demand_base, spot_eligible_type
 from agents.cost.utilization import percentile
@@ -12,7 +18,7 @@ from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import RecommendationType, RiskLevel, StepAction, StepPhase
 from optiinfra.domain.fleet import WorkloadSnapshot
-from optiinfra.domain.performance import WorkloadWindow
+from optiinfra.domain.performance import RequestRateHistory, WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.application.records import records
 from tests.agents.cost.plan.fixtures import instance_type
@@ -277,3 +283,38 @@ def test_a_stateless_workload_keeps_a_same_gpu_type_whose_spot_is_worth_running(
     assert isinstance(stateful, Proposal) and stateful.evidence["to_type"] == "g6e.xlarge"
     stateless = analyze_right_sizing(snapshot(**busy, stateless=True))
     assert isinstance(stateless, str) and "with cheaper spot" in stateless
+
+
+def test_the_peak_is_read_over_a_week_of_history_not_a_quiet_day() -> None:
+    """A week of ten-minute rates busy on weekdays and quiet on the last day: the peak is the week's p95,
+    not the quiet day's; with less than a week of history the recent windows answer."""
+    start = NOW - timedelta(days=7)
+    values: list[float | None] = [2.0 if n < 6 * 144 else 0.5 for n in range(7 * 144)]
+    quiet_day = [
+        WorkloadWindow(
+            start=NOW - timedelta(minutes=10 * (n + 1)),
+            seconds=600,
+            replicas=2,
+            requests=300,
+            request_rate=0.5,
+            prompt_tokens=300 * 2000,
+            generation_tokens=300 * 200,
+            errors=0,
+            preemptions=0,
+        )
+        for n in range(144)
+    ]
+    base = snapshot(instance_type="g5.xlarge", count=2, gpu=50, gpu_memory=60)
+    week = base.model_copy(
+        update={
+            "windows": quiet_day,
+            "request_rate": RequestRateHistory(start=start, interval_seconds=600, values=values),
+        }
+    )
+    found = vllm_peak_rps(week)
+    assert found is not None and found.rps == pytest.approx(2.0) and found.over == "7 days of 10-minute rates"
+    short = week.model_copy(
+        update={"request_rate": RequestRateHistory(start=start, interval_seconds=600, values=values[:144])}
+    )
+    recent = vllm_peak_rps(short)
+    assert recent is not None and recent.rps == pytest.approx(0.5) and recent.over == "the 144 recent windows"
