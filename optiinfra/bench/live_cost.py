@@ -98,6 +98,8 @@ class LiveFleet:
         return replicas if self.on_demand_base is None else min(self.on_demand_base, replicas)
 
     def plan(self, capacity_rps: float) -> WorkloadPlan:
+        """The fleet as a plan: reserved replicas run every hour, the rest of the on-demand base on-demand,
+        the group's replicas above it on spot."""
         counts = self.hourly_replicas()
         steady = [self.on_demand(n) for n in counts]
         allocation = TypeAllocation(
@@ -113,6 +115,8 @@ class LiveFleet:
 
 @dataclass(frozen=True)
 class LiveCostOutcome:
+    """The fleet the approvals left, and the agent's notes on its last scan (why nothing more)."""
+
     fleet: LiveFleet
     notes: list[str]
 
@@ -146,14 +150,13 @@ class LiveCostAgent:
 
     def run(self, fleet: LiveFleet) -> LiveCostOutcome:
         """Scan, approve the first-ranked proposal, apply it; again until nothing is proposed."""
-        notes: list[str] = []
         for _ in range(MAX_ROUNDS):
             snapshot = self.snapshot(fleet)
             result = analyze_cost(snapshot, reserved=ReservedCapacityParams(policy=self._policy))
             if not result.proposals:
-                notes = result.notes
-                return LiveCostOutcome(fleet, notes)
-            fleet = self._apply(fleet, snapshot, result.proposals[0].type, result.proposals[0].evidence)
+                return LiveCostOutcome(fleet, result.notes)
+            first = result.proposals[0]
+            fleet = self._apply(fleet, snapshot, first.type, first.evidence)
         raise RuntimeError(f"the Cost agent kept proposing after {MAX_ROUNDS} approvals: {fleet.approved}")
 
     def _apply(

@@ -3,8 +3,8 @@ and checks them (its optimum is in `optiinfra.bench.plan_optimal`, the live agen
 `optiinfra.bench.live_cost`)."""
 
 from agents.cost.plan.demand import WorkloadDemand, hourly_profile, reservations_allowed
-from agents.cost.plan.heuristic import naive_plan
 from agents.cost.plan.model import TypeAllocation, WorkloadPlan, current_fleet_plan
+from agents.cost.plan.naive import naive_plan
 
 __all__ = [
     "TypeAllocation",

@@ -1,6 +1,6 @@
 """What a workload asks of its fleet over a day: the forecast peak request rate per hour of day (UTC), the
 request shape and SLO that turn a rate into replicas, and the rules every plan for it must keep (headroom,
-spot eligibility, the on-demand floor, whether a reservation may be bought).
+spot eligibility, the capacity that must survive a spot reclaim, whether a reservation may be bought).
 
 Plans are made for a typical day because the fleet's commitments (reservations) and its schedule
 (autoscaling by hour) repeat daily; the profile takes a high quantile per hour rather than the mean so the
@@ -32,8 +32,8 @@ for a forecast only 3% higher on average."""
 
 
 class WorkloadDemand(BaseModel):
-    """One workload's demand and the rules a plan for it must keep; the same object feeds the agent's
-    heuristic plan, the optimum and the check that either is feasible."""
+    """One workload's demand and the rules a plan for it must keep; the same object feeds the naive plan,
+    the optimum and the check of any plan (the live agent's included) against those rules."""
 
     model_config = ConfigDict(frozen=True)
 
