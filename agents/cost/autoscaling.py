@@ -48,6 +48,7 @@ from pydantic import BaseModel, Field
 from agents.cost.pricing import HOURS_PER_MONTH, monthly
 from agents.cost.rightsizing import request_shape_for
 from agents.cost.sizing import replica_capacity
+from agents.cost.spot_floor import group_spot_price
 from agents.cost.utilization import percentile
 from optiinfra.capacity import config_for_instance, replica_performance
 from optiinfra.capacity.estimate import CapacityEstimator
@@ -280,11 +281,14 @@ class AutoscalingPlan(BaseModel):
         return monthly(self.hourly_usd(self.group.desired_capacity))
 
     @property
+    def replicas_by_hour(self) -> list[int]:
+        """What the group runs in each hour of the day: what the hour needs, never below the minimum nor
+        above the maximum."""
+        return [min(self.max_size, max(self.min_size, need)) for need in self.needed_by_hour]
+
+    @property
     def projected_monthly_usd(self) -> float:
-        """Each hour of the day runs what it needs, never below the minimum nor above the maximum."""
-        per_day = sum(
-            self.hourly_usd(min(self.max_size, max(self.min_size, need))) for need in self.needed_by_hour
-        )
+        per_day = sum(self.hourly_usd(replicas) for replicas in self.replicas_by_hour)
         return per_day * HOURS_PER_MONTH / HOURS_PER_DAY
 
     @property
@@ -371,15 +375,11 @@ def plan_autoscaling(snapshot: WorkloadSnapshot, params: AutoscalingParams) -> A
 
 
 def _group_spot_price(snapshot: WorkloadSnapshot, group: ScalingGroupState) -> float | None:
-    """The dearest spot price among a mixed group's types; None for a group without spot."""
+    """What a replica above a mixed group's on-demand base costs; None for a group without spot."""
     if not group.mixed:
         return None
-    prices = [
-        found.spot_hourly_usd or found.on_demand_hourly_usd
-        for name in group.spot_instance_types
-        if (found := snapshot.instance_types.get(name)) is not None
-    ]
-    return max(prices) if prices else None
+    known = (snapshot.instance_types.get(name) for name in group.spot_instance_types)
+    return group_spot_price(t for t in known if t is not None)
 
 
 def analyze_autoscaling(

@@ -24,7 +24,7 @@ from agents.cost.pricing import monthly
 from agents.cost.retirement import retirement_steps
 from agents.cost.rightsizing import peak_busy_gpus, request_shape_for, vllm_peak_rps
 from agents.cost.sizing import replica_capacity
-from agents.cost.spot_floor import on_demand_base, replica_zones, spot_eligible_type
+from agents.cost.spot_floor import group_spot_price, on_demand_base, replica_zones, spot_eligible_type
 from optiinfra.capacity.estimate import CapacityEstimator
 from optiinfra.domain.enums import (
     AgentKind,
@@ -210,7 +210,8 @@ def _proposal(
 ) -> Proposal | str:
     current_cost = sum(monthly(current.hourly_price(i.lifecycle)) for i in running)
     # The group may draw spot from any of its types: priced at the dearest of them, to be safe.
-    spot_hourly = max(t.spot_hourly_usd or t.on_demand_hourly_usd for t in types)
+    spot_hourly = group_spot_price(types)
+    assert spot_hourly is not None  # the group's types start with the current one
     projected = monthly(current.on_demand_hourly_usd) * floor.on_demand + monthly(spot_hourly) * floor.spot
     saving = current_cost - projected
     if saving < params.min_monthly_savings_usd:

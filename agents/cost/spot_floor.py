@@ -6,6 +6,7 @@ the group, and right-sizing, which picks the type the group will then run on, wi
 spot is worth running on."""
 
 import math
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -40,6 +41,12 @@ def spot_eligible_type(instance_type: InstanceType, max_interruption_bucket: int
         and instance_type.spot_interruption_bucket <= max_interruption_bucket
         and instance_type.spot_hourly_usd < instance_type.on_demand_hourly_usd
     )
+
+
+def group_spot_price(types: Iterable[InstanceType]) -> float | None:
+    """What a spot replica of a group drawing from `types` costs per hour, to be safe: the dearest of
+    their spot prices (on-demand where a type has none); None for no types."""
+    return max((t.spot_hourly_usd or t.on_demand_hourly_usd for t in types), default=None)
 
 
 def replica_zones(running: list[Instance]) -> int:

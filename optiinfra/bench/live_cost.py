@@ -19,7 +19,6 @@ What the snapshot holds, as the collectors read it from a fleet of EC2 replicas 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +40,7 @@ from optiinfra.domain.fleet import (
     UsageHour,
     WorkloadSnapshot,
 )
+from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.domain.performance import RequestRateHistory, WorkloadWindow
 from optiinfra.domain.rates import RateWindow
 from optiinfra.sim.traffic.models import TokenLengthMix
@@ -88,10 +88,9 @@ class LiveFleet:
     def hourly_replicas(self) -> list[int]:
         """Replicas in each hour of the day: the group's size for the hour's need under its policy, else
         the fixed count."""
-        scaling = self.scaling
-        if scaling is None:
+        if self.scaling is None:
             return [self.replicas] * HOURS_PER_DAY
-        return [min(scaling.max_size, max(scaling.min_size, need)) for need in scaling.needed_by_hour]
+        return self.scaling.replicas_by_hour
 
     def on_demand(self, replicas: int) -> int:
         """Of `replicas` in the group, those on-demand: the base first, spot above it."""
@@ -146,7 +145,13 @@ class LiveCostAgent:
         self._capacities = capacities
         self._end_s = max(w.end_s for w in traffic.week1)
         self._windows = _grid_windows(traffic)
+        self._rate_history = RequestRateHistory(
+            start=self._windows[0].start,
+            interval_seconds=GRID_S,
+            values=[w.request_rate for w in self._windows],
+        )
         self._hourly_rps = _hourly_rates(traffic.week1, self._end_s)
+        self._weights_gib = capacity_model_for(self._workload.model_name).weight_bytes / 2**30
 
     def run(self, fleet: LiveFleet) -> LiveCostOutcome:
         """Scan, approve the first-ranked proposal, apply it; again until nothing is proposed."""
@@ -225,11 +230,7 @@ class LiveCostAgent:
                 else []
             ),
             windows=self._recent(fleet, now),
-            request_rate=RequestRateHistory(
-                start=self._windows[0].start,
-                interval_seconds=GRID_S,
-                values=[w.request_rate for w in self._windows],
-            ),
+            request_rate=self._rate_history,
         )
 
     def _recent(self, fleet: LiveFleet, now: datetime) -> list[WorkloadWindow]:
@@ -280,17 +281,17 @@ class LiveCostAgent:
         it = fleet.instance_type
         counts = fleet.hourly_replicas()
         start = now - timedelta(seconds=HOUR_S * len(self._hourly_rps))
+        capacity = self._capacity(fleet)
         gpu = [
-            min(100.0, 100.0 * rate / (counts[(start + timedelta(hours=h)).hour] * self._capacity(fleet)))
+            min(100.0, 100.0 * rate / (counts[(start + timedelta(hours=h)).hour] * capacity))
             for h, rate in enumerate(self._hourly_rps)
         ]
-        weights_gib = capacity_model_for(self._workload.model_name).weight_bytes / 2**30
         steady = {
             UtilizationMetric.GPU_UTILIZATION: gpu,
             UtilizationMetric.GPU_MEMORY_UTILIZATION: [GPU_MEMORY_PERCENT] * len(gpu),
             UtilizationMetric.CPU_UTILIZATION: [min(100.0, 100.0 * BUSY_VCPUS / it.vcpu)] * len(gpu),
             UtilizationMetric.MEMORY_UTILIZATION: [
-                min(100.0, 100.0 * (weights_gib + HOST_MEMORY_SPARE_GIB) / it.memory_gib)
+                min(100.0, 100.0 * (self._weights_gib + HOST_MEMORY_SPARE_GIB) / it.memory_gib)
             ]
             * len(gpu),
         }
@@ -330,8 +331,7 @@ def _grid_windows(traffic: BenchTraffic) -> list[WorkloadWindow]:
     many replicas reported is the fleet's, filled in per snapshot)."""
     mix = traffic.token_mix
     prompts = sorted(prompt for prompt, _ in mix.pairs)
-    p95 = float(prompts[max(0, math.ceil(0.95 * len(prompts)) - 1)])
-    p99 = float(prompts[max(0, math.ceil(0.99 * len(prompts)) - 1)])
+    p95, p99 = float(nearest_rank(prompts, 0.95)), float(nearest_rank(prompts, 0.99))
     windows = []
     for w in sorted(traffic.week1, key=lambda w: w.start_s):
         requests = w.rate_rps * w.duration_s

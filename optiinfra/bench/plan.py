@@ -48,7 +48,7 @@ from agents.cost.plan import (
 )
 from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.pricing import HOURS_PER_MONTH
-from agents.cost.sizing import RequestShape, TypeCapacity, type_capacities
+from agents.cost.sizing import RequestShape, TypeCapacity, replicas_needed, type_capacities
 from optiinfra.bench.live_cost import BenchTraffic, LiveCostAgent, LiveFleet
 from optiinfra.bench.options import add_truth_option
 from optiinfra.bench.plan_optimal import optimal_plan
@@ -532,11 +532,10 @@ def current_replicas(workload: BenchWorkload, optimal_usd_month: float) -> int:
     with headroom or the workload's minimum."""
     current = workload.current
     demand = workload.demand
-    peak = max(demand.required_rps(hour) for hour in range(HOURS_PER_DAY))
     by_cost = workload.current_over_optimal * optimal_usd_month
     by_cost /= current.instance_type.on_demand_hourly_usd * HOURS_PER_MONTH
     return max(
-        math.ceil(peak / current.capacity_rps - 1e-9),
+        replicas_needed(demand.peak_rps, current.capacity_rps, demand.headroom),
         demand.workload.min_on_demand_instances,
         round(by_cost),
     )
