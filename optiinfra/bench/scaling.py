@@ -237,6 +237,8 @@ class BenchWorkload:
 
     instance_type: InstanceType
     slo: TtftItlSlo
+    load: ReplicaLoad
+    """The token mix's request lengths (mean prompt and output, p95 prompt), at no arrival rate."""
     planner: PerformanceTable
     truth: PerformanceTable
     p99_output_tokens: float
@@ -262,6 +264,7 @@ class BenchWorkload:
         return cls(
             instance_type=instance_type,
             slo=BENCH_SLO,
+            load=idle,
             planner=PerformanceTable.build(config, idle, BENCH_SLO),
             truth=truth_table,
             p99_output_tokens=float(nearest_rank(outputs, DRAIN_OUTPUT_QUANTILE)),
@@ -269,6 +272,12 @@ class BenchWorkload:
             measurable_slo=measurable,
             declared_capacity_rps=truth_table.capacity_within(BENCH_SLO),
         )
+
+    @property
+    def p95_prompt_tokens(self) -> float:
+        p95 = self.load.p95_prompt_tokens
+        assert p95 is not None  # `build` reads it off the token mix
+        return p95
 
     def drain_s(self, rate_rps: float) -> float:
         ttft, itl = self.truth.latency(rate_rps)
@@ -684,12 +693,19 @@ def _is_published(setting: KpaSetting) -> bool:
     )
 
 
+def cheapest_attaining(sweep: Sequence[tuple[KpaSetting, PolicyOutcome]], attainment: float) -> int | None:
+    """Index of the setting with the fewest GPU-hours among those attaining at least `attainment`; None
+    when none does."""
+    reaching = [i for i, (_, o) in enumerate(sweep) if o.slo_attainment >= attainment]
+    return min(reaching, key=lambda i: sweep[i][1].gpu_hours, default=None)
+
+
 def best_kpa(sweep: Sequence[tuple[KpaSetting, PolicyOutcome]], attainment: float) -> int:
     """Index of the cheapest setting attaining at least `attainment`; the most attaining when none does
     (the cheaper on a tie)."""
-    reaching = [i for i, (_, o) in enumerate(sweep) if o.slo_attainment >= attainment]
-    if reaching:
-        return min(reaching, key=lambda i: sweep[i][1].gpu_hours)
+    found = cheapest_attaining(sweep, attainment)
+    if found is not None:
+        return found
     return max(range(len(sweep)), key=lambda i: (sweep[i][1].slo_attainment, -sweep[i][1].gpu_hours))
 
 
@@ -720,8 +736,8 @@ class ScalingBenchResult:
 
     def cheapest_kpa_attaining(self, attainment: float) -> PolicyOutcome | None:
         """The swept KPA setting with the fewest GPU-hours among those attaining at least `attainment`."""
-        reaching = [o for _, o in self.kpa_sweep if o.slo_attainment >= attainment]
-        return min(reaching, key=lambda o: o.gpu_hours, default=None)
+        found = cheapest_attaining(self.kpa_sweep, attainment)
+        return self.kpa_sweep[found][1] if found is not None else None
 
     def goals(self) -> dict[str, bool]:
         oracle = self.outcomes["oracle"]
@@ -861,9 +877,9 @@ def run_scaling_bench(
             model_name=BENCH_MODEL,
             slo_ttft_p95_s=workload.slo.ttft_p95_s,
             slo_itl_p95_s=workload.slo.itl_p95_s,
-            mean_prompt_tokens=mix.mean_prompt_tokens,
-            mean_output_tokens=max(1.0, mix.mean_output_tokens),
-            p95_prompt_tokens=float(nearest_rank(sorted(p for p, _ in mix.pairs), 0.95)),
+            mean_prompt_tokens=workload.load.mean_prompt_tokens,
+            mean_output_tokens=workload.load.mean_output_tokens,
+            p95_prompt_tokens=workload.p95_prompt_tokens,
             window_s=WINDOW_S,
             initial_replicas=initial,
             scan_interval_s=agent_scan_s,
