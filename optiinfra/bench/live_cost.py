@@ -20,7 +20,7 @@ What the snapshot holds, as the collectors read it from a fleet of EC2 replicas 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from agents.cost.autoscaling import AutoscalingParams, AutoscalingPlan, plan_autoscaling
 from agents.cost.commitments import CommitmentPolicy, ReservedOffer, cheapest_allowed_offer
@@ -28,6 +28,7 @@ from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
 from agents.cost.plan.model import TypeAllocation, WorkloadPlan
 from agents.cost.reserved import ReservedCapacityParams
 from agents.cost.strategies import analyze_cost
+from optiinfra.bench.live_agent import EPOCH, RATE_GRID_S, RECENT_S
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.domain.enums import PurchaseOption, RecommendationType, UtilizationMetric
 from optiinfra.domain.fleet import (
@@ -43,13 +44,8 @@ from optiinfra.domain.fleet import (
 from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.domain.performance import RequestRateHistory, WorkloadWindow
 from optiinfra.domain.rates import RateWindow
-from optiinfra.sim.traffic.models import TokenLengthMix
+from optiinfra.sim.traffic.models import DAY_S, HOUR_S, WEEK_S, TokenLengthMix
 
-EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
-"""Bench time zero, a Monday at midnight UTC: the trace's day 0."""
-GRID_S = 600
-RECENT_S = 86_400.0
-HOUR_S = 3600
 MAX_USAGE_DAYS = 90.0
 MAX_ROUNDS = 8
 """Approve-and-rescan rounds before the bench calls the agent unsettled (each strategy changes the fleet
@@ -147,7 +143,7 @@ class LiveCostAgent:
         self._windows = _grid_windows(traffic)
         self._rate_history = RequestRateHistory(
             start=self._windows[0].start,
-            interval_seconds=GRID_S,
+            interval_seconds=RATE_GRID_S,
             values=[w.request_rate for w in self._windows],
         )
         self._hourly_rps = _hourly_rates(traffic.week1, self._end_s)
@@ -243,7 +239,7 @@ class LiveCostAgent:
         ]
 
     def _instances(self, fleet: LiveFleet) -> list[Instance]:
-        count = fleet.hourly_replicas()[int(self._end_s % 86_400 // HOUR_S)]
+        count = fleet.hourly_replicas()[int(self._end_s % DAY_S // HOUR_S)]
         base = fleet.on_demand(count)
         region = fleet.instance_type.region
         return [
@@ -297,7 +293,11 @@ class LiveCostAgent:
         }
         return [
             MetricSeries(
-                instance_id=i.instance_id, metric=metric, start=start, period_seconds=HOUR_S, values=values
+                instance_id=i.instance_id,
+                metric=metric,
+                start=start,
+                period_seconds=int(HOUR_S),
+                values=values,
             )
             for i in instances
             for metric, values in steady.items()
@@ -355,7 +355,7 @@ def _grid_windows(traffic: BenchTraffic) -> list[WorkloadWindow]:
 
 def _hourly_rates(windows: list[RateWindow], end_s: float) -> list[float]:
     """Week 1's mean request rate per clock hour, oldest first, ending at `end_s`."""
-    first = end_s - 7 * 86_400
+    first = end_s - WEEK_S
     sums = [0.0] * (7 * 24)
     seconds = [0.0] * (7 * 24)
     for w in windows:

@@ -90,10 +90,6 @@ class WorkloadPlan(BaseModel):
     def capacity_rps(self, hour: int) -> float:
         return sum(a.capacity_rps * a.replicas(hour) for a in self.allocations)
 
-    def steady_capacity_rps(self, hour: int) -> float:
-        """Capacity that no spot reclaim can take away in this hour."""
-        return sum(a.capacity_rps * a.steady(hour) for a in self.allocations)
-
     def largest_spot_pool_rps(self, hour: int, zones: int) -> float:
         """The capacity a reclaim can take at once: one zone's share of the spot replicas (of every type:
         a price-capacity-optimized group may place them all in its cheapest pool), the group spreading them
