@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from agents.cost.pricing import monthly
 from agents.cost.retirement import retirement_steps
-from agents.cost.sizing import RequestShape, Sizing, cheapest_sizing, sizings, type_capacities
+from agents.cost.sizing import RequestShape, Sizing, cheapest_on_demand, sizings, type_capacities
 from agents.cost.spot_floor import on_demand_base, replica_zones, spot_eligible_type
 from agents.cost.utilization import UtilizationProfile, percentile, profile_instances
 from agents.request_shape import workload_token_shape
@@ -469,13 +469,15 @@ def _across_families(
         and (holds_window is None or holds_window(c))
     ]
     estimator = CapacityEstimator(profiles=snapshot.capacity_profiles, workload_id=workload.workload_id)
-    capacities = type_capacities(hosts, workload.model_name, shape, estimator)
+    candidates = sizings(
+        peak_rps, params.headroom, type_capacities(hosts, workload.model_name, shape, estimator)
+    )
     current_cost = monthly(current.on_demand_hourly_usd) * len(replicas)
-    best = cheapest_sizing(peak_rps, params.headroom, capacities)
+    best = cheapest_on_demand(candidates)
     look_ahead = ""
     if workload.stateless and best is not None:
         settled = cheapest_settled(
-            sizings(peak_rps, params.headroom, capacities),
+            candidates,
             peak_rps,
             SpotLookAhead(
                 zones=replica_zones(replicas),

@@ -134,11 +134,16 @@ def sizings(peak_rps: float, headroom: float, capacities: Iterable[TypeCapacity]
     ]
 
 
-def cheapest_sizing(peak_rps: float, headroom: float, capacities: Iterable[TypeCapacity]) -> Sizing | None:
-    """The type and count with the lowest on-demand cost that carries `peak_rps` plus headroom; ties go to
-    fewer replicas, then the type name, so the answer is stable."""
+def cheapest_on_demand(candidates: Iterable[Sizing]) -> Sizing | None:
+    """The sizing with the lowest on-demand cost; ties go to fewer replicas, then the type name, so the
+    answer is stable."""
     return min(
-        sizings(peak_rps, headroom, capacities),
+        candidates,
         key=lambda s: (round(s.monthly_on_demand_usd, 6), s.replicas, s.instance_type.name),
         default=None,
     )
+
+
+def cheapest_sizing(peak_rps: float, headroom: float, capacities: Iterable[TypeCapacity]) -> Sizing | None:
+    """The type and count with the lowest on-demand cost that carries `peak_rps` plus headroom."""
+    return cheapest_on_demand(sizings(peak_rps, headroom, capacities))
