@@ -1,8 +1,10 @@
 """`optiinfra bench capacity`: the capacity layer against NVIDIA's silicon-measured reference.
 
-Two answers are measured over a grid of GPUs x models x request shapes x concurrency: the roofline prior
-(`--source roofline`) and the served answer (the best source, which for these GPUs is the shipped silicon
-tables, interpolated). The truth is aiconfigurator itself, run live when `aiconfigurator-core` is installed
+Three answers are measured over a grid of GPUs x models x request shapes x concurrency: the roofline prior
+(`--source roofline`: closed-loop means at the GPU's calibrated fractions, `capacity.calibrate`), the same
+prior at the datasheet fractions (what a GPU without a calibration gets, so the calibration's gain is in
+view), and the served answer (the best source, which for these GPUs is the shipped silicon tables,
+interpolated). The truth is aiconfigurator itself, run live when `aiconfigurator-core` is installed
 (the dev dependency group); without it the bench says so and compares against the tables' own grid points,
 which only checks the prior. The grid deliberately falls between the tables' grid points (isl 1000 and
 3000, osl 200, concurrency 3, 12 and 24) so interpolation is measured too. Published vLLM figures cover the
@@ -15,11 +17,12 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from optiinfra.capacity.compare import compare_with_published
+from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY
 from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource, OperatingPoint, silicon_key
 from optiinfra.capacity.gpus import A100_80GB, H100, L40S, GpuSpec
 from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B, ModelSpec
@@ -33,6 +36,14 @@ PROMPTS = (512, 1000, 2000, 3000, 8000)
 OUTPUTS = (128, 200)
 CONCURRENCY = (1, 3, 8, 12, 24, 32)
 METRICS = ("ttft", "tpot", "throughput")
+ANSWERS: dict[str, str] = {
+    "prior": "roofline prior",
+    "datasheet": "prior, datasheet fractions",
+    "served": "served (best source)",
+}
+"""What is measured: the roofline with the GPU's calibrated fractions (what `--source roofline` answers),
+the same roofline at the datasheet fractions (what a GPU the reference does not cover gets), and the
+served answer."""
 
 
 class Reference(Protocol):
@@ -49,6 +60,7 @@ class GridPoint:
     concurrency: int
     reference: tuple[float, float, float]
     prior: tuple[float, float, float]
+    datasheet: tuple[float, float, float]
     served: tuple[float, float, float]
     served_source: str
 
@@ -92,6 +104,7 @@ def measure(live: bool) -> list[GridPoint]:
     for gpu in GPUS:
         for model, tp in DEPLOYMENTS:
             config = ServingConfig(gpu, tp, model, max_num_batched_tokens=default_max_num_batched_tokens(gpu))
+            uncalibrated = replace(config, gpu=replace(gpu, efficiency=DATASHEET_EFFICIENCY))
             reference = _reference_for(silicon_key(config), live)
             if reference is None:
                 continue
@@ -103,8 +116,11 @@ def measure(live: bool) -> list[GridPoint]:
                         if not fits:
                             continue
                         prior = estimator.operating_point(config, shape, concurrency, CapacitySource.ROOFLINE)
+                        datasheet = estimator.operating_point(
+                            uncalibrated, shape, concurrency, CapacitySource.ROOFLINE
+                        )
                         served = estimator.operating_point(config, shape, concurrency)
-                        if not (prior.served and served.served):
+                        if not (prior.served and served.served and datasheet.served):
                             continue
                         points.append(
                             GridPoint(
@@ -116,6 +132,7 @@ def measure(live: bool) -> list[GridPoint]:
                                 concurrency,
                                 (ttft, tpot, rps),
                                 _figures(prior),
+                                _figures(datasheet),
                                 _figures(served),
                                 served.source.value,
                             )
@@ -127,7 +144,7 @@ def summarize(points: list[GridPoint]) -> list[ErrorSummary]:
     rows: list[ErrorSummary] = []
     for gpu in sorted({p.gpu for p in points}):
         mine = [p for p in points if p.gpu == gpu]
-        for answer in ("prior", "served"):
+        for answer in ANSWERS:
             for index, metric in enumerate(METRICS):
                 errors = [
                     abs(getattr(p, answer)[index] - p.reference[index]) / p.reference[index] * 100
@@ -148,11 +165,13 @@ def render(rows: list[ErrorSummary], live: bool) -> str:
     lines = [
         f"Capacity against NVIDIA's silicon-measured reference ({truth})",
         "Grid: Llama-3.1-8B TP1 and Llama-3.1-70B TP4; prompts 512-8000; outputs 128, 200; concurrency 1-32",
+        "The prior's fractions were fitted to the tables' grid points (isl 512-8192, osl 128/256, concurrency"
+        " 1-32); the grid above falls between them.",
         "",
         f"{'GPU':<18} {'answer':<26} {'metric':<11} {'median |err|':>12} {'worst |err|':>12} {'points':>7}",
     ]
     for row in rows:
-        answer = "roofline prior" if row.answer == "prior" else "served (best source)"
+        answer = ANSWERS[row.answer]
         lines.append(
             f"{row.gpu:<18} {answer:<26} {row.metric:<11} {row.median_abs_error_pct:>11.1f}% "
             f"{row.worst_abs_error_pct:>11.1f}% {row.points:>7}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from optiinfra.capacity.closed_loop import closed_loop_point
 from optiinfra.capacity.roofline import (
     ReplicaPerformance,
     ServingConfig,
@@ -241,22 +242,22 @@ class CapacityEstimator:
         )
 
     def _from_roofline(self, config: ServingConfig, shape: TokenShape, concurrency: float) -> OperatingPoint:
+        """The closed loop's means (what a concurrency asks), with the tail the roofline's queueing
+        model gives at the rate that keeps as many requests in flight."""
         detail = _roofline_detail(config)
         if not memory_budget(config).fits:
             return _unserved(concurrency, CapacitySource.ROOFLINE, detail)
-        found = roofline_at_concurrency(config, shape, concurrency)
-        if found.saturated:
-            return _unserved(concurrency, CapacitySource.ROOFLINE, detail)
-        rate = concurrency / found.e2e_s if found.e2e_s > 0 else 0.0
-        return OperatingPoint(
+        found = closed_loop_point(
+            config, shape.mean_prompt_tokens, shape.mean_output_tokens, max(concurrency, 1.0)
+        )
+        if not found.served:
+            return _unserved(concurrency, CapacitySource.ROOFLINE, found.reason or detail)
+        return _scaled(
+            _prior_spread(config, shape, concurrency),
             concurrency=concurrency,
-            requests_per_s=rate,
             ttft_mean_s=found.ttft_mean_s,
-            ttft_p95_s=found.ttft_p95_s,
-            ttft_p99_s=found.ttft_p99_s,
-            tpot_mean_s=found.itl_s,
-            tpot_p95_s=found.itl_p95_s,
-            tpot_p99_s=found.itl_p99_s,
+            tpot_mean_s=found.itl_mean_s,
+            requests_per_s=found.requests_per_s,
             source=CapacitySource.ROOFLINE,
             detail=detail,
         )

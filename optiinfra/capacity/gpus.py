@@ -11,6 +11,7 @@ where in-band ECC reserves 1/16 of the memory, and slightly smaller on HBM cards
 
 from dataclasses import dataclass
 
+from optiinfra.capacity.efficiency import StepEfficiency
 from optiinfra.domain.fleet import InstanceType
 
 MIB_PER_GIB = 1024.0
@@ -29,6 +30,9 @@ class GpuSpec:
     dense_fp8_tflops: float | None
     interconnect_gbps: float
     driver_visible_gib: float
+    efficiency: StepEfficiency | None = None
+    """Achieved fractions of the figures above; None reads the shipped calibration, else the datasheet
+    fractions (`roofline.step_efficiency`)."""
 
     def peak_flops(self, fp8: bool = False) -> float:
         """Dense tensor FLOP/s; FP8 only where the GPU has FP8 tensor cores, else the FP16 rate."""

@@ -27,6 +27,9 @@ class ModelSpec:
     bytes_per_param: float
     kv_cache_bytes: float = BYTES_PER_FP16
     fp8_compute: bool = False
+    vocab: int = 0
+    """Vocabulary size: the input embedding is a lookup (neither streamed whole nor multiplied) and the
+    LM head runs only for tokens that are sampled, not for every prompt token."""
 
     @property
     def params(self) -> float:
@@ -43,18 +46,35 @@ class ModelSpec:
         return 2 * self.layers * self.kv_heads * self.head_dim * self.kv_cache_bytes
 
     @property
+    def embedding_params(self) -> float:
+        return float(self.vocab * self.hidden)
+
+    @property
+    def streamed_weight_bytes(self) -> float:
+        """Bytes of weights a decode step streams: all but the embedding table, of which it reads a row."""
+        return (self.params - self.embedding_params) * self.bytes_per_param
+
+    @property
     def flops_per_token(self) -> float:
-        """Matmul FLOPs per token through the weights (multiply + add per parameter), attention excluded."""
-        return 2 * self.params
+        """Matmul FLOPs per generated token (multiply + add per parameter, the LM head included, the
+        embedding lookup not), attention excluded."""
+        return 2 * (self.params - self.embedding_params)
+
+    @property
+    def prefill_flops_per_token(self) -> float:
+        """Matmul FLOPs per prompt token: vLLM computes logits only for the position it samples."""
+        return 2 * (self.params - 2 * self.embedding_params)
 
 
-LLAMA_3_1_8B = ModelSpec("Llama-3.1-8B", 8.03, 32, 4096, 8, 128, BYTES_PER_FP16)
-LLAMA_3_1_8B_FP8 = ModelSpec("Llama-3.1-8B-FP8", 8.03, 32, 4096, 8, 128, 1.0, fp8_compute=True)
-QWEN2_5_7B = ModelSpec("Qwen2.5-7B", 7.62, 28, 3584, 4, 128, BYTES_PER_FP16)
-QWEN3_8B = ModelSpec("Qwen3-8B", 8.19, 36, 4096, 8, 128, BYTES_PER_FP16)
-MISTRAL_7B = ModelSpec("Mistral-7B-v0.3", 7.25, 32, 4096, 8, 128, BYTES_PER_FP16)
-LLAMA_3_1_70B = ModelSpec("Llama-3.1-70B", 70.55, 80, 8192, 8, 128, BYTES_PER_FP16)
-LLAMA_3_1_70B_AWQ = ModelSpec("Llama-3.1-70B-AWQ-INT4", 70.55, 80, 8192, 8, 128, AWQ_INT4_BYTES_PER_PARAM)
+LLAMA_3_1_8B = ModelSpec("Llama-3.1-8B", 8.03, 32, 4096, 8, 128, BYTES_PER_FP16, vocab=128256)
+LLAMA_3_1_8B_FP8 = ModelSpec("Llama-3.1-8B-FP8", 8.03, 32, 4096, 8, 128, 1.0, fp8_compute=True, vocab=128256)
+QWEN2_5_7B = ModelSpec("Qwen2.5-7B", 7.62, 28, 3584, 4, 128, BYTES_PER_FP16, vocab=152064)
+QWEN3_8B = ModelSpec("Qwen3-8B", 8.19, 36, 4096, 8, 128, BYTES_PER_FP16, vocab=151936)
+MISTRAL_7B = ModelSpec("Mistral-7B-v0.3", 7.25, 32, 4096, 8, 128, BYTES_PER_FP16, vocab=32768)
+LLAMA_3_1_70B = ModelSpec("Llama-3.1-70B", 70.55, 80, 8192, 8, 128, BYTES_PER_FP16, vocab=128256)
+LLAMA_3_1_70B_AWQ = ModelSpec(
+    "Llama-3.1-70B-AWQ-INT4", 70.55, 80, 8192, 8, 128, AWQ_INT4_BYTES_PER_PARAM, vocab=128256
+)
 
 SERVED_MODELS: dict[str, ModelSpec] = {
     spec.name: spec

@@ -38,40 +38,37 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY, StepEfficiency, shipped_calibration
 from optiinfra.capacity.gpus import GpuSpec, gpu_spec_for_instance
 from optiinfra.capacity.models import ModelSpec
 from optiinfra.domain.fleet import InstanceType
 
 BYTES_PER_GIB = 1024.0**3
 
-MEMORY_BANDWIDTH_EFFICIENCY = 0.8
-"""Achieved fraction of datasheet HBM/GDDR bandwidth while streaming weights and KV. Device-to-device copy
-benchmarks reach 85-90% of peak; decode GEMV and paged-attention kernels fall a little short of a pure
-copy. Consistent with a vLLM single-stream decode of Llama-3.1-8B on an A100 40GB at about 77% of the
-bandwidth ceiling, all per-step overheads included (johnmusgrave.com) - which is also a row of the
-published comparison, so that row is not an independent check of this constant."""
+MEMORY_BANDWIDTH_EFFICIENCY = DATASHEET_EFFICIENCY.bandwidth
+MATMUL_EFFICIENCY = DATASHEET_EFFICIENCY.matmul
+STEP_OVERHEAD_S = DATASHEET_EFFICIENCY.step_overhead_s
+INTERCONNECT_EFFICIENCY = DATASHEET_EFFICIENCY.interconnect
+"""The datasheet fractions (`efficiency.DATASHEET_EFFICIENCY`), which a GPU without a calibration of its
+own runs at. A vLLM single-stream decode of Llama-3.1-8B on an A100 40GB reaches about 77% of the bandwidth
+ceiling, all per-step overheads included (johnmusgrave.com) - a row of the published comparison, so that
+row is not an independent check of the bandwidth fraction."""
 
-MATMUL_EFFICIENCY = 0.6
-"""Achieved fraction of dense tensor-core peak for compute-bound steps (prefill, large batches). cuBLAS
-reaches 70-80% of peak on large square GEMMs; LLM layers also run norms, rotary embeddings, activations
-and sampling at far lower intensity, and prefill-sized shapes are not square, so end-to-end MFU of
-roughly 50-60% is what well-tuned serving stacks report."""
 
-STEP_OVERHEAD_S = 0.001
-"""Host-side time per engine step that the GPU does not hide: scheduling, sampling, input preparation,
-launch gaps between CUDA graphs. About a millisecond in current vLLM; older releases spent several."""
+def step_efficiency(gpu: GpuSpec) -> StepEfficiency:
+    """The fractions a GPU's steps run at: its own, the shipped calibration's, else the datasheet's."""
+    return gpu.efficiency or shipped_calibration().for_gpu(gpu.name) or DATASHEET_EFFICIENCY
 
-API_SERVER_OVERHEAD_S = 0.03
+
+API_SERVER_OVERHEAD_S = DATASHEET_EFFICIENCY.request_overhead_s
 """Time before and after the GPU on every request: HTTP, chat template, tokenization, detokenization and
 streaming. Published runs with short prompts show mean TTFTs tens of milliseconds above their prefill
 time; the two TTFT rows of the published comparison bracket this value (roughly 10 ms on the 2024
 completions endpoint, 50 ms on vLLM 0.11's chat endpoint), so they are not independent checks of it."""
 
+
 ALLREDUCE_LATENCY_S = 20e-6
 """Fixed cost of one small NCCL all-reduce inside a node (tens of microseconds over NVLink or PCIe)."""
-
-INTERCONNECT_EFFICIENCY = 0.7
-"""Achieved fraction of link bandwidth for ring all-reduce (NCCL bus bandwidth vs link rate)."""
 
 ACTIVATION_BYTES_PER_TOKEN_PER_HIDDEN = 32.0
 """Peak activation memory of one step, per batched token per hidden unit: about 16 FP16 values per hidden
@@ -124,6 +121,13 @@ def config_for_instance(instance_type: InstanceType, model: ModelSpec) -> Servin
     return ServingConfig(
         gpu, instance_type.gpu_count, model, max_num_batched_tokens=default_max_num_batched_tokens(gpu)
     )
+
+
+def request_overhead_seconds(config: ServingConfig) -> float:
+    """Time before a request's prefill that no GPU step accounts for: the API server's, and the host's
+    admission work, which grows with the model's depth (`efficiency.StepEfficiency`)."""
+    efficiency = step_efficiency(config.gpu)
+    return efficiency.request_overhead_s + config.model.layers * efficiency.admission_per_layer_s
 
 
 # --- memory ---------------------------------------------------------------------------------------------
@@ -197,20 +201,25 @@ def step_seconds(
     prefilling `prefill_tokens` tokens whose causal attention spans `prefill_context` tokens on average
     (twice the mean position of the chunk; the prompt length for a whole prompt)."""
     model, gpu, tp = config.model, config.gpu, config.tensor_parallel
-    memory_bytes = model.weight_bytes / tp + decode_seqs * decode_context * model.kv_bytes_per_token / tp
+    memory_bytes = (
+        model.streamed_weight_bytes / tp + decode_seqs * decode_context * model.kv_bytes_per_token / tp
+    )
     attention_flops = (
         4
         * model.layers
         * model.hidden
         * (decode_seqs * decode_context + prefill_tokens * prefill_context / 2)
     )
-    flops = ((decode_seqs + prefill_tokens) * model.flops_per_token + attention_flops) / tp
-    memory_time = memory_bytes / (gpu.bandwidth_bytes_per_s * MEMORY_BANDWIDTH_EFFICIENCY)
-    compute_time = flops / (gpu.peak_flops(model.fp8_compute) * MATMUL_EFFICIENCY)
+    flops = (
+        decode_seqs * model.flops_per_token + prefill_tokens * model.prefill_flops_per_token + attention_flops
+    ) / tp
+    efficiency = step_efficiency(gpu)
+    memory_time = memory_bytes / (gpu.bandwidth_bytes_per_s * efficiency.bandwidth)
+    compute_time = flops / (gpu.peak_flops(model.fp8_compute) * efficiency.matmul)
     return (
         max(memory_time, compute_time)
         + allreduce_seconds(config, decode_seqs + prefill_tokens)
-        + (STEP_OVERHEAD_S)
+        + efficiency.step_overhead_s
     )
 
 
@@ -220,7 +229,7 @@ def allreduce_seconds(config: ServingConfig, tokens: float) -> float:
     if tp == 1:
         return 0.0
     message_bytes = tokens * config.model.hidden * 2.0
-    link_bytes_per_s = config.gpu.interconnect_gbps * 1e9 * INTERCONNECT_EFFICIENCY
+    link_bytes_per_s = config.gpu.interconnect_gbps * 1e9 * step_efficiency(config.gpu).interconnect
     one = ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * message_bytes / link_bytes_per_s
     return 2 * config.model.layers * one
 
@@ -463,8 +472,12 @@ def _prefill_duration(config: ServingConfig, shape: _Shape, batch: float, prompt
     if not config.chunked_prefill:
         return prefill_seconds(config, prompt)
     room = max(config.max_num_batched_tokens - max(batch, 1.0), 1.0)
-    steps = math.ceil(prompt / room) if prompt > 0 else 0
-    return steps * step_seconds(config, max(batch, 1.0), min(prompt, room), shape.context, prompt)
+    total, start = 0.0, 0.0
+    while start < prompt:
+        size = min(room, prompt - start)
+        total += step_seconds(config, max(batch, 1.0), size, shape.context, 2 * start + size)
+        start += size
+    return total
 
 
 @dataclass(frozen=True)
@@ -558,18 +571,19 @@ def replica_performance(config: ServingConfig, load: ReplicaLoad) -> ReplicaPerf
             state.prefill_wait, state.prefill_busy, quantile
         )
 
-    before_prefill = API_SERVER_OVERHEAD_S + state.step_in_flight / 2
+    overhead = request_overhead_seconds(config)
+    before_prefill = overhead + state.step_in_flight / 2
     ttft_mean = before_prefill + slot_wait + state.prefill_wait + state.prefill_mean
     ttft_p50 = before_prefill + waits(0.5) + state.prefill_mean
     ttft_p95 = (
-        API_SERVER_OVERHEAD_S
+        overhead
         + state.step_in_flight * 0.95
         + waits(0.95)
         + _prefill_duration(config, shape, state.batch, p95_prompt)
     )
     p99_prompt = load.p99_prompt_tokens if load.p99_prompt_tokens is not None else p95_prompt
     ttft_p99 = (
-        API_SERVER_OVERHEAD_S
+        overhead
         + state.step_in_flight * 0.99
         + waits(0.99)
         + _prefill_duration(config, shape, state.batch, p99_prompt)

@@ -95,8 +95,15 @@ def truth_performance(
     at_same = prior if light else reference
     itl = at_same.itl
     ttft_mean = at_same.ttft_mean_s * k_ttft
+    e2e = ttft_mean + (load.mean_output_tokens - 1) * at_same.itl_s * k_itl
+    # What is in flight follows the rescaled times (Little's law), and the KV cache with it.
+    running = load.arrival_rps * e2e
+    held = running / at_same.running if at_same.running > 0 else 1.0
     return replace(
         at_same,
+        running=running,
+        waiting=load.arrival_rps * at_same.queue_s * k_ttft,
+        kv_usage=min(1.0, at_same.kv_usage * held),
         ttft_mean_s=ttft_mean,
         ttft_p50_s=at_same.ttft_p50_s * k_ttft,
         ttft_p95_s=at_same.ttft_p95_s * k_ttft,
@@ -106,7 +113,7 @@ def truth_performance(
         itl=ItlDistribution(itl.decode_step_s * k_itl, itl.mixed_step_s * k_itl, itl.mixed_share)
         if itl is not None
         else None,
-        e2e_s=ttft_mean + (load.mean_output_tokens - 1) * at_same.itl_s * k_itl,
+        e2e_s=e2e,
         utilization=load.arrival_rps / top,
     )
 
