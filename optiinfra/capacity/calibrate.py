@@ -2,10 +2,10 @@
 
 The roofline's step times rest on datasheet peaks times achieved fractions. Those fractions differ by
 GPU (the silicon reference shows an A100 streaming weights at about two thirds of its datasheet
-bandwidth where an H100 reaches nearer 80%, and an L40S box's PCIe all-reduce far below the link rate),
-so for every GPU the shipped tables cover, this command searches the four fractions that bring the
-roofline's closed-loop means (TTFT, TPOT, requests/s) closest to the tables at the tables' own grid
-points, and writes them with their provenance:
+bandwidth where an H100 reaches nearer 80%, and an L40S box's PCIe all-reduce far below the link rate,
+slower still across sockets), so for every GPU the shipped tables cover, this command searches the
+fractions and host overheads that bring the roofline's closed-loop means (TTFT, TPOT, requests/s) closest
+to the tables at the tables' own grid points, and writes them with their provenance:
 
     python -m optiinfra.capacity.calibrate [--out PATH]
 
@@ -54,6 +54,7 @@ SEARCH: dict[str, tuple[float, float]] = {
     "bandwidth": (0.4, 1.0),
     "matmul": (0.3, 1.0),
     "interconnect": (0.01, 1.0),
+    "cross_domain_interconnect": (0.01, 1.0),
     "step_overhead_s": (0.0, 0.005),
     "request_overhead_s": (0.0, 0.05),
     "admission_per_layer_s": (0.0, 0.002),
@@ -120,21 +121,31 @@ def objective(points: list[FitPoint], efficiency: StepEfficiency) -> float:
 
 
 def fit(points: list[FitPoint], start: StepEfficiency = DATASHEET_EFFICIENCY) -> StepEfficiency:
-    """Nelder-Mead over the five fractions within their ranges, from three starts (the datasheet's, the
-    ranges' middles and their lower quarters); the best of the three."""
-    names = list(SEARCH)
+    """Nelder-Mead over the fractions and overheads (`SEARCH`) within their ranges, from three starts (the
+    datasheet's, the ranges' middles and their lower quarters); the best of the three. The cross-socket
+    fraction is searched only for PCIe cards whose points include a group spanning sockets; otherwise it
+    keeps its start."""
+    spans_sockets = any(
+        (domain := p.config.gpu.gpus_per_pcie_domain) is not None and p.config.tensor_parallel > domain
+        for p in points
+    )
+    search = {
+        name: bounds
+        for name, bounds in SEARCH.items()
+        if name != "cross_domain_interconnect" or spans_sockets
+    }
+    names = list(search)
     scale = {name: (1000.0 if name.endswith("_s") else 1.0) for name in names}  # overheads in ms
 
     def efficiency(x: Sequence[float]) -> StepEfficiency:
-        return StepEfficiency(
-            **{name: float(value) / scale[name] for name, value in zip(names, x, strict=True)}
-        )
+        values = {name: float(value) / scale[name] for name, value in zip(names, x, strict=True)}
+        return replace(start, **values)
 
-    bounds = [(low * scale[name], high * scale[name]) for name, (low, high) in SEARCH.items()]
+    bounds = [(low * scale[name], high * scale[name]) for name, (low, high) in search.items()]
     starts = [
         [getattr(start, name) * scale[name] for name in names],
-        [(low + high) / 2 * scale[name] for name, (low, high) in SEARCH.items()],
-        [(low + (high - low) / 4) * scale[name] for name, (low, high) in SEARCH.items()],
+        [(low + high) / 2 * scale[name] for name, (low, high) in search.items()],
+        [(low + (high - low) / 4) * scale[name] for name, (low, high) in search.items()],
     ]
     results = [
         minimize(
@@ -142,7 +153,7 @@ def fit(points: list[FitPoint], start: StepEfficiency = DATASHEET_EFFICIENCY) ->
             initial,
             method="Nelder-Mead",
             bounds=bounds,
-            options={"xatol": 1e-4, "fatol": 1e-5, "maxiter": 2000},
+            options={"xatol": 1e-4, "fatol": 1e-5, "maxiter": 3000},
         )
         for initial in starts
     ]
@@ -163,6 +174,7 @@ def build(reference: SiliconReference | None = None) -> Calibration:
             bandwidth=round(found.bandwidth, 4),
             matmul=round(found.matmul, 4),
             interconnect=round(found.interconnect, 4),
+            cross_domain_interconnect=round(found.cross_domain_interconnect, 4),
             step_overhead_s=round(found.step_overhead_s, 6),
             request_overhead_s=round(found.request_overhead_s, 6),
             admission_per_layer_s=round(found.admission_per_layer_s, 6),

@@ -30,6 +30,10 @@ class StepEfficiency:
     """Of the GPU-to-GPU link rate, for the ring all-reduces of tensor parallelism."""
     step_overhead_s: float
     """Host time per step the GPU does not hide: scheduling, sampling, launch gaps."""
+    cross_domain_interconnect: float = 0.7
+    """Of the link rate, for a PCIe ring that spans sockets (`GpuSpec.gpus_per_pcie_domain`): GPU-to-GPU
+    copies then cross the CPUs' interconnect or stage through host memory. The datasheet default charges
+    nothing extra (the same fraction as within a socket): no published figure pins it."""
     request_overhead_s: float = 0.03
     """Time before and after the GPU on every request: HTTP, chat template, tokenization,
     detokenization and streaming (see `roofline.API_SERVER_OVERHEAD_S`)."""
@@ -38,7 +42,7 @@ class StepEfficiency:
     the kernel launches of a prefill outside CUDA graphs)."""
 
     def __post_init__(self) -> None:
-        for name in ("bandwidth", "matmul", "interconnect"):
+        for name in ("bandwidth", "matmul", "interconnect", "cross_domain_interconnect"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} efficiency must be in (0, 1], got {value}")

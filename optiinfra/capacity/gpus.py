@@ -17,6 +17,7 @@ from optiinfra.domain.fleet import InstanceType
 MIB_PER_GIB = 1024.0
 PCIE_GEN3_X16_GBPS = 16.0
 PCIE_GEN4_X16_GBPS = 32.0
+PCIE_SOCKET_GPUS = 4
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class GpuSpec:
     dense_fp8_tflops: float | None
     interconnect_gbps: float
     driver_visible_gib: float
+    gpus_per_pcie_domain: int | None = None
+    """PCIe cards without NVLink: how many GPUs share one socket's PCIe root, beyond which a ring
+    all-reduce crosses sockets (AWS's 8-GPU PCIe instances are two sockets of four). None for NVLink."""
     efficiency: StepEfficiency | None = None
     """Achieved fractions of the figures above; None reads the shipped calibration, else the datasheet
     fractions (`roofline.step_efficiency`)."""
@@ -49,20 +53,26 @@ class GpuSpec:
 # NVIDIA publishes no A10G datasheet (an AWS-specific part). 24 GB GDDR6 at 600 GB/s and about 70 dense
 # FP16 tensor TFLOPS as compared by Baseten, "NVIDIA A10 vs A10G for ML model inference" (baseten.co,
 # 2023) - the TFLOPS figure is approximate. 23028 MiB visible, as nvidia-smi reports (sim/demo_fleet.py).
-A10G = GpuSpec("NVIDIA A10G", 24.0, 600.0, 70.0, None, PCIE_GEN4_X16_GBPS, 23028 / MIB_PER_GIB)
+A10G = GpuSpec(
+    "NVIDIA A10G", 24.0, 600.0, 70.0, None, PCIE_GEN4_X16_GBPS, 23028 / MIB_PER_GIB, PCIE_SOCKET_GPUS
+)
 
 # NVIDIA L4 datasheet: 24 GB GDDR6, 300 GB/s, FP16 tensor 242 TFLOPS and FP8 485 TFLOPS with sparsity
 # (121 / 242.5 dense), PCIe Gen4 x16. 23034 MiB visible, as nvidia-smi reports (see sim/demo_fleet.py).
-L4 = GpuSpec("NVIDIA L4", 24.0, 300.0, 121.0, 242.5, PCIE_GEN4_X16_GBPS, 23034 / MIB_PER_GIB)
+L4 = GpuSpec(
+    "NVIDIA L4", 24.0, 300.0, 121.0, 242.5, PCIE_GEN4_X16_GBPS, 23034 / MIB_PER_GIB, PCIE_SOCKET_GPUS
+)
 
 # NVIDIA L40S datasheet: 48 GB GDDR6 with ECC, 864 GB/s, BF16/FP16 tensor 362.05 | 733 (sparse) TFLOPS,
 # FP8 733 | 1,466 (sparse), PCIe Gen4 x16 (no NVLink). Visible memory: 48 GiB less the 1/16 ECC reservation.
-L40S = GpuSpec("NVIDIA L40S", 48.0, 864.0, 362.05, 733.0, PCIE_GEN4_X16_GBPS, 48.0 * 15 / 16)
+L40S = GpuSpec(
+    "NVIDIA L40S", 48.0, 864.0, 362.05, 733.0, PCIE_GEN4_X16_GBPS, 48.0 * 15 / 16, PCIE_SOCKET_GPUS
+)
 
 # NVIDIA T4 datasheet: 16 GB GDDR6, 320 GB/s, 65 TFLOPS mixed-precision FP16 (Turing has no sparsity
 # mode, so the figure is dense), PCIe Gen3 x16. About 15360 MiB visible with ECC on. g5g's T4G is the same
 # part.
-T4 = GpuSpec("NVIDIA T4", 16.0, 320.0, 65.0, None, PCIE_GEN3_X16_GBPS, 15.0)
+T4 = GpuSpec("NVIDIA T4", 16.0, 320.0, 65.0, None, PCIE_GEN3_X16_GBPS, 15.0, PCIE_SOCKET_GPUS)
 
 # NVIDIA A100 datasheet (SXM4, as in p4d/p4de): 40 GB HBM2 at 1,555 GB/s or 80 GB HBM2e at 2,039 GB/s,
 # BF16/FP16 tensor 312 TFLOPS dense (624 sparse), NVLink 600 GB/s total (300 per direction).

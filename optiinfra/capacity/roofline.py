@@ -224,12 +224,20 @@ def step_seconds(
 
 
 def allreduce_seconds(config: ServingConfig, tokens: float) -> float:
-    """Two ring all-reduces of the hidden state per layer (after attention and after the MLP)."""
+    """Two ring all-reduces of the hidden state per layer (after attention and after the MLP). On PCIe
+    cards a group larger than one socket's GPUs runs its ring across the sockets, at its own fraction."""
     tp = config.tensor_parallel
     if tp == 1:
         return 0.0
     message_bytes = tokens * config.model.hidden * 2.0
-    link_bytes_per_s = config.gpu.interconnect_gbps * 1e9 * step_efficiency(config.gpu).interconnect
+    efficiency = step_efficiency(config.gpu)
+    domain = config.gpu.gpus_per_pcie_domain
+    fraction = (
+        efficiency.cross_domain_interconnect
+        if domain is not None and tp > domain
+        else efficiency.interconnect
+    )
+    link_bytes_per_s = config.gpu.interconnect_gbps * 1e9 * fraction
     one = ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * message_bytes / link_bytes_per_s
     return 2 * config.model.layers * one
 

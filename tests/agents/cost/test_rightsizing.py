@@ -158,7 +158,7 @@ def test_fewer_replicas_launch_the_new_ones_first_and_terminate_the_old_only_aft
 def test_more_replicas_of_a_cheaper_type_are_launched_before_anything_stops() -> None:
     found = analyze_right_sizing(
         with_objective(
-            snapshot(instance_type="g6e.12xlarge", count=1, gpu=60, gpu_memory=60, cpu=3, memory=3)
+            snapshot(instance_type="g6e.12xlarge", count=1, gpu=80, gpu_memory=60, cpu=3, memory=3)
         )
     )
     assert isinstance(found, Proposal)

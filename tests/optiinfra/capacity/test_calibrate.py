@@ -16,8 +16,8 @@ from optiinfra.capacity.efficiency import (
     shipped_calibration,
 )
 from optiinfra.capacity.gpus import A10G, H100, L40S
-from optiinfra.capacity.models import LLAMA_3_1_8B
-from optiinfra.capacity.roofline import ServingConfig, step_efficiency, step_seconds
+from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B
+from optiinfra.capacity.roofline import ServingConfig, allreduce_seconds, step_efficiency, step_seconds
 
 
 def test_covered_gpus_run_at_their_shipped_fractions_and_others_at_the_datasheets() -> None:
@@ -92,3 +92,17 @@ def test_the_fit_reads_the_shipped_tables_for_every_covered_gpu() -> None:
 
     assert {p.config.tensor_parallel for p in points} == {1, 4, 8}
     assert all(p.reference[0] > 0 and p.reference[2] > 0 for p in points)
+
+
+def test_a_pcie_ring_across_sockets_runs_at_its_own_fraction() -> None:
+    slow_across = dataclasses.replace(DATASHEET_EFFICIENCY, interconnect=0.5, cross_domain_interconnect=0.05)
+    l40s = dataclasses.replace(L40S, efficiency=slow_across)
+    h100 = dataclasses.replace(H100, efficiency=slow_across)
+
+    within = allreduce_seconds(ServingConfig(l40s, 4, LLAMA_3_1_70B), 1000)
+    across = allreduce_seconds(ServingConfig(l40s, 8, LLAMA_3_1_70B), 1000)
+    # Twice the GPUs cross the sockets at a tenth of the rate: far slower, where the ring alone
+    # would grow by 1.75 / 1.5.
+    assert across > 5 * within
+    nvlink = [allreduce_seconds(ServingConfig(h100, tp, LLAMA_3_1_70B), 1000) for tp in (4, 8)]
+    assert nvlink[1] < 1.5 * nvlink[0]
