@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from agents.application.strategies import analyze_application
 from agents.cost.strategies import analyze_cost
+from agents.performance.scaling import ScalingSettings
 from agents.performance.slo import compliance, slo_target
 from agents.performance.strategies import analyze_performance
 from agents.resource.strategies import analyze_resource
@@ -16,15 +17,20 @@ from optiinfra.domain.enums import AgentKind
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.recommendation import AnalysisResult
 from optiinfra.learning.features import workload_context
+from optiinfra.settings import Settings
 from workflows.contracts import ActivityName, AnalyzeInput
 
 SLO_COMPLIANCE = "slo_compliance"
 
 
 class AnalysisActivities:
-    def __init__(self, model_prices: ModelPriceTable | None = None) -> None:
-        """`model_prices`: what the Application agent prices tokens with; the bundled table by default."""
+    def __init__(
+        self, model_prices: ModelPriceTable | None = None, scaling: ScalingSettings | None = None
+    ) -> None:
+        """`model_prices`: what the Application agent prices tokens with; the bundled table by default.
+        `scaling`: the Performance agent's replica-count settings; its defaults when left out."""
         self._model_prices = model_prices or ModelPriceTable.load_default()
+        self._scaling = scaling or ScalingSettings()
 
     @activity.defn(name=ActivityName.ANALYZE)
     async def analyze_workload(self, request: AnalyzeInput) -> AnalysisResult:
@@ -39,7 +45,9 @@ class AnalysisActivities:
         if request.agent is AgentKind.COST:
             return await asyncio.to_thread(analyze_cost, snapshot, requests=request.requests)
         if request.agent is AgentKind.PERFORMANCE:
-            return await asyncio.to_thread(analyze_performance, snapshot, requests=request.requests)
+            return await asyncio.to_thread(
+                analyze_performance, snapshot, self._scaling, requests=request.requests
+            )
         if request.agent is AgentKind.RESOURCE:
             return await asyncio.to_thread(analyze_resource, snapshot, request.requests)
         if request.agent is AgentKind.APPLICATION:
@@ -47,6 +55,11 @@ class AnalysisActivities:
                 analyze_application, snapshot, self._model_prices, requests=request.requests
             )
         raise ApplicationError(f"the {request.agent.value} agent is not available", non_retryable=True)
+
+
+def scaling_settings(settings: Settings) -> ScalingSettings:
+    """The Performance agent's replica-count settings an operator chose."""
+    return ScalingSettings(reactive_autoscaler=settings.performance_reactive_autoscaler)
 
 
 def analysis_context(snapshot: WorkloadSnapshot) -> dict[str, float]:

@@ -37,6 +37,7 @@ from optiinfra.domain.kube import DeploymentRef, DeploymentState
 from optiinfra.domain.preflight import DeploymentReading, InstanceReading, ObjectReading
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
 from optiinfra.domain.resource import PrefixCacheProfile
+from optiinfra.kube.autoscalers import Autoscalers
 from optiinfra.kube.deployments import Deployments, KubeActionError
 from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.metrics.usage import usage_hours
@@ -190,13 +191,17 @@ class CloudActivities:
             )
         ref = DeploymentRef(namespace=workload.kube_namespace, name=workload.kube_deployment)
         try:
-            return await self._deployments.read(ref)
+            state = await self._deployments.read(ref)
+            autoscaler = await Autoscalers(self._deployments).read(ref)
         except KubeActionError as error:
             raise ApplicationError(
                 f"reading Deployment {ref}: {error.code}: {error.message}",
                 type=error.code,
                 non_retryable=not error.retryable,
             ) from error
+        if isinstance(autoscaler, str):
+            return state.model_copy(update={"foreign_autoscaler": autoscaler})
+        return state.model_copy(update={"autoscaler": autoscaler})
 
     @activity.defn(name=ActivityName.EXECUTE_STEP)
     async def execute_step(self, request: StepRequest) -> StepResult:

@@ -14,8 +14,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from optiinfra.domain.enums import StepAction, StepStatus
-from optiinfra.domain.kube import DeploymentRef, DeploymentState
+from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodsMetricAutoscaler
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
+from optiinfra.kube.autoscalers import Autoscalers
 from optiinfra.kube.deployments import Deployments, KubeActionError
 from optiinfra.kube.in_flight import InFlightProbe
 from workflows.contracts import (
@@ -50,6 +51,7 @@ def _bounded(seconds: float) -> float:
 class KubeActivities:
     def __init__(self, deployments: Deployments, probe: InFlightProbe, *, poll_seconds: float = 2.0) -> None:
         self._deployments = deployments
+        self._autoscalers = Autoscalers(deployments)
         self._probe = probe
         self._poll_seconds = poll_seconds
 
@@ -73,6 +75,11 @@ class KubeActivities:
             except KubeActionError as error:
                 return VerificationResult(passed=False, problems=[f"{ref}: {error.code}: {error.message}"])
             problems += deployment_mismatches(step, state)
+            if step.action is StepAction.APPLY_AUTOSCALER:
+                wanted = autoscaler_of(step)
+                found = await self._autoscalers.read(ref)
+                if found != wanted:
+                    problems.append(f"{ref}: autoscaler is {found or 'absent'}, not {wanted.describe()}")
         return VerificationResult(passed=not problems, problems=problems)
 
     async def _perform(
@@ -125,6 +132,10 @@ class KubeActivities:
             case StepAction.RESTORE_PODS:
                 restored = await self._deployments.set_serving(ref, _pods(step), serving=True)
                 return f"{len(restored)} pods of {ref} back in traffic: {', '.join(restored) or 'none left'}"
+            case StepAction.APPLY_AUTOSCALER:
+                return (await self._autoscalers.apply(autoscaler_of(step))).summary
+            case StepAction.REMOVE_AUTOSCALER:
+                return (await self._autoscalers.remove(ref)).summary
         raise ApplicationError(f"not a Kubernetes step: {step.action}", non_retryable=True)
 
     async def _wait_drained(self, ref: DeploymentRef, pods: list[str], timeout_s: float) -> str:
@@ -152,6 +163,11 @@ class KubeActivities:
                     "DrainTimeout", f"not drained within {timeout_s:.0f}s: {waiting}", False
                 )
             await asyncio.sleep(self._poll_seconds)
+
+
+def autoscaler_of(step: ExecutionStep | CompensationStep) -> PodsMetricAutoscaler:
+    """The autoscaler an APPLY_AUTOSCALER step (or compensation) puts in place."""
+    return PodsMetricAutoscaler.model_validate_json(step.params["autoscaler"])
 
 
 def deployment_mismatches(step: ExecutionStep, state: DeploymentState) -> list[str]:

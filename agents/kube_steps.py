@@ -4,7 +4,7 @@ agents that act through a workload's Deployment (Performance, Resource)."""
 import json
 
 from optiinfra.domain.enums import StepAction
-from optiinfra.domain.kube import DeploymentState
+from optiinfra.domain.kube import DeploymentState, PodsMetricAutoscaler
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep
 
 ROLLOUT_TIMEOUT_SECONDS = 1800
@@ -54,4 +54,35 @@ def set_vllm_args_step(
             },
             description=f"Roll {ref} back to its previous vLLM arguments",
         ),
+    )
+
+
+def apply_autoscaler_step(
+    wanted: PodsMetricAutoscaler, previous: PodsMetricAutoscaler | None, step_id: str = "autoscaler"
+) -> ExecutionStep:
+    """Put `wanted` in place; compensation puts `previous` back, or removes the autoscaler if there was
+    none."""
+    ref = str(wanted.ref)
+    undo = (
+        CompensationStep(
+            action=StepAction.REMOVE_AUTOSCALER,
+            target=ref,
+            params={},
+            description=f"Remove the autoscaler of {ref}",
+        )
+        if previous is None
+        else CompensationStep(
+            action=StepAction.APPLY_AUTOSCALER,
+            target=ref,
+            params={"autoscaler": previous.model_dump_json()},
+            description=f"Put the autoscaler of {ref} back to {previous.describe()}",
+        )
+    )
+    return ExecutionStep(
+        step_id=step_id,
+        action=StepAction.APPLY_AUTOSCALER,
+        target=ref,
+        params={"autoscaler": wanted.model_dump_json()},
+        description=f"Autoscale {ref}: {wanted.describe()}",
+        compensation=undo,
     )

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=None,
         description="JSON table of model token prices and context windows; unset: the bundled table",
     )
+    performance_reactive_autoscaler: bool = Field(
+        default=False,
+        description="The Performance agent offers a HorizontalPodAutoscaler on vLLM's running requests to "
+        "Deployments that have none (needs a Prometheus adapter or KEDA serving the gauge per pod)",
+    )
     kube_api_url: str = Field(default="", description="e.g. https://my-cluster:6443; empty: kubeconfig")
     kube_api_token: SecretStr | None = Field(default=None, description="Bearer token for kube_api_url")
     kube_context: str = Field(default="", description="kubeconfig context; empty: the current one")

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.agent_requests import AgentRequestActivities
-from activities.analysis import AnalysisActivities
+from activities.analysis import AnalysisActivities, scaling_settings
 from activities.application import ApplicationActivities
 from activities.cloud import CloudActivities
 from activities.coordination import CoordinationActivities
@@ -24,6 +24,7 @@ from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
 from activities.regression import RegressionActivities
 from activities.store import StoreActivities
+from agents.performance.scaling import ScalingSettings
 from agents.reasoning.layering import InferenceLayer
 from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.catalog.loader import PriceCatalog
@@ -76,6 +77,7 @@ def build_worker(
     prefix_traces: PrefixTraces | None = None,
     model_prices: ModelPriceTable | None = None,
     learning: LearningActivities | None = None,
+    scaling: ScalingSettings | None = None,
 ) -> Worker:
     """`inference` left out means rules only: explanations are then built from the proposals alone.
     `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed.
@@ -104,7 +106,7 @@ def build_worker(
     regression = RegressionActivities(metrics, sessions, layer)
     learning = learning or LearningActivities(OutcomeStore(QdrantClient(location=":memory:")))
     application = ApplicationActivities(sessions)
-    analysis = AnalysisActivities(model_prices)
+    analysis = AnalysisActivities(model_prices, scaling)
     agent_requests = AgentRequestActivities(client)
     return Worker(
         client,
@@ -201,6 +203,7 @@ async def run_worker(settings: Settings) -> None:
                 prefix_traces=PrefixTraces(settings.prefix_trace_dir),
                 model_prices=ModelPriceTable.configured(settings),
                 learning=LearningActivities.from_settings(settings),
+                scaling=scaling_settings(settings),
             )
             await worker.run()
     finally:

@@ -47,6 +47,19 @@ class ScalingSettings(BaseModel):
         "the next scan, so a forecast that runs high for part of the hour must not break the SLO",
     )
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    reactive_autoscaler: bool = Field(
+        default=False,
+        description="Propose a HorizontalPodAutoscaler on vLLM's in-flight requests for a Deployment that "
+        "has none, with the forecast as its floor (`autoscaler`); off until a benchmark measures it",
+    )
+    autoscaler_utilization: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="The autoscaler holds each pod at this share of the requests in flight at which one "
+        "replica still meets the SLO: room for the load to grow while a new pod starts",
+    )
+    autoscaler_scale_down_window_s: int = Field(default=300, ge=0, le=3600)
 
 
 DEFAULT_SETTINGS = ScalingSettings()
@@ -58,6 +71,20 @@ def rate_history(history: RequestRateHistory) -> RateHistory:
         interval_s=history.interval_seconds,
         values=tuple(math.nan if v is None else v for v in history.values),
     )
+
+
+def forecast_for(snapshot: WorkloadSnapshot, settings: ScalingSettings) -> ForecastChoice | str:
+    """The request-rate forecast chosen by backtest for the lead time plus the interval, or why none."""
+    if snapshot.request_rate is None or snapshot.request_rate.measured == 0:
+        return "no request-rate history to forecast from"
+    history = rate_history(snapshot.request_rate)
+    forecast_settings = settings.forecast.model_copy(
+        update={
+            "interval_s": history.interval_s,
+            "horizon_s": settings.lead_seconds + settings.interval_seconds + history.interval_s,
+        }
+    )
+    return choose_forecast(history, forecast_settings)
 
 
 def measured_correction(context: ServingContext, windows: Sequence[WorkloadWindow], count: int) -> float:
@@ -109,16 +136,9 @@ def analyze_replica_scaling(
 ) -> Proposal | str:
     """A scale-up or drain-first scale-down proposal, or why the replica count should stay."""
     deployment = context.deployment
-    if snapshot.request_rate is None or snapshot.request_rate.measured == 0:
-        return "no request-rate history to forecast from"
-    history = rate_history(snapshot.request_rate)
-    forecast_settings = settings.forecast.model_copy(
-        update={
-            "interval_s": history.interval_s,
-            "horizon_s": settings.lead_seconds + settings.interval_seconds + history.interval_s,
-        }
-    )
-    choice = choose_forecast(history, forecast_settings)
+    choice = forecast_for(snapshot, settings)
+    if isinstance(choice, str):
+        return choice
     capacity = context.current_capacity_rps
     if capacity <= 0:
         return f"one replica on {context.instance_type.name} cannot meet the SLO at any load"

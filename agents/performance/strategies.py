@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from agents.performance.advice import balancing_advice, tensor_parallel_advice
+from agents.performance.autoscaler import analyze_reactive_autoscaler, retune_autoscaler
 from agents.performance.scaling import DEFAULT_SETTINGS, ScalingSettings, analyze_replica_scaling
 from agents.performance.serving import ServingContext, serving_context
 from agents.performance.slo import SloCompliance, compliance, compliance_since, slo_target
@@ -54,7 +55,7 @@ def _analyze(snapshot: WorkloadSnapshot, settings: ScalingSettings) -> AnalysisR
         return AnalysisResult(notes=notes)
     proposals: list[Proposal] = []
     for found in (
-        analyze_replica_scaling(snapshot, context, overall, settings),
+        *_replica_count(snapshot, context, overall, settings),
         analyze_serving_tuning(snapshot, context),
     ):
         if isinstance(found, str):
@@ -70,6 +71,28 @@ def _analyze(snapshot: WorkloadSnapshot, settings: ScalingSettings) -> AnalysisR
         )
     )
     return AnalysisResult(proposals=proposals, notes=notes)
+
+
+def _replica_count(
+    snapshot: WorkloadSnapshot,
+    context: ServingContext,
+    overall: SloCompliance | None,
+    settings: ScalingSettings,
+) -> list[Proposal | str]:
+    """Who decides the replica count: an autoscaler of another shape (left alone), ours (its floor is
+    retuned), else the scan's predictive count and, where enabled, the offer of an autoscaler."""
+    deployment = context.deployment
+    if deployment.foreign_autoscaler is not None:
+        return [
+            f"{deployment.foreign_autoscaler} owns the replica count of {deployment.ref}; "
+            "the Performance agent leaves it"
+        ]
+    if deployment.autoscaler is not None:
+        return [retune_autoscaler(snapshot, context, deployment.autoscaler, settings)]
+    found = [analyze_replica_scaling(snapshot, context, overall, settings)]
+    if settings.reactive_autoscaler:
+        found.append(analyze_reactive_autoscaler(snapshot, context, settings))
+    return found
 
 
 def _advice(snapshot: WorkloadSnapshot, context: ServingContext) -> list[str]:

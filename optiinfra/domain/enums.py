@@ -127,6 +127,8 @@ class StepAction(StrEnum):
     SET_VLLM_ARGS = "set_vllm_args"
     DRAIN_PODS = "drain_pods"
     RESTORE_PODS = "restore_pods"
+    APPLY_AUTOSCALER = "apply_autoscaler"
+    REMOVE_AUTOSCALER = "remove_autoscaler"
 
     @property
     def commits_spend(self) -> bool:
@@ -144,6 +146,8 @@ _KUBERNETES_ACTIONS = {
     StepAction.SET_VLLM_ARGS,
     StepAction.DRAIN_PODS,
     StepAction.RESTORE_PODS,
+    StepAction.APPLY_AUTOSCALER,
+    StepAction.REMOVE_AUTOSCALER,
 }
 
 

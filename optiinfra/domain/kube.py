@@ -4,8 +4,9 @@ Plain pydantic models, importable without the `kubernetes` package: the adapter 
 converts the client's objects into these at once, so workflows and activities never handle them."""
 
 from datetime import datetime
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SERVE_LABEL = "optiinfra.io/serve"
 """Pod label a Service selector includes: "false" takes the pod out of traffic (the drain mechanism)."""
@@ -54,6 +55,68 @@ class PodState(BaseModel):
     )
 
 
+IN_FLIGHT_METRIC = "vllm:num_requests_running"
+"""The per-pod vLLM gauge an autoscaler holds at a target: requests in the engine's batch. A Prometheus
+adapter (or KEDA) serves it to the HorizontalPodAutoscaler as a Pods metric."""
+
+
+class PodsMetricAutoscaler(BaseModel):
+    """A HorizontalPodAutoscaler (autoscaling/v2) named as its Deployment, holding one vLLM gauge per pod
+    at a target average between a floor and a ceiling."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: DeploymentRef
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    target_per_pod: float = Field(gt=0, description="The gauge's average per pod the autoscaler holds")
+    metric: str = Field(default=IN_FLIGHT_METRIC, min_length=1)
+    scale_down_window_s: int = Field(default=300, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas {self.max_replicas} is below min_replicas {self.min_replicas}")
+        return self
+
+    def manifest(self) -> dict[str, Any]:
+        """The object as the API takes it."""
+        return {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": self.ref.name, "namespace": self.ref.namespace},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.ref.name},
+                "minReplicas": self.min_replicas,
+                "maxReplicas": self.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Pods",
+                        "pods": {
+                            "metric": {"name": self.metric},
+                            "target": {
+                                "type": "AverageValue",
+                                "averageValue": kube_quantity(self.target_per_pod),
+                            },
+                        },
+                    }
+                ],
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": self.scale_down_window_s}},
+            },
+        }
+
+    def describe(self) -> str:
+        return (
+            f"{self.min_replicas}-{self.max_replicas} replicas holding {self.metric} at "
+            f"{self.target_per_pod:g} per pod"
+        )
+
+
+def kube_quantity(value: float) -> str:
+    """A Kubernetes quantity: whole units, else milli-units."""
+    return str(round(value)) if abs(value - round(value)) < 1e-9 else f"{round(value * 1000)}m"
+
+
 class DeploymentState(BaseModel):
     """A Deployment's spec and rollout status with its live (not terminating) pods."""
 
@@ -70,6 +133,14 @@ class DeploymentState(BaseModel):
     node_instance_type: str | None = Field(default=None, description=f"nodeSelector[{INSTANCE_TYPE_LABEL}]")
     pods: list[PodState] = Field(default_factory=list)
     resource_version: str = ""
+    autoscaler: PodsMetricAutoscaler | None = Field(
+        default=None,
+        description="The HorizontalPodAutoscaler named as the Deployment, when it is one of ours",
+    )
+    foreign_autoscaler: str | None = Field(
+        default=None,
+        description="An autoscaler of another shape scales this Deployment: what it is (the agents leave it)",
+    )
 
     @property
     def rolled_out(self) -> bool:

@@ -5,7 +5,8 @@ The agents reach it exactly as a real cluster: the official client over HTTP for
 pod's /metrics for the collector and the drain probe. On every tick the twin follows the pods as the
 cluster now has them: new pods (a scale-up or a rolling update) start serving with the vLLM arguments of
 their template, pods relabelled out of the Service get no new requests and finish what they hold, and
-deleted pods stop. Before serving, the twin writes a week of 10-minute windows, what the metrics
+deleted pods stop; after each window the cluster's HorizontalPodAutoscalers read the pods' vLLM gauges
+and scale their Deployments. Before serving, the twin writes a week of 10-minute windows, what the metrics
 pipeline would have collected, so the Performance agent has a history to forecast from."""
 
 import asyncio
@@ -139,10 +140,24 @@ class EmbeddedKube:
         return f"{urls[pod.name]}/metrics" if pod.name in urls else None
 
     async def tick(self, window_s: float) -> None:
-        """Follow the pods, then simulate one window."""
+        """Follow the pods, simulate one window, then let the cluster's HorizontalPodAutoscalers act on
+        the pods' vLLM gauges as a Prometheus adapter would serve them."""
         async with self._lock:
             self._follow_pods()
             await asyncio.to_thread(self._twin.advance, window_s)
+            self.cluster.run_autoscalers(self._pod_gauge)
+
+    def _pod_gauge(self, namespace: str, pod: str, metric: str) -> float | None:
+        """A pod's vLLM gauge by its Prometheus name, `vllm:num_requests_running` or the adapter's
+        `vllm_num_requests_running` spelling; None for a pod or gauge the twin does not serve."""
+        state = self._twin.metrics_states().get(pod)
+        if state is None:
+            return None
+        wanted = metric.replace(":", "_")
+        for name, value in state.snapshot().gauges.items():
+            if name.replace(":", "_") == wanted:
+                return value
+        return None
 
     async def run_live(self, window_s: float) -> None:
         """Keep the twin on wall-clock time: one window every `window_s` seconds until cancelled."""

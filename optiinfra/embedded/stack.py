@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import Worker
 
+from activities.analysis import scaling_settings
 from agents.reasoning.layering import InferenceLayer
 from api.app import create_app
 from optiinfra.catalog.loader import PriceCatalog
@@ -168,6 +169,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             deployments=deployments,
             in_flight=InFlightProbe(http, pod_metrics) if deployments is not None else None,
             prefix_traces=_prefix_traces(settings, twin=seeded is not None),
+            scaling=scaling_settings(settings),
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)

@@ -251,6 +251,7 @@ class Deployments:
         self._api_client: Any = api_client
         self._apps: Any = k8s_client.AppsV1Api(api_client)
         self._core: Any = k8s_client.CoreV1Api(api_client)
+        self.autoscaling_api: Any = k8s_client.AutoscalingV2Api(api_client)
         self._timeout = request_timeout_s
 
     @classmethod
@@ -283,6 +284,14 @@ class Deployments:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._api_client.close)
+
+    async def call(self, context: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One client call off the event loop, its failures as `KubeActionError` (for sibling adapters
+        sharing this client, e.g. `autoscalers.Autoscalers`)."""
+        return await self._call(context, method, *args, **kwargs)
+
+    def as_json(self, obj: Any) -> dict[str, Any]:
+        return self._json(obj)
 
     async def _call(self, context: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:

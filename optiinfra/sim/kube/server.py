@@ -8,6 +8,8 @@ Served paths:
 - GET, PUT, PATCH      /apis/apps/v1/namespaces/{ns}/deployments/{name}/scale
 - GET                  /api/v1/namespaces/{ns}/pods                     (list takes labelSelector)
 - GET, PATCH, DELETE   /api/v1/namespaces/{ns}/pods/{name}
+- GET, POST            /apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers
+- GET, PUT, PATCH, DELETE  /apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{name}
 
 PATCH takes application/json-patch+json, application/merge-patch+json and
 application/strategic-merge-patch+json; any other type is a 415. Errors are v1 Status objects. Every
@@ -35,6 +37,7 @@ from optiinfra.sim.kube.state import KubeCluster
 logger = logging.getLogger(__name__)
 
 _SEGMENT = r"([^/]+)"
+_HPA = rf"/apis/autoscaling/v2/namespaces/{_SEGMENT}/horizontalpodautoscalers"
 _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/version/?$"), "version"),
     (re.compile(rf"^/apis/apps/v1/namespaces/{_SEGMENT}/deployments/?$"), "deployments"),
@@ -42,6 +45,8 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^/apis/apps/v1/namespaces/{_SEGMENT}/deployments/{_SEGMENT}/scale/?$"), "scale"),
     (re.compile(rf"^/api/v1/namespaces/{_SEGMENT}/pods/?$"), "pods"),
     (re.compile(rf"^/api/v1/namespaces/{_SEGMENT}/pods/{_SEGMENT}/?$"), "pod"),
+    (re.compile(rf"^{_HPA}/?$"), "autoscalers"),
+    (re.compile(rf"^{_HPA}/{_SEGMENT}/?$"), "autoscaler"),
 ]
 _ALLOWED = {
     "version": {"GET"},
@@ -50,6 +55,8 @@ _ALLOWED = {
     "scale": {"GET", "PUT", "PATCH"},
     "pods": {"GET"},
     "pod": {"GET", "PATCH", "DELETE"},
+    "autoscalers": {"GET", "POST"},
+    "autoscaler": {"GET", "PUT", "PATCH", "DELETE"},
 }
 
 
@@ -221,6 +228,10 @@ class KubeApiServer:
             return 200, cluster.list_deployments(ns, selector)
         if route == "pods":
             return 200, cluster.list_pods(ns, selector)
+        if route == "autoscalers":
+            if method == "POST":
+                return 201, cluster.create_autoscaler(ns, _object_body(media, raw))
+            return 200, cluster.list_autoscalers(ns)
         handlers: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
             ("deployment", "GET"): lambda: cluster.get_deployment(ns, name),
             ("deployment", "PUT"): lambda: cluster.replace_deployment(ns, name, _object_body(media, raw)),
@@ -231,6 +242,10 @@ class KubeApiServer:
             ("pod", "GET"): lambda: cluster.get_pod(ns, name),
             ("pod", "PATCH"): lambda: cluster.patch_pod(ns, name, *_patch_body(media, raw)),
             ("pod", "DELETE"): lambda: cluster.delete_pod(ns, name),
+            ("autoscaler", "GET"): lambda: cluster.get_autoscaler(ns, name),
+            ("autoscaler", "PUT"): lambda: cluster.replace_autoscaler(ns, name, _object_body(media, raw)),
+            ("autoscaler", "PATCH"): lambda: cluster.patch_autoscaler(ns, name, *_patch_body(media, raw)),
+            ("autoscaler", "DELETE"): lambda: cluster.delete_autoscaler(ns, name),
         }
         return 200, handlers[(route, method)]()
 

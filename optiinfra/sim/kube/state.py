@@ -39,7 +39,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from optiinfra.domain.kube import DELETION_COST_ANNOTATION, INSTANCE_TYPE_LABEL, POD_TEMPLATE_HASH_LABEL
+from optiinfra.domain.kube import (
+    DELETION_COST_ANNOTATION,
+    INSTANCE_TYPE_LABEL,
+    POD_TEMPLATE_HASH_LABEL,
+    kube_quantity,
+)
+from optiinfra.sim.kube.autoscaling import (
+    autoscaler_problems,
+    autoscaler_spec,
+    metric_recommendation,
+    stabilized,
+)
 from optiinfra.sim.kube.errors import (
     ApiError,
     already_exists,
@@ -70,6 +81,9 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet Kubernetes uses for generated name suffixes
 DEPLOYMENTS = "deployments.apps"
 PODS = "pods"
+AUTOSCALERS = "horizontalpodautoscalers.autoscaling"
+MetricReader = Callable[[str, str, str], float | None]
+"""(namespace, pod name, metric name) -> the pod's current value of a per-pod metric, None if unknown."""
 VERSION_INFO: dict[str, str] = {
     "major": "1",
     "minor": "33",
@@ -169,6 +183,8 @@ class KubeCluster:
         self._faults: list[_Fault] = []
         self._events: list[ApiEvent] = []
         self._pending_hooks: list[tuple[str, str, str, str]] = []
+        self._autoscalers: dict[tuple[str, str], dict[str, Any]] = {}
+        self._recommendations: dict[tuple[str, str], list[tuple[float, int]]] = {}
 
     # ----------------------------------------------------------------------------------------------
     # Locking, hooks, faults and the request log
@@ -582,6 +598,179 @@ class KubeCluster:
         if self.reconcile_on_request:
             self._reconcile_all()
         return result
+
+    # ----------------------------------------------------------------------------------------------
+    # HorizontalPodAutoscalers (autoscaling/v2; see `autoscaling` for what is supported)
+
+    def create_autoscaler(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        metadata = dict(body.get("metadata") or {})
+        name = metadata.get("name")
+        if not isinstance(name, str) or not name:
+            raise invalid("HorizontalPodAutoscaler", "", ["metadata.name: Required value"])
+        with self._locked():
+            check_body_name(body, namespace, name)
+            if (namespace, name) in self._autoscalers:
+                raise already_exists(AUTOSCALERS, name)
+            self._check_autoscaler(name, body)
+            created: dict[str, Any] = {
+                "kind": "HorizontalPodAutoscaler",
+                "apiVersion": "autoscaling/v2",
+                "metadata": {
+                    **user_metadata(metadata),
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": self._uid(),
+                    "creationTimestamp": _timestamp(self.clock()),
+                },
+                "spec": copy.deepcopy(body["spec"]),
+                "status": {"currentReplicas": 0, "desiredReplicas": 0},
+            }
+            self._bump(created)
+            self._autoscalers[(namespace, name)] = created
+            return copy.deepcopy(created)
+
+    def list_autoscalers(self, namespace: str) -> dict[str, Any]:
+        with self._locked():
+            items = [
+                without_type(copy.deepcopy(found))
+                for (ns, _), found in sorted(self._autoscalers.items())
+                if ns == namespace
+            ]
+            return {
+                "kind": "HorizontalPodAutoscalerList",
+                "apiVersion": "autoscaling/v2",
+                "metadata": {"resourceVersion": str(self._resource_version)},
+                "items": items,
+            }
+
+    def get_autoscaler(self, namespace: str, name: str) -> dict[str, Any]:
+        with self._locked():
+            return copy.deepcopy(self._get_autoscaler(namespace, name))
+
+    def replace_autoscaler(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        with self._locked():
+            current = self._get_autoscaler(namespace, name)
+            check_body_name(body, namespace, name)
+            version = (body.get("metadata") or {}).get("resourceVersion")
+            if version and str(version) != current["metadata"]["resourceVersion"]:
+                raise conflict(AUTOSCALERS, name)
+            return self._write_autoscaler(namespace, name, body)
+
+    def patch_autoscaler(self, namespace: str, name: str, content_type: str, patch: Any) -> dict[str, Any]:
+        with self._locked():
+            current = self._get_autoscaler(namespace, name)
+            patched = apply_patch(content_type, current, patch)
+            if not isinstance(patched, dict):
+                raise invalid("HorizontalPodAutoscaler", name, ["the patched object is not a JSON object"])
+            version = (patched.get("metadata") or {}).get("resourceVersion")
+            if version is not None and str(version) != current["metadata"]["resourceVersion"]:
+                raise conflict(AUTOSCALERS, name)
+            check_body_name(patched, namespace, name)
+            return self._write_autoscaler(namespace, name, patched)
+
+    def delete_autoscaler(self, namespace: str, name: str) -> dict[str, Any]:
+        with self._locked():
+            found = self._get_autoscaler(namespace, name)
+            del self._autoscalers[(namespace, name)]
+            self._recommendations.pop((namespace, name), None)
+            return {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Success",
+                "details": {
+                    "name": name,
+                    "group": "autoscaling",
+                    "kind": "horizontalpodautoscalers",
+                    "uid": found["metadata"]["uid"],
+                },
+            }
+
+    def run_autoscalers(self, read_metric: MetricReader) -> list[tuple[str, str, int, int]]:
+        """One pass of the HorizontalPodAutoscaler controller: each autoscaler reads its metrics from the
+        target's ready pods (through `read_metric`, outside the lock) and scales the Deployment as the
+        upstream algorithm would. Returns (namespace, deployment, from, to) for every change."""
+        with self._locked():
+            work = []
+            now = self.clock()
+            for (namespace, name), found in self._autoscalers.items():
+                spec = autoscaler_spec(found)
+                target = self._deployments.get((namespace, spec.deployment))
+                if target is None:
+                    continue
+                ready = [
+                    pod_name
+                    for pod_ns, pod_name in self._owned_pods((namespace, spec.deployment))
+                    if self._is_ready(self._pod_info[(pod_ns, pod_name)], now)
+                ]
+                work.append((namespace, name, spec, int(target["spec"].get("replicas", 1)), ready))
+        readings = [
+            [[v for pod in ready if (v := read_metric(ns, pod, m.name)) is not None] for m in spec.metrics]
+            for ns, _, spec, _, ready in work
+        ]
+        changes: list[tuple[str, str, int, int]] = []
+        with self._locked():
+            now = self.clock()
+            for (namespace, name, spec, current, _), values in zip(work, readings, strict=True):
+                if (namespace, name) not in self._autoscalers:
+                    continue  # deleted meanwhile
+                asked = max(
+                    metric_recommendation(current, found, metric.average_value)
+                    for metric, found in zip(spec.metrics, values, strict=True)
+                )
+                bounded = min(spec.max_replicas, max(spec.min_replicas, asked))
+                history = self._recommendations.setdefault((namespace, name), [])
+                history[:] = [(at, count) for at, count in history if now - at <= 3600]
+                decided = stabilized(bounded, current, history, now, spec)
+                history.append((now, bounded))
+                status: dict[str, Any] = {
+                    "currentReplicas": current,
+                    "desiredReplicas": decided,
+                    "currentMetrics": [
+                        {
+                            "type": "Pods",
+                            "pods": {
+                                "metric": {"name": metric.name},
+                                "current": {"averageValue": kube_quantity(sum(found) / len(found))},
+                            },
+                        }
+                        for metric, found in zip(spec.metrics, values, strict=True)
+                        if found
+                    ],
+                }
+                if decided != current and (namespace, spec.deployment) in self._deployments:
+                    self._write_scale(namespace, spec.deployment, {"spec": {"replicas": decided}})
+                    status["lastScaleTime"] = _timestamp(now)
+                    changes.append((namespace, spec.deployment, current, decided))
+                autoscaler = self._autoscalers[(namespace, name)]
+                previous = autoscaler.get("status") or {}
+                if "lastScaleTime" in previous and "lastScaleTime" not in status:
+                    status["lastScaleTime"] = previous["lastScaleTime"]
+                if status != previous:
+                    autoscaler["status"] = status
+                    self._bump(autoscaler)
+        return changes
+
+    def _get_autoscaler(self, namespace: str, name: str) -> dict[str, Any]:
+        found = self._autoscalers.get((namespace, name))
+        if found is None:
+            raise not_found(AUTOSCALERS, name)
+        return found
+
+    def _check_autoscaler(self, name: str, body: Mapping[str, Any]) -> None:
+        problems = autoscaler_problems(body) + metadata_problems(body.get("metadata") or {})
+        if problems:
+            raise invalid("HorizontalPodAutoscaler", name, problems)
+
+    def _write_autoscaler(self, namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._check_autoscaler(name, body)
+        current = self._autoscalers[(namespace, name)]
+        updated = copy.deepcopy(current)
+        updated["metadata"] = {**system_metadata(current), **user_metadata(body.get("metadata") or {})}
+        updated["spec"] = copy.deepcopy(body["spec"])
+        if updated != current:
+            self._bump(updated)
+            self._autoscalers[(namespace, name)] = updated
+        return copy.deepcopy(updated)
 
     # ----------------------------------------------------------------------------------------------
     # Pods (lock held)

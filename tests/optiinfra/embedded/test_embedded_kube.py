@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from optiinfra.catalog.loader import PriceCatalog
-from optiinfra.domain.kube import DeploymentRef, PodState
+from optiinfra.domain.kube import DeploymentRef, PodsMetricAutoscaler, PodState
 from optiinfra.embedded.kube_twin import EmbeddedKube
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe
@@ -119,3 +119,23 @@ async def test_pods_rolled_out_with_new_vllm_arguments_run_on_them(
     assert not {pod.name for pod in after.pods} & {pod.name for pod in before.pods}
     assert {replica.config.max_num_seqs for replica in embedded.replicas("assistant")} == {64}
     assert all(embedded.pod_metrics_url(pod) is not None for pod in after.pods)
+
+
+async def test_an_autoscaler_on_the_pods_running_requests_scales_the_deployment_each_tick(
+    kube: tuple[EmbeddedKube, AsyncMetricsStore, Deployments],
+) -> None:
+    """The demo's eight pods run far below ten requests each: the autoscaler takes the count down to its
+    floor on the next window, reading the gauges the pods serve."""
+    embedded, _, deployments = kube
+    wanted = PodsMetricAutoscaler(ref=REF, min_replicas=3, max_replicas=12, target_per_pod=10.0)
+    manifest = wanted.manifest()
+    manifest["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] = 0
+    embedded.cluster.create_autoscaler(REF.namespace, manifest)
+
+    await embedded.tick(WINDOW_S)
+
+    assert (await deployments.read(REF)).replicas == 3
+    status = embedded.cluster.get_autoscaler(REF.namespace, REF.name)["status"]
+    assert status["desiredReplicas"] == 3 and "lastScaleTime" in status
+    (reading,) = status["currentMetrics"]
+    assert reading["pods"]["metric"]["name"] == "vllm:num_requests_running"
