@@ -11,16 +11,24 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from agents.performance.autoscaler import autoscaler_for
 from agents.performance.forecast import ForecastMethod, ForecastSettings
 from agents.performance.scaling import ScalingSettings, analyze_replica_scaling
 from agents.performance.serving import serving_context
 from agents.performance.slo import slo_target
 from optiinfra.domain.fleet import Customer, InstanceType, Workload, WorkloadSnapshot
-from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodState
+from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodsMetricAutoscaler, PodState
 from optiinfra.domain.performance import RequestRateHistory, WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
+from optiinfra.sim.kube.autoscaling import (
+    DEFAULT_SCALE_UP_WINDOW_S,
+    AutoscalerSpec,
+    PodsMetricTarget,
+    metric_recommendation,
+    stabilized,
+)
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
 """Bench time zero, a Monday at midnight UTC: the trace's days fall on weekdays as they began."""
@@ -139,13 +147,23 @@ class LiveAgentPolicy:
         return self._replicas
 
     def _scan(self, now_s: float) -> Proposal | str:
+        snapshot = self._snapshot(now_s)
+        target = slo_target(self._workload)
+        assert target is not None
+        context = serving_context(snapshot, target)
+        if isinstance(context, str):
+            return context
+        return analyze_replica_scaling(snapshot, context, None, self._settings)
+
+    def _snapshot(self, now_s: float) -> WorkloadSnapshot:
+        """What the live agent reads at `now_s`: the last day of windows, the rate history, the Deployment."""
         complete = int(now_s // RATE_GRID_S)
         values: list[float | None] = [
             self._grid[i] / self._grid_seconds[i] if self._grid_seconds[i] > 0 else None
             for i in range(min(complete, len(self._grid)))
         ]
         history = RequestRateHistory(start=EPOCH, interval_seconds=RATE_GRID_S, values=values)
-        snapshot = WorkloadSnapshot(
+        return WorkloadSnapshot(
             customer=Customer(customer_id="bench", name="bench"),
             workload=self._workload,
             instances=[],
@@ -157,12 +175,6 @@ class LiveAgentPolicy:
             windows=list(self._windows),
             request_rate=history,
         )
-        target = slo_target(self._workload)
-        assert target is not None
-        context = serving_context(snapshot, target)
-        if isinstance(context, str):
-            return context
-        return analyze_replica_scaling(snapshot, context, None, self._settings)
 
     def _deployment(self) -> DeploymentState:
         pods = [
@@ -183,3 +195,67 @@ class LiveAgentPolicy:
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
+
+
+class LiveAgentAutoscalerPolicy(LiveAgentPolicy):
+    """The live Performance agent with its Kubernetes autoscaler: every scan sizes the autoscaler with the
+    live `autoscaler_for` (floor from the forecast, target from the capacity layer), and every tick the
+    HorizontalPodAutoscaler's own arithmetic (`sim.kube.autoscaling`, as the twin's cluster runs it)
+    moves the count on the requests in flight per pod.
+
+    The bench's in-flight reading counts waiting requests and the backlog too, where the deployed autoscaler
+    reads vLLM's running requests; the KPA policies read the same signal as this one."""
+
+    name = "agent_hpa"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._settings = self._settings.model_copy(update={"reactive_autoscaler": True})
+        self._autoscaler: PodsMetricAutoscaler | None = None
+        self._history: list[tuple[float, int]] = []
+        self._last: tuple[float, int] = (0.0, 0)
+        self.targets: list[float] = []
+
+    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+        self._last = (in_flight, serving)
+
+    def decide(self, now_s: float) -> int:
+        if now_s + 1e-9 >= self._next_scan:
+            self._next_scan = now_s + self._scan_s
+            self.scans += 1
+            found = self._size(now_s)
+            if isinstance(found, PodsMetricAutoscaler):
+                self.proposals += int(found != self._autoscaler)
+                self._autoscaler = found
+                self.targets.append(found.target_per_pod)
+                self.last_reason = found.describe()
+            else:
+                self.last_reason = found
+        hpa = self._autoscaler
+        if hpa is None:
+            return self._replicas
+        in_flight, serving = self._last
+        values = [in_flight / serving] * serving if serving > 0 else []
+        asked = metric_recommendation(self._replicas, values, hpa.target_per_pod)
+        bounded = min(hpa.max_replicas, max(hpa.min_replicas, asked))
+        spec = AutoscalerSpec(
+            deployment="bench",
+            min_replicas=hpa.min_replicas,
+            max_replicas=hpa.max_replicas,
+            metrics=(PodsMetricTarget(hpa.metric, hpa.target_per_pod),),
+            scale_up_window_s=DEFAULT_SCALE_UP_WINDOW_S,
+            scale_down_window_s=float(hpa.scale_down_window_s),
+        )
+        self._history = [(at, count) for at, count in self._history if now_s - at < spec.scale_down_window_s]
+        self._replicas = stabilized(bounded, self._replicas, self._history, now_s, spec)
+        self._history.append((now_s, bounded))
+        return self._replicas
+
+    def _size(self, now_s: float) -> PodsMetricAutoscaler | str:
+        snapshot = self._snapshot(now_s)
+        target = slo_target(self._workload)
+        assert target is not None
+        context = serving_context(snapshot, target)
+        if isinstance(context, str):
+            return context
+        return autoscaler_for(snapshot, context, self._settings)

@@ -55,7 +55,7 @@ from agents.performance.predictive import (
     drain_seconds,
 )
 from optiinfra.bench.kpa import KpaAutoscaler, KpaSettings
-from optiinfra.bench.live_agent import BENCH_FORECAST, LiveAgentPolicy
+from optiinfra.bench.live_agent import BENCH_FORECAST, LiveAgentAutoscalerPolicy, LiveAgentPolicy
 from optiinfra.bench.options import add_truth_option
 from optiinfra.capacity import (
     ReplicaLoad,
@@ -742,7 +742,7 @@ class ScalingBenchResult:
     def goals(self) -> dict[str, bool]:
         oracle = self.outcomes["oracle"]
         found: dict[str, bool] = {}
-        for name in ("ours", "agent"):
+        for name in ("ours", "agent", "agent_hpa"):
             if name not in self.outcomes:
                 continue
             policy = self.outcomes[name]
@@ -869,29 +869,30 @@ def run_scaling_bench(
         slo_ttft_p95_s=workload.slo.ttft_p95_s,
         slo_itl_p95_s=workload.slo.itl_p95_s,
     )
-    agent = (
-        None
-        if agent_scan_s is None
-        else LiveAgentPolicy(
-            instance_type=workload.instance_type,
-            model_name=BENCH_MODEL,
-            slo_ttft_p95_s=workload.slo.ttft_p95_s,
-            slo_itl_p95_s=workload.slo.itl_p95_s,
-            mean_prompt_tokens=workload.load.mean_prompt_tokens,
-            mean_output_tokens=workload.load.mean_output_tokens,
-            p95_prompt_tokens=workload.p95_prompt_tokens,
-            window_s=WINDOW_S,
-            initial_replicas=initial,
-            scan_interval_s=agent_scan_s,
-            lead_s=PROVISIONING_S,
-            floor=FLOOR_REPLICAS,
-        )
-    )
+    agents: list[LiveAgentPolicy] = []
+    if agent_scan_s is not None:
+        for kind in (LiveAgentPolicy, LiveAgentAutoscalerPolicy):
+            agents.append(
+                kind(
+                    instance_type=workload.instance_type,
+                    model_name=BENCH_MODEL,
+                    slo_ttft_p95_s=workload.slo.ttft_p95_s,
+                    slo_itl_p95_s=workload.slo.itl_p95_s,
+                    mean_prompt_tokens=workload.load.mean_prompt_tokens,
+                    mean_output_tokens=workload.load.mean_output_tokens,
+                    p95_prompt_tokens=workload.p95_prompt_tokens,
+                    window_s=WINDOW_S,
+                    initial_replicas=initial,
+                    scan_interval_s=agent_scan_s,
+                    lead_s=PROVISIONING_S,
+                    floor=FLOOR_REPLICAS,
+                )
+            )
     policies: list[Policy] = [
         StaticPolicy(static_replicas),
         OursPolicy(ours),
         OraclePolicy(oracle, tick_s),
-        *([agent] if agent is not None else []),
+        *agents,
     ]
     outcomes: dict[str, PolicyOutcome] = {}
     for policy in policies:
@@ -937,8 +938,8 @@ def run_scaling_bench(
             "final_forecast_method": ours.choice.method.value if ours.choice else None,
         }
     )
-    if agent is not None:
-        outcomes["agent"].extra.update(
+    for agent in agents:
+        outcomes[agent.name].extra.update(
             {
                 "scan_interval_s": agent_scan_s,
                 "scans": agent.scans,
@@ -947,6 +948,10 @@ def run_scaling_bench(
                 "last_decision": agent.last_reason,
             }
         )
+        if isinstance(agent, LiveAgentAutoscalerPolicy) and agent.targets:
+            outcomes[agent.name].extra["target_running_per_pod_mean"] = round(
+                sum(agent.targets) / len(agent.targets), 3
+            )
     duration = windows[-1].end_s - windows[0].start_s
     result = ScalingBenchResult(
         outcomes=outcomes,
@@ -1000,7 +1005,7 @@ def render(result: ScalingBenchResult) -> str:
         f"{'policy':12} {'slo_attainment':>14} {'at_declared':>11} {'gpu_hours':>10} {'cost_usd':>10} "
         f"{'mean_replicas':>13} {'max_replicas':>12} {'launches':>8}",
     ]
-    for name in (*POLICIES, "kpa_default", "agent"):
+    for name in (*POLICIES, "kpa_default", "agent", "agent_hpa"):
         if name not in result.outcomes:
             continue
         row = result.outcomes[name].to_json()
@@ -1016,6 +1021,13 @@ def render(result: ScalingBenchResult) -> str:
             f"{agent['scan_interval_s']:.0f} s, approved at once: {agent['scans']} scans, "
             f"{agent['proposals']} changes; forecast methods "
             + ", ".join(method.value for method in BENCH_FORECAST.methods)
+        )
+    if "agent_hpa" in result.outcomes:
+        hpa = result.outcomes["agent_hpa"].extra
+        lines.append(
+            f"agent_hpa: the live agent's Kubernetes autoscaler (autoscaler_for) sized every "
+            f"{hpa['scan_interval_s']:.0f} s, the HPA's arithmetic every tick on in-flight requests per pod "
+            f"(mean target {hpa.get('target_running_per_pod_mean', 0):.2f})"
         )
     best = result.kpa_best
     lines.append(
@@ -1047,7 +1059,7 @@ def render(result: ScalingBenchResult) -> str:
     ]
     oracle = result.outcomes["oracle"]
     met = result.goals()
-    for name in ("ours", "agent"):
+    for name in ("ours", "agent", "agent_hpa"):
         if name not in result.outcomes:
             continue
         policy = result.outcomes[name]

@@ -1,5 +1,6 @@
-"""The twin's in-process Kubernetes cluster: Deployments and their Pods, with the Deployment and ReplicaSet
-controllers emulated closely enough for the Performance agent's changes to behave as on a real cluster.
+"""The twin's in-process Kubernetes cluster: Deployments, their Pods and HorizontalPodAutoscalers, with the
+Deployment and ReplicaSet controllers emulated closely enough for the Performance agent's changes to behave
+as on a real cluster.
 
 Objects are kept as the JSON the API serves (apps/v1 Deployment, v1 Pod, autoscaling/v1 Scale).
 ReplicaSets are not served; each Deployment's pods are grouped by their `pod-template-hash` label, one
@@ -18,6 +19,10 @@ Controller behaviour:
   availability), Recreate removes every old pod first.
 - A pod whose labels stop matching its Deployment's selector (or its template hash) is released: its owner
   reference is removed and a replacement is created. Orphans are not adopted back.
+
+- HorizontalPodAutoscalers (autoscaling/v2) are stored as served; their controller runs when the owner
+  calls `run_autoscalers` with a reader of the pods' metrics (the embedded twin does after each window),
+  following `autoscaling`'s arithmetic.
 
 Write responses show the object as written, before the controller reacts (so right after a spec
 change `status.observedGeneration` still lags `metadata.generation`), as on a real API server."""

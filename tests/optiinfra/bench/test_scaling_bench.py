@@ -116,6 +116,12 @@ def test_a_one_day_trace_skips_the_forecasts_that_need_more_history_and_runs_the
     )
     assert result.scores.baseline_method == "seasonal_naive"
     assert result.outcomes["ours"].windows == 24 * 60
+    # The agent's Kubernetes autoscaler: sized at each scan, moving the count between scans.
+    hpa = result.outcomes["agent_hpa"]
+    assert hpa.extra["scans"] == 6 and hpa.windows == 24 * 60
+    assert hpa.extra["target_running_per_pod_mean"] > 0
+    assert hpa.launches > agent.launches
+    assert "agent_hpa_slo_attainment_at_least_99pct" in result.goals()
 
 
 def test_the_bench_refuses_to_run_without_the_real_data(
