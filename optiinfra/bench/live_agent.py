@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from agents.performance.autoscaler import autoscaler_for
 from agents.performance.forecast import ForecastMethod, ForecastSettings
 from agents.performance.scaling import ScalingSettings, analyze_replica_scaling
-from agents.performance.serving import serving_context
+from agents.performance.serving import ServingContext, serving_context
 from agents.performance.slo import slo_target
 from optiinfra.domain.fleet import Customer, InstanceType, Workload, WorkloadSnapshot
 from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodsMetricAutoscaler, PodState
@@ -147,13 +147,18 @@ class LiveAgentPolicy:
         return self._replicas
 
     def _scan(self, now_s: float) -> Proposal | str:
+        found = self._read(now_s)
+        if isinstance(found, str):
+            return found
+        return analyze_replica_scaling(*found, None, self._settings)
+
+    def _read(self, now_s: float) -> tuple[WorkloadSnapshot, ServingContext] | str:
+        """The snapshot the live agent reads at `now_s` and its serving context, or why there is none."""
         snapshot = self._snapshot(now_s)
         target = slo_target(self._workload)
         assert target is not None
         context = serving_context(snapshot, target)
-        if isinstance(context, str):
-            return context
-        return analyze_replica_scaling(snapshot, context, None, self._settings)
+        return context if isinstance(context, str) else (snapshot, context)
 
     def _snapshot(self, now_s: float) -> WorkloadSnapshot:
         """What the live agent reads at `now_s`: the last day of windows, the rate history, the Deployment."""
@@ -252,10 +257,7 @@ class LiveAgentAutoscalerPolicy(LiveAgentPolicy):
         return self._replicas
 
     def _size(self, now_s: float) -> PodsMetricAutoscaler | str:
-        snapshot = self._snapshot(now_s)
-        target = slo_target(self._workload)
-        assert target is not None
-        context = serving_context(snapshot, target)
-        if isinstance(context, str):
-            return context
-        return autoscaler_for(snapshot, context, self._settings)
+        found = self._read(now_s)
+        if isinstance(found, str):
+            return found
+        return autoscaler_for(*found, self._settings)

@@ -9,6 +9,7 @@ from agents.performance.autoscaler import (
     autoscaler_for,
     expected_replicas,
 )
+from agents.performance.forecast import ForecastMethod, ForecastSettings
 from agents.performance.scaling import ScalingSettings
 from agents.performance.strategies import analyze_performance
 from optiinfra.domain.enums import StepAction
@@ -16,7 +17,9 @@ from optiinfra.domain.kube import IN_FLIGHT_METRIC, PodsMetricAutoscaler
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.performance.snapshots import context_of, kube_snapshot
 
-SETTINGS = ScalingSettings(reactive_autoscaler=True)
+QUICK_FORECAST = ForecastSettings(methods=(ForecastMethod.SEASONAL_NAIVE, ForecastMethod.HOLT_WINTERS))
+"""Prophet's fit is the slow part of a scan and not what these tests are about."""
+SETTINGS = ScalingSettings(reactive_autoscaler=True, forecast=QUICK_FORECAST)
 
 
 def test_the_autoscaler_holds_running_requests_below_what_meets_the_slo_above_the_forecast_floor() -> None:
@@ -58,7 +61,7 @@ def test_the_scan_offers_it_only_where_enabled() -> None:
         found = analyze_performance(snapshot, settings)
         return {step.action for proposal in found.proposals for step in proposal.steps}
 
-    assert StepAction.APPLY_AUTOSCALER not in actions(ScalingSettings())
+    assert StepAction.APPLY_AUTOSCALER not in actions(ScalingSettings(forecast=QUICK_FORECAST))
     assert StepAction.APPLY_AUTOSCALER in actions(SETTINGS)
 
 
