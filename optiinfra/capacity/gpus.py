@@ -10,8 +10,9 @@ where in-band ECC reserves 1/16 of the memory, and slightly smaller on HBM cards
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
-from optiinfra.capacity.efficiency import StepEfficiency
+from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY, StepEfficiency, shipped_calibration
 from optiinfra.domain.fleet import InstanceType
 
 MIB_PER_GIB = 1024.0
@@ -37,6 +38,12 @@ class GpuSpec:
     efficiency: StepEfficiency | None = None
     """Achieved fractions of the figures above; None reads the shipped calibration, else the datasheet
     fractions (`roofline.step_efficiency`)."""
+
+    @cached_property
+    def achieved(self) -> StepEfficiency:
+        """The fractions its steps run at: its own, the shipped calibration's, else the datasheet's (read
+        once: every step time asks)."""
+        return self.efficiency or shipped_calibration().for_gpu(self.name) or DATASHEET_EFFICIENCY
 
     def peak_flops(self, fp8: bool = False) -> float:
         """Dense tensor FLOP/s; FP8 only where the GPU has FP8 tensor cores, else the FP16 rate."""

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY, StepEfficiency, shipped_calibration
+from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY, StepEfficiency
 from optiinfra.capacity.gpus import GpuSpec, gpu_spec_for_instance
 from optiinfra.capacity.models import ModelSpec
 from optiinfra.domain.fleet import InstanceType
@@ -57,7 +57,7 @@ row is not an independent check of the bandwidth fraction."""
 
 def step_efficiency(gpu: GpuSpec) -> StepEfficiency:
     """The fractions a GPU's steps run at: its own, the shipped calibration's, else the datasheet's."""
-    return gpu.efficiency or shipped_calibration().for_gpu(gpu.name) or DATASHEET_EFFICIENCY
+    return gpu.achieved
 
 
 API_SERVER_OVERHEAD_S = DATASHEET_EFFICIENCY.request_overhead_s
@@ -450,7 +450,7 @@ def _batch_for(config: ServingConfig, shape: _Shape, arrival_rps: float) -> floa
     if arrival_rps >= _throughput_at(config, shape, limit):
         return None
     low, high = 0.0, limit
-    for _ in range(80):
+    for _ in range(48):  # the batch to 1e-12 of its limit
         middle = (low + high) / 2
         if _throughput_at(config, shape, middle) < arrival_rps:
             low = middle

@@ -2,6 +2,8 @@
 sized from the capacity layer and the forecast, retuned once it owns the count, and another shape left
 alone."""
 
+from functools import cache
+
 import pytest
 
 from agents.performance.autoscaler import (
@@ -13,6 +15,7 @@ from agents.performance.forecast import ForecastMethod, ForecastSettings
 from agents.performance.scaling import ScalingSettings
 from agents.performance.strategies import analyze_performance
 from optiinfra.domain.enums import StepAction
+from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.kube import IN_FLIGHT_METRIC, PodsMetricAutoscaler
 from optiinfra.domain.recommendation import Proposal
 from tests.agents.performance.snapshots import context_of, kube_snapshot
@@ -22,8 +25,14 @@ QUICK_FORECAST = ForecastSettings(methods=(ForecastMethod.SEASONAL_NAIVE, Foreca
 SETTINGS = ScalingSettings(reactive_autoscaler=True, forecast=QUICK_FORECAST)
 
 
+@cache
+def _over_provisioned() -> WorkloadSnapshot:
+    """Ten replicas for a load that peaks at a third of them (built once: two weeks of windows)."""
+    return kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3)
+
+
 def test_the_autoscaler_holds_running_requests_below_what_meets_the_slo_above_the_forecast_floor() -> None:
-    snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3)
+    snapshot = _over_provisioned()
     context = context_of(snapshot)
 
     wanted = autoscaler_for(snapshot, context, SETTINGS)
@@ -37,7 +46,7 @@ def test_the_autoscaler_holds_running_requests_below_what_meets_the_slo_above_th
 
 
 def test_the_offer_is_one_step_undone_by_removing_the_autoscaler() -> None:
-    snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3)
+    snapshot = _over_provisioned()
     proposal = analyze_reactive_autoscaler(snapshot, context_of(snapshot), SETTINGS)
 
     assert isinstance(proposal, Proposal), proposal
@@ -55,7 +64,7 @@ def test_the_offer_is_one_step_undone_by_removing_the_autoscaler() -> None:
 
 
 def test_the_scan_offers_it_only_where_enabled() -> None:
-    snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3)
+    snapshot = _over_provisioned()
 
     def actions(settings: ScalingSettings) -> set[StepAction]:
         found = analyze_performance(snapshot, settings)
@@ -66,7 +75,7 @@ def test_the_scan_offers_it_only_where_enabled() -> None:
 
 
 def test_once_it_owns_the_count_the_scan_retunes_its_floor_instead_of_scaling() -> None:
-    snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3)
+    snapshot = _over_provisioned()
     deployment = snapshot.deployment
     assert deployment is not None
     owning = PodsMetricAutoscaler(ref=deployment.ref, min_replicas=9, max_replicas=40, target_per_pod=3.0)
@@ -85,7 +94,7 @@ def test_once_it_owns_the_count_the_scan_retunes_its_floor_instead_of_scaling() 
 
 
 def test_an_autoscaler_of_another_shape_keeps_the_agent_off_the_count() -> None:
-    snapshot = kube_snapshot(replicas=10, mean_rps=6, amplitude_rps=3)
+    snapshot = _over_provisioned()
     deployment = snapshot.deployment
     assert deployment is not None
     foreign = deployment.model_copy(update={"foreign_autoscaler": "an autoscaler on Resource"})
