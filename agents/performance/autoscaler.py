@@ -13,8 +13,7 @@ autoscaler of ours owns the replica count, the scans retune its floor instead of
 import math
 
 from agents.kube_steps import apply_autoscaler_step
-from agents.performance.predictive import predictive_decision
-from agents.performance.scaling import ScalingSettings, forecast_for, measured_correction
+from agents.performance.scaling import ScalingSettings, forecast_sizing, scale_up_ceiling
 from agents.performance.serving import ServingContext
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import WorkloadSnapshot
@@ -27,27 +26,8 @@ def forecast_floor(
 ) -> int | str:
     """Replicas the forecast's mean needs when a pod started now could first serve (or what the rate
     measured now needs, if more); never below the agent's floor."""
-    choice = forecast_for(snapshot, settings)
-    if isinstance(choice, str):
-        return choice
-    capacity = context.current_capacity_rps
-    if capacity <= 0:
-        return f"one replica on {context.instance_type.name} cannot meet the SLO at any load"
-    served = [w for w in snapshot.windows if w.requests > 0]
-    floor = settings.critical_floor if snapshot.workload.critical else settings.floor
-    return predictive_decision(
-        choice.forecast,
-        now_s=snapshot.collected_at.timestamp(),
-        lead_s=settings.lead_seconds,
-        interval_s=max(settings.lead_seconds, choice.forecast.interval_s if choice.forecast else 0.0),
-        observed_rps=served[-1].request_rate if served else None,
-        capacity_rps_per_replica=capacity,
-        correction=measured_correction(context, snapshot.windows, settings.correction_windows),
-        floor=max(floor, 1),
-        ceiling=None,
-        current_replicas=context.deployment.replicas,
-        use_upper=False,
-    ).replicas
+    sized = forecast_sizing(snapshot, context, settings, interval_s=None, use_upper=False)
+    return sized if isinstance(sized, str) else sized.decision.replicas
 
 
 def autoscaler_for(
@@ -57,12 +37,10 @@ def autoscaler_for(
     floor = forecast_floor(snapshot, context, settings)
     if isinstance(floor, str):
         return floor
-    current = context.deployment.replicas
-    ceiling = max(floor, math.ceil(max(current, 1) * settings.max_scale_up_factor))
     return PodsMetricAutoscaler(
         ref=context.deployment.ref,
         min_replicas=floor,
-        max_replicas=ceiling,
+        max_replicas=scale_up_ceiling(settings, floor, context.deployment.replicas),
         target_per_pod=round(context.slo_concurrency * settings.autoscaler_utilization, 3),
         scale_down_window_s=settings.autoscaler_scale_down_window_s,
     )

@@ -10,6 +10,7 @@ Deployment is scaled down, and the ReplicaSet then removes exactly those pods (l
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -128,14 +129,35 @@ def pods_to_drain(pods: Sequence[PodState], count: int, loads: dict[str, float])
     return [pod.name for pod in sorted(pods, key=rank)[:count]]
 
 
-def analyze_replica_scaling(
+def replica_floor(snapshot: WorkloadSnapshot, settings: ScalingSettings) -> int:
+    """Replicas never to go below: the critical floor for a critical workload."""
+    return max(settings.critical_floor if snapshot.workload.critical else settings.floor, 1)
+
+
+def scale_up_ceiling(settings: ScalingSettings, floor: int, current: int) -> int:
+    """Replicas never to go above in one decision: the scale-up factor over now, at least the floor."""
+    return max(floor, math.ceil(max(current, 1) * settings.max_scale_up_factor))
+
+
+@dataclass(frozen=True)
+class ForecastSizing:
+    """The count the forecast asks for, with the forecast and the latency correction it was sized by."""
+
+    choice: ForecastChoice
+    correction: float
+    decision: ScalingDecision
+
+
+def forecast_sizing(
     snapshot: WorkloadSnapshot,
     context: ServingContext,
-    compliance: SloCompliance | None,
-    settings: ScalingSettings = DEFAULT_SETTINGS,
-) -> Proposal | str:
-    """A scale-up or drain-first scale-down proposal, or why the replica count should stay."""
-    deployment = context.deployment
+    settings: ScalingSettings,
+    *,
+    interval_s: float | None,
+    use_upper: bool,
+) -> ForecastSizing | str:
+    """Replicas for the forecast over `interval_s` after the lead time (None: one forecast step, at least
+    the lead time, uncapped), at the replica's corrected SLO capacity; or why there is no forecast."""
     choice = forecast_for(snapshot, settings)
     if isinstance(choice, str):
         return choice
@@ -143,22 +165,44 @@ def analyze_replica_scaling(
     if capacity <= 0:
         return f"one replica on {context.instance_type.name} cannot meet the SLO at any load"
     correction = measured_correction(context, snapshot.windows, settings.correction_windows)
-    current = deployment.replicas
-    floor = max(settings.critical_floor if snapshot.workload.critical else settings.floor, 1)
+    current = context.deployment.replicas
+    floor = replica_floor(snapshot, settings)
     served = [w for w in snapshot.windows if w.requests > 0]
+    step_s = choice.forecast.interval_s if choice.forecast else 0.0
     decision = predictive_decision(
         choice.forecast,
         now_s=snapshot.collected_at.timestamp(),
         lead_s=settings.lead_seconds,
-        interval_s=settings.interval_seconds,
+        interval_s=interval_s if interval_s is not None else max(settings.lead_seconds, step_s),
         observed_rps=served[-1].request_rate if served else None,
         capacity_rps_per_replica=capacity,
         correction=correction,
         floor=floor,
-        ceiling=max(floor, math.ceil(max(current, 1) * settings.max_scale_up_factor)),
+        ceiling=scale_up_ceiling(settings, floor, current) if interval_s is not None else None,
         current_replicas=current,
+        use_upper=use_upper,
+    )
+    return ForecastSizing(choice, correction, decision)
+
+
+def analyze_replica_scaling(
+    snapshot: WorkloadSnapshot,
+    context: ServingContext,
+    compliance: SloCompliance | None,
+    settings: ScalingSettings = DEFAULT_SETTINGS,
+) -> Proposal | str:
+    """A scale-up or drain-first scale-down proposal, or why the replica count should stay."""
+    sized = forecast_sizing(
+        snapshot,
+        context,
+        settings,
+        interval_s=settings.interval_seconds,
         use_upper=settings.size_on_upper_bound,
     )
+    if isinstance(sized, str):
+        return sized
+    choice, correction, decision = sized.choice, sized.correction, sized.decision
+    current = context.deployment.replicas
     if decision.replicas == current:
         return (
             f"{current} replicas carry the forecast peak of {decision.forecast_peak_rps:.2f} req/s "

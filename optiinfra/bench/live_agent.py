@@ -22,13 +22,7 @@ from optiinfra.domain.fleet import Customer, InstanceType, Workload, WorkloadSna
 from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodsMetricAutoscaler, PodState
 from optiinfra.domain.performance import RequestRateHistory, WorkloadWindow
 from optiinfra.domain.recommendation import Proposal
-from optiinfra.sim.kube.autoscaling import (
-    DEFAULT_SCALE_UP_WINDOW_S,
-    AutoscalerSpec,
-    PodsMetricTarget,
-    metric_recommendation,
-    stabilized,
-)
+from optiinfra.sim.kube.autoscaling import AutoscalerSpec, autoscaler_spec, controller_step
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
 """Bench time zero, a Monday at midnight UTC: the trace's days fall on weekdays as they began."""
@@ -217,6 +211,7 @@ class LiveAgentAutoscalerPolicy(LiveAgentPolicy):
         super().__init__(**kwargs)
         self._settings = self._settings.model_copy(update={"reactive_autoscaler": True})
         self._autoscaler: PodsMetricAutoscaler | None = None
+        self._spec: AutoscalerSpec | None = None
         self._history: list[tuple[float, int]] = []
         self._last: tuple[float, int] = (0.0, 0)
         self.targets: list[float] = []
@@ -232,28 +227,16 @@ class LiveAgentAutoscalerPolicy(LiveAgentPolicy):
             if isinstance(found, PodsMetricAutoscaler):
                 self.proposals += int(found != self._autoscaler)
                 self._autoscaler = found
+                self._spec = autoscaler_spec(found.manifest())
                 self.targets.append(found.target_per_pod)
                 self.last_reason = found.describe()
             else:
                 self.last_reason = found
-        hpa = self._autoscaler
-        if hpa is None:
+        if self._spec is None:
             return self._replicas
         in_flight, serving = self._last
         values = [in_flight / serving] * serving if serving > 0 else []
-        asked = metric_recommendation(self._replicas, values, hpa.target_per_pod)
-        bounded = min(hpa.max_replicas, max(hpa.min_replicas, asked))
-        spec = AutoscalerSpec(
-            deployment="bench",
-            min_replicas=hpa.min_replicas,
-            max_replicas=hpa.max_replicas,
-            metrics=(PodsMetricTarget(hpa.metric, hpa.target_per_pod),),
-            scale_up_window_s=DEFAULT_SCALE_UP_WINDOW_S,
-            scale_down_window_s=float(hpa.scale_down_window_s),
-        )
-        self._history = [(at, count) for at, count in self._history if now_s - at < spec.scale_down_window_s]
-        self._replicas = stabilized(bounded, self._replicas, self._history, now_s, spec)
-        self._history.append((now_s, bounded))
+        self._replicas = controller_step(self._spec, self._replicas, [values], self._history, now_s)
         return self._replicas
 
     def _size(self, now_s: float) -> PodsMetricAutoscaler | str:

@@ -22,7 +22,7 @@ import math
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from scipy.optimize import minimize
@@ -170,14 +170,9 @@ def build(reference: SiliconReference | None = None) -> Calibration:
         if not points:
             continue
         found = fit(points)
+        # Fractions to four places, seconds to the microsecond.
         fitted[gpu.name] = StepEfficiency(
-            bandwidth=round(found.bandwidth, 4),
-            matmul=round(found.matmul, 4),
-            interconnect=round(found.interconnect, 4),
-            cross_domain_interconnect=round(found.cross_domain_interconnect, 4),
-            step_overhead_s=round(found.step_overhead_s, 6),
-            request_overhead_s=round(found.request_overhead_s, 6),
-            admission_per_layer_s=round(found.admission_per_layer_s, 6),
+            **{name: round(value, 6 if name.endswith("_s") else 4) for name, value in asdict(found).items()}
         )
         errors = log_errors(points, fitted[gpu.name])
         table = reference.table(SiliconKey(gpu.name, LLAMA_3_1_8B.name, 1))

@@ -37,7 +37,7 @@ class GpuSpec:
     all-reduce crosses sockets (AWS's 8-GPU PCIe instances are two sockets of four). None for NVLink."""
     efficiency: StepEfficiency | None = None
     """Achieved fractions of the figures above; None reads the shipped calibration, else the datasheet
-    fractions (`roofline.step_efficiency`)."""
+    fractions (`achieved`)."""
 
     @cached_property
     def achieved(self) -> StepEfficiency:

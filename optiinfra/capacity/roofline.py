@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY, StepEfficiency
+from optiinfra.capacity.efficiency import DATASHEET_EFFICIENCY
 from optiinfra.capacity.gpus import GpuSpec, gpu_spec_for_instance
 from optiinfra.capacity.models import ModelSpec
 from optiinfra.domain.fleet import InstanceType
@@ -47,17 +47,10 @@ BYTES_PER_GIB = 1024.0**3
 
 MEMORY_BANDWIDTH_EFFICIENCY = DATASHEET_EFFICIENCY.bandwidth
 MATMUL_EFFICIENCY = DATASHEET_EFFICIENCY.matmul
-STEP_OVERHEAD_S = DATASHEET_EFFICIENCY.step_overhead_s
-INTERCONNECT_EFFICIENCY = DATASHEET_EFFICIENCY.interconnect
 """The datasheet fractions (`efficiency.DATASHEET_EFFICIENCY`), which a GPU without a calibration of its
 own runs at. A vLLM single-stream decode of Llama-3.1-8B on an A100 40GB reaches about 77% of the bandwidth
 ceiling, all per-step overheads included (johnmusgrave.com) - a row of the published comparison, so that
 row is not an independent check of the bandwidth fraction."""
-
-
-def step_efficiency(gpu: GpuSpec) -> StepEfficiency:
-    """The fractions a GPU's steps run at: its own, the shipped calibration's, else the datasheet's."""
-    return gpu.achieved
 
 
 API_SERVER_OVERHEAD_S = DATASHEET_EFFICIENCY.request_overhead_s
@@ -126,7 +119,7 @@ def config_for_instance(instance_type: InstanceType, model: ModelSpec) -> Servin
 def request_overhead_seconds(config: ServingConfig) -> float:
     """Time before a request's prefill that no GPU step accounts for: the API server's, and the host's
     admission work, which grows with the model's depth (`efficiency.StepEfficiency`)."""
-    efficiency = step_efficiency(config.gpu)
+    efficiency = config.gpu.achieved
     return efficiency.request_overhead_s + config.model.layers * efficiency.admission_per_layer_s
 
 
@@ -213,7 +206,7 @@ def step_seconds(
     flops = (
         decode_seqs * model.flops_per_token + prefill_tokens * model.prefill_flops_per_token + attention_flops
     ) / tp
-    efficiency = step_efficiency(gpu)
+    efficiency = gpu.achieved
     memory_time = memory_bytes / (gpu.bandwidth_bytes_per_s * efficiency.bandwidth)
     compute_time = flops / (gpu.peak_flops(model.fp8_compute) * efficiency.matmul)
     return (
@@ -230,7 +223,7 @@ def allreduce_seconds(config: ServingConfig, tokens: float) -> float:
     if tp == 1:
         return 0.0
     message_bytes = tokens * config.model.hidden * 2.0
-    efficiency = step_efficiency(config.gpu)
+    efficiency = config.gpu.achieved
     domain = config.gpu.gpus_per_pcie_domain
     fraction = (
         efficiency.cross_domain_interconnect
@@ -253,10 +246,22 @@ def prefill_seconds(config: ServingConfig, prompt_tokens: float) -> float:
     if prompt_tokens <= 0:
         return 0.0
     chunk = config.max_num_batched_tokens if config.chunked_prefill else math.ceil(prompt_tokens)
+    return chunked_prefill_seconds(config, prompt_tokens, float(chunk))
+
+
+def chunked_prefill_seconds(
+    config: ServingConfig,
+    prompt_tokens: float,
+    chunk: float,
+    decode_seqs: float = 0.0,
+    decode_context: float = 0.0,
+) -> float:
+    """The steps that prefill a prompt `chunk` tokens at a time, each also decoding `decode_seqs`
+    sequences; every chunk's attention spans the prompt up to its end."""
     total, start = 0.0, 0.0
     while start < prompt_tokens:
-        size = min(float(chunk), prompt_tokens - start)
-        total += step_seconds(config, 0.0, size, prefill_context=2 * start + size)
+        size = min(chunk, prompt_tokens - start)
+        total += step_seconds(config, decode_seqs, size, decode_context, 2 * start + size)
         start += size
     return total
 
@@ -480,12 +485,7 @@ def _prefill_duration(config: ServingConfig, shape: _Shape, batch: float, prompt
     if not config.chunked_prefill:
         return prefill_seconds(config, prompt)
     room = max(config.max_num_batched_tokens - max(batch, 1.0), 1.0)
-    total, start = 0.0, 0.0
-    while start < prompt:
-        size = min(room, prompt - start)
-        total += step_seconds(config, max(batch, 1.0), size, shape.context, 2 * start + size)
-        start += size
-    return total
+    return chunked_prefill_seconds(config, prompt, room, max(batch, 1.0), shape.context)
 
 
 @dataclass(frozen=True)

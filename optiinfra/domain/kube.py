@@ -3,6 +3,7 @@
 Plain pydantic models, importable without the `kubernetes` package: the adapter in `optiinfra.kube`
 converts the client's objects into these at once, so workflows and activities never handle them."""
 
+import re
 from datetime import datetime
 from typing import Any, Self
 
@@ -110,6 +111,22 @@ class PodsMetricAutoscaler(BaseModel):
             f"{self.min_replicas}-{self.max_replicas} replicas holding {self.metric} at "
             f"{self.target_per_pod:g} per pod"
         )
+
+
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G)?$")
+_SUFFIX = {None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def parse_kube_quantity(value: Any) -> float:
+    """A Kubernetes quantity as a number ("4" -> 4.0, "1500m" -> 1.5); ValueError when it is not one."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a quantity: {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    matched = _QUANTITY.match(str(value).strip())
+    if matched is None:
+        raise ValueError(f"not a quantity: {value!r}")
+    return float(matched.group(1)) * _SUFFIX[matched.group(2)]
 
 
 def kube_quantity(value: float) -> str:

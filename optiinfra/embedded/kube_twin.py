@@ -12,6 +12,7 @@ pipeline would have collected, so the Performance agent has a history to forecas
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.capacity.vllm_config import config_from_vllm_args
@@ -145,19 +146,8 @@ class EmbeddedKube:
         async with self._lock:
             self._follow_pods()
             await asyncio.to_thread(self._twin.advance, window_s)
-            self.cluster.run_autoscalers(self._pod_gauge)
-
-    def _pod_gauge(self, namespace: str, pod: str, metric: str) -> float | None:
-        """A pod's vLLM gauge by its Prometheus name, `vllm:num_requests_running` or the adapter's
-        `vllm_num_requests_running` spelling; None for a pod or gauge the twin does not serve."""
-        state = self._twin.metrics_states().get(pod)
-        if state is None:
-            return None
-        wanted = metric.replace(":", "_")
-        for name, value in state.snapshot().gauges.items():
-            if name.replace(":", "_") == wanted:
-                return value
-        return None
+            gauges = {pod: state.gauges() for pod, state in self._twin.metrics_states().items()}
+            self.cluster.run_autoscalers(partial(_pod_gauge, gauges))
 
     async def run_live(self, window_s: float) -> None:
         """Keep the twin on wall-clock time: one window every `window_s` seconds until cancelled."""
@@ -190,6 +180,16 @@ class EmbeddedKube:
             ]
             self._twin.sync_replicas(workload_id, placements)
         self._emulators.serve_exactly(self._twin.metrics_states())
+
+
+def _pod_gauge(gauges: dict[str, dict[str, float]], namespace: str, pod: str, metric: str) -> float | None:
+    """A pod's vLLM gauge by its Prometheus name, `vllm:num_requests_running` or the adapter's
+    `vllm_num_requests_running` spelling; None for a pod or gauge the twin does not serve."""
+    wanted = metric.replace(":", "_")
+    for name, value in gauges.get(pod, {}).items():
+        if name.replace(":", "_") == wanted:
+            return value
+    return None
 
 
 class _Pod:

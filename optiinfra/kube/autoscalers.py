@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from optiinfra.domain.kube import DeploymentRef, PodsMetricAutoscaler
+from optiinfra.domain.kube import DeploymentRef, PodsMetricAutoscaler, parse_kube_quantity
 from optiinfra.kube.deployments import Deployments, KubeActionError
 
 
@@ -61,17 +61,12 @@ def parse_autoscaler(ref: DeploymentRef, obj: dict[str, Any]) -> PodsMetricAutos
             ref=ref,
             min_replicas=int(spec.get("minReplicas", 1)),
             max_replicas=int(spec["maxReplicas"]),
-            target_per_pod=_number(goal.get("averageValue")),
+            target_per_pod=parse_kube_quantity(goal.get("averageValue")),
             metric=str((pods.get("metric") or {}).get("name")),
             scale_down_window_s=300 if window is None else int(window),
         )
     except (KeyError, TypeError, ValueError) as error:
         return f"an autoscaler this service cannot read: {error}"
-
-
-def _number(quantity: Any) -> float:
-    text = str(quantity)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 class Autoscalers:

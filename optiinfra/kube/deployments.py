@@ -286,14 +286,8 @@ class Deployments:
         await asyncio.to_thread(self._api_client.close)
 
     async def call(self, context: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One client call off the event loop, its failures as `KubeActionError` (for sibling adapters
-        sharing this client, e.g. `autoscalers.Autoscalers`)."""
-        return await self._call(context, method, *args, **kwargs)
-
-    def as_json(self, obj: Any) -> dict[str, Any]:
-        return self._json(obj)
-
-    async def _call(self, context: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One client call off the event loop, its failures as `KubeActionError` (sibling adapters sharing
+        this client, e.g. `autoscalers.Autoscalers`, call through it too)."""
         try:
             return await asyncio.to_thread(method, *args, _request_timeout=self._timeout, **kwargs)
         except k8s_client.ApiException as error:
@@ -301,25 +295,23 @@ class Deployments:
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise KubeActionError("Unreachable", f"{context}: {error}", True) from error
 
-    def _json(self, obj: Any) -> dict[str, Any]:
+    def as_json(self, obj: Any) -> dict[str, Any]:
         """A client model as the API's JSON (camelCase keys), the form every parser here reads."""
         converted = self._api_client.sanitize_for_serialization(obj)
         return converted if isinstance(converted, dict) else {}
 
     async def _read_json(self, ref: DeploymentRef) -> dict[str, Any]:
-        found = await self._call(
-            f"read {ref}", self._apps.read_namespaced_deployment, ref.name, ref.namespace
-        )
-        return self._json(found)
+        found = await self.call(f"read {ref}", self._apps.read_namespaced_deployment, ref.name, ref.namespace)
+        return self.as_json(found)
 
     async def read(self, ref: DeploymentRef) -> DeploymentState:
         """The Deployment's spec, rollout status and pods."""
         deployment = await self._read_json(ref)
         selector = selector_string((deployment.get("spec") or {}).get("selector"))
-        pods = await self._call(
+        pods = await self.call(
             f"list pods of {ref}", self._core.list_namespaced_pod, ref.namespace, label_selector=selector
         )
-        return deployment_state(ref, deployment, [self._json(pod) for pod in pods.items or []])
+        return deployment_state(ref, deployment, [self.as_json(pod) for pod in pods.items or []])
 
     async def scale(self, ref: DeploymentRef, replicas: int) -> ScaleChange:
         """Set spec.replicas through the scale subresource. Already there: nothing is written.
@@ -330,8 +322,8 @@ class Deployments:
         if replicas < 0:
             raise ValueError(f"replicas cannot be negative, got {replicas}")
         for attempt in range(SCALE_CONFLICT_ATTEMPTS):
-            scale = self._json(
-                await self._call(
+            scale = self.as_json(
+                await self.call(
                     f"read scale of {ref}",
                     self._apps.read_namespaced_deployment_scale,
                     ref.name,
@@ -346,7 +338,7 @@ class Deployments:
             if version:
                 body["metadata"] = {"resourceVersion": version}
             try:
-                await self._call(
+                await self.call(
                     f"scale {ref} to {replicas}",
                     self._apps.patch_namespaced_deployment_scale,
                     ref.name,
@@ -393,7 +385,7 @@ class Deployments:
         operations.append(
             {"op": "replace" if "args" in current else "add", "path": f"{base}/args", "value": list(args)}
         )
-        await self._call(
+        await self.call(
             f"set args of container {name} in {ref}",
             self._apps.patch_namespaced_deployment,
             ref.name,
@@ -448,8 +440,8 @@ class Deployments:
         changed: list[str] = []
         for name in dict.fromkeys(pod_names):
             try:
-                pod = self._json(
-                    await self._call(
+                pod = self.as_json(
+                    await self.call(
                         f"read pod {name} of {ref}", self._core.read_namespaced_pod, name, ref.namespace
                     )
                 )
@@ -470,7 +462,7 @@ class Deployments:
                 "metadata": {"labels": {SERVE_LABEL: label}, "annotations": {DELETION_COST_ANNOTATION: cost}}
             }
             try:
-                await self._call(
+                await self.call(
                     f"mark pod {name} of {ref} serving={label}",
                     self._core.patch_namespaced_pod,
                     name,

@@ -335,6 +335,11 @@ class ReplicaMetricsState:
             self._counters[names.PREFIX_CACHE_HITS] += prefix_hits
             self._finished[finished_reason] += 1
 
+    def gauges(self) -> dict[str, float]:
+        """The gauges alone (running, waiting, KV usage), without copying the histograms."""
+        with self._lock:
+            return dict(self._gauges)
+
     def snapshot(self) -> ReplicaSnapshot:
         with self._lock:
             return ReplicaSnapshot(

@@ -16,10 +16,11 @@ stabilization window and scaling up the lowest, so a brief dip or spike does not
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from optiinfra.domain.kube import parse_kube_quantity
 
 TOLERANCE = 0.1
 """The controller leaves the count alone while the metric is within 10% of its target (upstream's
@@ -27,21 +28,6 @@ TOLERANCE = 0.1
 
 DEFAULT_SCALE_DOWN_WINDOW_S = 300.0
 DEFAULT_SCALE_UP_WINDOW_S = 0.0
-
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G)?$")
-_SUFFIX = {None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9}
-
-
-def parse_quantity(value: Any) -> float:
-    """A Kubernetes quantity as a number ("4" -> 4.0, "1500m" -> 1.5); ValueError when it is not one."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a quantity: {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    matched = _QUANTITY.match(str(value).strip())
-    if matched is None:
-        raise ValueError(f"not a quantity: {value!r}")
-    return float(matched.group(1)) * _SUFFIX[matched.group(2)]
 
 
 @dataclass(frozen=True)
@@ -119,7 +105,7 @@ def _metric_problems(index: int, metric: Any) -> list[str]:
     if target.get("type") != "AverageValue":
         problems.append(f"{where}.pods.target.type: Unsupported value: {target.get('type')!r}")
     try:
-        if parse_quantity(target.get("averageValue")) <= 0:
+        if parse_kube_quantity(target.get("averageValue")) <= 0:
             problems.append(f"{where}.pods.target.averageValue: Invalid value: must be positive")
     except ValueError:
         problems.append(f"{where}.pods.target.averageValue: Invalid value: {target.get('averageValue')!r}")
@@ -139,7 +125,7 @@ def autoscaler_spec(body: Mapping[str, Any]) -> AutoscalerSpec:
         metrics=tuple(
             PodsMetricTarget(
                 str(metric["pods"]["metric"]["name"]),
-                parse_quantity(metric["pods"]["target"]["averageValue"]),
+                parse_kube_quantity(metric["pods"]["target"]["averageValue"]),
             )
             for metric in spec["metrics"]
         ),
@@ -175,3 +161,25 @@ def stabilized(
         window = [count for at, count in history if now - at < spec.scale_up_window_s]
         return max(current, min([recommendation, *window]))
     return current
+
+
+def controller_step(
+    spec: AutoscalerSpec,
+    current: int,
+    readings: Sequence[Sequence[float]],
+    history: list[tuple[float, int]],
+    now: float,
+) -> int:
+    """One sync of an autoscaler: the largest of its metrics' recommendations (`readings`, one list of
+    per-pod values per metric, in `spec.metrics` order) within the bounds, stabilized against `history`,
+    which it then prunes to the longer window and extends with this recommendation."""
+    asked = max(
+        metric_recommendation(current, values, metric.average_value)
+        for metric, values in zip(spec.metrics, readings, strict=True)
+    )
+    bounded = min(spec.max_replicas, max(spec.min_replicas, asked))
+    decided = stabilized(bounded, current, history, now, spec)
+    keep = max(spec.scale_up_window_s, spec.scale_down_window_s)
+    history[:] = [(at, count) for at, count in history if now - at < keep]
+    history.append((now, bounded))
+    return decided

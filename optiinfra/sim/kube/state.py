@@ -50,12 +50,7 @@ from optiinfra.domain.kube import (
     POD_TEMPLATE_HASH_LABEL,
     kube_quantity,
 )
-from optiinfra.sim.kube.autoscaling import (
-    autoscaler_problems,
-    autoscaler_spec,
-    metric_recommendation,
-    stabilized,
-)
+from optiinfra.sim.kube.autoscaling import autoscaler_problems, autoscaler_spec, controller_step
 from optiinfra.sim.kube.errors import (
     ApiError,
     already_exists,
@@ -718,15 +713,8 @@ class KubeCluster:
             for (namespace, name, spec, current, _), values in zip(work, readings, strict=True):
                 if (namespace, name) not in self._autoscalers:
                     continue  # deleted meanwhile
-                asked = max(
-                    metric_recommendation(current, found, metric.average_value)
-                    for metric, found in zip(spec.metrics, values, strict=True)
-                )
-                bounded = min(spec.max_replicas, max(spec.min_replicas, asked))
                 history = self._recommendations.setdefault((namespace, name), [])
-                history[:] = [(at, count) for at, count in history if now - at <= 3600]
-                decided = stabilized(bounded, current, history, now, spec)
-                history.append((now, bounded))
+                decided = controller_step(spec, current, values, history, now)
                 status: dict[str, Any] = {
                     "currentReplicas": current,
                     "desiredReplicas": decided,

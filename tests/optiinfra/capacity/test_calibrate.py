@@ -17,16 +17,16 @@ from optiinfra.capacity.efficiency import (
 )
 from optiinfra.capacity.gpus import A10G, H100, L40S
 from optiinfra.capacity.models import LLAMA_3_1_8B, LLAMA_3_1_70B
-from optiinfra.capacity.roofline import ServingConfig, allreduce_seconds, step_efficiency, step_seconds
+from optiinfra.capacity.roofline import ServingConfig, allreduce_seconds, step_seconds
 
 
 def test_covered_gpus_run_at_their_shipped_fractions_and_others_at_the_datasheets() -> None:
     shipped = shipped_calibration()
 
     assert shipped.for_gpu(H100.name) is not None and shipped.for_gpu(L40S.name) is not None
-    assert step_efficiency(H100) == shipped.for_gpu(H100.name)
+    assert H100.achieved == shipped.for_gpu(H100.name)
     assert shipped.for_gpu(A10G.name) is None
-    assert step_efficiency(A10G) == DATASHEET_EFFICIENCY
+    assert A10G.achieved == DATASHEET_EFFICIENCY
     assert "silicon tables" in shipped.provenance["fitted_to"]
 
 
@@ -34,7 +34,7 @@ def test_a_gpus_own_fractions_win_and_change_its_step_times() -> None:
     slow = dataclasses.replace(H100, efficiency=dataclasses.replace(DATASHEET_EFFICIENCY, bandwidth=0.4))
     fast = dataclasses.replace(H100, efficiency=dataclasses.replace(DATASHEET_EFFICIENCY, bandwidth=0.8))
 
-    assert step_efficiency(slow).bandwidth == 0.4
+    assert slow.achieved.bandwidth == 0.4
     decode = [
         step_seconds(ServingConfig(gpu, 1, LLAMA_3_1_8B), 1, decode_context=1000) for gpu in (slow, fast)
     ]

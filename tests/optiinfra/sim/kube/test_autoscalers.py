@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from optiinfra.domain.kube import parse_kube_quantity
 from optiinfra.sim.kube import KubeCluster, vllm_deployment_manifest
-from optiinfra.sim.kube.autoscaling import metric_recommendation, parse_quantity
+from optiinfra.sim.kube.autoscaling import metric_recommendation
 from tests.optiinfra.sim.kube.conftest import ManualClock
 
 NS = "vllm"
@@ -120,6 +121,6 @@ def test_the_controller_scales_up_at_once_and_down_only_after_its_window(
 def test_without_readings_the_count_stays() -> None:
     assert metric_recommendation(3, [], 4.0) == 3
     assert metric_recommendation(3, [8.0, 8.0, 8.0], 4.0) == 6
-    assert parse_quantity("1500m") == 1.5 and parse_quantity(4) == 4.0
+    assert parse_kube_quantity("1500m") == 1.5 and parse_kube_quantity(4) == 4.0
     with pytest.raises(ValueError, match="not a quantity"):
-        parse_quantity("four")
+        parse_kube_quantity("four")
