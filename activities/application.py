@@ -16,6 +16,8 @@ from optiinfra.privacy.tiers import PrivacyTier
 from workflows.contracts import ActivityName, ApplicationProfileResult, WorkloadContext
 
 REQUEST_LOG_LOOKBACK = timedelta(days=7)
+QUALITY_SAMPLE_LOOKBACK = timedelta(days=30)
+"""A routing quality sample is taken once, not every day: a month's comparisons still speak for the route."""
 
 
 class ApplicationActivities:
@@ -44,8 +46,11 @@ class ApplicationActivities:
                 workload_id, since, until
             )
             rag, structure = [], []
+        quality = await Tier1View(customer_id=customer_id, sessions=self._sessions).quality_comparisons(
+            workload_id, until - QUALITY_SAMPLE_LOOKBACK, until
+        )
         try:
-            return profile_requests(records, rag=rag, prompt_structure=structure)
+            return profile_requests(records, rag=rag, prompt_structure=structure, quality=quality)
         except ValueError:
             # No request, or all at one instant: nothing that could be extrapolated to a month.
             return None

@@ -10,7 +10,7 @@ from optiinfra.domain.enums import AgentKind, RecommendationStatus, Recommendati
 from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
-from optiinfra.privacy.records import Identifier, TokenRecord
+from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
 from optiinfra.privacy.tiers import PrivacyTier
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -151,6 +151,16 @@ class RequestLogBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     records: list[TokenRecord] = Field(min_length=1, max_length=MAX_TOKEN_RECORDS_PER_CALL)
+
+
+class QualityComparisonsBody(BaseModel):
+    """A routing quality sample: requests answered by both models, each cheaper answer judged no worse or
+    worse. Tier 1 like the request log: a comparison with any other field (an answer's text) fails the
+    body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comparisons: list[QualityComparison] = Field(min_length=1, max_length=MAX_TOKEN_RECORDS_PER_CALL)
 
 
 class AggregatesBody(BaseModel):

@@ -18,13 +18,14 @@ from optiinfra.domain.application import (
     OTHER_REQUEST_TYPE,
     TOKEN_BIN_UPPER,
     ApplicationProfile,
+    QualityTally,
     RequestTypeProfile,
     TokenCell,
     TokenStats,
     TotalBin,
 )
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
-from optiinfra.privacy.records import TokenRecord
+from optiinfra.privacy.records import QualityComparison, QualityVerdict, TokenRecord
 
 Counts = npt.NDArray[np.int64]
 PERCENTILES = (50, 90, 95, 99)
@@ -133,6 +134,7 @@ def profile_requests(
     *,
     rag: Sequence[RagRetrievalStats] = (),
     prompt_structure: Sequence[PromptStructure] = (),
+    quality: Iterable[QualityComparison] = (),
 ) -> ApplicationProfile:
     """The log's profile, request types largest first. ValueError when the log is empty or spans no time
     (its figures could not be extrapolated to a month)."""
@@ -167,4 +169,25 @@ def profile_requests(
         types=types,
         rag=list(rag),
         prompt_structure=list(prompt_structure),
+        quality=quality_tallies(quality, profiled={t.request_type for t in types}),
     )
+
+
+def quality_tallies(comparisons: Iterable[QualityComparison], profiled: set[str]) -> list[QualityTally]:
+    """A quality sample's comparisons counted per request type, cheaper model and prompt-length bin. A
+    request type the profile pooled into `other` is counted there, as its requests are."""
+    counts: Counter[tuple[str, str, int]] = Counter()
+    worse: Counter[tuple[str, str, int]] = Counter()
+    for comparison in comparisons:
+        request_type = comparison.request_type
+        if request_type not in profiled and OTHER_REQUEST_TYPE in profiled:
+            request_type = OTHER_REQUEST_TYPE
+        context_bin = int(_bins(np.asarray([comparison.context_tokens], dtype=np.int64), TOKEN_BIN_UPPER)[0])
+        key = (request_type, comparison.cheap_model, context_bin)
+        counts[key] += 1
+        worse[key] += comparison.verdict is QualityVerdict.WORSE
+    return [
+        QualityTally(request_type=name, cheap_model=model, context_bin=bin_, compared=n, worse=worse[key])
+        for key, n in sorted(counts.items())
+        for name, model, bin_ in (key,)
+    ]

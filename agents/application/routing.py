@@ -12,19 +12,34 @@ output; a histogram cell straddling the window ends the route). Shares are read 
 histogram of prompt and generated tokens, exact on its grid (64 is an edge; a cell straddling an off-grid
 threshold counts as long).
 
-The answer quality itself is not measured here: a route's savings are an upper bound until a quality sample
-(the route's requests answered by both models and compared) confirms them. Costs are at the price table's
-list prices for the log's input and output tokens, extrapolated from the log's span to a 30-day month."""
+The answer quality itself is judged by the application team: a route's savings are an upper bound until a
+quality sample confirms them. A sample is the route's requests answered by both models, each comparison
+judged "no worse" or "worse" (tier-1 records: the prompt length, the type and the verdict, never text). A
+route is confirmed when the share of worse answers is at most `max_worse_share` at the upper end of its 95%
+Wilson interval, and refuted (taken out of the split) when it is above it at the lower end; in between it
+stays an upper bound and the analysis says how many more comparisons would settle it. Only confirmed routes'
+savings count. Costs are at the price table's list prices for the log's input and output tokens,
+extrapolated from the log's span to a 30-day month."""
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from optiinfra.application.model_prices import ModelPrice
-from optiinfra.domain.application import GENERATED_BIN_UPPER, ApplicationProfile, RequestTypeProfile
+from optiinfra.domain.application import (
+    GENERATED_BIN_UPPER,
+    ApplicationProfile,
+    QualityTally,
+    RequestTypeProfile,
+)
 
 DEFAULT_MAX_GENERATED_TOKENS = 64
 DEFAULT_MAX_LONG_SHARE = 0.05
 DEFAULT_MIN_REQUESTS = 50
+DEFAULT_MAX_WORSE_SHARE = 0.05
+MAX_SAMPLE_ADVICE = 100_000
+"""Past this many comparisons the analysis stops counting how many more a route needs."""
 Z_95 = 1.96
 """Two-sided 95% normal quantile, for the Wilson interval."""
 
@@ -41,10 +56,45 @@ def wilson_upper(successes: int, trials: int, z: float = Z_95) -> float:
     return min(1.0, (centre + spread) / (1 + z2 / trials))
 
 
-def quality_sample_size(max_long_share: float, z: float = Z_95) -> int:
-    """Requests to answer with both models so that a sample with no disagreement puts the disagreement
-    share's upper bound at `max_long_share`: n with z^2 / (n + z^2) <= bound (Wilson at zero)."""
-    return math.ceil(z * z * (1 - max_long_share) / max_long_share)
+def wilson_lower(successes: int, trials: int, z: float = Z_95) -> float:
+    """Lower end of the Wilson score interval (0.0 with no trials)."""
+    if trials <= 0:
+        return 0.0
+    share = successes / trials
+    z2 = z * z
+    centre = share + z2 / (2 * trials)
+    spread = z * math.sqrt(share * (1 - share) / trials + z2 / (4 * trials * trials))
+    return max(0.0, (centre - spread) / (1 + z2 / trials))
+
+
+def quality_sample_size(max_worse_share: float, z: float = Z_95) -> int:
+    """Requests to answer with both models so that a sample with no worse answer puts the worse share's
+    upper bound at `max_worse_share`: n with z^2 / (n + z^2) <= bound (Wilson at zero)."""
+    return math.ceil(z * z * (1 - max_worse_share) / max_worse_share)
+
+
+def comparisons_to_confirm(worse: int, compared: int, max_worse_share: float) -> int | None:
+    """How many more comparisons, all judged no worse, bring the worse share's upper bound down to
+    `max_worse_share`; None when more than MAX_SAMPLE_ADVICE would be needed."""
+    low, high = 0, MAX_SAMPLE_ADVICE
+    if wilson_upper(worse, compared + high) > max_worse_share:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if wilson_upper(worse, compared + middle) <= max_worse_share:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+class QualityStatus(StrEnum):
+    """Where a route's quality sample leaves it."""
+
+    UNSAMPLED = "unsampled"
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REFUTED = "refuted"
 
 
 @dataclass(frozen=True)
@@ -60,6 +110,9 @@ class RoutingRule:
     """A route needs at least this many requests in the log to be judged."""
     context_headroom: float = 0.0
     """Share of the cheaper model's window kept free: requests must fit in (1 - headroom) x the window."""
+    max_worse_share: float = DEFAULT_MAX_WORSE_SHARE
+    """The quality sample's bound: the share of the cheaper model's answers judged worse, at the upper end
+    of its 95% interval, is at most this for a route to be confirmed."""
 
     def __post_init__(self) -> None:
         if self.max_generated_tokens < 0:
@@ -70,6 +123,8 @@ class RoutingRule:
             raise ValueError("min_requests is at least 1")
         if not 0.0 <= self.context_headroom < 1.0:
             raise ValueError("context_headroom lies in [0, 1)")
+        if not 0.0 < self.max_worse_share < 1.0:
+            raise ValueError("max_worse_share lies in (0, 1)")
 
     @property
     def exact(self) -> bool:
@@ -78,7 +133,7 @@ class RoutingRule:
 
     @property
     def quality_sample_requests(self) -> int:
-        return quality_sample_size(self.max_long_share)
+        return quality_sample_size(self.max_worse_share)
 
 
 @dataclass(frozen=True)
@@ -93,6 +148,15 @@ class TypeRouting:
     """Of the routed requests, those whose answer was longer than the short-answer threshold."""
     reason: str
     """Why the route stops where it does (or why there is none)."""
+    quality: QualityStatus = QualityStatus.UNSAMPLED
+    compared: int = 0
+    """Requests of the route's quality sample (its type, cheaper model and prompt lengths)..."""
+    worse: int = 0
+    """...and of them, those whose cheaper answer was judged worse."""
+    more_to_confirm: int | None = None
+    """Comparisons, all no worse, that would confirm a pending route (None: settled, or too many)."""
+    monthly_savings_usd: float = 0.0
+    """What the route saves a month if its answers are good enough (0 for no route or a refuted one)."""
 
     @property
     def share(self) -> float:
@@ -105,6 +169,10 @@ class TypeRouting:
     @property
     def long_share_upper(self) -> float:
         return wilson_upper(self.long_requests, self.routed_requests)
+
+    @property
+    def worse_share_upper(self) -> float:
+        return wilson_upper(self.worse, self.compared)
 
 
 @dataclass(frozen=True)
@@ -152,6 +220,21 @@ class RoutingAnalysis:
         """What the split saves if the cheaper model's answers are good enough: an upper bound until a
         quality sample confirms it."""
         return self.monthly_cost_current_usd - self.monthly_cost_split_usd
+
+    @property
+    def monthly_savings_confirmed_usd(self) -> float:
+        """What the confirmed routes save: the savings a quality sample stands behind."""
+        return sum(t.monthly_savings_usd for t in self.types if t.quality is QualityStatus.CONFIRMED)
+
+    @property
+    def confirmed(self) -> bool:
+        """Every route is confirmed by a quality sample."""
+        routes = [t for t in self.types if t.prompt_limit is not None]
+        return bool(routes) and all(t.quality is QualityStatus.CONFIRMED for t in routes)
+
+    @property
+    def refuted(self) -> tuple[TypeRouting, ...]:
+        return tuple(t for t in self.types if t.quality is QualityStatus.REFUTED)
 
     @property
     def savings_share(self) -> float:
@@ -216,6 +299,53 @@ def _route(request_type: RequestTypeProfile, window: int, rule: RoutingRule) -> 
     return routing, best
 
 
+def _judge(
+    route: TypeRouting, taken: _Prefix, quality: Sequence[QualityTally], cheap_model: str, rule: RoutingRule
+) -> tuple[TypeRouting, _Prefix]:
+    """The route as its quality sample leaves it: the comparisons of its type, cheaper model and prompt
+    lengths (every one in a bin at or below its limit), and a refuted route taken out of the split."""
+    if route.prompt_limit is None:
+        return route, taken
+    limit = route.prompt_limit
+    sample = [
+        tally
+        for tally in quality
+        if tally.request_type == route.request_type
+        and tally.cheap_model == cheap_model
+        and tally.context_upper <= limit
+    ]
+    compared = sum(tally.compared for tally in sample)
+    worse = sum(tally.worse for tally in sample)
+    bound = rule.max_worse_share
+    if compared == 0:
+        return route, taken
+    if wilson_upper(worse, compared) <= bound:
+        return replace(route, quality=QualityStatus.CONFIRMED, compared=compared, worse=worse), taken
+    if wilson_lower(worse, compared) > bound:
+        refuted = replace(
+            route,
+            quality=QualityStatus.REFUTED,
+            compared=compared,
+            worse=worse,
+            prompt_limit=None,
+            routed_requests=0,
+            long_requests=0,
+            reason=(
+                f"a quality sample refuted it: {worse} of {compared} answers judged worse, at least "
+                f"{wilson_lower(worse, compared):.1%} at 95% confidence against a bound of {bound:.0%}"
+            ),
+        )
+        return refuted, _Prefix()
+    pending = replace(
+        route,
+        quality=QualityStatus.PENDING,
+        compared=compared,
+        worse=worse,
+        more_to_confirm=comparisons_to_confirm(worse, compared, bound),
+    )
+    return pending, taken
+
+
 def analyze_routing(
     profile: ApplicationProfile, current: ModelPrice, cheap: ModelPrice, rule: RoutingRule | None = None
 ) -> RoutingAnalysis:
@@ -227,7 +357,12 @@ def analyze_routing(
     routed, long_requests, routed_input, routed_output = 0, 0, 0, 0
     for request_type in profile.types:
         route, taken = _route(request_type, window, rule)
-        types.append(route)
+        route, taken = _judge(route, taken, profile.quality, cheap.name, rule)
+        saved = (
+            current.cost_usd(taken.input_tokens, taken.output_tokens)
+            - cheap.cost_usd(taken.input_tokens, taken.output_tokens)
+        ) * profile.monthly_factor
+        types.append(replace(route, monthly_savings_usd=saved))
         routed += taken.requests
         long_requests += taken.long_requests
         routed_input += taken.input_tokens

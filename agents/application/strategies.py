@@ -27,7 +27,13 @@ from agents.application.context import (
 )
 from agents.application.efficiency import NOTABLE_INPUT_SHARE, PromptEfficiency, analyze_prompt_efficiency
 from agents.application.rag import RagTuning, analyze_rag
-from agents.application.routing import RoutingAnalysis, RoutingRule, TypeRouting, analyze_routing
+from agents.application.routing import (
+    QualityStatus,
+    RoutingAnalysis,
+    RoutingRule,
+    TypeRouting,
+    analyze_routing,
+)
 from optiinfra.application.model_prices import ModelPrice, ModelPriceTable
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.application import ApplicationProfile
@@ -128,6 +134,22 @@ def _context_proposal(
     )
 
 
+def _sample_text(route: TypeRouting, rule: RoutingRule) -> str:
+    if route.quality is QualityStatus.UNSAMPLED:
+        return "no quality sample yet"
+    judged = f"{route.worse} of {route.compared} compared answers judged worse"
+    if route.quality is QualityStatus.CONFIRMED:
+        return f"confirmed: {judged}, at most {route.worse_share_upper:.1%} at 95% confidence"
+    more = (
+        f"{route.more_to_confirm:,} more comparisons with no worse answer would confirm it"
+        if route.more_to_confirm is not None
+        else "no sample of a practical size would confirm it"
+    )
+    return (
+        f"pending: {judged}, up to {route.worse_share_upper:.1%} against {rule.max_worse_share:.0%}; {more}"
+    )
+
+
 def _route_text(route: TypeRouting, rule: RoutingRule) -> str:
     if route.prompt_limit is None:
         return f"{route.request_type}: no route ({route.reason})"
@@ -136,25 +158,46 @@ def _route_text(route: TypeRouting, rule: RoutingRule) -> str:
         f"{route.routed_requests:,} of {route.requests:,} requests, {route.long_share:.1%} of them answered "
         "in more than "
         f"{rule.max_generated_tokens} tokens (at most {route.long_share_upper:.1%} at 95% confidence); "
-        f"{route.reason}"
+        f"{route.reason}; ${route.monthly_savings_usd:,.0f}/month, {_sample_text(route, rule)}"
     )
+
+
+def _routing_title(snapshot: WorkloadSnapshot, routing: RoutingAnalysis) -> str:
+    moving = (
+        f"Route {routing.share:.0%} of {snapshot.workload.name}'s requests from {routing.current_model} "
+        f"to {routing.cheap_model} by request type and prompt length"
+    )
+    bound = routing.monthly_savings_upper_bound_usd
+    confirmed = routing.monthly_savings_confirmed_usd
+    if routing.confirmed:
+        return f"{moving} (${confirmed:,.0f}/month, confirmed by a quality sample)"
+    if confirmed > 0:
+        return f"{moving} (${confirmed:,.0f}/month confirmed by a quality sample, up to ${bound:,.0f} in all)"
+    return f"{moving} (up to ${bound:,.0f}/month once a quality sample confirms it)"
 
 
 def _routing_proposal(snapshot: WorkloadSnapshot, routing: RoutingAnalysis) -> Proposal:
     rule = routing.rule
     routes = "; ".join(_route_text(route, rule) for route in routing.types)
     bound = routing.monthly_savings_upper_bound_usd
+    confirmed = routing.monthly_savings_confirmed_usd
+    counted = (
+        "Every route is confirmed by a quality sample, so the savings count."
+        if routing.confirmed
+        else f"${confirmed:,.0f}/month of it is confirmed by a quality sample and counts as savings; the "
+        "rest is an upper bound, counted as no savings until a quality sample confirms it: answer "
+        f"{rule.quality_sample_requests} of each unconfirmed route's requests with both models, judge each "
+        "cheaper answer no worse or worse, and send the verdicts (POST .../quality-comparisons); with no "
+        f"worse answer among them, the share of worse answers is at most {rule.max_worse_share:.0%} at 95% "
+        "confidence."
+    )
     return Proposal(
         agent=AgentKind.APPLICATION,
         type=RecommendationType.MODEL_ROUTING,
-        title=(
-            f"Route {routing.share:.0%} of {snapshot.workload.name}'s requests from {routing.current_model} "
-            f"to {routing.cheap_model} by request type and prompt length (up to ${bound:,.0f}/month once a "
-            "quality sample confirms it)"
-        ),
+        title=_routing_title(snapshot, routing),
         reasoning=(
             "A router decides before the answer exists, on the request type the client declares and the "
-            f"prompt's length. Routes: {routes}. The quality bound: at most {rule.max_long_share:.0%} of a "
+            f"prompt's length. Routes: {routes}. The length bound: at most {rule.max_long_share:.0%} of a "
             f"route's requests needed an answer longer than {rule.max_generated_tokens} tokens, where a "
             f"smaller model's answers drift furthest from a larger one's, at 95% confidence over at least "
             f"{rule.min_requests} requests; every routed request fits {routing.cheap_model}'s "
@@ -162,15 +205,12 @@ def _routing_proposal(snapshot: WorkloadSnapshot, routing: RoutingAnalysis) -> P
             f"${routing.monthly_cost_current_usd:,.0f}/month; split, "
             f"${routing.monthly_cost_split_current_usd:,.0f} stays on {routing.current_model} and "
             f"${routing.monthly_cost_split_cheap_usd:,.0f} goes to "
-            f"{routing.cheap_model}: ${bound:,.0f}/month at most. That is an upper bound, counted as no "
-            f"savings until a quality sample confirms it: answer {rule.quality_sample_requests} of each "
-            f"route's requests with both models and compare; with no worse answer among them, the share of "
-            f"worse answers is at most {rule.max_long_share:.0%} at 95% confidence. {ADVICE}"
+            f"{routing.cheap_model}: ${bound:,.0f}/month at most. {counted} {ADVICE}"
         ),
-        estimated_monthly_savings_usd=0.0,
+        estimated_monthly_savings_usd=confirmed,
         current_monthly_cost_usd=routing.monthly_cost_current_usd,
-        projected_monthly_cost_usd=routing.monthly_cost_current_usd,
-        confidence=0.5,
+        projected_monthly_cost_usd=routing.monthly_cost_current_usd - confirmed,
+        confidence=0.8 if routing.confirmed else 0.5,
         risk_level=RiskLevel.MEDIUM,
         steps=[],
         evidence={
@@ -180,12 +220,21 @@ def _routing_proposal(snapshot: WorkloadSnapshot, routing: RoutingAnalysis) -> P
             "cheap_model": routing.cheap_model,
             "max_generated_tokens": float(rule.max_generated_tokens),
             "quality_bound_long_share": rule.max_long_share,
+            "quality_bound_worse_share": rule.max_worse_share,
             "quality_sample_requests": float(rule.quality_sample_requests),
+            "savings_confirmed_usd_month": round(confirmed, 2),
             SAVINGS_UPPER_BOUND: round(bound, 2),
             **{
                 f"prompt_limit_tokens.{route.request_type}": float(route.prompt_limit)
                 for route in routing.types
                 if route.prompt_limit is not None
+            },
+            **{
+                f"quality_sample.{route.request_type}": (
+                    f"{route.quality.value} ({route.worse}/{route.compared})"
+                )
+                for route in routing.types
+                if route.quality is not QualityStatus.UNSAMPLED
             },
         },
     )

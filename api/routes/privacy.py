@@ -15,12 +15,13 @@ from api.schemas import (
     AggregatesBody,
     PrivacyTierBody,
     PromptsBody,
+    QualityComparisonsBody,
     RequestLogBody,
 )
 from optiinfra.privacy import consent
 from optiinfra.privacy.crypto import PromptCipher
 from optiinfra.privacy.errors import EncryptionKeyError, TierNotAllowedError, UnknownCustomerError
-from optiinfra.privacy.tier1 import record_token_records
+from optiinfra.privacy.tier1 import record_quality_comparisons, record_token_records
 from optiinfra.privacy.tier2 import record_aggregates
 from optiinfra.privacy.tier3 import PromptContent, store_prompt_contents
 from optiinfra.privacy.tiers import PrivacyTier
@@ -72,6 +73,21 @@ async def post_request_log(
         await _require_workload(session, customer_id, workload_id)
         accepted = await record_token_records(
             session=session, customer_id=customer_id, workload_id=workload_id, records=body.records
+        )
+    return Accepted(accepted=accepted)
+
+
+@router.post(f"{WORKLOAD_PATH}/quality-comparisons")
+async def post_quality_comparisons(
+    customer_id: CustomerId, workload_id: WorkloadId, body: QualityComparisonsBody, sessions: SessionsDep
+) -> Accepted:
+    """A routing quality sample (every tier): each request answered by both models and the cheaper answer
+    judged no worse or worse. The Application agent reads a month of them; a route whose worse share is
+    within its bound at 95% confidence is confirmed and its savings count. Refused whole on a bad record."""
+    async with sessions.begin() as session:
+        await _require_workload(session, customer_id, workload_id)
+        accepted = await record_quality_comparisons(
+            session=session, customer_id=customer_id, workload_id=workload_id, comparisons=body.comparisons
         )
     return Accepted(accepted=accepted)
 

@@ -141,6 +141,11 @@ def report_json(report: ApplicationReport) -> dict[str, Any]:
                     "long_requests": t.long_requests,
                     "long_share_upper": t.long_share_upper,
                     "reason": t.reason,
+                    "monthly_savings_usd": t.monthly_savings_usd,
+                    "quality": t.quality.value,
+                    "compared": t.compared,
+                    "worse": t.worse,
+                    "more_to_confirm": t.more_to_confirm,
                 }
                 for t in routing.types
             ],
@@ -149,6 +154,8 @@ def report_json(report: ApplicationReport) -> dict[str, Any]:
             "monthly_cost_split_cheap_usd": routing.monthly_cost_split_cheap_usd,
             "monthly_cost_split_usd": routing.monthly_cost_split_usd,
             "monthly_savings_upper_bound_usd": routing.monthly_savings_upper_bound_usd,
+            "monthly_savings_confirmed_usd": routing.monthly_savings_confirmed_usd,
+            "max_worse_share": routing.rule.max_worse_share,
             "savings_share": routing.savings_share,
         },
         "context": {
@@ -281,6 +288,8 @@ def render(report: ApplicationReport) -> str:
                 else "no route"
             )
             + f"; {t.reason}"
+            + (f"; quality sample: {t.quality.value}, {t.worse} of {t.compared} worse" if t.compared else "")
+            + (f", {t.more_to_confirm:,} more with no worse answer confirm it" if t.more_to_confirm else "")
             for t in routing.types
         ),
         f"  routed to {cheap.name}: {routing.share:.2%} of requests ({routing.routed_requests:,} of "
@@ -290,8 +299,14 @@ def render(report: ApplicationReport) -> str:
         f"{_usd(routing.monthly_cost_split_cheap_usd)} on {cheap.name} = "
         f"{_usd(routing.monthly_cost_split_usd)}/month",
         f"  savings: at most {_usd(routing.monthly_savings_upper_bound_usd)}/month "
-        f"({routing.savings_share:.1%}), until a quality sample of "
-        f"{routing.rule.quality_sample_requests} requests per route confirms it",
+        f"({routing.savings_share:.1%}); confirmed by a quality sample: "
+        f"{_usd(routing.monthly_savings_confirmed_usd)}/month"
+        + (
+            ""
+            if routing.confirmed
+            else f" (a route is confirmed by {routing.rule.quality_sample_requests} comparisons with no "
+            "worse answer, --quality)"
+        ),
         "",
         f"Context right-sizing: p95 of prompt + output, +{context.buffer:.0%}, rounded up to 256 tokens",
         *_table(

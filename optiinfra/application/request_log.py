@@ -24,7 +24,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from optiinfra.privacy.records import DEFAULT_REQUEST_TYPE, IDENTIFIER_PATTERN, TokenRecord
+from optiinfra.privacy.records import (
+    DEFAULT_REQUEST_TYPE,
+    IDENTIFIER_PATTERN,
+    QualityComparison,
+    TokenRecord,
+)
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 TIER1_FIELDS = tuple(TokenRecord.model_fields)
@@ -175,6 +180,32 @@ def _read_tier1_jsonl(path: Path, model: str | None, request_type: str | None) -
             _check_tier1_columns(path, list(fields), model, line)
             present = {key: value for key, value in fields.items() if value is not None}
             yield _record(path, line, _with_defaults(present, model, request_type))
+
+
+def read_quality_sample(path: Path) -> list[QualityComparison]:
+    """A routing quality sample as JSON lines, one comparison per line (`at`, `request_type`,
+    `context_tokens`, `cheap_model`, `verdict`: no_worse or worse); no text is accepted."""
+    comparisons = []
+    try:
+        handle = path.open()
+    except OSError as error:
+        raise RequestLogError(f"cannot read {path}: {error.strerror or error}") from error
+    with handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                fields = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise RequestLogError(f"{path}:{line}: not JSON ({error.msg})") from error
+            if not isinstance(fields, dict):
+                raise RequestLogError(f"{path}:{line}: expected a JSON object per line")
+            try:
+                comparison = QualityComparison.model_validate(fields)
+            except ValidationError as error:
+                raise RequestLogError(f"{path}:{line}: {_problems(error)}") from error
+            comparisons.append(comparison.model_copy(update={"at": _utc(comparison.at)}))
+    return comparisons
 
 
 def read_tier1_log(

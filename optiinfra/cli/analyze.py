@@ -37,6 +37,17 @@ def application(
             help="Routing's quality bound: most share of a route's requests with a long answer (95%)"
         ),
     ] = 0.05,
+    max_worse_share: Annotated[
+        float,
+        typer.Option(help="Quality sample's bound: most share of worse cheaper answers in a route (95%)"),
+    ] = 0.05,
+    quality: Annotated[
+        Path | None,
+        typer.Option(
+            help="Routing quality sample, JSON lines of at, request_type, context_tokens, cheap_model, "
+            "verdict (no_worse or worse): confirmed routes' savings count"
+        ),
+    ] = None,
     window: Annotated[
         int | None, typer.Option(min=1, help="The current window (--max-model-len); default: the model's")
     ] = None,
@@ -50,7 +61,12 @@ def application(
     from agents.application.routing import RoutingRule
     from optiinfra.application.model_prices import ModelPriceTable, PriceTableError, UnknownModelError
     from optiinfra.application.report import build_report, render, report_json
-    from optiinfra.application.request_log import RequestLogError, detect_format, read_request_log
+    from optiinfra.application.request_log import (
+        RequestLogError,
+        detect_format,
+        read_quality_sample,
+        read_request_log,
+    )
     from optiinfra.settings import Settings
 
     try:
@@ -64,14 +80,19 @@ def application(
             raise RequestLogError(f"no request log at {log}")
         chosen = detect_format(log) if log_format is LogFormat.AUTO else log_format
         records = read_request_log(log, log_format=chosen, model=model, request_type=request_type)
-        profile = profile_requests(records)
+        sample = read_quality_sample(quality) if quality is not None else []
+        profile = profile_requests(records, quality=sample)
         report = build_report(
             profile,
             prices,
             model=model,
             cheap_model=cheap_model,
             buffer=buffer,
-            rule=RoutingRule(max_generated_tokens=max_generated, max_long_share=max_long_share),
+            rule=RoutingRule(
+                max_generated_tokens=max_generated,
+                max_long_share=max_long_share,
+                max_worse_share=max_worse_share,
+            ),
             current_window=window,
             source=str(log),
             log_format=chosen.value,

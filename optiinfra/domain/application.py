@@ -188,6 +188,30 @@ class RequestTypeProfile(BaseModel):
         return (self.last_at - self.first_at).total_seconds()
 
 
+class QualityTally(BaseModel):
+    """A routing quality sample's comparisons of one request type, cheaper model and prompt-length bin: how
+    many requests were answered by both models and how many of the cheaper model's answers were judged
+    worse."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_type: Identifier
+    cheap_model: Identifier
+    context_bin: int = Field(ge=0, lt=len(TOKEN_BIN_UPPER))
+    compared: int = Field(ge=1)
+    worse: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _worse_among_compared(self) -> "QualityTally":
+        if self.worse > self.compared:
+            raise ValueError("worse answers cannot outnumber the comparisons")
+        return self
+
+    @property
+    def context_upper(self) -> int:
+        return TOKEN_BIN_UPPER[self.context_bin]
+
+
 class ApplicationProfile(BaseModel):
     """A workload's request log over a period, per request type (largest first), with the tier-2 aggregates
     of the same workload when its customer is in tier 2 or above."""
@@ -201,6 +225,9 @@ class ApplicationProfile(BaseModel):
     types: list[RequestTypeProfile] = Field(min_length=1, max_length=MAX_REQUEST_TYPES)
     rag: list[RagRetrievalStats] = Field(default_factory=list, description="Tier 2+")
     prompt_structure: list[PromptStructure] = Field(default_factory=list, description="Tier 2+")
+    quality: list[QualityTally] = Field(
+        default_factory=list, description="Routing quality samples the application team sent"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "ApplicationProfile":

@@ -42,3 +42,24 @@ class TokenRecord(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.context_tokens + self.generated_tokens
+
+
+class QualityVerdict(StrEnum):
+    """How the cheaper model's answer compared with the current model's on the same request, as the
+    application's own judge (a person or an evaluation) saw it."""
+
+    NO_WORSE = "no_worse"
+    WORSE = "worse"
+
+
+class QualityComparison(BaseModel):
+    """One request of a routing quality sample, answered by both models and compared: tier 1, like a
+    request record (numbers, a closed vocabulary and short identifiers; never the prompt or the answers)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+    request_type: Identifier = DEFAULT_REQUEST_TYPE
+    context_tokens: int = Field(ge=0, description="Prompt tokens of the request compared")
+    cheap_model: Identifier = Field(description="The model whose answer was compared with the current one's")
+    verdict: QualityVerdict

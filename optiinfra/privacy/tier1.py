@@ -10,9 +10,9 @@ from typing import ClassVar
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from optiinfra.privacy.records import TokenRecord
+from optiinfra.privacy.records import QualityComparison, TokenRecord
 from optiinfra.privacy.tiers import PrivacyTier
-from optiinfra.store.tables import RequestLogRow
+from optiinfra.store.tables import QualityComparisonRow, RequestLogRow
 
 # Everything a TokenRecord holds, and nothing else: the only columns the tier-1 path ever reads.
 TOKEN_RECORD_COLUMNS = (
@@ -24,6 +24,13 @@ TOKEN_RECORD_COLUMNS = (
     RequestLogRow.latency_s,
     RequestLogRow.ttft_s,
     RequestLogRow.error,
+)
+QUALITY_COMPARISON_COLUMNS = (
+    QualityComparisonRow.at,
+    QualityComparisonRow.request_type,
+    QualityComparisonRow.context_tokens,
+    QualityComparisonRow.cheap_model,
+    QualityComparisonRow.verdict,
 )
 
 
@@ -42,6 +49,21 @@ async def record_token_records(
         values = {column.key: getattr(checked, column.key) for column in TOKEN_RECORD_COLUMNS}
         rows.append({"customer_id": customer_id, "workload_id": workload_id, **values})
     await session.execute(insert(RequestLogRow), rows)
+    return len(rows)
+
+
+async def record_quality_comparisons(
+    *, session: AsyncSession, customer_id: str, workload_id: str, comparisons: Sequence[QualityComparison]
+) -> int:
+    """Append a routing quality sample's comparisons to the workload's (allowed in every tier); returns how
+    many. Validated again here, as request records are."""
+    rows = []
+    for comparison in comparisons:
+        checked = QualityComparison.model_validate(comparison.model_dump())
+        values = {column.key: getattr(checked, column.key) for column in QUALITY_COMPARISON_COLUMNS}
+        rows.append({"customer_id": customer_id, "workload_id": workload_id, **values})
+    if rows:
+        await session.execute(insert(QualityComparisonRow), rows)
     return len(rows)
 
 
@@ -71,6 +93,25 @@ class Tier1View:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [TokenRecord.model_validate(row._asdict()) for row in rows]
+
+    async def quality_comparisons(
+        self, workload_id: str, since: datetime, until: datetime
+    ) -> list[QualityComparison]:
+        """The workload's routing quality comparisons with `since <= at < until`, oldest first."""
+        check_window(since, until)
+        query = (
+            select(*QUALITY_COMPARISON_COLUMNS)
+            .where(
+                QualityComparisonRow.customer_id == self._customer_id,
+                QualityComparisonRow.workload_id == workload_id,
+                QualityComparisonRow.at >= since,
+                QualityComparisonRow.at < until,
+            )
+            .order_by(QualityComparisonRow.at, QualityComparisonRow.id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [QualityComparison.model_validate(row._asdict()) for row in rows]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(customer_id={self._customer_id!r})"

@@ -309,6 +309,26 @@ class RequestLogRow(Base):
     error: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
 
 
+class QualityComparisonRow(Base):
+    """Tier 1: one request of a routing quality sample, the cheaper model's answer judged against the current
+    model's. No column can hold text."""
+
+    __tablename__ = "quality_comparisons"
+    __table_args__ = (
+        _workload_key(),
+        Index("ix_quality_comparisons_customer_id_workload_id_at", "customer_id", "workload_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    workload_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    at: Mapped[datetime]
+    request_type: Mapped[str] = mapped_column(String(LABEL_LENGTH))
+    context_tokens: Mapped[int]
+    cheap_model: Mapped[str] = mapped_column(String(LABEL_LENGTH))
+    verdict: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+
+
 class RequestAggregateRow(Base):
     """Tier 2: statistics of one request type over one period (`stats` is the aggregate's model_dump).
     Sending the same kind, request type and period again replaces the statistics."""

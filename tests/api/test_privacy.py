@@ -193,6 +193,63 @@ async def test_request_log_limits_and_unknown_workloads(api: httpx.AsyncClient) 
     assert ghost.status_code == 404
 
 
+# Routing quality samples (tier 1)
+
+QUALITY = "/v1/customers/acme/workloads/chat/quality-comparisons"
+
+
+def _comparison(minutes: int, verdict: str = "no_worse", **extra: Any) -> dict[str, Any]:
+    return {
+        "at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "request_type": "support-chat",
+        "context_tokens": 900,
+        "cheap_model": "meta-llama/Llama-3.2-3B-Instruct",
+        "verdict": verdict,
+        **extra,
+    }
+
+
+async def _compared(sessions: Sessions) -> list[Any]:
+    return await Tier1View(customer_id="acme", sessions=sessions).quality_comparisons(
+        "chat", T0 - timedelta(days=1), T0 + timedelta(days=1)
+    )
+
+
+async def test_a_quality_sample_is_stored_in_tier_1_and_read_back_in_order(
+    api: httpx.AsyncClient, api_sessions: Sessions
+) -> None:
+    await _register(api)
+    response = await api.post(QUALITY, json={"comparisons": [_comparison(1, "worse"), _comparison(0)]})
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2}
+    stored = await _compared(api_sessions)
+    later = T0 + timedelta(minutes=1)
+    assert [(c.at, c.verdict.value) for c in stored] == [(T0, "no_worse"), (later, "worse")]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cheap_answer": SECRET},
+        {"verdict": "better, the small model wrote a cleaner summary"},
+        {"cheap_model": SECRET},
+        {"context_tokens": -1},
+    ],
+)
+async def test_a_comparison_carrying_text_or_a_bad_verdict_is_refused_whole(
+    api: httpx.AsyncClient, api_sessions: Sessions, bad: dict[str, Any]
+) -> None:
+    await _register(api)
+    response = await api.post(QUALITY, json={"comparisons": [_comparison(0), _comparison(1, **bad)]})
+    assert response.status_code == 422
+    assert all(error["loc"][:3] == ["body", "comparisons", 1] for error in response.json()["detail"])
+    assert await _compared(api_sessions) == []
+    unknown = await api.post(
+        "/v1/customers/acme/workloads/nope/quality-comparisons", json={"comparisons": [_comparison(0)]}
+    )
+    assert unknown.status_code == 404
+
+
 # Tier 2: aggregates
 
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from optiinfra.application.model_prices import ModelPrice
-from optiinfra.privacy.records import RequestError, TokenRecord
+from optiinfra.privacy.records import QualityComparison, QualityVerdict, RequestError, TokenRecord
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -51,3 +51,25 @@ def price(
         max_context_tokens=window,
         capacity_model=capacity_model,
     )
+
+
+def comparisons(
+    worse: int,
+    no_worse: int,
+    *,
+    request_type: str = "chat",
+    cheap_model: str = "small",
+    context_tokens: int = 500,
+) -> list[QualityComparison]:
+    """A routing quality sample: `worse` cheaper answers judged worse, then `no_worse` judged no worse."""
+    verdicts = [QualityVerdict.WORSE] * worse + [QualityVerdict.NO_WORSE] * no_worse
+    return [
+        QualityComparison(
+            at=START + timedelta(minutes=index),
+            request_type=request_type,
+            context_tokens=context_tokens,
+            cheap_model=cheap_model,
+            verdict=verdict,
+        )
+        for index, verdict in enumerate(verdicts)
+    ]

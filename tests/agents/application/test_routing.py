@@ -4,9 +4,19 @@ prompt length), the quality bound that limits them, and the cost of each route."
 import pytest
 
 from agents.application.profile import profile_requests
-from agents.application.routing import RoutingRule, analyze_routing, quality_sample_size, wilson_upper
+from agents.application.routing import (
+    QualityStatus,
+    RoutingAnalysis,
+    RoutingRule,
+    analyze_routing,
+    comparisons_to_confirm,
+    quality_sample_size,
+    wilson_lower,
+    wilson_upper,
+)
 from optiinfra.domain.application import SECONDS_PER_MONTH
-from tests.agents.application.records import price, records
+from optiinfra.privacy.records import QualityComparison, TokenRecord
+from tests.agents.application.records import comparisons, price, records
 
 BIG = price("big", 10.0, 20.0, 100_000)
 SMALL = price("small", 1.0, 2.0, 16_384)
@@ -97,3 +107,79 @@ def test_the_output_threshold_is_configurable_and_exact_on_the_grid() -> None:
         RoutingRule(context_headroom=1.0)
     with pytest.raises(ValueError, match="max_long_share"):
         RoutingRule(max_long_share=0.0)
+
+
+# Quality samples: what turns a route's upper bound into savings
+
+
+def _routed(sample: list[QualityComparison], log: list[TokenRecord] | None = None) -> RoutingAnalysis:
+    profile = profile_requests(log or records(SHORT_PROMPTS + LONG_PROMPTS, step_s=1.0), quality=sample)
+    return analyze_routing(profile, BIG, SMALL)
+
+
+def test_a_route_without_a_sample_saves_nothing_yet() -> None:
+    routing = _routed([])
+    (chat,) = routing.types
+    assert chat.quality is QualityStatus.UNSAMPLED and chat.monthly_savings_usd > 0
+    assert routing.monthly_savings_confirmed_usd == 0.0 and not routing.confirmed
+    assert routing.monthly_savings_upper_bound_usd == pytest.approx(chat.monthly_savings_usd)
+
+
+def test_a_sample_with_no_worse_answer_confirms_the_route_and_its_savings_count() -> None:
+    routing = _routed(comparisons(0, 73))
+    (chat,) = routing.types
+    assert (chat.quality, chat.compared, chat.worse) == (QualityStatus.CONFIRMED, 73, 0)
+    assert routing.confirmed
+    assert routing.monthly_savings_confirmed_usd == pytest.approx(routing.monthly_savings_upper_bound_usd)
+
+
+def test_a_sample_too_small_to_tell_leaves_the_route_pending_and_says_what_would_settle_it() -> None:
+    routing = _routed(comparisons(1, 59))
+    (chat,) = routing.types
+    assert chat.quality is QualityStatus.PENDING and routing.monthly_savings_confirmed_usd == 0.0
+    more = chat.more_to_confirm
+    assert more is not None and more > 0
+    assert wilson_upper(1, 60 + more) <= 0.05 < wilson_upper(1, 60 + more - 1)
+    assert chat.prompt_limit == 512 and routing.routed_requests == 100
+
+
+def test_a_sample_of_many_worse_answers_refutes_the_route_and_takes_it_out_of_the_split() -> None:
+    # 12 of 80 worse: at least 8.8% at 95% confidence, above the 5% bound.
+    assert wilson_lower(12, 80) > 0.05
+    routing = _routed(comparisons(12, 68))
+    (chat,) = routing.types
+    assert chat.quality is QualityStatus.REFUTED and chat.prompt_limit is None
+    assert "refuted" in chat.reason and "12 of 80" in chat.reason
+    assert routing.routed_requests == 0 and routing.monthly_savings_upper_bound_usd == pytest.approx(0.0)
+
+
+def test_only_the_routes_own_comparisons_count() -> None:
+    # Another cheaper model, another request type and prompts beyond the route's limit say nothing of it.
+    elsewhere = (
+        comparisons(0, 80, cheap_model="other-small")
+        + comparisons(0, 80, request_type="write")
+        + comparisons(0, 80, context_tokens=3000)
+    )
+    (chat,) = _routed(elsewhere).types
+    assert chat.quality is QualityStatus.UNSAMPLED and chat.compared == 0
+
+
+def test_confirmed_savings_are_the_confirmed_routes_only() -> None:
+    log = records([(500, 10)] * 80, request_type="classify", step_s=1.0) + records(
+        [(700, 10)] * 80, request_type="tag", step_s=1.0, offset_s=0.5
+    )
+    routing = _routed(comparisons(0, 73, request_type="classify"), log)
+    routes = {t.request_type: t for t in routing.types}
+    assert routes["classify"].quality is QualityStatus.CONFIRMED
+    assert routes["tag"].quality is QualityStatus.UNSAMPLED
+    assert routing.monthly_savings_confirmed_usd == pytest.approx(routes["classify"].monthly_savings_usd)
+    assert 0 < routing.monthly_savings_confirmed_usd < routing.monthly_savings_upper_bound_usd
+    assert routing.monthly_savings_upper_bound_usd == pytest.approx(
+        routes["classify"].monthly_savings_usd + routes["tag"].monthly_savings_usd
+    )
+
+
+def test_comparisons_to_confirm_is_the_least_count_that_does() -> None:
+    assert comparisons_to_confirm(0, 0, 0.05) == quality_sample_size(0.05) == 73
+    assert comparisons_to_confirm(0, 73, 0.05) == 0
+    assert comparisons_to_confirm(200, 300, 0.001) is None  # a 0.1% share needs 200,000 more

@@ -11,8 +11,10 @@ from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.domain.application import ApplicationProfile
 from optiinfra.domain.enums import AgentKind, RecommendationType, RiskLevel
 from optiinfra.domain.fleet import Customer, Workload, WorkloadSnapshot
+from optiinfra.domain.recommendation import Proposal
 from optiinfra.privacy.aggregates import RagRetrievalStats
-from tests.agents.application.records import START, records
+from optiinfra.privacy.records import QualityComparison
+from tests.agents.application.records import START, comparisons, records
 from tests.agents.performance.snapshots import MODEL, kube_snapshot
 
 PRICES = ModelPriceTable.load_default()
@@ -95,6 +97,34 @@ def test_an_api_workload_gets_advice_ranked_by_savings() -> None:
     assert context.risk_level is RiskLevel.LOW and context.estimated_monthly_savings_usd == 0.0
     assert any("priced as gpt-4o" in note for note in result.notes)
     assert any("no tier-2 retrieval statistics" in note for note in result.notes)
+
+
+def _routing_with(sample: list[QualityComparison]) -> Proposal:
+    log = records(SHAPES) + records([(800, 6)] * 100, request_type="classify", step_s=35.0, offset_s=1.0)
+    profile = profile_requests(log, quality=sample)
+    result = analyze_application(api_snapshot(profile=profile), PRICES)
+    return next(p for p in result.proposals if p.type is RecommendationType.MODEL_ROUTING)
+
+
+def test_a_confirming_quality_sample_turns_the_routing_bound_into_savings() -> None:
+    unconfirmed = _routing_with([])
+    bound = unconfirmed.evidence["savings_upper_bound_usd_month"]
+    confirmed = _routing_with(comparisons(0, 80, request_type="classify", cheap_model="gpt-4o-mini"))
+    assert confirmed.estimated_monthly_savings_usd == pytest.approx(bound, abs=0.01)
+    assert confirmed.projected_monthly_cost_usd == pytest.approx(
+        confirmed.current_monthly_cost_usd - confirmed.estimated_monthly_savings_usd
+    )
+    assert confirmed.confidence > unconfirmed.confidence
+    assert "confirmed by a quality sample" in confirmed.title
+    assert confirmed.evidence["quality_sample.classify"] == "confirmed (0/80)"
+
+
+def test_a_refuting_quality_sample_ends_the_route() -> None:
+    log = records(SHAPES) + records([(800, 6)] * 100, request_type="classify", step_s=35.0, offset_s=1.0)
+    sample = comparisons(15, 65, request_type="classify", cheap_model="gpt-4o-mini")
+    result = analyze_application(api_snapshot(profile=profile_requests(log, quality=sample)), PRICES)
+    assert RecommendationType.MODEL_ROUTING not in [p.type for p in result.proposals]
+    assert any("classify: a quality sample refuted it: 15 of 80" in note for note in result.notes)
 
 
 def test_a_cheaper_model_can_be_chosen() -> None:

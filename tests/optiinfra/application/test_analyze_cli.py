@@ -74,3 +74,31 @@ def test_errors_are_reported_not_raised(tmp_path: Path) -> None:
     assert invoked.exit_code == 1 and "no text" in invoked.output
     invoked = CliRunner().invoke(app, ["analyze", "application", "--log", str(log), "--model", "gpt-9"])
     assert invoked.exit_code == 1 and "the price table lists gpt-4o" in invoked.output
+
+
+def test_a_quality_sample_file_confirms_the_route(shared_data_dir: Path, tmp_path: Path) -> None:
+    trace = shared_data_dir / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
+    sample = tmp_path / "sample.jsonl"
+    line = {"at": "2023-11-16T18:20:00Z", "request_type": "code", "cheap_model": "gpt-4o-mini"}
+    sample.write_text(
+        "".join(
+            json.dumps({**line, "context_tokens": 1500 + i, "verdict": "no_worse"}) + "\n" for i in range(80)
+        )
+    )
+    json_path = tmp_path / "application.json"
+    args = ["analyze", "application", "--log", str(trace), "--max-long-share", "0.09"]
+    invoked = CliRunner().invoke(app, [*args, "--quality", str(sample), "--json", str(json_path)])
+    assert invoked.exit_code == 0, invoked.output
+    routing = json.loads(json_path.read_text())["routing"]
+    (code,) = routing["types"]
+    assert (code["quality"], code["compared"], code["worse"]) == ("confirmed", 80, 0)
+    assert routing["monthly_savings_confirmed_usd"] == pytest.approx(
+        routing["monthly_savings_upper_bound_usd"]
+    )
+    assert "quality sample: confirmed, 0 of 80 worse" in invoked.output
+
+    sample.write_text(json.dumps({**line, "context_tokens": 10, "verdict": "better"}) + "\n")
+    invoked = CliRunner().invoke(app, [*args, "--quality", str(sample)])
+    assert invoked.exit_code == 1 and f"{sample}:1: verdict" in invoked.output
+    invoked = CliRunner().invoke(app, [*args, "--quality", str(tmp_path / "missing.jsonl")])
+    assert invoked.exit_code == 1 and "cannot read" in invoked.output

@@ -4,7 +4,7 @@
   cannot hold whitespace (checked by introspection, so a text field added later fails here);
 - its record type refuses extra fields and free text, however it is made;
 - a tier-1 view holds only a customer id and a session factory (no key, no settings), and the SQL it runs
-  names no table but request_log;
+  names no table but request_log and quality_comparisons (tier-1 records both);
 - on a store holding prompt content, nothing it returns contains any of it;
 - a tier-1 customer gets no view that could read content, and content is not stored for it."""
 
@@ -24,15 +24,27 @@ from sqlalchemy.types import JSON
 from optiinfra.privacy import tier1
 from optiinfra.privacy.crypto import PromptCipher
 from optiinfra.privacy.errors import TierNotAllowedError
-from optiinfra.privacy.records import TokenRecord
-from optiinfra.privacy.tier1 import TOKEN_RECORD_COLUMNS, Tier1View, record_token_records
+from optiinfra.privacy.records import QualityComparison, QualityVerdict, TokenRecord
+from optiinfra.privacy.tier1 import (
+    QUALITY_COMPARISON_COLUMNS,
+    TOKEN_RECORD_COLUMNS,
+    Tier1View,
+    record_quality_comparisons,
+    record_token_records,
+)
 from optiinfra.privacy.tier2 import Tier2View, record_aggregates
 from optiinfra.privacy.tier3 import PromptContent, Tier3View, store_prompt_contents
 from optiinfra.privacy.tiers import PrivacyTier
 from optiinfra.privacy.views import open_view
 from optiinfra.settings import Settings
 from optiinfra.store import repository
-from optiinfra.store.tables import Base, PromptVaultRow, RequestAggregateRow, RequestLogRow
+from optiinfra.store.tables import (
+    Base,
+    PromptVaultRow,
+    QualityComparisonRow,
+    RequestAggregateRow,
+    RequestLogRow,
+)
 from tests.optiinfra.privacy import data
 
 NUMERIC_LEAVES = (int, float, datetime, type(None))  # bool is an int
@@ -97,14 +109,17 @@ def public_surface(view_type: type[Tier1View]) -> dict[str, Any]:
     return surface
 
 
-def test_every_field_of_the_tier_1_record_is_a_number_a_timestamp_or_an_identifier() -> None:
-    assert list(text_capable_parts(TokenRecord, "TokenRecord")) == []
+@pytest.mark.parametrize("record", [TokenRecord, QualityComparison])
+def test_every_field_of_the_tier_1_records_is_a_number_a_timestamp_or_an_identifier(
+    record: type[BaseModel],
+) -> None:
+    assert list(text_capable_parts(record, record.__name__)) == []
 
 
 @pytest.mark.parametrize("view_type", [Tier1View, Tier2View])
 def test_nothing_the_tier_1_and_2_views_return_can_hold_text(view_type: type[Tier1View]) -> None:
     surface = public_surface(view_type)
-    assert "token_records" in surface
+    assert {"token_records", "quality_comparisons"} <= set(surface)
     problems = [problem for name, kind in surface.items() for problem in text_capable_parts(kind, name)]
     assert problems == []
 
@@ -132,15 +147,24 @@ def test_the_introspection_does_find_text() -> None:
     )
 
 
-def test_the_tier_1_table_has_no_column_that_can_hold_text() -> None:
-    table = Base.metadata.tables["request_log"]
+@pytest.mark.parametrize(
+    ("table_name", "columns", "record"),
+    [
+        ("request_log", TOKEN_RECORD_COLUMNS, TokenRecord),
+        ("quality_comparisons", QUALITY_COMPARISON_COLUMNS, QualityComparison),
+    ],
+)
+def test_the_tier_1_tables_have_no_column_that_can_hold_text(
+    table_name: str, columns: tuple[Any, ...], record: type[BaseModel]
+) -> None:
+    table = Base.metadata.tables[table_name]
     for column in table.columns:
         assert not isinstance(column.type, Text | LargeBinary | JSON), column.name
         if isinstance(column.type, String):
             assert column.type.length is not None
             assert column.type.length <= MAX_IDENTIFIER_LENGTH, column.name
-    assert {column.key for column in TOKEN_RECORD_COLUMNS} == set(TokenRecord.model_fields)
-    assert {column.table.name for column in TOKEN_RECORD_COLUMNS} == {"request_log"}
+    assert {column.key for column in columns} == set(record.model_fields)
+    assert {column.table.name for column in columns} == {table_name}
 
 
 # The record refuses text however it is made
@@ -221,9 +245,20 @@ def test_a_tier_1_view_holds_a_customer_id_and_a_session_factory_only(
 
 def test_the_tier_1_module_can_name_no_key_and_no_other_tier_table() -> None:
     reachable = list(vars(tier1).values())
+    assert any(value is QualityComparisonRow for value in reachable)
     for forbidden in (PromptVaultRow, RequestAggregateRow, PromptCipher, Settings):
         assert all(value is not forbidden for value in reachable), forbidden
     assert not any(isinstance(value, types.ModuleType) for value in reachable)
+
+
+def _comparison() -> QualityComparison:
+    return QualityComparison(
+        at=data.T0,
+        request_type="support-chat",
+        context_tokens=900,
+        cheap_model="meta-llama/Llama-3.2-3B-Instruct",
+        verdict=QualityVerdict.NO_WORSE,
+    )
 
 
 async def _store_every_tier(sessions: async_sessionmaker[Any], cipher: PromptCipher) -> None:
@@ -237,6 +272,12 @@ async def _store_every_tier(sessions: async_sessionmaker[Any], cipher: PromptCip
                     customer_id=customer_id,
                     workload_id=workload_id,
                     records=[data.token_record(0), data.failed_record(5)],
+                )
+                await record_quality_comparisons(
+                    session=session,
+                    customer_id=customer_id,
+                    workload_id=workload_id,
+                    comparisons=[_comparison()],
                 )
                 await record_aggregates(
                     session=session,
@@ -277,7 +318,7 @@ async def test_on_a_store_full_of_prompts_the_tier_1_view_returns_none_of_them(
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
 
-    assert outputs == [[data.token_record(0), data.failed_record(5)]] * 2
+    assert outputs == [[_comparison()]] * 2 + [[data.token_record(0), data.failed_record(5)]] * 2
     everything = (
         repr(outputs)
         + "".join(record.model_dump_json() for output in outputs for record in output)
@@ -286,9 +327,9 @@ async def test_on_a_store_full_of_prompts_the_tier_1_view_returns_none_of_them(
     for secret in (*data.SECRET_PROMPTS, data.SECRET_COMPLETION, *data.SECRET_WORDS):
         assert secret not in everything
     queries = [statement for statement in statements if "SELECT" in statement.upper()]
-    assert len(queries) == 2
+    assert len(queries) == 4
     for query in queries:
-        assert "request_log" in query
+        assert ("request_log" in query) != ("quality_comparisons" in query)
         for other in ("prompt_vault", "request_aggregates", "customer_privacy", "audit_log"):
             assert other not in query
 

@@ -10,6 +10,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.application import ApplicationActivities
+from optiinfra.domain.application import TOKEN_BIN_UPPER
 from optiinfra.privacy.crypto import PromptCipher
 from optiinfra.privacy.errors import (
     EncryptionKeyError,
@@ -17,7 +19,8 @@ from optiinfra.privacy.errors import (
     TierNotAllowedError,
     UnknownCustomerError,
 )
-from optiinfra.privacy.tier1 import Tier1View, record_token_records
+from optiinfra.privacy.records import QualityComparison, QualityVerdict
+from optiinfra.privacy.tier1 import Tier1View, record_quality_comparisons, record_token_records
 from optiinfra.privacy.tier2 import Tier2View, record_aggregates
 from optiinfra.privacy.tier3 import PromptContent, Tier3View, store_prompt_contents
 from optiinfra.privacy.tiers import PrivacyTier
@@ -81,6 +84,34 @@ async def test_tier_1_reads_one_workloads_records_in_a_half_open_window(sessions
     assert await view.token_records("chat", data.T0 + DAY, data.T0 + 2 * DAY) == []
     with pytest.raises(ValueError, match="before it starts"):
         await view.token_records("chat", data.T0, data.T0 - DAY)
+
+
+async def test_the_application_profile_carries_the_workloads_quality_sample(sessions: Sessions) -> None:
+    await _record(sessions, "acme", "chat", [0, 30, 60])
+    sample = [
+        QualityComparison(
+            at=data.T0 + timedelta(minutes=minute),
+            request_type="support-chat",
+            context_tokens=1200,
+            cheap_model="meta-llama/Llama-3.2-3B-Instruct",
+            verdict=verdict,
+        )
+        for minute, verdict in [(5, QualityVerdict.NO_WORSE), (6, QualityVerdict.WORSE)]
+    ]
+    stale = sample[0].model_copy(update={"at": data.T0 - timedelta(days=40)})
+    for workload_id, comparisons in [("chat", [*sample, stale]), ("batch", sample)]:
+        async with sessions.begin() as session:
+            await record_quality_comparisons(
+                session=session, customer_id="acme", workload_id=workload_id, comparisons=comparisons
+            )
+
+    profile = await ApplicationActivities(sessions).profile("acme", "chat", data.T0 + timedelta(hours=2))
+
+    # This workload's comparisons of the last month, counted where the route would look for them.
+    assert profile is not None
+    (tally,) = profile.quality
+    assert (tally.request_type, tally.compared, tally.worse) == ("support-chat", 2, 1)
+    assert tally.context_upper >= 1200 > TOKEN_BIN_UPPER[tally.context_bin - 1]
 
 
 async def test_records_need_a_registered_workload(sessions: Sessions) -> None:

@@ -22,6 +22,7 @@ STORE_TABLES = {
     "llm_usage",
     "customer_privacy",
     "request_log",
+    "quality_comparisons",
     "request_aggregates",
     "prompt_vault",
     "conflicts",
