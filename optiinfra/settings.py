@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPTIINFRA_", env_file=".env", extra="ignore")
 
     state_dir: Path = Field(default=DEFAULT_STATE_DIR, description="Embedded mode: databases and logs")
+    peer_envs_dir: Path = Field(
+        default=Path(".venv-peers"),
+        description="Benchmarks: one environment per peer (Dynamo's planner, AIBrix's optimizer)",
+    )
     data_dir: Path = Field(
         default=Path("../shared/data"), description="Real public traces and price data (read only)"
     )

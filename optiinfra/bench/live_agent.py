@@ -94,7 +94,9 @@ class LiveAgentPolicy:
         self.proposals = 0
         self.last_reason = ""
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None:
         pass
 
     def observe_window(self, window: Measurement) -> None:
@@ -216,7 +218,9 @@ class LiveAgentAutoscalerPolicy(LiveAgentPolicy):
         self._last: tuple[float, int] = (0.0, 0)
         self.targets: list[float] = []
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None:
         self._last = (in_flight, serving)
 
     def decide(self, now_s: float) -> int:

@@ -57,6 +57,14 @@ from agents.performance.predictive import (
 from optiinfra.bench.kpa import KpaAutoscaler, KpaSettings
 from optiinfra.bench.live_agent import BENCH_FORECAST, LiveAgentAutoscalerPolicy, LiveAgentPolicy
 from optiinfra.bench.options import add_truth_option
+from optiinfra.bench.peers.dynamo_planner import (
+    DYNAMO_SWEEP,
+    DynamoPlannerPolicy,
+    DynamoSetting,
+    planner_start,
+)
+from optiinfra.bench.peers.environment import DYNAMO, PeerEnvironmentError
+from optiinfra.bench.peers.process import PeerError, PeerProcess
 from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
@@ -361,9 +369,15 @@ class WindowMeasurement:
 
 
 class Policy(Protocol):
+    """A scaling policy under replay. Each tick it sees what was served (`requests`), what arrived (a
+    gateway's count, backlog included in neither), the replicas serving and the requests in flight; each
+    window, the window's measurement; then it sets the scale."""
+
     name: str
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None: ...
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None: ...
 
     def observe_window(self, window: WindowMeasurement) -> None: ...
 
@@ -376,7 +390,9 @@ class StaticPolicy:
     def __init__(self, replicas: int) -> None:
         self.replicas = replicas
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None:
         pass
 
     def observe_window(self, window: WindowMeasurement) -> None:
@@ -395,7 +411,9 @@ class OraclePolicy:
         self._scale = scale_by_tick
         self._tick_s = tick_s
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None:
         pass
 
     def observe_window(self, window: WindowMeasurement) -> None:
@@ -414,7 +432,9 @@ class KpaPolicy:
         self.autoscaler = autoscaler
         self._last: tuple[float, int] = (0.0, 0)
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None:
         self._last = (in_flight, serving)
 
     def observe_window(self, window: WindowMeasurement) -> None:
@@ -431,7 +451,9 @@ class OursPolicy:
     def __init__(self, scaler: PredictiveScaler) -> None:
         self.scaler = scaler
 
-    def observe_tick(self, end_s: float, requests: float, serving: int, in_flight: float) -> None:
+    def observe_tick(
+        self, end_s: float, requests: float, serving: int, in_flight: float, arrived: float
+    ) -> None:
         pass
 
     def observe_window(self, window: WindowMeasurement) -> None:
@@ -532,7 +554,7 @@ def simulate(
         window_unserved = window_unserved or backlog >= 1.0
         outcome.serving_seconds += serving * tick_s
         in_flight = (serving * truth.in_flight_at(per_replica, tick_s) if serving else 0.0) + backlog
-        policy.observe_tick(t_s + tick_s, requests, serving, in_flight)
+        policy.observe_tick(t_s + tick_s, requests, serving, in_flight, float(counts[index]))
         if (index + 1) % per_window == 0 or index == ticks - 1:
             load = window_requests / window_replica_s if window_replica_s > 0 else math.inf
             idle = window_requests == 0 and backlog < 1.0
@@ -693,14 +715,14 @@ def _is_published(setting: KpaSetting) -> bool:
     )
 
 
-def cheapest_attaining(sweep: Sequence[tuple[KpaSetting, PolicyOutcome]], attainment: float) -> int | None:
+def cheapest_attaining(sweep: Sequence[tuple[object, PolicyOutcome]], attainment: float) -> int | None:
     """Index of the setting with the fewest GPU-hours among those attaining at least `attainment`; None
     when none does."""
     reaching = [i for i, (_, o) in enumerate(sweep) if o.slo_attainment >= attainment]
     return min(reaching, key=lambda i: sweep[i][1].gpu_hours, default=None)
 
 
-def best_kpa(sweep: Sequence[tuple[KpaSetting, PolicyOutcome]], attainment: float) -> int:
+def best_kpa(sweep: Sequence[tuple[object, PolicyOutcome]], attainment: float) -> int:
     """Index of the cheapest setting attaining at least `attainment`; the most attaining when none does
     (the cheaper on a tie)."""
     found = cheapest_attaining(sweep, attainment)
@@ -728,6 +750,8 @@ class ScalingBenchResult:
     kpa_target: float
     ours_choice: str
     elapsed_s: float
+    dynamo_sweep: list[tuple[DynamoSetting, PolicyOutcome]] = field(default_factory=list)
+    dynamo_versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def kpa_reaches_ours(self) -> bool:
@@ -738,6 +762,16 @@ class ScalingBenchResult:
         """The swept KPA setting with the fewest GPU-hours among those attaining at least `attainment`."""
         found = cheapest_attaining(self.kpa_sweep, attainment)
         return self.kpa_sweep[found][1] if found is not None else None
+
+    @property
+    def dynamo_best_setting(self) -> DynamoSetting:
+        """Dynamo's tuned best: the cheapest swept setting attaining the SLO goal, else the most attaining."""
+        return self.dynamo_sweep[best_kpa(self.dynamo_sweep, SLO_GOAL)][0]
+
+    def cheapest_dynamo_attaining(self, attainment: float) -> PolicyOutcome | None:
+        """Dynamo's swept setting with the fewest GPU-hours among those attaining at least `attainment`."""
+        found = cheapest_attaining(self.dynamo_sweep, attainment)
+        return self.dynamo_sweep[found][1] if found is not None else None
 
     def goals(self) -> dict[str, bool]:
         oracle = self.outcomes["oracle"]
@@ -756,6 +790,11 @@ class ScalingBenchResult:
                 f"{name}_within_15pct_of_oracle_gpu_hours": policy.gpu_hours
                 <= oracle.gpu_hours * (1 + ORACLE_GOAL),
             }
+            if self.dynamo_sweep and name != "ours":
+                peer = self.cheapest_dynamo_attaining(policy.slo_attainment)
+                found[f"{name}_gpu_hours_at_most_dynamo_at_equal_or_better_attainment"] = (
+                    peer is None or policy.gpu_hours <= peer.gpu_hours
+                )
         return found
 
     def settings(self) -> dict[str, object]:
@@ -799,6 +838,24 @@ class ScalingBenchResult:
                 }
                 for setting, outcome in self.kpa_sweep
             ],
+            **(
+                {
+                    "dynamo_sweep": [
+                        {
+                            **setting.to_json(),
+                            **{
+                                key: value
+                                for key, value in outcome.to_json().items()
+                                if key in ("slo_attainment", "gpu_hours", "cost_usd", "launches")
+                            },
+                        }
+                        for setting, outcome in self.dynamo_sweep
+                    ],
+                    "dynamo_versions": self.dynamo_versions,
+                }
+                if self.dynamo_sweep
+                else {}
+            ),
             **self.scores.to_json(),
             "goals": self.goals(),
             "ours_forecast": self.ours_choice,
@@ -828,6 +885,8 @@ def run_scaling_bench(
     kpa_delays: Sequence[float] = KPA_SWEEP_SCALE_DOWN_DELAYS,
     agent_scan_s: float | None = AGENT_SCAN_S,
     truth: TruthSource = TruthSource.SILICON,
+    dynamo: Sequence[DynamoSetting] = DYNAMO_SWEEP,
+    peer_envs_dir: Path | None = None,
 ) -> ScalingBenchResult:
     """Replay the trace (default: the ServeGen aggregate in `data_dir`) under the four policies on the same
     arrivals, score the forecasts, and write the figures to `json_path` when given."""
@@ -952,6 +1011,39 @@ def run_scaling_bench(
             outcomes[agent.name].extra["target_running_per_pod_mean"] = round(
                 sum(agent.targets) / len(agent.targets), 3
             )
+    dynamo_sweep: list[tuple[DynamoSetting, PolicyOutcome]] = []
+    dynamo_versions: dict[str, str] = {}
+    if dynamo:
+        envs = peer_envs_dir if peer_envs_dir is not None else get_settings().peer_envs_dir
+        config = config_for_instance(workload.instance_type, capacity_model_for(BENCH_MODEL))
+        with PeerProcess(DYNAMO, envs) as process:
+            dynamo_versions = {str(k): str(v) for k, v in process.ask({"op": "version"}).items()}
+            for choice in dynamo:
+                begun = time.perf_counter()
+                planner = DynamoPlannerPolicy(
+                    process,
+                    planner_start(config, workload.slo, choice, FLOOR_REPLICAS),
+                    mean_prompt_tokens=workload.load.mean_prompt_tokens,
+                    mean_output_tokens=workload.load.mean_output_tokens,
+                    initial_replicas=initial,
+                )
+                outcome = simulate(planner, counts, workload, tick_s, initial)
+                outcome.extra |= {
+                    **choice.to_json(),
+                    "planner_ticks": planner.ticks,
+                    "target_changes": planner.changes,
+                    "version": dynamo_versions.get("ai-dynamo", ""),
+                    "perf_model": "aiconfigurator-core "
+                    + dynamo_versions.get("aiconfigurator-core", "")
+                    + " silicon data behind a stand-in aisimulate_core",
+                    "simulate_s": round(time.perf_counter() - begun, 2),
+                }
+                planner.finish()
+                dynamo_sweep.append((choice, outcome))
+        default = next((o for c, o in dynamo_sweep if c.is_default), dynamo_sweep[0][1])
+        outcomes["dynamo_planner"] = replace(default, name="dynamo_planner")
+        best_dynamo = dynamo_sweep[best_kpa(dynamo_sweep, SLO_GOAL)][1]
+        outcomes["dynamo_planner_best"] = replace(best_dynamo, name="dynamo_planner_best")
     duration = windows[-1].end_s - windows[0].start_s
     result = ScalingBenchResult(
         outcomes=outcomes,
@@ -970,6 +1062,8 @@ def run_scaling_bench(
         kpa_target=kpa_target,
         ours_choice=ours.choice.reason if ours.choice else "no forecast (too little history)",
         elapsed_s=time.perf_counter() - started,
+        dynamo_sweep=dynamo_sweep,
+        dynamo_versions=dynamo_versions,
     )
     if json_path is not None:
         json_path.write_text(json.dumps(result.to_json(), indent=2) + "\n")
@@ -1002,15 +1096,15 @@ def render(result: ScalingBenchResult) -> str:
         f"bounds (TTFT {w.measurable_slo.ttft_p95_s:g} s, ITL {w.measurable_slo.itl_p95_s:g} s), "
         f"{w.declared_capacity_rps:.3f} req/s at the declared objective",
         "",
-        f"{'policy':12} {'slo_attainment':>14} {'at_declared':>11} {'gpu_hours':>10} {'cost_usd':>10} "
+        f"{'policy':19} {'slo_attainment':>14} {'at_declared':>11} {'gpu_hours':>10} {'cost_usd':>10} "
         f"{'mean_replicas':>13} {'max_replicas':>12} {'launches':>8}",
     ]
-    for name in (*POLICIES, "kpa_default", "agent", "agent_hpa"):
+    for name in (*POLICIES, "kpa_default", "agent", "agent_hpa", "dynamo_planner", "dynamo_planner_best"):
         if name not in result.outcomes:
             continue
         row = result.outcomes[name].to_json()
         lines.append(
-            f"{name:12} {row['slo_attainment']:>14.5f} {row['slo_attainment_declared']:>11.5f} "
+            f"{name:19} {row['slo_attainment']:>14.5f} {row['slo_attainment_declared']:>11.5f} "
             f"{row['gpu_hours']:>10.2f} {row['cost_usd']:>10.2f} "
             f"{row['mean_replicas']:>13.3f} {row['max_replicas']:>12} {row['launches']:>8}"
         )
@@ -1040,6 +1134,21 @@ def render(result: ScalingBenchResult) -> str:
         f"{best.panic_window_s:.0f} s, scale-down delay {best.scale_down_delay_s:.0f} s); kpa_default is "
         "AIBrix's published setting (0.70, 180 s, 60 s, 300 s)"
     )
+    if result.dynamo_sweep:
+        default = result.outcomes["dynamo_planner"].extra
+        lines += [
+            f"dynamo_planner: NVIDIA Dynamo's planner (ai-dynamo {result.dynamo_versions.get('ai-dynamo')}, "
+            f"SLA target, aggregated) at its defaults ({default['predictor']}, "
+            f"{default['interval_s']:.0f} s, "
+            f"at most {default['max_step']} replicas per adjustment), its performance model "
+            f"{default['perf_model']}; dynamo_planner_best: the cheapest of {len(result.dynamo_sweep)} swept "
+            f"settings attaining {SLO_GOAL:.0%} (else the most attaining): "
+            + result.dynamo_best_setting.label(),
+            "dynamo sweep (attainment / GPU-h): "
+            + "; ".join(
+                f"{c.label()}: {o.slo_attainment:.5f} / {o.gpu_hours:.0f}" for c, o in result.dynamo_sweep
+            ),
+        ]
     scores = result.scores
     lines += [
         "",
@@ -1078,6 +1187,18 @@ def render(result: ScalingBenchResult) -> str:
             f"{_met(met[f'{name}_within_15pct_of_oracle_gpu_hours'])} "
             f"({policy.gpu_hours / oracle.gpu_hours - 1:+.2%})",
         ]
+        peer_goal = f"{name}_gpu_hours_at_most_dynamo_at_equal_or_better_attainment"
+        if peer_goal in met:
+            peer = result.cheapest_dynamo_attaining(policy.slo_attainment)
+            versus = (
+                f"{policy.gpu_hours:.1f} vs {peer.gpu_hours:.1f} GPU-h at {peer.slo_attainment:.4%}"
+                if peer is not None
+                else "no swept Dynamo setting attains as much"
+            )
+            lines.append(
+                f"goal: {name} uses no more GPU-hours than Dynamo's planner at equal or better attainment: "
+                f"{_met(met[peer_goal])} ({versus})"
+            )
     lines += [
         "",
         "settings: " + ", ".join(f"{key} {value}" for key, value in result.settings().items()),
@@ -1124,6 +1245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-agent", action="store_true", help="leave the live agent out (it is the slow one)"
     )
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="leave Dynamo's planner out (it runs in its own environment: optiinfra bench peers --setup)",
+    )
+    parser.add_argument(
+        "--dynamo-default-only", action="store_true", help="run Dynamo's planner at its defaults, no sweep"
+    )
     add_truth_option(parser)
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
@@ -1139,8 +1268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_path=args.json_path,
             agent_scan_s=None if args.no_agent else args.agent_scan,
             truth=TruthSource(args.truth),
+            dynamo=() if args.no_peers else DYNAMO_SWEEP[:1] if args.dynamo_default_only else DYNAMO_SWEEP,
         )
-    except (BenchDataError, ValueError) as error:
+    except (BenchDataError, ValueError, PeerEnvironmentError, PeerError) as error:
         parser.error(str(error))
     print(render(result))
     return 0
