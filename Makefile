@@ -2,7 +2,7 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo .venv-bootstrap/bin/uv)
 export UV_PYTHON ?= python3
 
-.PHONY: run test test-fast test-real real-lock lint importlint typecheck check up clean
+.PHONY: run test test-fast test-real test-peers peers real-lock lint importlint typecheck check up clean
 
 # The real-vLLM tier's own environment: vLLM's CPU build and its CPU torch, kept out of .venv. torch
 # 2.13.0+cpu is not on PyPI: it is taken from TORCH_WHEELS (a folder of wheels, as on these machines) or,
@@ -13,8 +13,9 @@ TORCH_WHEELS ?= /opt/wheels
 # and moto); 1 runs it in one process. The real-engine tiers always run alone, after it: their servers'
 # timings are part of what they check.
 TEST_WORKERS ?= 2
-FAST := -m "not real_vllm and not real_prometheus" -n $(TEST_WORKERS) --dist loadgroup
+FAST := -m "not real_vllm and not real_prometheus and not peers" -n $(TEST_WORKERS) --dist loadgroup
 REAL := -m "real_vllm or real_prometheus"
+PEER_TESTS := -m peers
 
 $(UV):
 	python3 -m venv .venv-bootstrap
@@ -43,9 +44,22 @@ real-lock: | $(UV)
 	$(UV) pip compile tests/real/requirements.in --python-version 3.11 --find-links $(TORCH_WHEELS) \
 		--excludes tests/real/excludes.txt --no-header -o tests/real/requirements.lock
 
-test: .venv/.synced .venv-real/.synced
+# The benchmarks' peers (NVIDIA Dynamo's planner, AIBrix's GPU optimizer), each in its own environment built
+# from its pinned lock: their versions clash with ours and with each other.
+PEER_LOCKS := $(wildcard optiinfra/bench/peers/*/requirements.lock)
+.venv-peers/.synced: .venv/.synced $(PEER_LOCKS) | $(UV)
+	UV=$(UV) .venv/bin/optiinfra bench peers --setup
+	touch $@
+
+peers: .venv-peers/.synced
+
+test: .venv/.synced .venv-real/.synced .venv-peers/.synced
 	.venv/bin/pytest $(FAST)
+	.venv/bin/pytest $(PEER_TESTS)
 	.venv/bin/pytest $(REAL)
+
+test-peers: .venv-peers/.synced
+	.venv/bin/pytest $(PEER_TESTS)
 
 test-fast: .venv/.synced
 	.venv/bin/pytest $(FAST)
@@ -66,4 +80,4 @@ typecheck: .venv/.synced
 check: lint importlint typecheck test
 
 clean:
-	rm -rf .venv .venv-real .venv-bootstrap .optiinfra
+	rm -rf .venv .venv-real .venv-peers .venv-bootstrap .optiinfra

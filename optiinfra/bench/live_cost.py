@@ -54,6 +54,8 @@ GPU_MEMORY_PERCENT = 60.0
 BUSY_VCPUS = 2.0
 HOST_MEMORY_SPARE_GIB = 8.0
 DEFAULT_COOLDOWN_S = 300
+ON_DEMAND_CHANGES = frozenset({RecommendationType.RIGHT_SIZING, RecommendationType.AUTOSCALING_POLICY})
+"""What an operator who buys on-demand capacity only approves: no spot group, no reservation."""
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,20 @@ class LiveCostAgent:
         self._hourly_rps = _hourly_rates(traffic.week1, self._end_s)
         self._weights_gib = capacity_model_for(self._workload.model_name).weight_bytes / 2**30
 
-    def run(self, fleet: LiveFleet) -> LiveCostOutcome:
-        """Scan, approve the first-ranked proposal, apply it; again until nothing is proposed."""
+    def run(
+        self, fleet: LiveFleet, approvable: frozenset[RecommendationType] | None = None
+    ) -> LiveCostOutcome:
+        """Scan, approve the first-ranked proposal, apply it; again until nothing is proposed. With
+        `approvable`, the person approves only proposals of those kinds (the first-ranked of them) and
+        declines the rest: an on-demand-only operator approves right-sizing and autoscaling, never spot or
+        a reservation."""
         for _ in range(MAX_ROUNDS):
             snapshot = self.snapshot(fleet)
             result = analyze_cost(snapshot, reserved=ReservedCapacityParams(policy=self._policy))
-            if not result.proposals:
+            allowed = [p for p in result.proposals if approvable is None or p.type in approvable]
+            if not allowed:
                 return LiveCostOutcome(fleet, result.notes)
-            first = result.proposals[0]
+            first = allowed[0]
             fleet = self._apply(fleet, snapshot, first.type, first.evidence)
         raise RuntimeError(f"the Cost agent kept proposing after {MAX_ROUNDS} approvals: {fleet.approved}")
 

@@ -24,6 +24,7 @@ agent's plan is than the optimum, and the hours in which the agent's plan breaks
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import math
@@ -49,8 +50,11 @@ from agents.cost.plan import (
 from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import RequestShape, TypeCapacity, replicas_needed, type_capacities
-from optiinfra.bench.live_cost import BenchTraffic, LiveCostAgent, LiveFleet
+from optiinfra.bench.live_cost import ON_DEMAND_CHANGES, BenchTraffic, LiveCostAgent, LiveFleet
 from optiinfra.bench.options import add_truth_option
+from optiinfra.bench.peers.aibrix_optimizer import aibrix_plan
+from optiinfra.bench.peers.environment import AIBRIX, PeerEnvironmentError
+from optiinfra.bench.peers.process import PeerError, PeerProcess
 from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.capacity.truth import TruthSource
@@ -215,6 +219,39 @@ class BenchWorkload:
     catalog_types: list[InstanceType]
 
 
+ON_DEMAND_PLANS = ("aibrix", "agent_on_demand", "optimal_on_demand")
+
+
+@dataclass(frozen=True)
+class OnDemandOutcome:
+    """One workload planned with on-demand capacity only: AIBrix's optimizer (which plans nothing else), the
+    live agent with a person who approves only on-demand changes, and the exact optimum without spot or
+    reservations; AIBrix's plan is also replayed on week 2."""
+
+    aibrix: WorkloadPlan
+    aibrix_replay: PlanReplayResult
+    aibrix_raised_hours: int
+    agent_on_demand: WorkloadPlan
+    agent_on_demand_replay: PlanReplayResult
+    optimal_on_demand: WorkloadPlan
+
+    def cost(self, plan: str) -> float:
+        found: WorkloadPlan = getattr(self, plan)
+        return found.monthly_cost_usd
+
+    def row(self) -> dict[str, object]:
+        return {
+            "aibrix_usd_month": round(self.aibrix.monthly_cost_usd, 2),
+            "aibrix_plan": self.aibrix.describe(),
+            "aibrix_slo_attainment": round(self.aibrix_replay.slo_attainment, 4),
+            "aibrix_raised_to_minimum_hours": self.aibrix_raised_hours,
+            "agent_on_demand_usd_month": round(self.agent_on_demand.monthly_cost_usd, 2),
+            "agent_on_demand_plan": self.agent_on_demand.describe(),
+            "agent_on_demand_slo_attainment": round(self.agent_on_demand_replay.slo_attainment, 4),
+            "optimal_on_demand_usd_month": round(self.optimal_on_demand.monthly_cost_usd, 2),
+        }
+
+
 @dataclass(frozen=True)
 class WorkloadOutcome:
     """The four plans of one workload and how the agent's and the optimum's fared on week 2."""
@@ -230,12 +267,18 @@ class WorkloadOutcome:
     optimal_replay: PlanReplayResult
     agent_approved: tuple[str, ...]
     agent_rule_breaks: list[str]
+    on_demand: OnDemandOutcome | None = None
+    """The on-demand-only comparison with AIBrix's optimizer (None: the peers were left out)."""
 
     def cost(self, plan: str) -> float:
         """Monthly cost of `plan` (current, naive, agent, optimal), or the optimum's proven lower bound
         (optimal_bound)."""
         if plan == "optimal_bound":
             return self.optimal_bound_usd
+        if plan in ON_DEMAND_PLANS:
+            if self.on_demand is None:
+                raise ValueError(f"{plan} needs the peers' run")
+            return self.on_demand.cost(plan)
         found: WorkloadPlan = getattr(self, plan)
         return found.monthly_cost_usd
 
@@ -275,6 +318,7 @@ class WorkloadOutcome:
             "optimal_slo_attainment": round(self.optimal_replay.slo_attainment, 4),
             "agent_spot_interruptions": self.agent_replay.interruptions,
             "agent_replay_failure": self.agent_replay.failure_reason,
+            **(self.on_demand.row() if self.on_demand is not None else {}),
         }
 
 
@@ -311,9 +355,39 @@ class PlanBenchResult:
     fleets: list[FleetOutcome]
     seed: int
     elapsed_s: float
+    aibrix_versions: dict[str, str] = field(default_factory=dict)
+    """The peer's package versions; empty when the peers were left out."""
 
     def total(self, plan: str) -> float:
         return sum(fleet.total(plan) for fleet in self.fleets)
+
+    @property
+    def with_peers(self) -> bool:
+        return bool(self.aibrix_versions)
+
+    def peer_json(self) -> dict[str, object]:
+        """AIBrix's optimizer beside OptiInfra's plans: on-demand only (what AIBrix plans), and OptiInfra's
+        full plan (spot and reservations counted)."""
+        replays = [w.on_demand for w in self.outcomes if w.on_demand is not None]
+        aibrix, agent_od = self.total("aibrix"), self.total("agent_on_demand")
+        return {
+            "usd_month": round(aibrix, 2),
+            "slo_violations": sum(not o.aibrix_replay.passes(DEFAULT_MIN_SLO_ATTAINMENT) for o in replays),
+            "hours_raised_to_minimum": sum(o.aibrix_raised_hours for o in replays),
+            "version": self.aibrix_versions.get("aibrix", ""),
+            "versions": self.aibrix_versions,
+            "agent_on_demand_usd_month": round(agent_od, 2),
+            "agent_on_demand_slo_violations": sum(
+                not o.agent_on_demand_replay.passes(DEFAULT_MIN_SLO_ATTAINMENT) for o in replays
+            ),
+            "optimal_on_demand_usd_month": round(self.total("optimal_on_demand"), 2),
+            "agent_on_demand_over_aibrix": round(agent_od / aibrix - 1.0, 4),
+            "agent_over_aibrix": round(self.total("agent") / aibrix - 1.0, 4),
+            "goals": {
+                "agent_on_demand_costs_no_more_than_aibrix": agent_od <= aibrix,
+                "agent_costs_less_than_aibrix": self.total("agent") < aibrix,
+            },
+        }
 
     @property
     def savings_ratio_vs_optimal(self) -> float:
@@ -378,6 +452,7 @@ class PlanBenchResult:
                 f"{plan}_usd_month": round(self.total(plan), 2)
                 for plan in ("current", "naive", "agent", "optimal")
             },
+            **({"aibrix_melange": self.peer_json()} if self.with_peers else {}),
             "workloads_count": len(self.outcomes),
             "fleets": [fleet.row() for fleet in self.fleets],
             "seed": self.seed,
@@ -542,7 +617,11 @@ def current_replicas(workload: BenchWorkload, optimal_usd_month: float) -> int:
 
 
 def plan_workload(
-    workload: BenchWorkload, policy: CommitmentPolicy, seed: int, truth: TruthSource = TruthSource.SILICON
+    workload: BenchWorkload,
+    policy: CommitmentPolicy,
+    seed: int,
+    truth: TruthSource = TruthSource.SILICON,
+    peer_envs_dir: Path | None = None,
 ) -> WorkloadOutcome:
     """The four plans for one workload, and the week-2 replays of the agent's and the optimum's."""
     demand = workload.demand
@@ -563,13 +642,9 @@ def plan_workload(
             # Costs of plans that do not keep the same rules would not be comparable.
             raise RuntimeError(f"{plan.strategy} plan of {demand.workload.workload_id} breaks: {broken[:3]}")
     capacities = {c.instance_type.name: c.capacity_rps for c in workload.capacities}
-    live = LiveCostAgent(
-        demand,
-        workload.catalog_types,
-        BenchTraffic(workload.week1, workload.spec.token_mix, workload.history_days),
-        policy,
-        capacities,
-    ).run(LiveFleet(workload.current.instance_type, replicas, demand.spot_zones))
+    live = _live_agent(workload, policy, capacities).run(
+        LiveFleet(workload.current.instance_type, replicas, demand.spot_zones)
+    )
     agent = live.fleet.plan(capacities.get(live.fleet.instance_type.name, 0.0))
     agent_replay = replay_plan(workload.spec, hourly_fleet(agent), workload.week2, seed=seed, truth=truth)
     optimal_replay = replay_plan(
@@ -587,6 +662,80 @@ def plan_workload(
         optimal_replay,
         live.fleet.approved,
         agent.violations(demand),
+        on_demand=(
+            _on_demand_outcome(workload, policy, seed, truth, replicas, peer_envs_dir)
+            if peer_envs_dir is not None
+            else None
+        ),
+    )
+
+
+def _live_agent(
+    workload: BenchWorkload, policy: CommitmentPolicy, capacities: dict[str, float]
+) -> LiveCostAgent:
+    return LiveCostAgent(
+        workload.demand,
+        workload.catalog_types,
+        BenchTraffic(workload.week1, workload.spec.token_mix, workload.history_days),
+        policy,
+        capacities,
+    )
+
+
+_AIBRIX_PROCESS: PeerProcess | None = None
+
+
+def _aibrix_process(envs_dir: Path) -> PeerProcess:
+    """This process's AIBrix adapter, started once and stopped at exit (each pool worker has its own)."""
+    global _AIBRIX_PROCESS
+    if _AIBRIX_PROCESS is None:
+        _AIBRIX_PROCESS = PeerProcess(AIBRIX, envs_dir)
+        atexit.register(_AIBRIX_PROCESS.close)
+    return _AIBRIX_PROCESS
+
+
+def _on_demand_outcome(
+    workload: BenchWorkload,
+    policy: CommitmentPolicy,
+    seed: int,
+    truth: TruthSource,
+    replicas: int,
+    envs_dir: Path,
+) -> OnDemandOutcome:
+    """The on-demand-only plans: AIBrix's, the live agent's with spot and reservations declined, and the
+    optimum's without them; AIBrix's and the agent's replayed on week 2."""
+    demand = workload.demand
+    found = aibrix_plan(_aibrix_process(envs_dir), demand, workload.capacities)
+    capacities = {c.instance_type.name: c.capacity_rps for c in workload.capacities}
+    live = _live_agent(workload, policy, capacities).run(
+        LiveFleet(workload.current.instance_type, replicas, demand.spot_zones), approvable=ON_DEMAND_CHANGES
+    )
+    agent = live.fleet.plan(capacities.get(live.fleet.instance_type.name, 0.0))
+    on_demand_only = demand.model_copy(
+        update={
+            "workload": demand.workload.model_copy(update={"stateless": False}),
+            "reservations_allowed": False,
+        }
+    )
+    with _native_stdout_silenced():
+        optimal = optimal_plan(
+            on_demand_only,
+            workload.capacities,
+            policy,
+            time_limit_s=OPTIMAL_TIME_LIMIT_S,
+            node_limit=OPTIMAL_NODE_LIMIT,
+        )
+    return OnDemandOutcome(
+        aibrix=found.plan,
+        aibrix_replay=replay_plan(
+            workload.spec, hourly_fleet(found.plan), workload.week2, seed=seed, truth=truth
+        ),
+        aibrix_raised_hours=found.raised_hours,
+        agent_on_demand=agent,
+        agent_on_demand_replay=replay_plan(
+            workload.spec, hourly_fleet(agent), workload.week2, seed=seed, truth=truth
+        ),
+        optimal_on_demand=optimal.plan,
     )
 
 
@@ -598,24 +747,32 @@ def run_plan_bench(
     json_path: Path | None = None,
     workers: int = DEFAULT_WORKERS,
     truth: TruthSource = TruthSource.SILICON,
+    peers: bool = True,
+    peer_envs_dir: Path | None = None,
 ) -> PlanBenchResult:
     """Build `fleets` twin fleets, plan every workload four ways and replay the agent's and the optimum's
     plans, `workers` workloads at a time; write the figures to `json_path` when given. The fleets are drawn
     in this process from one seeded stream and each replay has its own seed, so the figures do not depend
-    on `workers`."""
+    on `workers`. With `peers`, AIBrix's optimizer plans each workload too (on-demand only), beside the
+    agent's and the optimum's on-demand-only plans."""
     if fleets < 1:
         raise ValueError(f"the bench needs at least one fleet, got {fleets}")
     if workers < 1:
         raise ValueError(f"the bench needs at least one worker, got {workers}")
     started = time.perf_counter()
     data = RealData.load(data_dir)
+    envs = (peer_envs_dir if peer_envs_dir is not None else get_settings().peer_envs_dir) if peers else None
+    versions: dict[str, str] = {}
+    if envs is not None:
+        with PeerProcess(AIBRIX, envs) as process:  # fails here, before any planning, when it cannot run
+            versions = {str(k): str(v) for k, v in process.ask({"op": "version"}).items()}
     builder = FleetBuilder(data, PriceCatalog.load_default(), seed, CapacityCache())
     outcomes: list[FleetOutcome] = []
-    jobs: list[tuple[BenchWorkload, CommitmentPolicy, int, TruthSource]] = []
+    jobs: list[tuple[BenchWorkload, CommitmentPolicy, int, TruthSource, Path | None]] = []
     for index in range(fleets):
         outcomes.append(FleetOutcome(index, builder.region()))
         for position, workload in enumerate(builder.workloads(index, outcomes[-1].region)):
-            jobs.append((workload, builder.policy, seed * 1_000 + index * 10 + position, truth))
+            jobs.append((workload, builder.policy, seed * 1_000 + index * 10 + position, truth, envs))
     if workers == 1:
         planned = [plan_workload(*job) for job in jobs]
     else:
@@ -624,7 +781,7 @@ def run_plan_bench(
             planned = list(pool.map(plan_workload, *zip(*jobs, strict=True)))
     for outcome in planned:
         outcomes[outcome.workload.fleet].workloads.append(outcome)
-    result = PlanBenchResult(outcomes, seed, time.perf_counter() - started)
+    result = PlanBenchResult(outcomes, seed, time.perf_counter() - started, aibrix_versions=versions)
     if json_path is not None:
         json_path.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result
@@ -652,6 +809,13 @@ def render(result: PlanBenchResult) -> str:
             )
             lines.append(f"      agent:   {row['agent_plan']}")
             lines.append(f"      optimal: {row['optimal_plan']}")
+            if outcome.on_demand is not None:
+                lines.append(
+                    f"      on-demand only: aibrix ${row['aibrix_usd_month']:,.0f} "
+                    f"({row['aibrix_plan']}; attainment {row['aibrix_slo_attainment']:.3f}), agent "
+                    f"${row['agent_on_demand_usd_month']:,.0f}, "
+                    f"optimal ${row['optimal_on_demand_usd_month']:,.0f}"
+                )
     current = result.total("current")
     lines += [
         "",
@@ -674,6 +838,28 @@ def render(result: PlanBenchResult) -> str:
         f"{result.optimal_slo_violations})",
         f"elapsed_s                {result.elapsed_s:.1f}",
     ]
+    if result.with_peers:
+        peer = result.peer_json()
+        goals = peer["goals"]
+        assert isinstance(goals, dict)
+        lines += [
+            "",
+            f"AIBrix's GPU optimizer (aibrix {peer['version']}, Melange integer program by CBC), "
+            "on-demand only:",
+            f"  aibrix_melange           ${peer['usd_month']:>13,.0f}/month, slo_violations "
+            f"{peer['slo_violations']} ({peer['hours_raised_to_minimum']} hours raised to a workload's "
+            "minimum)",
+            f"  agent, on-demand only    ${peer['agent_on_demand_usd_month']:>13,.0f}/month "
+            f"({peer['agent_on_demand_over_aibrix']:+.2%} vs aibrix), slo_violations "
+            f"{peer['agent_on_demand_slo_violations']}",
+            f"  optimal, on-demand only  ${peer['optimal_on_demand_usd_month']:>13,.0f}/month",
+            f"  agent (spot, reservations) ${result.total('agent'):>11,.0f}/month "
+            f"({peer['agent_over_aibrix']:+.2%} vs aibrix)",
+            "goal: the agent's on-demand-only plans cost no more than AIBrix's: "
+            + ("MET" if goals["agent_on_demand_costs_no_more_than_aibrix"] else "NOT MET"),
+            "goal: the agent's plans cost less than AIBrix's once spot and reservations count: "
+            + ("MET" if goals["agent_costs_less_than_aibrix"] else "NOT MET"),
+        ]
     return "\n".join(lines)
 
 
@@ -693,6 +879,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=_positive_int, default=DEFAULT_WORKERS, help="processes planning workloads"
     )
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="leave AIBrix's optimizer out (it runs in its own environment: optiinfra bench peers --setup)",
+    )
     add_truth_option(parser)
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
@@ -704,8 +895,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_path=args.json_path,
             workers=args.workers,
             truth=TruthSource(args.truth),
+            peers=not args.no_peers,
         )
-    except BenchDataError as error:
+    except (BenchDataError, PeerEnvironmentError, PeerError) as error:
         parser.error(str(error))
     print(render(result))
     return 0

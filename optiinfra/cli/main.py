@@ -473,6 +473,44 @@ def bench_kvtier(context: typer.Context) -> None:
     raise typer.Exit(kvtier_main(list(context.args)))
 
 
+@bench_app.command("peers")
+def bench_peers(
+    setup: Annotated[
+        bool, typer.Option("--setup", help="Build (or rebuild, when a lock changed) the peers' environments")
+    ] = False,
+    peer: Annotated[
+        list[str] | None, typer.Option(help="Only this peer (dynamo, aibrix); repeat for several")
+    ] = None,
+) -> None:
+    """The benchmarks' peers, NVIDIA Dynamo's planner and AIBrix's GPU optimizer, each in its own locked
+    environment under OPTIINFRA_PEER_ENVS_DIR (.venv-peers): their state and versions, or --setup to build
+    them with uv."""
+    from optiinfra.bench.peers.environment import PEERS, PeerEnvironmentError, peer_python, setup_peer
+    from optiinfra.bench.peers.process import PeerError, PeerProcess
+    from optiinfra.settings import get_settings
+
+    envs = get_settings().peer_envs_dir
+    unknown = [name for name in peer or [] if name not in PEERS]
+    if unknown:
+        typer.echo(f"error: unknown peer {', '.join(unknown)} (peers: {', '.join(PEERS)})", err=True)
+        raise typer.Exit(2)
+    failed = False
+    for chosen in [PEERS[name] for name in peer] if peer else PEERS.values():
+        try:
+            if setup:
+                setup_peer(chosen, envs)
+            peer_python(chosen, envs)
+            with PeerProcess(chosen, envs) as process:
+                versions = process.ask({"op": "version"})
+            found = ", ".join(f"{name} {value}" for name, value in versions.items())
+            typer.echo(f"{chosen.name}: ready at {envs / chosen.name} ({found}): {chosen.description}")
+        except (PeerEnvironmentError, PeerError) as error:
+            failed = True
+            typer.echo(f"{chosen.name}: {error}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 @bench_app.command(
     "capacity",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},

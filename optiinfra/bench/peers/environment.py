@@ -11,6 +11,7 @@ default) by `optiinfra bench peers --setup` or `make peers`, with uv; it is rebu
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -93,8 +94,9 @@ def peer_python(peer: Peer, envs_dir: Path) -> Path:
 
 
 def find_uv() -> str:
-    """uv on PATH, beside this interpreter, or in the Makefile's bootstrap environment."""
+    """uv as $UV names it, on PATH, beside this interpreter, or in the Makefile's bootstrap environment."""
     for candidate in (
+        os.environ.get("UV"),
         shutil.which("uv"),
         str(Path(sys.executable).parent / "uv"),
         ".venv-bootstrap/bin/uv",

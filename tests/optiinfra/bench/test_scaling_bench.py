@@ -29,7 +29,7 @@ def test_a_short_trace_runs_every_policy_through_the_cli(shared_data_dir: Path, 
     json_path = tmp_path / "scaling.json"
     argv = ["--trace", str(trace), "--json", str(json_path), "--data-dir", str(shared_data_dir)]
     invoked = CliRunner().invoke(
-        app, ["bench", "scaling", *argv, "--tick", "30", "--peak-replicas", "12", "--no-agent"]
+        app, ["bench", "scaling", *argv, "--tick", "30", "--peak-replicas", "12", "--no-agent", "--no-peers"]
     )
     assert invoked.exit_code == 0, invoked.output
     figures = json.loads(json_path.read_text())
@@ -106,6 +106,7 @@ def test_a_one_day_trace_skips_the_forecasts_that_need_more_history_and_runs_the
         kpa_windows=((180.0, 60.0),),
         kpa_delays=(300.0,),
         agent_scan_s=4 * 3600.0,
+        dynamo=(),
     )
     assert "needs two seasons" in result.scores.skipped["holt_winters"]
     agent = result.outcomes["agent"]
@@ -149,6 +150,7 @@ def test_the_real_trace_meets_the_slo_for_less_than_the_published_reactive_autos
         kpa_windows=((180.0, 60.0),),
         kpa_delays=(300.0,),
         agent_scan_s=None,
+        dynamo=(),
     )
     ours, kpa_default, oracle = (result.outcomes[name] for name in ("ours", "kpa_default", "oracle"))
     assert result.days == pytest.approx(14.0)
