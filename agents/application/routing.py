@@ -44,27 +44,31 @@ Z_95 = 1.96
 """Two-sided 95% normal quantile, for the Wilson interval."""
 
 
+def _wilson(successes: int, trials: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval's centre and half-width (both already divided by its denominator)."""
+    share = successes / trials
+    z2 = z * z
+    centre = share + z2 / (2 * trials)
+    spread = z * math.sqrt(share * (1 - share) / trials + z2 / (4 * trials * trials))
+    scale = 1 + z2 / trials
+    return centre / scale, spread / scale
+
+
 def wilson_upper(successes: int, trials: int, z: float = Z_95) -> float:
     """Upper end of the Wilson score interval of a binomial share: what the share may be at most, given
     `successes` of `trials` (1.0 with no trials)."""
     if trials <= 0:
         return 1.0
-    share = successes / trials
-    z2 = z * z
-    centre = share + z2 / (2 * trials)
-    spread = z * math.sqrt(share * (1 - share) / trials + z2 / (4 * trials * trials))
-    return min(1.0, (centre + spread) / (1 + z2 / trials))
+    centre, spread = _wilson(successes, trials, z)
+    return min(1.0, centre + spread)
 
 
 def wilson_lower(successes: int, trials: int, z: float = Z_95) -> float:
     """Lower end of the Wilson score interval (0.0 with no trials)."""
     if trials <= 0:
         return 0.0
-    share = successes / trials
-    z2 = z * z
-    centre = share + z2 / (2 * trials)
-    spread = z * math.sqrt(share * (1 - share) / trials + z2 / (4 * trials * trials))
-    return max(0.0, (centre - spread) / (1 + z2 / trials))
+    centre, spread = _wilson(successes, trials, z)
+    return max(0.0, centre - spread)
 
 
 def quality_sample_size(max_worse_share: float, z: float = Z_95) -> int:

@@ -166,7 +166,9 @@ def _read_tier1_csv(path: Path, model: str | None, request_type: str | None) -> 
             yield _record(path, line, _with_defaults(fields, model, request_type))
 
 
-def _read_tier1_jsonl(path: Path, model: str | None, request_type: str | None) -> Iterator[TokenRecord]:
+def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSON-lines file as (line number, object); RequestLogError naming the line
+    when one is not a JSON object."""
     with path.open() as handle:
         for line, text in enumerate(handle, start=1):
             if not text.strip():
@@ -177,34 +179,28 @@ def _read_tier1_jsonl(path: Path, model: str | None, request_type: str | None) -
                 raise RequestLogError(f"{path}:{line}: not JSON ({error.msg})") from error
             if not isinstance(fields, dict):
                 raise RequestLogError(f"{path}:{line}: expected a JSON object per line")
-            _check_tier1_columns(path, list(fields), model, line)
-            present = {key: value for key, value in fields.items() if value is not None}
-            yield _record(path, line, _with_defaults(present, model, request_type))
+            yield line, fields
+
+
+def _read_tier1_jsonl(path: Path, model: str | None, request_type: str | None) -> Iterator[TokenRecord]:
+    for line, fields in _json_objects(path):
+        _check_tier1_columns(path, list(fields), model, line)
+        present = {key: value for key, value in fields.items() if value is not None}
+        yield _record(path, line, _with_defaults(present, model, request_type))
 
 
 def read_quality_sample(path: Path) -> list[QualityComparison]:
     """A routing quality sample as JSON lines, one comparison per line (`at`, `request_type`,
     `context_tokens`, `cheap_model`, `verdict`: no_worse or worse); no text is accepted."""
+    if not path.is_file():
+        raise RequestLogError(f"cannot read {path}: no such file")
     comparisons = []
-    try:
-        handle = path.open()
-    except OSError as error:
-        raise RequestLogError(f"cannot read {path}: {error.strerror or error}") from error
-    with handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                fields = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise RequestLogError(f"{path}:{line}: not JSON ({error.msg})") from error
-            if not isinstance(fields, dict):
-                raise RequestLogError(f"{path}:{line}: expected a JSON object per line")
-            try:
-                comparison = QualityComparison.model_validate(fields)
-            except ValidationError as error:
-                raise RequestLogError(f"{path}:{line}: {_problems(error)}") from error
-            comparisons.append(comparison.model_copy(update={"at": _utc(comparison.at)}))
+    for line, fields in _json_objects(path):
+        try:
+            comparison = QualityComparison.model_validate(fields)
+        except ValidationError as error:
+            raise RequestLogError(f"{path}:{line}: {_problems(error)}") from error
+        comparisons.append(comparison.model_copy(update={"at": _utc(comparison.at)}))
     return comparisons
 
 

@@ -5,7 +5,7 @@ key and no way to name the tier-2 or tier-3 tables, so nothing obtained through 
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -79,39 +79,39 @@ class Tier1View:
 
     async def token_records(self, workload_id: str, since: datetime, until: datetime) -> list[TokenRecord]:
         """The workload's requests with `since <= at < until`, oldest first."""
-        check_window(since, until)
-        query = (
-            select(*TOKEN_RECORD_COLUMNS)
-            .where(
-                RequestLogRow.customer_id == self._customer_id,
-                RequestLogRow.workload_id == workload_id,
-                RequestLogRow.at >= since,
-                RequestLogRow.at < until,
-            )
-            .order_by(RequestLogRow.at, RequestLogRow.id)
-        )
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [TokenRecord.model_validate(row._asdict()) for row in rows]
+        rows = await self._rows(RequestLogRow, TOKEN_RECORD_COLUMNS, workload_id, since, until)
+        return [TokenRecord.model_validate(row) for row in rows]
 
     async def quality_comparisons(
         self, workload_id: str, since: datetime, until: datetime
     ) -> list[QualityComparison]:
         """The workload's routing quality comparisons with `since <= at < until`, oldest first."""
+        rows = await self._rows(QualityComparisonRow, QUALITY_COMPARISON_COLUMNS, workload_id, since, until)
+        return [QualityComparison.model_validate(row) for row in rows]
+
+    async def _rows(
+        self,
+        table: type[RequestLogRow] | type[QualityComparisonRow],
+        columns: Sequence[Any],
+        workload_id: str,
+        since: datetime,
+        until: datetime,
+    ) -> list[dict[str, Any]]:
+        """One tier-1 table's `columns` for the workload's rows with `since <= at < until`, oldest first."""
         check_window(since, until)
         query = (
-            select(*QUALITY_COMPARISON_COLUMNS)
+            select(*columns)
             .where(
-                QualityComparisonRow.customer_id == self._customer_id,
-                QualityComparisonRow.workload_id == workload_id,
-                QualityComparisonRow.at >= since,
-                QualityComparisonRow.at < until,
+                table.customer_id == self._customer_id,
+                table.workload_id == workload_id,
+                table.at >= since,
+                table.at < until,
             )
-            .order_by(QualityComparisonRow.at, QualityComparisonRow.id)
+            .order_by(table.at, table.id)
         )
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [QualityComparison.model_validate(row._asdict()) for row in rows]
+        return [row._asdict() for row in rows]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(customer_id={self._customer_id!r})"
