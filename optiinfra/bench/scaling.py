@@ -82,9 +82,15 @@ from optiinfra.domain.percentiles import nearest_rank
 from optiinfra.domain.rates import RateWindow
 from optiinfra.metrics import vllm_names
 from optiinfra.settings import get_settings
-from optiinfra.sim.traffic import TokenLengthMix, load_azure_trace, load_servegen_aggregate
+from optiinfra.sim.traffic import (
+    TokenLengthMix,
+    load_azure_trace,
+    load_servegen_aggregate,
+    load_servegen_client,
+)
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, SERVEGEN_AGGREGATE
 from optiinfra.sim.traffic.models import DAY_S
+from optiinfra.sim.traffic.servegen import CLIENT_FILE
 from optiinfra.sim.twin.fleet import TtftItlSlo
 
 FloatArray = npt.NDArray[np.float64]
@@ -316,8 +322,13 @@ def measurable_slo(slo: TtftItlSlo) -> TtftItlSlo:
 
 
 def load_trace(path: Path, days: float | None) -> list[RateWindow]:
-    """A ServeGen-format aggregate, rebased to start at 0 and cut to its first `days`."""
-    windows = load_servegen_aggregate(path)
+    """A ServeGen-format aggregate, or one ServeGen client's own series (`chunk-N-trace.csv`: traffic no
+    policy here was tuned on), rebased to start at 0 and cut to its first `days`."""
+    windows = (
+        load_servegen_client(path) if CLIENT_FILE.fullmatch(path.name) else load_servegen_aggregate(path)
+    )
+    if not any(w.rate_rps > 0 for w in windows):
+        raise ValueError(f"{path} carries no traffic")
     first = windows[0].start_s
     rebased = [RateWindow(w.start_s - first, w.duration_s, w.rate_rps) for w in windows]
     if days is not None:
@@ -1224,7 +1235,12 @@ def _positive_float(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optiinfra bench scaling", description=__doc__.split("\n")[0])
-    parser.add_argument("--trace", type=Path, default=None, help="ServeGen aggregate rate file")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="ServeGen aggregate rate file, or one client's chunk-N-trace.csv",
+    )
     parser.add_argument("--json", type=Path, default=None, dest="json_path", help="write the figures here")
     parser.add_argument("--data-dir", type=Path, default=None, help="shared data set (default: settings)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -23,6 +23,7 @@ from optiinfra.sim.traffic.servegen import (
     ClientWindow,
     aggregate_clients,
     load_servegen_aggregate,
+    load_servegen_client,
     load_servegen_clients,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "load_azure_trace",
     "load_mooncake_trace",
     "load_servegen_aggregate",
+    "load_servegen_client",
     "load_servegen_clients",
     "replay_prefix_hits",
 ]

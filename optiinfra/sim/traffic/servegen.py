@@ -53,6 +53,11 @@ def load_servegen_clients(folder: Path | str) -> dict[int, list[ClientWindow]]:
     return {client: _load_client(paths[client]) for client in sorted(paths)}
 
 
+def load_servegen_client(path: Path | str) -> list[RateWindow]:
+    """One client's rate series (a `chunk-N-trace.csv`), its idle windows at rate 0."""
+    return [RateWindow(w.start_s, w.duration_s, w.rate_rps) for w in _load_client(Path(path))]
+
+
 def aggregate_clients(clients: Mapping[int, Sequence[ClientWindow]]) -> list[RateWindow]:
     """The fleet-wide rate series: the clients' rates summed window by window."""
     totals: dict[tuple[float, float], float] = {}

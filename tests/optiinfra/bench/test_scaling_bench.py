@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optiinfra.bench.scaling import main, measurable_slo, run_scaling_bench
+from optiinfra.bench.scaling import load_trace, main, measurable_slo, run_scaling_bench
 from optiinfra.cli.main import app
 from optiinfra.sim.twin.fleet import TtftItlSlo
 
@@ -169,3 +169,20 @@ def test_the_objective_is_read_at_the_histogram_bucket_bound_not_above_it() -> N
     )
     with pytest.raises(ValueError, match="smallest histogram bucket"):
         measurable_slo(TtftItlSlo(ttft_p95_s=3.0, itl_p95_s=0.005))
+
+
+def test_one_servegen_clients_own_series_is_a_trace_too(tmp_path: Path) -> None:
+    """A client's `chunk-N-trace.csv` (no header; idle windows at rate 0 with no distribution) replays as a
+    trace no policy was tuned on; a file with no traffic is refused."""
+    client = tmp_path / "chunk-7-trace.csv"
+    client.write_text("0,0,0,,0,0\n600,2.5,1.3,Gamma,0.6,0.67\n1200,4.0,1.1,Gamma,0.8,0.31\n")
+    windows = load_trace(client, days=None)
+    assert [(w.start_s, w.duration_s, w.rate_rps) for w in windows] == [
+        (0.0, 600.0, 0.0),
+        (600.0, 600.0, 2.5),
+        (1200.0, 600.0, 4.0),
+    ]
+    idle = tmp_path / "chunk-8-trace.csv"
+    idle.write_text("0,0,0,,0,0\n600,0,0,,0,0\n")
+    with pytest.raises(ValueError, match="carries no traffic"):
+        load_trace(idle, days=None)
