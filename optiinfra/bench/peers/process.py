@@ -12,9 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from optiinfra.bench.peers.environment import Peer, peer_python
+from optiinfra.bench.peers.environment import PEERS_DIR, Peer, peer_python
 
 STDERR_TAIL_LINES = 8
+PROTOCOL_DIR = PEERS_DIR / "protocol"
 
 
 class PeerError(RuntimeError):
@@ -31,8 +32,9 @@ class PeerProcess:
         environment = {
             key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")
         }
-        # The adapter's folder comes first on the path: a peer's stand-in modules live beside it.
-        environment["PYTHONPATH"] = str(peer.folder)
+        # The adapter's folder comes first on the path (a peer's stand-in modules live beside it), then the
+        # protocol's serving loop.
+        environment["PYTHONPATH"] = os.pathsep.join([str(peer.folder), str(PROTOCOL_DIR)])
         environment["PYTHONUNBUFFERED"] = "1"
         self._process = subprocess.Popen(
             [str(python), str(peer.adapter)],

@@ -16,12 +16,13 @@ monitor's clustering and web app need Redis and Kubernetes and are not the decis
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
 from importlib.metadata import version
 from typing import Any
+
+from peer_protocol import serve
 
 logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 logging.getLogger("aibrix").setLevel(logging.ERROR)
@@ -71,15 +72,7 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            reply = answer(json.loads(line))
-        except Exception as error:  # one line back, never a traceback on the protocol
-            reply = {"error": f"{type(error).__name__}: {error}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+    serve(answer)
 
 
 if __name__ == "__main__":

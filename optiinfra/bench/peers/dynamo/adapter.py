@@ -19,11 +19,11 @@ Requests (one JSON object per line on stdin), answers (one per line on stdout):
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from importlib.metadata import version
 from typing import Any
+
+from peer_protocol import serve
 
 os.environ.setdefault("DYN_LOG", "error")
 
@@ -144,16 +144,7 @@ class Session:
 
 
 def main() -> None:
-    session = Session()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            reply = session.answer(json.loads(line))
-        except Exception as error:  # one line back, never a traceback on the protocol
-            reply = {"error": f"{type(error).__name__}: {error}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+    serve(Session().answer)
 
 
 if __name__ == "__main__":
