@@ -711,19 +711,14 @@ def _on_demand_outcome(
         LiveFleet(workload.current.instance_type, replicas, demand.spot_zones), approvable=ON_DEMAND_CHANGES
     )
     agent = live.fleet.plan(capacities.get(live.fleet.instance_type.name, 0.0))
-    on_demand_only = demand.model_copy(
-        update={
-            "workload": demand.workload.model_copy(update={"stateless": False}),
-            "reservations_allowed": False,
-        }
-    )
     with _native_stdout_silenced():
         optimal = optimal_plan(
-            on_demand_only,
+            demand,
             workload.capacities,
             policy,
             time_limit_s=OPTIMAL_TIME_LIMIT_S,
             node_limit=OPTIMAL_NODE_LIMIT,
+            on_demand_only=True,
         )
     return OnDemandOutcome(
         aibrix=found.plan,

@@ -90,11 +90,13 @@ def optimal_plan(
     *,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     node_limit: int | None = None,
+    on_demand_only: bool = False,
 ) -> OptimalPlan:
     """Solve the integer program; PlanInfeasibleError when no plan exists (no candidate serves the model)
     or the solver finds none within its limits. A `node_limit` stops the search at the same point on any
-    machine (a time limit does not), for figures that must be reproducible."""
-    options = _candidates(demand, capacities, policy)
+    machine (a time limit does not), for figures that must be reproducible. `on_demand_only`: neither spot
+    nor reservations, whatever the demand allows (what a planner that buys nothing else is compared with)."""
+    options = _candidates(demand, capacities, policy, on_demand_only=on_demand_only)
     if not options:
         raise PlanInfeasibleError(
             f"no candidate type serves {demand.workload.model_name} within its SLO "
@@ -137,16 +139,33 @@ def optimal_plan(
     )
 
 
+def on_demand_candidates(demand: WorkloadDemand, capacities: Sequence[TypeCapacity]) -> list[TypeCapacity]:
+    """The types an on-demand plan of `demand` can need, in their given order: those serving it in its
+    region that no other type matches on capacity and on-demand price with one of them strictly better
+    (exact ties keep the first name)."""
+    options = _candidates(demand, capacities, CommitmentPolicy(), on_demand_only=True)
+    return [option.choice for option in options]
+
+
 def _candidates(
-    demand: WorkloadDemand, capacities: Sequence[TypeCapacity], policy: CommitmentPolicy
+    demand: WorkloadDemand,
+    capacities: Sequence[TypeCapacity],
+    policy: CommitmentPolicy,
+    *,
+    on_demand_only: bool = False,
 ) -> list[_Option]:
     options = []
     for choice in capacities:
         if not choice.capacity_rps > 0 or choice.instance_type.region != demand.workload.region:
             continue
         instance_type = choice.instance_type
-        offer = cheapest_allowed_offer(instance_type, policy) if demand.reservations_allowed else None
-        spot_ok = demand.spot_allowed and spot_eligible_type(instance_type, demand.max_interruption_bucket)
+        reservations = demand.reservations_allowed and not on_demand_only
+        offer = cheapest_allowed_offer(instance_type, policy) if reservations else None
+        spot_ok = (
+            demand.spot_allowed
+            and not on_demand_only
+            and spot_eligible_type(instance_type, demand.max_interruption_bucket)
+        )
         options.append(_Option(choice, offer, instance_type.spot_hourly_usd if spot_ok else None))
     return [
         option

@@ -8,7 +8,8 @@ layer's answer for the workload's request shape, as AIBrix's own profiles are me
 one bucket), and the hour's required rate (the forecast plus the same headroom). AIBrix plans on-demand
 capacity only: it has no spot, reservations or zones, so the bench compares it with OptiInfra and the optimum
 on the on-demand-only plans too. A type that another type matches or beats on both capacity and price is left
-out (it can never make a mix cheaper), which keeps its program small. A workload's minimum of steady replicas
+out (it can never make a mix cheaper; the exact optimum's own rule, `on_demand_candidates`), which keeps its
+program small. A workload's minimum of steady replicas
 is a rule every plan in the bench keeps: an hour where AIBrix's mix has fewer gets the difference on the
 cheapest type per replica, and the report counts those hours."""
 
@@ -21,6 +22,7 @@ from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
 from agents.cost.plan.model import TypeAllocation, WorkloadPlan
 from agents.cost.sizing import TypeCapacity
 from optiinfra.bench.peers.process import PeerError, PeerProcess
+from optiinfra.bench.plan_optimal import on_demand_candidates
 
 STRATEGY = "aibrix-melange"
 
@@ -30,21 +32,6 @@ class AibrixPlan:
     plan: WorkloadPlan
     raised_hours: int
     """Hours whose mix was raised to the workload's minimum of steady replicas."""
-
-
-def undominated(capacities: Sequence[TypeCapacity]) -> list[TypeCapacity]:
-    """The types no other type matches on capacity and price with one of them strictly better (exact ties
-    keep the first name)."""
-
-    def beaten(mine: TypeCapacity, theirs: TypeCapacity) -> bool:
-        mine_usd = mine.instance_type.on_demand_hourly_usd
-        theirs_usd = theirs.instance_type.on_demand_hourly_usd
-        if theirs.capacity_rps < mine.capacity_rps or theirs_usd > mine_usd:
-            return False
-        strictly = theirs.capacity_rps > mine.capacity_rps or theirs_usd < mine_usd
-        return strictly or theirs.instance_type.name < mine.instance_type.name
-
-    return [c for c in capacities if not any(other is not c and beaten(c, other) for other in capacities)]
 
 
 def solve_request(demand: WorkloadDemand, capacities: Sequence[TypeCapacity], hour: int) -> dict[str, object]:
@@ -74,7 +61,7 @@ def aibrix_plan(
     process: PeerProcess, demand: WorkloadDemand, capacities: Sequence[TypeCapacity]
 ) -> AibrixPlan:
     """AIBrix's mix for each hour of the day, as a plan the bench prices and replays."""
-    candidates = undominated([c for c in capacities if c.capacity_rps > 0])
+    candidates = on_demand_candidates(demand, capacities)
     if not candidates:
         raise PeerError(f"no candidate type serves {demand.workload.workload_id} for AIBrix to choose from")
     by_name = {c.instance_type.name: c for c in candidates}

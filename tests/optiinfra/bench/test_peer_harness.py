@@ -10,7 +10,7 @@ import pytest
 
 from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
 from agents.cost.sizing import RequestShape, TypeCapacity
-from optiinfra.bench.peers.aibrix_optimizer import solve_request, undominated
+from optiinfra.bench.peers.aibrix_optimizer import solve_request
 from optiinfra.bench.peers.dynamo_planner import DynamoSetting, planner_start
 from optiinfra.bench.peers.environment import (
     AIBRIX,
@@ -21,6 +21,7 @@ from optiinfra.bench.peers.environment import (
     peer_python,
 )
 from optiinfra.bench.peers.process import PeerError, PeerProcess
+from optiinfra.bench.plan_optimal import on_demand_candidates
 from optiinfra.capacity import config_for_instance
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
@@ -109,17 +110,22 @@ def test_aibrix_is_given_our_capacity_as_its_profile_and_never_a_dominated_type(
         TypeCapacity(instance_type=catalog.get(name, "us-east-1"), capacity_rps=rps)
         for name, rps in (("g6e.xlarge", 2.0), ("g5.xlarge", 0.9), ("g5.2xlarge", 0.8), ("g6e.2xlarge", 2.0))
     ]
-    kept = [c.instance_type.name for c in undominated(capacities)]
-    # g5.2xlarge: less than g5.xlarge for more; g6e.2xlarge: as much as g6e.xlarge for more.
-    assert kept == ["g6e.xlarge", "g5.xlarge"]
     demand = WorkloadDemand(
-        workload=Workload(customer_id="c", workload_id="w", name="w", model_name="m", region="us-east-1"),
+        workload=Workload(
+            customer_id="c", workload_id="w", name="w", model_name="m", region="us-east-1", stateless=True
+        ),
         shape=RequestShape(
             mean_prompt_tokens=1500.4, mean_output_tokens=180.6, ttft_p95_slo_s=2, itl_p95_slo_s=0.1
         ),
         hourly_rps=(4.0,) * HOURS_PER_DAY,
+        reservations_allowed=True,
     )
-    request = solve_request(demand, undominated(capacities), hour=5)
+    candidates = on_demand_candidates(demand, capacities)
+    kept = [c.instance_type.name for c in candidates]
+    # g5.2xlarge: less than g5.xlarge for more; g6e.2xlarge: as much as g6e.xlarge for more (on-demand
+    # prices only, although this workload could use spot and reservations).
+    assert kept == ["g6e.xlarge", "g5.xlarge"]
+    request = solve_request(demand, candidates, hour=5)
     assert request["total_rps"] == pytest.approx(demand.required_rps(5))
     profiles = request["profiles"]
     assert isinstance(profiles, list)
