@@ -23,6 +23,7 @@ from optiinfra.domain.application import (
     TokenCell,
     TokenStats,
     TotalBin,
+    bin_index,
 )
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
 from optiinfra.privacy.records import QualityComparison, QualityVerdict, TokenRecord
@@ -182,7 +183,7 @@ def quality_tallies(comparisons: Iterable[QualityComparison], profiled: set[str]
         request_type = comparison.request_type
         if request_type not in profiled and OTHER_REQUEST_TYPE in profiled:
             request_type = OTHER_REQUEST_TYPE
-        context_bin = int(_bins(np.asarray([comparison.context_tokens], dtype=np.int64), TOKEN_BIN_UPPER)[0])
+        context_bin = bin_index(comparison.context_tokens, TOKEN_BIN_UPPER)
         key = (request_type, comparison.cheap_model, context_bin)
         counts[key] += 1
         worse[key] += comparison.verdict is QualityVerdict.WORSE

@@ -237,10 +237,6 @@ class RoutingAnalysis:
         return bool(routes) and all(t.quality is QualityStatus.CONFIRMED for t in routes)
 
     @property
-    def refuted(self) -> tuple[TypeRouting, ...]:
-        return tuple(t for t in self.types if t.quality is QualityStatus.REFUTED)
-
-    @property
     def savings_share(self) -> float:
         current = self.monthly_cost_current_usd
         return self.monthly_savings_upper_bound_usd / current if current > 0 else 0.0

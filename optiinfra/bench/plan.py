@@ -646,10 +646,8 @@ def plan_workload(
         LiveFleet(workload.current.instance_type, replicas, demand.spot_zones)
     )
     agent = live.fleet.plan(capacities.get(live.fleet.instance_type.name, 0.0))
-    agent_replay = replay_plan(workload.spec, hourly_fleet(agent), workload.week2, seed=seed, truth=truth)
-    optimal_replay = replay_plan(
-        workload.spec, hourly_fleet(optimal.plan), workload.week2, seed=seed, truth=truth
-    )
+    agent_replay = _week2_replay(workload, agent, seed, truth)
+    optimal_replay = _week2_replay(workload, optimal.plan, seed, truth)
     return WorkloadOutcome(
         workload,
         current,
@@ -663,11 +661,17 @@ def plan_workload(
         live.fleet.approved,
         agent.violations(demand),
         on_demand=(
-            _on_demand_outcome(workload, policy, seed, truth, replicas, peer_envs_dir)
+            _on_demand_outcome(workload, policy, seed, truth, replicas, capacities, peer_envs_dir)
             if peer_envs_dir is not None
             else None
         ),
     )
+
+
+def _week2_replay(
+    workload: BenchWorkload, plan: WorkloadPlan, seed: int, truth: TruthSource
+) -> PlanReplayResult:
+    return replay_plan(workload.spec, hourly_fleet(plan), workload.week2, seed=seed, truth=truth)
 
 
 def _live_agent(
@@ -700,13 +704,13 @@ def _on_demand_outcome(
     seed: int,
     truth: TruthSource,
     replicas: int,
+    capacities: dict[str, float],
     envs_dir: Path,
 ) -> OnDemandOutcome:
     """The on-demand-only plans: AIBrix's, the live agent's with spot and reservations declined, and the
     optimum's without them; AIBrix's and the agent's replayed on week 2."""
     demand = workload.demand
     found = aibrix_plan(_aibrix_process(envs_dir), demand, workload.capacities)
-    capacities = {c.instance_type.name: c.capacity_rps for c in workload.capacities}
     live = _live_agent(workload, policy, capacities).run(
         LiveFleet(workload.current.instance_type, replicas, demand.spot_zones), approvable=ON_DEMAND_CHANGES
     )
@@ -722,14 +726,10 @@ def _on_demand_outcome(
         )
     return OnDemandOutcome(
         aibrix=found.plan,
-        aibrix_replay=replay_plan(
-            workload.spec, hourly_fleet(found.plan), workload.week2, seed=seed, truth=truth
-        ),
+        aibrix_replay=_week2_replay(workload, found.plan, seed, truth),
         aibrix_raised_hours=found.raised_hours,
         agent_on_demand=agent,
-        agent_on_demand_replay=replay_plan(
-            workload.spec, hourly_fleet(agent), workload.week2, seed=seed, truth=truth
-        ),
+        agent_on_demand_replay=_week2_replay(workload, agent, seed, truth),
         optimal_on_demand=optimal.plan,
     )
 

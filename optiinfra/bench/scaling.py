@@ -726,6 +726,30 @@ def _is_published(setting: KpaSetting) -> bool:
     )
 
 
+def sweep_rows(sweep: Sequence[tuple[KpaSetting | DynamoSetting, PolicyOutcome]]) -> list[dict[str, object]]:
+    """Each swept setting with its outcome's headline figures, as the JSON lists them."""
+    return [
+        {
+            **setting.to_json(),
+            **{
+                key: value
+                for key, value in outcome.to_json().items()
+                if key in ("slo_attainment", "gpu_hours", "cost_usd", "launches")
+            },
+        }
+        for setting, outcome in sweep
+    ]
+
+
+def cheapest_outcome(
+    sweep: Sequence[tuple[object, PolicyOutcome]], attainment: float
+) -> PolicyOutcome | None:
+    """The outcome of the swept setting with the fewest GPU-hours among those attaining at least
+    `attainment`; None when none does."""
+    found = cheapest_attaining(sweep, attainment)
+    return sweep[found][1] if found is not None else None
+
+
 def cheapest_attaining(sweep: Sequence[tuple[object, PolicyOutcome]], attainment: float) -> int | None:
     """Index of the setting with the fewest GPU-hours among those attaining at least `attainment`; None
     when none does."""
@@ -733,7 +757,7 @@ def cheapest_attaining(sweep: Sequence[tuple[object, PolicyOutcome]], attainment
     return min(reaching, key=lambda i: sweep[i][1].gpu_hours, default=None)
 
 
-def best_kpa(sweep: Sequence[tuple[object, PolicyOutcome]], attainment: float) -> int:
+def best_setting(sweep: Sequence[tuple[object, PolicyOutcome]], attainment: float) -> int:
     """Index of the cheapest setting attaining at least `attainment`; the most attaining when none does
     (the cheaper on a tie)."""
     found = cheapest_attaining(sweep, attainment)
@@ -771,18 +795,16 @@ class ScalingBenchResult:
 
     def cheapest_kpa_attaining(self, attainment: float) -> PolicyOutcome | None:
         """The swept KPA setting with the fewest GPU-hours among those attaining at least `attainment`."""
-        found = cheapest_attaining(self.kpa_sweep, attainment)
-        return self.kpa_sweep[found][1] if found is not None else None
+        return cheapest_outcome(self.kpa_sweep, attainment)
 
     @property
     def dynamo_best_setting(self) -> DynamoSetting:
         """Dynamo's tuned best: the cheapest swept setting attaining the SLO goal, else the most attaining."""
-        return self.dynamo_sweep[best_kpa(self.dynamo_sweep, SLO_GOAL)][0]
+        return self.dynamo_sweep[best_setting(self.dynamo_sweep, SLO_GOAL)][0]
 
     def cheapest_dynamo_attaining(self, attainment: float) -> PolicyOutcome | None:
         """Dynamo's swept setting with the fewest GPU-hours among those attaining at least `attainment`."""
-        found = cheapest_attaining(self.dynamo_sweep, attainment)
-        return self.dynamo_sweep[found][1] if found is not None else None
+        return cheapest_outcome(self.dynamo_sweep, attainment)
 
     def goals(self) -> dict[str, bool]:
         oracle = self.outcomes["oracle"]
@@ -838,32 +860,9 @@ class ScalingBenchResult:
             **{name: outcome.to_json() for name, outcome in self.outcomes.items()},
             "kpa_setting": self.kpa_best.to_json(),
             "kpa_reaches_ours": self.kpa_reaches_ours,
-            "kpa_sweep": [
-                {
-                    **setting.to_json(),
-                    **{
-                        key: value
-                        for key, value in outcome.to_json().items()
-                        if key in ("slo_attainment", "gpu_hours", "cost_usd", "launches")
-                    },
-                }
-                for setting, outcome in self.kpa_sweep
-            ],
+            "kpa_sweep": sweep_rows(self.kpa_sweep),
             **(
-                {
-                    "dynamo_sweep": [
-                        {
-                            **setting.to_json(),
-                            **{
-                                key: value
-                                for key, value in outcome.to_json().items()
-                                if key in ("slo_attainment", "gpu_hours", "cost_usd", "launches")
-                            },
-                        }
-                        for setting, outcome in self.dynamo_sweep
-                    ],
-                    "dynamo_versions": self.dynamo_versions,
-                }
+                {"dynamo_sweep": sweep_rows(self.dynamo_sweep), "dynamo_versions": self.dynamo_versions}
                 if self.dynamo_sweep
                 else {}
             ),
@@ -987,7 +986,7 @@ def run_scaling_bench(
         sweep.append((setting, simulate(tuned, counts, workload, tick_s, initial)))
     if not sweep:
         raise ValueError("the KPA sweep needs at least one setting")
-    best = best_kpa(sweep, outcomes["ours"].slo_attainment)
+    best = best_setting(sweep, outcomes["ours"].slo_attainment)
     outcomes["kpa"] = sweep[best][1]
     # AIBrix's published setting is a point of the sweep: its run is taken from there, not repeated.
     published = next(
@@ -1053,7 +1052,7 @@ def run_scaling_bench(
                 dynamo_sweep.append((choice, outcome))
         default = next((o for c, o in dynamo_sweep if c.is_default), dynamo_sweep[0][1])
         outcomes["dynamo_planner"] = replace(default, name="dynamo_planner")
-        best_dynamo = dynamo_sweep[best_kpa(dynamo_sweep, SLO_GOAL)][1]
+        best_dynamo = dynamo_sweep[best_setting(dynamo_sweep, SLO_GOAL)][1]
         outcomes["dynamo_planner_best"] = replace(best_dynamo, name="dynamo_planner_best")
     duration = windows[-1].end_s - windows[0].start_s
     result = ScalingBenchResult(
