@@ -1092,6 +1092,13 @@ def _errors(errors: BacktestErrors | None) -> str:
     return f"WAPE {errors.wape:.2f}%, MASE {mase}, MAPE {mape}"
 
 
+def _against(policy: PolicyOutcome, rival: PolicyOutcome | None, swept: str) -> str:
+    """A policy's GPU-hours beside the cheapest swept setting attaining as much, for a goal's line."""
+    if rival is None:
+        return f"no swept {swept} setting attains as much"
+    return f"{policy.gpu_hours:.1f} vs {rival.gpu_hours:.1f} GPU-h at {rival.slo_attainment:.4%}"
+
+
 def render(result: ScalingBenchResult) -> str:
     """The per-policy table, the forecast errors, the goals and the settings, as the bench prints them."""
     w = result.workload
@@ -1183,11 +1190,7 @@ def render(result: ScalingBenchResult) -> str:
             continue
         policy = result.outcomes[name]
         rival = result.cheapest_kpa_attaining(policy.slo_attainment)
-        against = (
-            f"{policy.gpu_hours:.1f} vs {rival.gpu_hours:.1f} GPU-h at {rival.slo_attainment:.4%}"
-            if rival is not None
-            else "no swept kpa setting attains as much"
-        )
+        against = _against(policy, rival, "kpa")
         lines += [
             f"goal: {name} meets the SLO in >= {SLO_GOAL:.0%} of windows: "
             f"{_met(met[f'{name}_slo_attainment_at_least_99pct'])} ({policy.slo_attainment:.4%})",
@@ -1200,11 +1203,7 @@ def render(result: ScalingBenchResult) -> str:
         peer_goal = f"{name}_gpu_hours_at_most_dynamo_at_equal_or_better_attainment"
         if peer_goal in met:
             peer = result.cheapest_dynamo_attaining(policy.slo_attainment)
-            versus = (
-                f"{policy.gpu_hours:.1f} vs {peer.gpu_hours:.1f} GPU-h at {peer.slo_attainment:.4%}"
-                if peer is not None
-                else "no swept Dynamo setting attains as much"
-            )
+            versus = _against(policy, peer, "Dynamo")
             lines.append(
                 f"goal: {name} uses no more GPU-hours than Dynamo's planner at equal or better attainment: "
                 f"{_met(met[peer_goal])} ({versus})"
