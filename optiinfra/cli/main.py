@@ -485,7 +485,7 @@ def bench_peers(
     """The benchmarks' peers, NVIDIA Dynamo's planner and AIBrix's GPU optimizer, each in its own locked
     environment under OPTIINFRA_PEER_ENVS_DIR (.venv-peers): their state and versions, or --setup to build
     them with uv."""
-    from optiinfra.bench.peers.environment import PEERS, PeerEnvironmentError, peer_python, setup_peer
+    from optiinfra.bench.peers.environment import PEERS, PeerEnvironmentError, setup_peer
     from optiinfra.bench.peers.process import PeerError, PeerProcess
     from optiinfra.settings import get_settings
 
@@ -499,7 +499,6 @@ def bench_peers(
         try:
             if setup:
                 setup_peer(chosen, envs)
-            peer_python(chosen, envs)
             with PeerProcess(chosen, envs) as process:
                 versions = process.ask({"op": "version"})
             found = ", ".join(f"{name} {value}" for name, value in versions.items())

@@ -10,6 +10,7 @@ default) by `optiinfra bench peers --setup` or `make peers`, with uv; it is rebu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -108,11 +109,10 @@ def find_uv() -> str:
 
 def setup_peer(peer: Peer, envs_dir: Path) -> Path:
     """Build (or rebuild, when its lock changed) the peer's environment; returns its interpreter."""
+    with contextlib.suppress(PeerEnvironmentError):
+        return peer_python(peer, envs_dir)  # already built from this lock
     env = envs_dir.resolve() / peer.name
     marker = env / SYNCED_MARKER
-    digest = peer.lock_digest()
-    if marker.is_file() and marker.read_text().strip() == digest and (env / "bin" / "python").is_file():
-        return env / "bin" / "python"
     uv = find_uv()
     marker.unlink(missing_ok=True)
     steps = [
@@ -136,5 +136,5 @@ def setup_peer(peer: Peer, envs_dir: Path) -> Path:
             raise PeerEnvironmentError(
                 f"building {peer.name}'s environment failed ({' '.join(step[:3])}): " + " / ".join(tail)
             )
-    marker.write_text(digest + "\n")
+    marker.write_text(peer.lock_digest() + "\n")
     return env / "bin" / "python"
