@@ -7,8 +7,11 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.deps import require_token
+from api.deps import authenticate
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.routes import (
+    access,
+    audit,
     capacity_profiles,
     conflicts,
     customers,
@@ -20,6 +23,7 @@ from api.routes import (
     schedules,
     workloads,
 )
+from optiinfra.access.oidc import OidcVerifier
 from optiinfra.engine.client import connect_temporal
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
@@ -31,14 +35,14 @@ def create_app(
     client: Client | None = None,
     sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> FastAPI:
-    """The app; pass `client` and `sessions` to share ones the caller already holds (tests, `up`)."""
-    if settings.api_token is None:
-        raise ValueError("the API needs OPTIINFRA_API_TOKEN")
+    """The app; pass `client` and `sessions` to share ones the caller already holds (tests, `up`).
+    OPTIINFRA_API_TOKEN, when set, is a platform-admin credential beside the API keys and OIDC tokens."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = None
         app.state.settings = settings
+        app.state.oidc = OidcVerifier()
         app.state.temporal = client or await connect_temporal(settings)
         if sessions is None:
             engine = create_engine_for(settings.effective_database_url)
@@ -57,8 +61,11 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
     app.include_router(health.router)
     for router in (
+        access.router,
+        audit.router,
         capacity_profiles.router,
         conflicts.router,
         customers.router,
@@ -69,5 +76,7 @@ def create_app(
         schedules.router,
         workloads.router,
     ):
-        app.include_router(router, prefix="/v1", dependencies=[Depends(require_token)])
+        app.include_router(
+            router, prefix="/v1", dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
+        )
     return app

@@ -1,7 +1,11 @@
 """Request dependencies as Annotated aliases: the one Temporal client and session factory created in
-the app's lifespan, the settings, and bearer-token authentication."""
+the app's lifespan, the settings, and the principal a request acts as.
 
-import secrets
+Authentication: a bearer credential is the platform token (OPTIINFRA_API_TOKEN, a platform admin), an API
+key (`oik_...`) or an OIDC ID/access token from the customer's identity provider. Anything else,
+malformed included, is a 401. Authorization: `Needs(role)` checks the principal's role; routes check the
+tenant with `require_customer` (403) or, for a resource found by id, answer 404 as if it did not exist."""
+
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -9,7 +13,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from optiinfra.access.keys import same_token, split_key
+from optiinfra.access.oidc import OidcError, OidcVerifier, looks_like_jwt, unverified_issuer
+from optiinfra.access.principal import PLATFORM_TOKEN_PRINCIPAL, Principal, Role, TenantError
 from optiinfra.settings import Settings
+from optiinfra.store.api_keys import principal_for_key
+from optiinfra.store.identity_providers import provider_for_issuer
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -29,19 +38,100 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return sessions
 
 
+def _oidc(request: Request) -> OidcVerifier:
+    verifier: OidcVerifier = request.app.state.oidc
+    return verifier
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Client, Depends(_client)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 
 
-def require_token(
+def _unauthorized(detail: str = "missing or invalid bearer credential") -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def authenticate(
     settings: SettingsDep,
+    sessions: SessionsDep,
+    oidc: Annotated[OidcVerifier, Depends(_oidc)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    expected = settings.api_token.get_secret_value() if settings.api_token else ""
-    if credentials is None or not expected or not secrets.compare_digest(credentials.credentials, expected):
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized()
+    token = credentials.credentials
+    platform = settings.api_token.get_secret_value() if settings.api_token else ""
+    if platform and same_token(token, platform):
+        return PLATFORM_TOKEN_PRINCIPAL
+    if split_key(token) is not None:
+        async with sessions() as session:
+            principal = await principal_for_key(session=session, token=token)
+        if principal is None:
+            raise _unauthorized("unknown, revoked or expired API key")
+        return principal
+    if looks_like_jwt(token):
+        try:
+            return await _oidc_principal(oidc, sessions, token)
+        except OidcError as error:
+            raise _unauthorized(f"token refused: {error}") from error
+    raise _unauthorized()
+
+
+async def _oidc_principal(
+    oidc: OidcVerifier, sessions: async_sessionmaker[AsyncSession], token: str
+) -> Principal:
+    issuer = unverified_issuer(token)
+    async with sessions() as session:
+        provider = await provider_for_issuer(session=session, issuer=issuer)
+    if provider is None:
+        raise OidcError(f"no customer registered the issuer {issuer[:200]}")
+    return await oidc.principal_of(token, provider)
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+class Needs:
+    """`Depends(Needs(Role.APPROVER))`: the principal, if its role includes `role`; else 403."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        if not principal.role.includes(self.role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"{principal.name} is a {principal.role.value}; this needs {self.role.value}",
+            )
+        return principal
+
+
+Viewer = Annotated[Principal, Depends(Needs(Role.VIEWER))]
+Approver = Annotated[Principal, Depends(Needs(Role.APPROVER))]
+Operator = Annotated[Principal, Depends(Needs(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(Needs(Role.ADMIN))]
+
+
+def require_customer(principal: Principal, customer_id: str) -> None:
+    """403 unless the principal may act on this customer."""
+    if not principal.can_act_on(customer_id):
         raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_403_FORBIDDEN,
+            detail=f"{principal.name} belongs to customer {principal.customer_id}, not {customer_id}",
         )
+
+
+def scoped_customer(principal: Principal, customer_id: str | None) -> str | None:
+    """The customer a list is narrowed to; 403 when a tenant names another customer."""
+    try:
+        return principal.scope(customer_id)
+    except TenantError as error:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(error)) from error
+
+
+def require_platform_admin(principal: Principal) -> None:
+    if not principal.is_platform_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs a platform admin")

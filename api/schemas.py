@@ -1,8 +1,9 @@
 """Request and response bodies of the API (the OpenAPI document at /docs is generated from these)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from optiinfra.control.schedules import ScanScheduleSpec, ScanScheduleView
@@ -14,6 +15,36 @@ from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
 from optiinfra.privacy.tiers import PrivacyTier
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MAX_PAGE = 500
+ItemT = TypeVar("ItemT")
+
+
+class PageParams(BaseModel):
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+def _page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageQuery = Annotated[PageParams, Depends(_page_params)]
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list: `total` items match the filters; this page starts at `offset`."""
+
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, items: list[ItemT], total: int, params: PageParams) -> "Page[ItemT]":
+        return cls(items=items, total=total, limit=params.limit, offset=params.offset)
 
 
 class OptimizationCreate(BaseModel):
@@ -37,10 +68,14 @@ class OptimizationStarted(BaseModel):
 
 
 class DecisionBody(BaseModel):
+    """The decider is the authenticated principal; `approver` is only a display note beside it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    approver: str = Field(min_length=1, max_length=200)
-    reason: str = Field(default="", max_length=2000)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    approver: str | None = Field(
+        default=None, max_length=200, description="A display note (e.g. a person's name behind a shared key)"
+    )
 
 
 class DecisionAccepted(BaseModel):
@@ -116,7 +151,7 @@ class WorkloadBody(BaseModel):
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     stateless: bool = True
     critical: bool = False
-    min_on_demand_instances: int = Field(default=0, ge=0)
+    min_on_demand_instances: int = Field(default=0, ge=0, le=10_000)
     slo_ttft_p95_s: float | None = Field(default=None, gt=0, le=600)
     slo_itl_p95_s: float | None = Field(default=None, gt=0, le=10)
     kube_namespace: str | None = Field(default=None, pattern=KUBE_NAME_PATTERN)

@@ -2,9 +2,10 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import SessionsDep, TemporalDep
+from api.errors import StrictJSONRoute
 from api.schemas import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
 
 
 @router.get("/healthz")

@@ -3,17 +3,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import SessionsDep, SettingsDep, TemporalDep
+from api.deps import Operator, SessionsDep, SettingsDep, TemporalDep, Viewer, require_customer
+from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import IDENTIFIER
-from api.workflow_queries import query_workflow
+from api.workflow_queries import query_owned_workflow
 from optiinfra.control.joint import start_joint_optimization
 from optiinfra.control.optimizations import UnknownWorkloadError
 from optiinfra.domain.coordination import CustomerConstraints
 from optiinfra.domain.enums import AgentKind
+from optiinfra.store import repository
 from workflows.contracts import ALL_AGENTS, JointStatus
 from workflows.joint_optimization import JointOptimizationWorkflow
 
-router = APIRouter(prefix="/joint-optimizations", tags=["joint optimizations"])
+router = APIRouter(prefix="/joint-optimizations", tags=["joint optimizations"], route_class=StrictJSONRoute)
 
 
 class ConstraintsBody(CustomerConstraints):
@@ -43,11 +45,17 @@ class JointOptimizationStarted(BaseModel):
     workflow_id: str
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
 async def create_joint_optimization(
-    body: JointOptimizationCreate, client: TemporalDep, sessions: SessionsDep, settings: SettingsDep
+    body: JointOptimizationCreate,
+    client: TemporalDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    principal: Operator,
 ) -> JointOptimizationStarted:
-    """Start the agents on a workload as one team: proposals, conflicts, resolutions, then execution."""
+    """Start the agents on a workload as one team: proposals, conflicts, resolutions, then execution.
+    Audited."""
+    require_customer(principal, body.customer_id)
     try:
         workflow_id = await start_joint_optimization(
             client=client,
@@ -60,14 +68,30 @@ async def create_joint_optimization(
         )
     except UnknownWorkloadError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    async with sessions.begin() as session:
+        await repository.append_audit(
+            session=session,
+            actor=principal.name,
+            action="joint_optimization.started",
+            subject=f"{body.customer_id}/{body.workload_id}",
+            customer_id=body.customer_id,
+            detail={"workflow_id": workflow_id, "agents": [agent.value for agent in body.agents]},
+        )
     return JointOptimizationStarted(workflow_id=workflow_id)
 
 
-@router.get("/{workflow_id:path}")
+@router.get("/{workflow_id:path}", responses=NOT_FOUND | CONFLICT)
 async def get_joint_optimization(
-    workflow_id: Annotated[str, Path(description="e.g. joint/demo/chat-8b/1")], client: TemporalDep
+    workflow_id: Annotated[str, Path(description="e.g. joint/demo/chat-8b/1", max_length=255)],
+    client: TemporalDep,
+    principal: Viewer,
 ) -> JointStatus:
     """Proposals, conflicts, resolutions and executions, from the workflow's `get_status` query."""
     handle = client.get_workflow_handle_for(JointOptimizationWorkflow.run, workflow_id)
-    answer: JointStatus = await query_workflow(handle, JointOptimizationWorkflow.get_status)
+    answer: JointStatus = await query_owned_workflow(
+        handle,
+        JointOptimizationWorkflow.get_status,
+        workflow_type=JointOptimizationWorkflow.__name__,
+        principal=principal,
+    )
     return answer

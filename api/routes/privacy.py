@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import SessionsDep, SettingsDep
+from api.deps import Admin, Operator, SessionsDep, SettingsDep, Viewer, require_customer
+from api.errors import StrictJSONRoute
 from api.schemas import (
     IDENTIFIER,
     Accepted,
@@ -18,6 +19,7 @@ from api.schemas import (
     QualityComparisonsBody,
     RequestLogBody,
 )
+from optiinfra.access.principal import Principal
 from optiinfra.privacy import consent
 from optiinfra.privacy.crypto import PromptCipher
 from optiinfra.privacy.errors import EncryptionKeyError, TierNotAllowedError, UnknownCustomerError
@@ -27,18 +29,19 @@ from optiinfra.privacy.tier3 import PromptContent, store_prompt_contents
 from optiinfra.privacy.tiers import PrivacyTier
 from optiinfra.store import repository
 
-router = APIRouter(prefix="/customers", tags=["privacy"])
+router = APIRouter(prefix="/customers", tags=["privacy"], route_class=StrictJSONRoute)
 
 CustomerId = Annotated[str, Path(pattern=IDENTIFIER)]
 WorkloadId = Annotated[str, Path(pattern=IDENTIFIER)]
 WORKLOAD_PATH = "/{customer_id}/workloads/{workload_id}"
-# Who the audit log names for content written through the API (the API has one bearer token).
-API_ACTOR = "api"
 
 
 @router.get("/{customer_id}/privacy")
-async def get_privacy(customer_id: CustomerId, sessions: SessionsDep) -> consent.PrivacySetting:
+async def get_privacy(
+    customer_id: CustomerId, sessions: SessionsDep, principal: Viewer
+) -> consent.PrivacySetting:
     """The customer's privacy tier (1 until changed), and who changed it when."""
+    require_customer(principal, customer_id)
     with _refusals():
         async with sessions() as session:
             return await consent.get_privacy_setting(session=session, customer_id=customer_id)
@@ -46,10 +49,16 @@ async def get_privacy(customer_id: CustomerId, sessions: SessionsDep) -> consent
 
 @router.put("/{customer_id}/privacy")
 async def put_privacy(
-    customer_id: CustomerId, body: PrivacyTierBody, sessions: SessionsDep, settings: SettingsDep
+    customer_id: CustomerId,
+    body: PrivacyTierBody,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    principal: Admin,
 ) -> consent.PrivacySetting:
     """Change the customer's tier, recording who and when (audited). Tier 3 is refused while the server has
-    no valid OPTIINFRA_PROMPT_ENCRYPTION_KEY; leaving tier 3 deletes the customer's stored prompt content."""
+    no valid OPTIINFRA_PROMPT_ENCRYPTION_KEY; leaving tier 3 deletes the customer's stored prompt content.
+    The change is recorded as the authenticated principal's; `changed_by` is kept as a display note."""
+    require_customer(principal, customer_id)
     with _refusals():
         if body.tier is PrivacyTier.CONTENT:
             PromptCipher.from_settings(settings)
@@ -58,19 +67,23 @@ async def put_privacy(
                 session=session,
                 customer_id=customer_id,
                 tier=body.tier,
-                changed_by=body.changed_by,
+                changed_by=f"{principal.name} ({body.changed_by})",
                 reason=body.reason,
             )
 
 
 @router.post(f"{WORKLOAD_PATH}/request-log")
 async def post_request_log(
-    customer_id: CustomerId, workload_id: WorkloadId, body: RequestLogBody, sessions: SessionsDep
+    customer_id: CustomerId,
+    workload_id: WorkloadId,
+    body: RequestLogBody,
+    sessions: SessionsDep,
+    principal: Operator,
 ) -> Accepted:
     """Tier-1 request records (every tier). A body whose records carry anything beyond a TokenRecord's
     fields is refused whole (422), so nothing of it is stored."""
     async with sessions.begin() as session:
-        await _require_workload(session, customer_id, workload_id)
+        await _require_workload(session, principal, customer_id, workload_id)
         accepted = await record_token_records(
             session=session, customer_id=customer_id, workload_id=workload_id, records=body.records
         )
@@ -79,13 +92,17 @@ async def post_request_log(
 
 @router.post(f"{WORKLOAD_PATH}/quality-comparisons")
 async def post_quality_comparisons(
-    customer_id: CustomerId, workload_id: WorkloadId, body: QualityComparisonsBody, sessions: SessionsDep
+    customer_id: CustomerId,
+    workload_id: WorkloadId,
+    body: QualityComparisonsBody,
+    sessions: SessionsDep,
+    principal: Operator,
 ) -> Accepted:
     """A routing quality sample (every tier): each request answered by both models and the cheaper answer
     judged no worse or worse. The Application agent reads a month of them; a route whose worse share is
     within its bound at 95% confidence is confirmed and its savings count. Refused whole on a bad record."""
     async with sessions.begin() as session:
-        await _require_workload(session, customer_id, workload_id)
+        await _require_workload(session, principal, customer_id, workload_id)
         accepted = await record_quality_comparisons(
             session=session, customer_id=customer_id, workload_id=workload_id, comparisons=body.comparisons
         )
@@ -94,13 +111,17 @@ async def post_quality_comparisons(
 
 @router.post(f"{WORKLOAD_PATH}/aggregates")
 async def post_aggregates(
-    customer_id: CustomerId, workload_id: WorkloadId, body: AggregatesBody, sessions: SessionsDep
+    customer_id: CustomerId,
+    workload_id: WorkloadId,
+    body: AggregatesBody,
+    sessions: SessionsDep,
+    principal: Operator,
 ) -> Accepted:
     """Aggregated statistics (tier 2 and 3; 403 otherwise). A kind, request type and period sent again
     replaces what was stored for it."""
     with _refusals():
         async with sessions.begin() as session:
-            await _require_workload(session, customer_id, workload_id)
+            await _require_workload(session, principal, customer_id, workload_id)
             accepted = await record_aggregates(
                 session=session,
                 customer_id=customer_id,
@@ -117,12 +138,13 @@ async def post_prompts(
     body: PromptsBody,
     sessions: SessionsDep,
     settings: SettingsDep,
+    principal: Operator,
 ) -> Accepted:
     """Prompt and completion text (tier 3 only; 403 otherwise), encrypted before it is stored; audited.
     A request_ref sent again replaces its content."""
     with _refusals():
         async with sessions.begin() as session:
-            await _require_workload(session, customer_id, workload_id)
+            await _require_workload(session, principal, customer_id, workload_id)
             await consent.require_tier(
                 session=session,
                 customer_id=customer_id,
@@ -135,12 +157,15 @@ async def post_prompts(
                 customer_id=customer_id,
                 workload_id=workload_id,
                 contents=[PromptContent.model_validate(item.model_dump()) for item in body.items],
-                actor=API_ACTOR,
+                actor=principal.name,
             )
     return Accepted(accepted=accepted)
 
 
-async def _require_workload(session: AsyncSession, customer_id: str, workload_id: str) -> None:
+async def _require_workload(
+    session: AsyncSession, principal: Principal, customer_id: str, workload_id: str
+) -> None:
+    require_customer(principal, customer_id)
     if await repository.get_customer(session=session, customer_id=customer_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown customer {customer_id}")
     if (

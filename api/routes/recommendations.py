@@ -1,37 +1,62 @@
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
 
-from api.deps import SessionsDep, TemporalDep
+from fastapi import APIRouter, HTTPException, Query, status
+
+from api.deps import Approver, SessionsDep, TemporalDep, Viewer, scoped_customer
+from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import (
+    IDENTIFIER,
     DecisionAccepted,
     DecisionBody,
+    Page,
+    PageQuery,
     RecommendationDetail,
     RecommendationItem,
-    RecommendationList,
 )
+from optiinfra.access.principal import Principal
 from optiinfra.control.optimizations import NotAwaitingDecisionError, RecommendationNotFoundError, decide
 from optiinfra.domain.enums import DecisionKind, RecommendationStatus
 from optiinfra.store import repository
 
-router = APIRouter(prefix="/recommendations", tags=["recommendations"])
+router = APIRouter(prefix="/recommendations", tags=["recommendations"], route_class=StrictJSONRoute)
 
 
 @router.get("")
 async def list_recommendations(
-    sessions: SessionsDep, status: RecommendationStatus | None = None, customer_id: str | None = None
-) -> RecommendationList:
+    sessions: SessionsDep,
+    principal: Viewer,
+    paging: PageQuery,
+    status: RecommendationStatus | None = None,
+    customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+    workload_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+) -> Page[RecommendationItem]:
+    """Newest first; a customer's principal sees its own customer's only."""
     async with sessions() as session:
-        found = await repository.list_recommendations(session=session, status=status, customer_id=customer_id)
-    return RecommendationList(items=[RecommendationItem.of(r) for r in found])
+        found, total = await repository.page_recommendations(
+            session=session,
+            status=status,
+            customer_id=scoped_customer(principal, customer_id),
+            workload_id=workload_id,
+            limit=paging.limit,
+            offset=paging.offset,
+        )
+    return Page.of([RecommendationItem.of(r) for r in found], total, paging)
 
 
-@router.get("/{recommendation_id}")
-async def get_recommendation(recommendation_id: str, sessions: SessionsDep) -> RecommendationDetail:
+def _not_found(recommendation_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no recommendation {recommendation_id}")
+
+
+@router.get("/{recommendation_id}", responses=NOT_FOUND)
+async def get_recommendation(
+    recommendation_id: str, sessions: SessionsDep, principal: Viewer
+) -> RecommendationDetail:
     async with sessions() as session:
         record = await repository.get_recommendation_record(
             session=session, recommendation_id=recommendation_id
         )
-        if record is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no recommendation {recommendation_id}")
+        if record is None or not principal.can_act_on(record.recommendation.customer_id):
+            raise _not_found(recommendation_id)
         results = await repository.list_step_results(session=session, recommendation_id=recommendation_id)
     found = record.recommendation
     return RecommendationDetail(
@@ -50,20 +75,26 @@ async def _decide(
     recommendation_id: str,
     body: DecisionBody,
     decision: DecisionKind,
+    principal: Principal,
     client: TemporalDep,
     sessions: SessionsDep,
 ) -> DecisionAccepted:
+    async with sessions() as session:
+        found = await repository.get_recommendation(session=session, recommendation_id=recommendation_id)
+    if found is None or not principal.can_act_on(found.customer_id):
+        raise _not_found(recommendation_id)
     try:
         recommendation = await decide(
             client=client,
             sessions=sessions,
             recommendation_id=recommendation_id,
             decision=decision,
-            approver=body.approver,
+            approver=principal.name,
             reason=body.reason,
+            note=body.approver,
         )
     except RecommendationNotFoundError as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+        raise _not_found(recommendation_id) from error
     except NotAwaitingDecisionError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
     return DecisionAccepted(
@@ -71,17 +102,30 @@ async def _decide(
     )
 
 
-@router.post("/{recommendation_id}/approve", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{recommendation_id}/approve", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND | CONFLICT
+)
 async def approve(
-    recommendation_id: str, body: DecisionBody, client: TemporalDep, sessions: SessionsDep
+    recommendation_id: str,
+    body: DecisionBody,
+    principal: Approver,
+    client: TemporalDep,
+    sessions: SessionsDep,
 ) -> DecisionAccepted:
-    """Send the `approve` signal; 409 when the recommendation is not waiting for a decision."""
-    return await _decide(recommendation_id, body, DecisionKind.APPROVE, client, sessions)
+    """Approve, as the authenticated principal. Exactly one decision wins: every other attempt, concurrent
+    or late, gets 409 naming the decision that won."""
+    return await _decide(recommendation_id, body, DecisionKind.APPROVE, principal, client, sessions)
 
 
-@router.post("/{recommendation_id}/reject", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{recommendation_id}/reject", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND | CONFLICT
+)
 async def reject(
-    recommendation_id: str, body: DecisionBody, client: TemporalDep, sessions: SessionsDep
+    recommendation_id: str,
+    body: DecisionBody,
+    principal: Approver,
+    client: TemporalDep,
+    sessions: SessionsDep,
 ) -> DecisionAccepted:
-    """Send the `reject` signal; 409 when the recommendation is not waiting for a decision."""
-    return await _decide(recommendation_id, body, DecisionKind.REJECT, client, sessions)
+    """Reject, as the authenticated principal; 409 when another decision won or none is awaited."""
+    return await _decide(recommendation_id, body, DecisionKind.REJECT, principal, client, sessions)

@@ -2,8 +2,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
-from api.deps import SettingsDep, TemporalDep
-from api.schemas import ScheduleCreate, ScheduleList, SchedulePauseBody
+from api.deps import (
+    Operator,
+    SessionsDep,
+    SettingsDep,
+    TemporalDep,
+    Viewer,
+    require_customer,
+)
+from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
+from api.schemas import Page, PageQuery, ScheduleCreate, SchedulePauseBody
+from optiinfra.access.principal import Principal
 from optiinfra.control.schedules import (
     SCHEDULE_ID_PATTERN,
     InvalidScheduleError,
@@ -18,74 +27,142 @@ from optiinfra.control.schedules import (
     pause_scan_schedule,
     unpause_scan_schedule,
 )
+from optiinfra.store import repository
 
-router = APIRouter(prefix="/schedules", tags=["schedules"])
+router = APIRouter(prefix="/schedules", tags=["schedules"], route_class=StrictJSONRoute)
 
 ScheduleId = Annotated[str, Path(pattern=SCHEDULE_ID_PATTERN, description="e.g. nightly")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+def _visible(view: ScanScheduleView, principal: Principal) -> bool:
+    """A customer's schedules are its own principals'; fleet-wide ones (no customer) a platform admin's."""
+    if view.customer_id is None:
+        return principal.customer_id is None
+    return principal.can_act_on(view.customer_id)
+
+
+async def _owned(client: TemporalDep, schedule_id: str, principal: Principal) -> ScanScheduleView:
+    try:
+        view = await describe_scan_schedule(client=client, schedule_id=schedule_id)
+    except ScheduleNotFoundError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    if not _visible(view, principal):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no schedule {schedule_id}")
+    return view
+
+
+async def _audit(
+    sessions: SessionsDep,
+    principal: Principal,
+    action: str,
+    before: ScanScheduleView | None,
+    after: ScanScheduleView | None,
+) -> None:
+    view = after or before
+    assert view is not None
+    async with sessions.begin() as session:
+        await repository.append_audit(
+            session=session,
+            actor=principal.name,
+            action=action,
+            subject=f"schedule:{view.schedule_id}",
+            customer_id=view.customer_id,
+            detail={},
+            before=None
+            if before is None
+            else before.model_dump(exclude={"next_action_times", "recent_runs"}),
+            after=None if after is None else after.model_dump(exclude={"next_action_times", "recent_runs"}),
+        )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=CONFLICT)
 async def create_schedule(
-    body: ScheduleCreate, client: TemporalDep, settings: SettingsDep
+    body: ScheduleCreate,
+    client: TemporalDep,
+    settings: SettingsDep,
+    sessions: SessionsDep,
+    principal: Operator,
 ) -> ScanScheduleView:
     """Create a fleet-scan schedule: at each cron time a FleetScanWorkflow starts a joint optimization
-    of every workload (of `customer_id`, when given). 409 if the id is taken, 422 for a cron expression
-    or time zone Temporal cannot use (the reason is in `detail`)."""
+    of every workload (of `customer_id`, when given; a customer's principal always scans its own). 409 if
+    the id is taken, 422 for a cron expression or time zone Temporal cannot use (the reason is in
+    `detail`). Audited."""
     spec = ScanScheduleSpec.model_validate(body.model_dump())
+    if principal.customer_id is not None:
+        require_customer(principal, spec.customer_id or principal.customer_id)
+        spec = spec.model_copy(update={"customer_id": principal.customer_id})
     try:
-        return await create_scan_schedule(client=client, settings=settings, spec=spec)
+        view = await create_scan_schedule(client=client, settings=settings, spec=spec)
     except ScheduleExistsError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
     except InvalidScheduleError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error)) from error
+    await _audit(sessions, principal, "schedule.created", None, view)
+    return view
 
 
 @router.get("")
-async def list_schedules(client: TemporalDep) -> ScheduleList:
-    """The fleet-scan schedules, by id."""
-    return ScheduleList(items=await list_scan_schedules(client=client))
+async def list_schedules(client: TemporalDep, principal: Viewer, paging: PageQuery) -> Page[ScanScheduleView]:
+    """The fleet-scan schedules the principal may see, by id."""
+    visible = [view for view in await list_scan_schedules(client=client) if _visible(view, principal)]
+    return Page.of(visible[paging.offset : paging.offset + paging.limit], len(visible), paging)
 
 
-@router.get("/{schedule_id}")
-async def get_schedule(schedule_id: ScheduleId, client: TemporalDep) -> ScanScheduleView:
+@router.get("/{schedule_id}", responses=NOT_FOUND)
+async def get_schedule(schedule_id: ScheduleId, client: TemporalDep, principal: Viewer) -> ScanScheduleView:
     """One schedule: its spec, whether it is paused, its next times and the scans it started lately."""
-    try:
-        return await describe_scan_schedule(client=client, schedule_id=schedule_id)
-    except ScheduleNotFoundError as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    return await _owned(client, schedule_id, principal)
 
 
-@router.post("/{schedule_id}/pause")
+@router.post("/{schedule_id}/pause", responses=NOT_FOUND)
 async def pause_schedule(
-    schedule_id: ScheduleId, client: TemporalDep, body: SchedulePauseBody | None = None
+    schedule_id: ScheduleId,
+    client: TemporalDep,
+    sessions: SessionsDep,
+    principal: Operator,
+    body: SchedulePauseBody | None = None,
 ) -> ScanScheduleView:
-    """Start no more scans until unpaused; scans already started go on."""
+    """Start no more scans until unpaused; scans already started go on. Audited."""
+    before = await _owned(client, schedule_id, principal)
     try:
-        return await pause_scan_schedule(
+        after = await pause_scan_schedule(
             client=client, schedule_id=schedule_id, note=body.note if body else None
         )
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    await _audit(sessions, principal, "schedule.paused", before, after)
+    return after
 
 
-@router.post("/{schedule_id}/unpause")
+@router.post("/{schedule_id}/unpause", responses=NOT_FOUND)
 async def unpause_schedule(
-    schedule_id: ScheduleId, client: TemporalDep, body: SchedulePauseBody | None = None
+    schedule_id: ScheduleId,
+    client: TemporalDep,
+    sessions: SessionsDep,
+    principal: Operator,
+    body: SchedulePauseBody | None = None,
 ) -> ScanScheduleView:
-    """Start scans at the cron times again (missed times are not made up)."""
+    """Start scans at the cron times again (missed times are not made up). Audited."""
+    before = await _owned(client, schedule_id, principal)
     try:
-        return await unpause_scan_schedule(
+        after = await unpause_scan_schedule(
             client=client, schedule_id=schedule_id, note=body.note if body else None
         )
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    await _audit(sessions, principal, "schedule.unpaused", before, after)
+    return after
 
 
-@router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_schedule(schedule_id: ScheduleId, client: TemporalDep) -> Response:
-    """Remove the schedule; scans and joint optimizations it started go on."""
+@router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_schedule(
+    schedule_id: ScheduleId, client: TemporalDep, sessions: SessionsDep, principal: Operator
+) -> Response:
+    """Remove the schedule; scans and joint optimizations it started go on. Audited."""
+    before = await _owned(client, schedule_id, principal)
     try:
         await delete_scan_schedule(client=client, schedule_id=schedule_id)
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+    await _audit(sessions, principal, "schedule.deleted", before, None)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

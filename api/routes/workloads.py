@@ -1,13 +1,29 @@
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.deps import SessionsDep
-from api.schemas import WorkloadList
+from fastapi import APIRouter, Query
+
+from api.deps import SessionsDep, Viewer, scoped_customer
+from api.errors import StrictJSONRoute
+from api.schemas import IDENTIFIER, Page, PageQuery
+from optiinfra.domain.fleet import Workload
 from optiinfra.store import repository
 
-router = APIRouter(prefix="/workloads", tags=["workloads"])
+router = APIRouter(prefix="/workloads", tags=["workloads"], route_class=StrictJSONRoute)
 
 
 @router.get("")
-async def list_workloads(sessions: SessionsDep, customer_id: str | None = None) -> WorkloadList:
+async def list_workloads(
+    sessions: SessionsDep,
+    principal: Viewer,
+    paging: PageQuery,
+    customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+) -> Page[Workload]:
+    """By customer and id; a customer's principal sees its own customer's only."""
     async with sessions() as session:
-        return WorkloadList(items=await repository.list_workloads(session=session, customer_id=customer_id))
+        items, total = await repository.page_workloads(
+            session=session,
+            customer_id=scoped_customer(principal, customer_id),
+            limit=paging.limit,
+            offset=paging.offset,
+        )
+    return Page.of(items, total, paging)

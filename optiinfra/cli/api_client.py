@@ -5,16 +5,13 @@ from typing import Any, Self
 
 import httpx
 
-from api.schemas import (
-    DecisionAccepted,
-    OptimizationStarted,
-    RecommendationDetail,
-    RecommendationList,
-    WorkloadList,
-)
+from api.schemas import DecisionAccepted, OptimizationStarted, RecommendationDetail, RecommendationItem
 from optiinfra.control.schedules import ScanScheduleView
 from optiinfra.domain.capacity_profiles import CapacityProfile
+from optiinfra.domain.fleet import Workload
 from workflows.contracts import JointStatus, OptimizationStatus
+
+PAGE = 500
 
 
 class ApiError(RuntimeError):
@@ -38,8 +35,8 @@ class ApiClient:
     ) -> None:
         await self._http.aclose()
 
-    async def list_workloads(self) -> WorkloadList:
-        return WorkloadList.model_validate(await self._request("GET", "/v1/workloads"))
+    async def list_workloads(self) -> list[Workload]:
+        return [Workload.model_validate(item) for item in await self._every_item("/v1/workloads")]
 
     async def start_optimization(
         self, customer_id: str, workload_id: str, agents: list[str]
@@ -62,11 +59,12 @@ class ApiClient:
             await self._request("GET", f"/v1/optimizations/{workflow_id}")
         )
 
-    async def list_recommendations(self, status: str | None = None) -> RecommendationList:
-        params = {"status": status} if status else None
-        return RecommendationList.model_validate(
-            await self._request("GET", "/v1/recommendations", params=params)
-        )
+    async def list_recommendations(self, status: str | None = None) -> list[RecommendationItem]:
+        params = {"status": status} if status else {}
+        return [
+            RecommendationItem.model_validate(item)
+            for item in await self._every_item("/v1/recommendations", params)
+        ]
 
     async def get_recommendation(self, recommendation_id: str) -> RecommendationDetail:
         return RecommendationDetail.model_validate(
@@ -74,9 +72,10 @@ class ApiClient:
         )
 
     async def decide(
-        self, recommendation_id: str, decision: str, approver: str, reason: str
+        self, recommendation_id: str, decision: str, reason: str, note: str | None = None
     ) -> DecisionAccepted:
-        body = {"approver": approver, "reason": reason}
+        """The decider is whoever the token belongs to; `note` is only shown beside it."""
+        body = {"reason": reason, "approver": note}
         return DecisionAccepted.model_validate(
             await self._request("POST", f"/v1/recommendations/{recommendation_id}/{decision}", json=body)
         )
@@ -85,8 +84,7 @@ class ApiClient:
         return ScanScheduleView.model_validate(await self._request("POST", "/v1/schedules", json=body))
 
     async def list_schedules(self) -> list[ScanScheduleView]:
-        listed = await self._request("GET", "/v1/schedules")
-        return [ScanScheduleView.model_validate(item) for item in listed["items"]]
+        return [ScanScheduleView.model_validate(item) for item in await self._every_item("/v1/schedules")]
 
     async def get_schedule(self, schedule_id: str) -> ScanScheduleView:
         return ScanScheduleView.model_validate(await self._request("GET", f"/v1/schedules/{schedule_id}"))
@@ -104,6 +102,17 @@ class ApiClient:
     async def import_capacity_profile(self, profile: CapacityProfile) -> str:
         stored = await self._request("POST", "/v1/capacity-profiles", json=profile.model_dump(mode="json"))
         return str(stored["profile_id"])
+
+    async def _every_item(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a paged list, page by page."""
+        items: list[Any] = []
+        while True:
+            page = await self._request(
+                "GET", path, params={**(params or {}), "offset": len(items), "limit": PAGE}
+            )
+            items.extend(page["items"])
+            if not page["items"] or len(items) >= page["total"]:
+                return items
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, path, **kwargs)

@@ -1,5 +1,5 @@
-"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, schedule, catalog, bench,
-analyze."""
+"""`optiinfra`: up, run, worker, api, migrate, setup-temporal, recommendations, schedule, keys, catalog,
+bench, analyze."""
 
 import asyncio
 import contextlib
@@ -15,6 +15,7 @@ import typer
 from optiinfra.cli.analyze import analyze_app
 from optiinfra.cli.api_client import ApiClient, ApiError
 from optiinfra.cli.capacity import capacity_app, profile_from_file
+from optiinfra.cli.keys import keys_app
 from optiinfra.cli.report import render_report
 from optiinfra.cli.run_once import optimize_fleet
 from optiinfra.control.schedules import ScanScheduleView
@@ -39,6 +40,7 @@ app.add_typer(schedule_app, name="schedule")
 app.add_typer(capacity_app, name="capacity")
 profile_app = typer.Typer(help="Measured capacity profiles of your own servers.", no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
@@ -180,9 +182,9 @@ def list_recommendations(
     async def fetch() -> None:
         async with ApiClient(url, token) as client:
             found = await client.list_recommendations(status)
-        if not found.items:
+        if not found:
             typer.echo("no recommendations")
-        for rec in found.items:
+        for rec in found:
             typer.echo(
                 f"{rec.id}  {rec.status.value:<16} ${rec.estimated_monthly_savings_usd:>10,.0f}/month  "
                 f"risk {rec.risk_level.value:<6} {rec.title}"
@@ -191,12 +193,12 @@ def list_recommendations(
     _run_api_call(fetch())
 
 
-def _decide(recommendation_id: str, decision: str, approver: str, reason: str) -> None:
+def _decide(recommendation_id: str, decision: str, reason: str, note: str | None) -> None:
     url, token = _api_target(_settings())
 
     async def send() -> None:
         async with ApiClient(url, token) as client:
-            accepted = await client.decide(recommendation_id, decision, approver, reason)
+            accepted = await client.decide(recommendation_id, decision, reason, note)
         typer.echo(f"{decision} sent to workflow {accepted.workflow_id}")
 
     _run_api_call(send())
@@ -213,20 +215,23 @@ def _run_api_call(coroutine: Coroutine[Any, Any, None]) -> None:
         raise typer.Exit(1) from error
 
 
-Approver = Annotated[str, typer.Option(help="Who decides (recorded in the audit log)")]
 Reason = Annotated[str, typer.Option(help="Why (recorded with the decision)")]
+Approver = Annotated[
+    str | None,
+    typer.Option(help="A display note beside the decider, who is the key's or token's principal"),
+]
 
 
 @recommendations_app.command("approve")
-def approve(recommendation_id: str, approver: Approver, reason: Reason = "") -> None:
-    """Approve a waiting recommendation: sends the `approve` signal to its workflow."""
-    _decide(recommendation_id, "approve", approver, reason)
+def approve(recommendation_id: str, reason: Reason, approver: Approver = None) -> None:
+    """Approve a waiting recommendation. One decision wins: a late or concurrent one is refused."""
+    _decide(recommendation_id, "approve", reason, approver)
 
 
 @recommendations_app.command("reject")
-def reject(recommendation_id: str, approver: Approver, reason: Reason = "") -> None:
-    """Reject a waiting recommendation: sends the `reject` signal; nothing executes."""
-    _decide(recommendation_id, "reject", approver, reason)
+def reject(recommendation_id: str, reason: Reason, approver: Approver = None) -> None:
+    """Reject a waiting recommendation; nothing executes."""
+    _decide(recommendation_id, "reject", reason, approver)
 
 
 ProfileFiles = Annotated[

@@ -41,7 +41,7 @@ class WorkloadRun(BaseModel):
 
 async def optimize_fleet(api: ApiClient, *, timeout_s: float = 180.0) -> list[WorkloadRun]:
     """Start one joint optimization per workload and wait until each settles."""
-    workloads = (await api.list_workloads()).items
+    workloads = await api.list_workloads()
     started = [
         (w.customer_id, w.workload_id, await api.start_joint_optimization(w.customer_id, w.workload_id))
         for w in workloads

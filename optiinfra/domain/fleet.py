@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from optiinfra.domain.application import ApplicationProfile
+from optiinfra.domain.bounds import STORED_INT_MAX
 from optiinfra.domain.capacity_profiles import CapacityProfile
 from optiinfra.domain.enums import OperatingMode, PurchaseOption, RequestRouting, RiskLevel, UtilizationMetric
 from optiinfra.domain.kube import DeploymentState
@@ -39,7 +40,7 @@ class Workload(BaseModel):
     region: str
     stateless: bool = True
     critical: bool = False
-    min_on_demand_instances: int = Field(default=0, ge=0)
+    min_on_demand_instances: int = Field(default=0, ge=0, le=STORED_INT_MAX)
     slo_ttft_p95_s: float | None = Field(default=None, gt=0, description="p95 time to first token objective")
     slo_itl_p95_s: float | None = Field(default=None, gt=0, description="Inter-token latency objective")
     kube_namespace: str | None = Field(

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from optiinfra.domain.bounds import STORED_INT_MAX
 from optiinfra.privacy.records import Identifier
 
 SHARES_TOLERANCE = 0.01
@@ -19,8 +20,8 @@ class RagRetrievalStats(BaseModel):
     request_type: Identifier
     period_start: datetime
     period_end: datetime
-    requests: int = Field(ge=1)
-    chunk_tokens: int = Field(gt=0, description="Tokens per retrieved chunk")
+    requests: int = Field(ge=1, le=STORED_INT_MAX)
+    chunk_tokens: int = Field(gt=0, le=STORED_INT_MAX, description="Tokens per retrieved chunk")
     mean_chunks_retrieved: float = Field(ge=0)
     mean_chunks_used: float = Field(ge=0, description="Chunks the answer drew on (cited or attributed)")
     relevance_by_rank: list[float] = Field(
@@ -55,7 +56,7 @@ class PromptStructure(BaseModel):
     request_type: Identifier
     period_start: datetime
     period_end: datetime
-    requests: int = Field(ge=1)
+    requests: int = Field(ge=1, le=STORED_INT_MAX)
     shares: dict[PromptPart, float]
 
     @model_validator(mode="after")

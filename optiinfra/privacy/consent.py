@@ -104,6 +104,7 @@ async def set_privacy_tier(
         actor=changed_by,
         action=TIER_CHANGED,
         subject=customer_id,
+        customer_id=customer_id,
         detail={"from": previous.value, "to": tier.value, "reason": reason},
     )
     if not tier.allows(PrivacyTier.CONTENT):
@@ -128,6 +129,7 @@ async def _delete_prompt_content(
             actor=actor,
             action=CONTENT_DELETED,
             subject=customer_id,
+            customer_id=customer_id,
             detail={
                 "prompts": deleted,
                 "reason": f"privacy tier lowered from {previous.value} to {tier.value}",

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from optiinfra.domain.bounds import STORED_INT_MAX
+
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 """A model or request-type name: at most 128 characters, no spaces, so free text cannot be carried."""
@@ -33,8 +35,10 @@ class TokenRecord(BaseModel):
     at: datetime
     model: Identifier
     request_type: Identifier = DEFAULT_REQUEST_TYPE
-    context_tokens: int = Field(ge=0, description="Prompt tokens, everything sent with the request")
-    generated_tokens: int = Field(ge=0)
+    context_tokens: int = Field(
+        ge=0, le=STORED_INT_MAX, description="Prompt tokens, everything sent with the request"
+    )
+    generated_tokens: int = Field(ge=0, le=STORED_INT_MAX)
     latency_s: float | None = Field(default=None, ge=0, description="End to end")
     ttft_s: float | None = Field(default=None, ge=0, description="Time to first token")
     error: RequestError | None = None
@@ -60,6 +64,6 @@ class QualityComparison(BaseModel):
 
     at: datetime
     request_type: Identifier = DEFAULT_REQUEST_TYPE
-    context_tokens: int = Field(ge=0, description="Prompt tokens of the request compared")
+    context_tokens: int = Field(ge=0, le=STORED_INT_MAX, description="Prompt tokens of the request compared")
     cheap_model: Identifier = Field(description="The model whose answer was compared with the current one's")
     verdict: QualityVerdict

@@ -92,6 +92,7 @@ async def store_prompt_contents(
         actor=actor,
         action=CONTENT_WRITTEN,
         subject=content_subject(customer_id, workload_id),
+        customer_id=customer_id,
         detail={"workload_id": workload_id, "request_refs": sorted(rows)},
     )
     return len(contents)
@@ -158,6 +159,7 @@ class Tier3View(Tier2View):
                 actor=actor,
                 action=CONTENT_READ,
                 subject=content_subject(self._customer_id, workload_id),
+                customer_id=self._customer_id,
                 detail={
                     "workload_id": workload_id,
                     "purpose": purpose,

@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from optiinfra.domain.capacity_profiles import CapacityProfile
+from optiinfra.store.repository import page
 from optiinfra.store.tables import CapacityProfileRow
 
 
@@ -39,17 +40,26 @@ async def list_capacity_profiles(
     *, session: AsyncSession, customer_id: str, workload_id: str | None = None, limit: int = 200
 ) -> list[CapacityProfile]:
     """The customer's profiles, newest first; with `workload_id`, that workload's own and the shared ones."""
+    items, _ = await page_capacity_profiles(
+        session=session, customer_id=customer_id, workload_id=workload_id, limit=limit, offset=0
+    )
+    return items
+
+
+async def page_capacity_profiles(
+    *, session: AsyncSession, customer_id: str, workload_id: str | None, limit: int, offset: int
+) -> tuple[list[CapacityProfile], int]:
     query = (
         select(CapacityProfileRow)
         .where(CapacityProfileRow.customer_id == customer_id)
         .order_by(CapacityProfileRow.created_at.desc(), CapacityProfileRow.profile_id)
-        .limit(limit)
     )
     if workload_id is not None:
         query = query.where(
             or_(CapacityProfileRow.workload_id == workload_id, CapacityProfileRow.workload_id.is_(None))
         )
-    return [CapacityProfile.model_validate(row.profile) for row in await session.scalars(query)]
+    rows, total = await page(session, query, limit=limit, offset=offset)
+    return [CapacityProfile.model_validate(row.profile) for row in rows], total
 
 
 class StoredCapacityProfiles:

@@ -4,6 +4,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optiinfra.domain.coordination import Conflict, Resolution, StoredConflict
+from optiinfra.store.repository import page
 from optiinfra.store.tables import ConflictRow
 from workflows.contracts import ConflictRecord
 
@@ -36,13 +37,25 @@ async def list_conflicts(
     customer_id: str | None = None,
     workload_id: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[StoredConflict]:
     """Newest first."""
-    query = select(ConflictRow).order_by(ConflictRow.created_at.desc(), ConflictRow.conflict_id).limit(limit)
+    items, _ = await page_conflicts(
+        session=session, customer_id=customer_id, workload_id=workload_id, limit=limit, offset=offset
+    )
+    return items
+
+
+async def page_conflicts(
+    *, session: AsyncSession, customer_id: str | None, workload_id: str | None, limit: int, offset: int
+) -> tuple[list[StoredConflict], int]:
+    """Newest first, and how many match."""
+    query = select(ConflictRow).order_by(ConflictRow.created_at.desc(), ConflictRow.conflict_id)
     if customer_id is not None:
         query = query.where(ConflictRow.customer_id == customer_id)
     if workload_id is not None:
         query = query.where(ConflictRow.workload_id == workload_id)
+    rows, total = await page(session, query, limit=limit, offset=offset)
     return [
         StoredConflict(
             conflict=Conflict.model_validate(row.conflict),
@@ -52,5 +65,5 @@ async def list_conflicts(
             workload_id=row.workload_id,
             created_at=row.created_at,
         )
-        for row in await session.scalars(query)
-    ]
+        for row in rows
+    ], total

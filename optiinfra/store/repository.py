@@ -34,13 +34,15 @@ from optiinfra.store.tables import (
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 SelectT = TypeVar("SelectT", bound=Select[Any])
+RowT = TypeVar("RowT", bound=Base)
 
 # Each failed attempt means another allocator committed a number first, so this bounds contention.
 MAX_RUN_ALLOCATION_ATTEMPTS = 20
 
 
 class AuditEntry(BaseModel):
-    """One line of the audit log: who did what to which subject."""
+    """One line of the audit log: who did what to which subject, for which customer, and the subject's
+    state before and after when the write replaced one."""
 
     id: int
     at: datetime
@@ -48,6 +50,18 @@ class AuditEntry(BaseModel):
     action: str
     subject: str
     detail: dict[str, Any]
+    customer_id: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+class AuditFilter(BaseModel):
+    customer_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class RecommendationRecord(BaseModel):
@@ -71,7 +85,7 @@ async def upsert_customer(*, session: AsyncSession, customer: Customer) -> Custo
         "auto_execute_min_confidence": customer.automation.auto_execute_min_confidence,
         "auto_execute_max_risk": customer.automation.auto_execute_max_risk.value,
     }
-    await session.execute(_upsert(session, CustomerRow, values, key=("customer_id",)))
+    await session.execute(upsert_statement(session, CustomerRow, values, key=("customer_id",)))
     return customer
 
 
@@ -85,10 +99,21 @@ async def list_customers(*, session: AsyncSession) -> list[Customer]:
     return [_customer_from_row(row) for row in rows]
 
 
+async def page_customers(
+    *, session: AsyncSession, customer_id: str | None, limit: int, offset: int
+) -> tuple[list[Customer], int]:
+    """By id; `customer_id` narrows the page to that one customer (a tenant's view)."""
+    query = select(CustomerRow).order_by(CustomerRow.customer_id)
+    if customer_id is not None:
+        query = query.where(CustomerRow.customer_id == customer_id)
+    rows, total = await page(session, query, limit=limit, offset=offset)
+    return [_customer_from_row(row) for row in rows], total
+
+
 async def upsert_workload(*, session: AsyncSession, workload: Workload) -> Workload:
     """The customer must exist already (foreign key)."""
     values = _column_values(workload)
-    await session.execute(_upsert(session, WorkloadRow, values, key=("customer_id", "workload_id")))
+    await session.execute(upsert_statement(session, WorkloadRow, values, key=("customer_id", "workload_id")))
     return workload
 
 
@@ -98,10 +123,21 @@ async def get_workload(*, session: AsyncSession, customer_id: str, workload_id: 
 
 
 async def list_workloads(*, session: AsyncSession, customer_id: str | None = None) -> list[Workload]:
+    return [_from_row(Workload, row) for row in await session.scalars(_fresh(_workloads_query(customer_id)))]
+
+
+async def page_workloads(
+    *, session: AsyncSession, customer_id: str | None, limit: int, offset: int
+) -> tuple[list[Workload], int]:
+    rows, total = await page(session, _workloads_query(customer_id), limit=limit, offset=offset)
+    return [_from_row(Workload, row) for row in rows], total
+
+
+def _workloads_query(customer_id: str | None) -> Select[WorkloadRow]:
     query = select(WorkloadRow).order_by(WorkloadRow.customer_id, WorkloadRow.workload_id)
     if customer_id is not None:
         query = query.where(WorkloadRow.customer_id == customer_id)
-    return [_from_row(Workload, row) for row in await session.scalars(_fresh(query))]
+    return query
 
 
 # Workflow runs
@@ -164,7 +200,7 @@ async def save_recommendation(*, session: AsyncSession, recommendation: Recommen
     if stored is not None:
         _check_status_change(stored, recommendation.status)
     values = _column_values(recommendation) | {"updated_at": utc_now()}
-    await session.execute(_upsert(session, RecommendationRow, values, key=("recommendation_id",)))
+    await session.execute(upsert_statement(session, RecommendationRow, values, key=("recommendation_id",)))
     return recommendation
 
 
@@ -200,6 +236,27 @@ async def list_recommendations(
     customer_id: str | None = None,
 ) -> list[Recommendation]:
     """Newest first."""
+    query = _recommendations_query(status, customer_id, workload_id=None)
+    return [_from_row(Recommendation, row) for row in await session.scalars(_fresh(query))]
+
+
+async def page_recommendations(
+    *,
+    session: AsyncSession,
+    status: RecommendationStatus | None,
+    customer_id: str | None,
+    workload_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Recommendation], int]:
+    query = _recommendations_query(status, customer_id, workload_id)
+    rows, total = await page(session, query, limit=limit, offset=offset)
+    return [_from_row(Recommendation, row) for row in rows], total
+
+
+def _recommendations_query(
+    status: RecommendationStatus | None, customer_id: str | None, workload_id: str | None
+) -> Select[RecommendationRow]:
     query = select(RecommendationRow).order_by(
         RecommendationRow.created_at.desc(), RecommendationRow.recommendation_id
     )
@@ -207,7 +264,9 @@ async def list_recommendations(
         query = query.where(RecommendationRow.status == status.value)
     if customer_id is not None:
         query = query.where(RecommendationRow.customer_id == customer_id)
-    return [_from_row(Recommendation, row) for row in await session.scalars(_fresh(query))]
+    if workload_id is not None:
+        query = query.where(RecommendationRow.workload_id == workload_id)
+    return query
 
 
 async def update_recommendation_status(
@@ -285,10 +344,26 @@ async def list_step_results(*, session: AsyncSession, recommendation_id: str) ->
 
 
 async def append_audit(
-    *, session: AsyncSession, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+    *,
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: Mapping[str, Any],
+    customer_id: str | None = None,
+    before: BaseModel | Mapping[str, Any] | None = None,
+    after: BaseModel | Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """`detail` may hold any pydantic-serialisable values (datetimes, enums, models)."""
-    row = AuditRow(actor=actor, action=action, subject=subject, detail=to_jsonable_python(dict(detail)))
+    """`detail`, `before` and `after` may hold any pydantic-serialisable values (datetimes, enums, models)."""
+    row = AuditRow(
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=to_jsonable_python(dict(detail)),
+        customer_id=customer_id,
+        before=None if before is None else to_jsonable_python(before),
+        after=None if after is None else to_jsonable_python(after),
+    )
     session.add(row)
     await session.flush()
     return _from_row(AuditEntry, row)
@@ -300,6 +375,36 @@ async def list_audit(*, session: AsyncSession, subject: str | None = None) -> li
     if subject is not None:
         query = query.where(AuditRow.subject == subject)
     return [_from_row(AuditEntry, row) for row in await session.scalars(_fresh(query))]
+
+
+async def page_audit(
+    *, session: AsyncSession, where: AuditFilter, limit: int, offset: int
+) -> tuple[list[AuditEntry], int]:
+    """Newest first, with the number of lines the filter matches."""
+    query = select(AuditRow)
+    for column, value in (
+        (AuditRow.customer_id, where.customer_id),
+        (AuditRow.actor, where.actor),
+        (AuditRow.action, where.action),
+        (AuditRow.subject, where.subject),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(AuditRow.at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditRow.at < where.until)
+    rows, total = await page(session, query.order_by(AuditRow.id.desc()), limit=limit, offset=offset)
+    return [_from_row(AuditEntry, row) for row in rows], total
+
+
+async def page(
+    session: AsyncSession, query: Select[RowT], *, limit: int, offset: int
+) -> tuple[list[RowT], int]:
+    """One page of an ordered query's rows and how many rows the whole query has."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = list(await session.scalars(_fresh(query.limit(limit).offset(offset))))
+    return rows, int(total or 0)
 
 
 # Language-model usage
@@ -432,7 +537,7 @@ def dialect_insert(session: AsyncSession, entity: type[Base]) -> postgresql.Inse
     raise NotImplementedError(f"the store supports SQLite and PostgreSQL, not {dialect}")
 
 
-def _upsert(
+def upsert_statement(
     session: AsyncSession, entity: type[Base], values: dict[str, Any], *, key: Sequence[str]
 ) -> postgresql.Insert | sqlite.Insert:
     """Insert `values`, or on a key conflict overwrite every given non-key column (so columns left

@@ -130,6 +130,8 @@ class WorkflowRunRow(Base):
 
 class RecommendationRow(Base):
     __tablename__ = "recommendations"
+    # The API's list: one customer's recommendations, newest first.
+    __table_args__ = (Index("ix_recommendations_customer_id_created_at", "customer_id", "created_at"),)
 
     recommendation_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), unique=True)
@@ -178,7 +180,11 @@ class ExecutionRow(Base):
 
 
 class AuditRow(Base):
+    """Who did what, when; `customer_id` scopes a line to a tenant (None: the platform's own, e.g. a
+    platform key); `before`/`after` hold the changed object's state when the write replaced one."""
+
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_customer_id_id", "customer_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -186,6 +192,43 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(NAME_LENGTH))
     subject: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH), index=True)
     detail: Mapped[dict[str, Any]]
+    customer_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdentityProviderRow(Base):
+    """A customer's OIDC identity provider: tokens whose `iss` is `issuer` act for this customer."""
+
+    __tablename__ = "identity_providers"
+
+    customer_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    issuer: Mapped[str] = mapped_column(String(512), unique=True)
+    audience: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    jwks_url: Mapped[str] = mapped_column(Text)
+    role_claim: Mapped[str] = mapped_column(String(ID_LENGTH))
+    default_role: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ApiKeyRow(Base):
+    """An API key: the secret's hash only. `customer_id` None: a platform key (CLI-made only)."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    secret_hash: Mapped[str] = mapped_column(String(ID_LENGTH))
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class LlmUsageRow(Base):

@@ -77,14 +77,19 @@ async def test_unknown_workload_is_404_and_unknown_recommendation_is_404(api: ht
     started = await api.post("/v1/optimizations", json={"customer_id": "nobody", "workload_id": "x"})
     assert started.status_code == 404
     assert "unknown workload" in started.json()["detail"]
-    decided = await api.post("/v1/recommendations/nope/approve", json={"approver": "ana"})
+    decided = await api.post("/v1/recommendations/nope/approve", json={"reason": "looks right"})
     assert decided.status_code == 404
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("body", "reason"),
-    [({}, "approver"), ({"approver": ""}, "at least 1"), ({"approver": "ana", "extra": 1}, "extra")],
+    [
+        ({}, "reason"),
+        ({"approver": "ana"}, "reason"),
+        ({"reason": "  "}, "at least 1"),
+        ({"reason": "fine", "extra": 1}, "extra"),
+    ],
 )
 async def test_bad_decision_bodies_get_422(
     api: httpx.AsyncClient, body: dict[str, object], reason: str

@@ -102,7 +102,7 @@ async def test_conflicts_are_filtered(
         ({"customer_id": "Acme Inc!"}, "pattern"),
         ({"workload_id": "chat_8b"}, "pattern"),
         ({"limit": "0"}, "greater than or equal to 1"),
-        ({"limit": "1001"}, "less than or equal to 1000"),
+        ({"limit": "1001"}, "less than or equal to 500"),
     ],
 )
 async def test_bad_conflict_filters_get_422(
@@ -219,4 +219,4 @@ async def test_status_of_an_unknown_joint_optimization_is_404(api: httpx.AsyncCl
     workflow_id = f"joint/nobody-{uuid4().hex[:8]}/chat/1"
     response = await api.get(f"/v1/joint-optimizations/{workflow_id}")
     assert response.status_code == 404
-    assert response.json()["detail"] == f"no workflow {workflow_id}"
+    assert response.json()["detail"] == f"no JointOptimizationWorkflow {workflow_id}"

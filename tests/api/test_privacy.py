@@ -108,7 +108,11 @@ async def test_a_customer_starts_in_tier_1_and_a_change_records_who_and_when(api
     assert changed.status_code == 200
     shown = (await api.get("/v1/customers/acme/privacy")).json()
     assert shown == changed.json()
-    assert (shown["tier"], shown["changed_by"], shown["reason"]) == (2, "jane@acme.example", "DPA")
+    assert (shown["tier"], shown["changed_by"], shown["reason"]) == (
+        2,
+        "platform-token (jane@acme.example)",
+        "DPA",
+    )
     assert datetime.fromisoformat(shown["changed_at"]) <= datetime.now(UTC)
 
 
@@ -307,7 +311,9 @@ async def test_prompts_need_tier_3_and_are_stored_encrypted(
         written = await repository.list_audit(session=session, subject="acme/chat")
     assert len(tokens) == 1
     assert SECRET.encode() not in tokens[0]
-    assert [(e.actor, e.action) for e in written] == [("api", "prompt_content.written")]
+    assert [(e.actor, e.action) for e in written if e.action.startswith("prompt")] == [
+        ("platform-token", "prompt_content.written")
+    ]
     view = Tier3View(customer_id="acme", sessions=api_sessions, cipher=PromptCipher(key))
     read = await view.prompt_contents("chat", request_refs=["req-1"], actor="jane", purpose="verify")
     assert read == [PromptContent(request_ref="req-1", at=T0, prompt=SECRET, completion="Done.")]
@@ -337,4 +343,9 @@ async def test_leaving_tier_3_through_the_api_deletes_stored_prompts(
     async with api_sessions() as session:
         assert list(await session.scalars(select(PromptVaultRow.id))) == []
         actions = [e.action for e in await repository.list_audit(session=session, subject="acme")]
-    assert actions == ["privacy_tier.changed", "privacy_tier.changed", "prompt_content.deleted"]
+    assert actions == [
+        "customer.created",
+        "privacy_tier.changed",
+        "privacy_tier.changed",
+        "prompt_content.deleted",
+    ]
