@@ -22,6 +22,22 @@ from workflows.contracts import (
 )
 
 
+def status_change_detail(change: StatusChange) -> dict[str, object]:
+    """The audit detail of a status change. A person's decision is audited here, once, as the change it
+    made (`recommendation.approved` or `.rejected`, its approver the actor); the attempts the workflow
+    refused are audited by whoever sent them (`recommendation.approve_refused`, ...)."""
+    detail: dict[str, object] = {"reason": change.reason or ""}
+    if change.approval is not None:
+        detail.update(
+            outcome="accepted",
+            decision=change.approval.decision.value,
+            decided_at=change.approval.decided_at,
+            note=change.approval.note,
+            workflow_id=activity.info().workflow_id,
+        )
+    return detail
+
+
 class StoreActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -100,7 +116,7 @@ class StoreActivities:
                 actor=change.actor,
                 action=f"recommendation.{change.status.value}",
                 subject=change.recommendation_id,
-                detail={"reason": change.reason or ""},
+                detail=status_change_detail(change),
             )
 
     @activity.defn(name=ActivityName.RECORD_STEP)

@@ -18,6 +18,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.service import RPCError, RPCStatusCode
 
 INT64_MAX = 2**63 - 1
@@ -67,9 +69,14 @@ def _bounded_int(text: str) -> int:
 
 
 def strict_loads(body: bytes) -> Any:
-    return json.loads(
-        body, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
-    )
+    try:
+        return json.loads(
+            body, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
+    except UnicodeDecodeError as error:
+        raise json.JSONDecodeError("the body is not UTF-8", "", 0) from error
+    except RecursionError as error:
+        raise json.JSONDecodeError("the body nests too deeply", "", 0) from error
 
 
 class _StrictJSONRequest(Request):
@@ -142,7 +149,26 @@ async def _connection_error(request: Request, error: Exception) -> Response:
     return _unavailable("the database or the workflow engine")
 
 
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own answer, except that a 405 lists every method the path has: FastAPI makes one route
+    per method, and Starlette's 405 names only the first route that matched the path."""
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(sorted(_methods_of(request)))
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
+
+
+def _methods_of(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return methods
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(RPCError, _engine_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -1,10 +1,20 @@
 """Request and response bodies of the API (the OpenAPI document at /docs is generated from these)."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from optiinfra.control.schedules import ScanScheduleSpec, ScanScheduleView
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
@@ -15,6 +25,17 @@ from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
 from optiinfra.privacy.tiers import PrivacyTier
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
+ISO_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    """Query strings are text: a bare number must not pass as a Unix time, as pydantic would let it."""
+    if not isinstance(value, str | datetime) or (isinstance(value, str) and not ISO_DATE_START.match(value)):
+        raise ValueError("give an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_text)]
 MAX_PAGE = 500
 ItemT = TypeVar("ItemT")
 
@@ -52,7 +73,12 @@ class OptimizationCreate(BaseModel):
 
     customer_id: str = Field(pattern=IDENTIFIER)
     workload_id: str = Field(pattern=IDENTIFIER)
-    agents: list[AgentKind] = Field(default=[AgentKind.COST], min_length=1, max_length=len(AgentKind))
+    agents: list[AgentKind] = Field(
+        default=[AgentKind.COST],
+        min_length=1,
+        max_length=len(AgentKind),
+        json_schema_extra={"uniqueItems": True},
+    )
 
     @field_validator("agents")
     @classmethod
@@ -143,8 +169,24 @@ class CustomerList(BaseModel):
     items: list[Customer]
 
 
+def _given_together(first: str, second: str) -> JsonDict:
+    """JSON Schema for "when `first` is a string, `second` is one too"."""
+    return {
+        "if": {"required": [first], "properties": {first: {"type": "string"}}},
+        "then": {"required": [second], "properties": {second: {"type": "string"}}},
+    }
+
+
 class WorkloadBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                _given_together("kube_namespace", "kube_deployment"),
+                _given_together("kube_deployment", "kube_namespace"),
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200)
     model_name: str = Field(min_length=1, max_length=200)
@@ -199,7 +241,15 @@ class QualityComparisonsBody(BaseModel):
 
 
 class AggregatesBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"minItems": 1}}}
+                for name in ("rag_retrieval", "prompt_structure")
+            ]
+        },
+    )
 
     rag_retrieval: list[RagRetrievalStats] = Field(default_factory=list, max_length=MAX_AGGREGATES_PER_CALL)
     prompt_structure: list[PromptStructure] = Field(default_factory=list, max_length=MAX_AGGREGATES_PER_CALL)

@@ -1,8 +1,8 @@
 """AgentOptimizationWorkflow: one agent's optimization of one workload, from measurement to outcome.
 
-collect -> analyze -> weigh past outcomes -> persist -> gate -> (wait for approve/reject, or expire)
--> measure the baseline -> execute as a saga -> verify after a durable timer -> watch for a regression
--> compensate on failure or regression -> record the outcome, and learn from it.
+collect -> analyze -> weigh past outcomes -> persist -> gate -> (wait for one decision, approve or reject,
+or expire) -> measure the baseline -> execute as a saga -> verify after a durable timer -> watch for a
+regression -> compensate on failure or regression -> record the outcome, and learn from it.
 
 Three modes: `full` (all of it, a run started on its own), `propose` (collect and analyze, and return the
 proposals to a joint optimization) and `execute` (carry out the proposal a joint optimization accepted).
@@ -10,7 +10,7 @@ proposals to a joint optimization) and `execute` (carry out the proposal a joint
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
     from workflows.activity_calls import call_activity, compensation_activity, failed_step_result
     from workflows.contracts import (
+        DECISION_REFUSED,
         ActivityName,
         AgentRequestDelivery,
         AgentRequestReceipt,
@@ -59,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         OptimizationMode,
         OptimizationRequest,
         OptimizationStatus,
+        RefusedDecision,
         RegressionCheck,
         RootCauseRequest,
         StatusChange,
@@ -112,17 +114,39 @@ class AgentOptimizationWorkflow:
         self._decision: Approval | None = None
         self._request: OptimizationRequest | None = None
         self._agent_requests: list[AgentRequest] = []
+        self._refused: list[RefusedDecision] = []
         self._analyzed = False
 
     # ---- handlers -------------------------------------------------------------------------
 
+    @workflow.update
+    def decide(self, approval: Approval) -> Approval:
+        """A person's decision, answered: the one accepted, with its `decided_at`. Exactly one decision
+        wins; any other fails with a DECISION_REFUSED ApplicationError naming the winner (or the phase)."""
+        # The validator passed, but the validators of updates delivered in one activation may all run
+        # before the first of their handlers: check again, in the handler that changes the state.
+        refusal = self._refusal()
+        if refusal is not None:
+            self._refuse(approval, refusal, via="update")
+            raise self._refusal_error(refusal)
+        self._decision = approval.model_copy(update={"decided_at": workflow.now()})
+        return self._decision
+
+    @decide.validator
+    def _validate_decision(self, approval: Approval) -> None:
+        """Refused here, an update leaves no event in the history; its caller gets the refusal."""
+        refusal = self._refusal()
+        if refusal is not None:
+            raise self._refusal_error(refusal)
+
     @workflow.signal
     def approve(self, approval: Approval) -> None:
-        self._accept_decision(approval.model_copy(update={"decision": DecisionKind.APPROVE}))
+        """For `temporal workflow signal`: the same rule as `decide`, the refusal kept in the status."""
+        self._take_signalled(approval.model_copy(update={"decision": DecisionKind.APPROVE}))
 
     @workflow.signal
     def reject(self, approval: Approval) -> None:
-        self._accept_decision(approval.model_copy(update={"decision": DecisionKind.REJECT}))
+        self._take_signalled(approval.model_copy(update={"decision": DecisionKind.REJECT}))
 
     @workflow.signal(name="agent_request")
     def receive_agent_request(self, request: AgentRequest) -> None:
@@ -145,12 +169,38 @@ class AgentOptimizationWorkflow:
         assert self._status is not None
         return self._status
 
-    def _accept_decision(self, approval: Approval) -> None:
+    def _take_signalled(self, approval: Approval) -> None:
         # The first decision wins; a late or repeated one must not flip an approved run.
-        if self._decision is None and self.status.phase is WorkflowPhase.PENDING_APPROVAL:
+        refusal = self._refusal()
+        if refusal is None:
             self._decision = approval.model_copy(update={"decided_at": workflow.now()})
         else:
-            workflow.logger.warning("ignored %s from %s", approval.decision, approval.approver)
+            self._refuse(approval, refusal, via="signal")
+
+    def _refusal(self) -> str | None:
+        """Why a decision cannot be taken now, naming the one that won or the phase; None while waiting
+        for one."""
+        if self._decision is not None:
+            return f"already {self._decision.described()}"
+        phase = self._status.phase.value if self._status is not None else "starting"
+        if phase != WorkflowPhase.PENDING_APPROVAL.value:
+            return f"it is {phase}, not pending_approval"
+        return None
+
+    def _refusal_error(self, refusal: str) -> ApplicationError:
+        winner = [] if self._decision is None else [self._decision]
+        return ApplicationError(refusal, *winner, type=DECISION_REFUSED, non_retryable=True)
+
+    def _refuse(self, approval: Approval, refusal: str, *, via: Literal["update", "signal"]) -> None:
+        refused = RefusedDecision(
+            approval=approval.model_copy(update={"decided_at": workflow.now()}), refusal=refusal, via=via
+        )
+        self._refused.append(refused)
+        if self._status is not None:
+            self._status.refused_decisions = list(self._refused)
+        workflow.logger.warning(
+            "refused %s by %s (%s): %s", approval.decision.value, approval.approver, via, refusal
+        )
 
     # ---- main path ------------------------------------------------------------------------
 
@@ -158,7 +208,9 @@ class AgentOptimizationWorkflow:
     async def run(self, request: OptimizationRequest) -> OptimizationStatus:
         self._request = request
         self._status = OptimizationStatus(
-            workflow_id=workflow.info().workflow_id, phase=WorkflowPhase.COLLECTING
+            workflow_id=workflow.info().workflow_id,
+            phase=WorkflowPhase.COLLECTING,
+            refused_decisions=list(self._refused),  # e.g. a decision signalled with the start
         )
         self._publish()
 
@@ -316,11 +368,13 @@ class AgentOptimizationWorkflow:
                 timeout_summary="approval window",
             )
         except TimeoutError:
-            await self._change_status(
-                RecommendationStatus.EXPIRED,
-                reason=f"no decision within {request.timing.approval_timeout_seconds}s",
-            )
-            return False
+            # A decision accepted in the activation that fired the timer was already answered as taken.
+            if self._decision is None:
+                await self._change_status(
+                    RecommendationStatus.EXPIRED,
+                    reason=f"no decision within {request.timing.approval_timeout_seconds}s",
+                )
+                return False
         decision = self._decision
         assert decision is not None
         self.status.approval = decision

@@ -3,6 +3,7 @@ Pydantic models only, so old histories keep decoding as fields are added with de
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -124,6 +125,19 @@ class WorkflowPhase(StrEnum):
     SUPERSEDED = RecommendationStatus.SUPERSEDED.value
 
 
+DECISION_REFUSED = "DecisionRefused"
+"""The type of the ApplicationError a refused `decide` update fails with; its details hold the decision
+that won, when one did."""
+
+
+class RefusedDecision(BaseModel):
+    """A decision that reached the workflow after another one won, or while it waited for none."""
+
+    approval: Approval = Field(description="As sent; `decided_at` is when it arrived")
+    refusal: str = Field(description="Why, naming the decision that won or the phase the run was in")
+    via: Literal["update", "signal"]
+
+
 class OptimizationStatus(BaseModel):
     """Answer of the `get_status` query, and the workflow's result."""
 
@@ -133,6 +147,14 @@ class OptimizationStatus(BaseModel):
     alternatives: list[str] = Field(default_factory=list)
     gate_reason: str | None = None
     approval: Approval | None = None
+    refused_decisions: list[RefusedDecision] = Field(
+        default_factory=list,
+        description=(
+            "Decisions refused in the run's history: approve/reject signals, and `decide` updates that "
+            "passed validation but lost to one accepted before them (updates the validator refused left no "
+            "event; their callers were told, and the audit has them)"
+        ),
+    )
     step_results: list[StepResult] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     failure_reason: str | None = None

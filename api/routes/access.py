@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
 from api.deps import Admin, SessionsDep, require_customer
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/customers", tags=["access"], route_class=StrictJSONR
 CustomerId = Annotated[str, Path(pattern=IDENTIFIER)]
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]
 MAX_KEY_DAYS = 3650
+MAX_JWKS_URL = 2000
 
 
 class KeyCreate(BaseModel):
@@ -48,6 +49,14 @@ class IdentityProviderBody(BaseModel):
     jwks_url: HttpUrl
     role_claim: str = Field(default="optiinfra_role", min_length=1, max_length=64)
     default_role: Role | None = None
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _storable(cls, url: HttpUrl) -> HttpUrl:
+        """The URL as normalised (IDNA, a trailing slash) must still fit what the store keeps."""
+        if len(str(url)) > MAX_JWKS_URL:
+            raise ValueError(f"the URL is longer than {MAX_JWKS_URL} characters once normalised")
+        return url
 
 
 async def _require_known_customer(sessions: SessionsDep, customer_id: str) -> None:
@@ -144,7 +153,7 @@ async def put_provider(
     `default_role`). 409 when another customer registered the issuer."""
     require_customer(principal, customer_id)
     await _require_known_customer(sessions, customer_id)
-    provider = IdentityProvider(customer_id=customer_id, **body.model_dump())
+    provider = IdentityProvider(customer_id=customer_id, **body.model_dump(mode="json"))
     async with sessions.begin() as session:
         before = await get_identity_provider(session=session, customer_id=customer_id)
         try:

@@ -1,13 +1,12 @@
 """The audit trail: every write, who made it, when, and the state before and after."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import SessionsDep, Viewer, scoped_customer
 from api.errors import StrictJSONRoute
-from api.schemas import IDENTIFIER, Page, PageQuery
+from api.schemas import IDENTIFIER, IsoDatetime, Page, PageQuery
 from optiinfra.store.repository import AuditEntry, AuditFilter, page_audit
 
 router = APIRouter(prefix="/audit", tags=["audit"], route_class=StrictJSONRoute)
@@ -22,8 +21,8 @@ async def list_audit(
     actor: Annotated[str | None, Query(max_length=255)] = None,
     action: Annotated[str | None, Query(max_length=255, description="e.g. recommendation.approved")] = None,
     subject: Annotated[str | None, Query(max_length=255, description="e.g. a recommendation id")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDatetime | None = None,
+    until: IsoDatetime | None = None,
 ) -> Page[AuditEntry]:
     """Newest first. A customer's principal sees its customer's lines only; a platform admin sees every
     line (the platform's own too) unless it names a customer."""

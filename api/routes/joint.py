@@ -30,7 +30,9 @@ class JointOptimizationCreate(BaseModel):
 
     customer_id: str = Field(pattern=IDENTIFIER)
     workload_id: str = Field(pattern=IDENTIFIER)
-    agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
+    agents: list[AgentKind] = Field(
+        default_factory=lambda: list(ALL_AGENTS), min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     constraints: ConstraintsBody = Field(default_factory=ConstraintsBody)
 
     @field_validator("agents")

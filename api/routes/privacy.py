@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, Operator, SessionsDep, SettingsDep, Viewer, require_customer
-from api.errors import StrictJSONRoute
+from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import (
     IDENTIFIER,
     Accepted,
@@ -36,7 +36,7 @@ WorkloadId = Annotated[str, Path(pattern=IDENTIFIER)]
 WORKLOAD_PATH = "/{customer_id}/workloads/{workload_id}"
 
 
-@router.get("/{customer_id}/privacy")
+@router.get("/{customer_id}/privacy", responses=NOT_FOUND)
 async def get_privacy(
     customer_id: CustomerId, sessions: SessionsDep, principal: Viewer
 ) -> consent.PrivacySetting:
@@ -47,7 +47,7 @@ async def get_privacy(
             return await consent.get_privacy_setting(session=session, customer_id=customer_id)
 
 
-@router.put("/{customer_id}/privacy")
+@router.put("/{customer_id}/privacy", responses=NOT_FOUND | CONFLICT)
 async def put_privacy(
     customer_id: CustomerId,
     body: PrivacyTierBody,
@@ -72,7 +72,7 @@ async def put_privacy(
             )
 
 
-@router.post(f"{WORKLOAD_PATH}/request-log")
+@router.post(f"{WORKLOAD_PATH}/request-log", responses=NOT_FOUND)
 async def post_request_log(
     customer_id: CustomerId,
     workload_id: WorkloadId,
@@ -90,7 +90,7 @@ async def post_request_log(
     return Accepted(accepted=accepted)
 
 
-@router.post(f"{WORKLOAD_PATH}/quality-comparisons")
+@router.post(f"{WORKLOAD_PATH}/quality-comparisons", responses=NOT_FOUND)
 async def post_quality_comparisons(
     customer_id: CustomerId,
     workload_id: WorkloadId,
@@ -109,7 +109,7 @@ async def post_quality_comparisons(
     return Accepted(accepted=accepted)
 
 
-@router.post(f"{WORKLOAD_PATH}/aggregates")
+@router.post(f"{WORKLOAD_PATH}/aggregates", responses=NOT_FOUND | CONFLICT)
 async def post_aggregates(
     customer_id: CustomerId,
     workload_id: WorkloadId,
@@ -131,7 +131,7 @@ async def post_aggregates(
     return Accepted(accepted=accepted)
 
 
-@router.post(f"{WORKLOAD_PATH}/prompts")
+@router.post(f"{WORKLOAD_PATH}/prompts", responses=NOT_FOUND | CONFLICT)
 async def post_prompts(
     customer_id: CustomerId,
     workload_id: WorkloadId,

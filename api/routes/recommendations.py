@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Approver, SessionsDep, TemporalDep, Viewer, scoped_customer
-from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
+from api.errors import CONFLICT, NOT_FOUND, RETRY_AFTER_S, StrictJSONRoute
 from api.schemas import (
     IDENTIFIER,
     DecisionAccepted,
@@ -14,7 +14,12 @@ from api.schemas import (
     RecommendationItem,
 )
 from optiinfra.access.principal import Principal
-from optiinfra.control.optimizations import NotAwaitingDecisionError, RecommendationNotFoundError, decide
+from optiinfra.control.optimizations import (
+    DecisionUnconfirmedError,
+    NotAwaitingDecisionError,
+    RecommendationNotFoundError,
+    decide,
+)
 from optiinfra.domain.enums import DecisionKind, RecommendationStatus
 from optiinfra.store import repository
 
@@ -97,6 +102,12 @@ async def _decide(
         raise _not_found(recommendation_id) from error
     except NotAwaitingDecisionError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+    except DecisionUnconfirmedError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=str(error),
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from error
     return DecisionAccepted(
         recommendation_id=recommendation_id, workflow_id=recommendation.workflow_id, decision=decision.value
     )

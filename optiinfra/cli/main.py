@@ -60,6 +60,7 @@ def up() -> None:
     """Start the stack: the embedded Temporal dev server and twin cloud unless configured otherwise,
     then the worker and the API. Runs until Ctrl-C."""
     from optiinfra.embedded.stack import running_stack
+    from optiinfra.engine.devserver import DevServerError
 
     settings = _settings()
 
@@ -92,7 +93,11 @@ def up() -> None:
             finally:
                 clear_stack_info(settings.state_dir)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except DevServerError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
 
 
 @app.command()

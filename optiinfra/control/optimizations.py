@@ -1,12 +1,14 @@
 """Starting optimizations and sending people's decisions to the workflows that wait for them."""
 
+import asyncio
 import contextlib
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from optiinfra.domain.agent_requests import AgentRequest
 from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus
@@ -15,7 +17,13 @@ from optiinfra.domain.regression import RegressionThresholds
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from workflows.agent_optimization import AgentOptimizationWorkflow
-from workflows.contracts import AgentRequestDelivery, ExecutionTiming, OptimizationRequest, WorkflowPhase
+from workflows.contracts import (
+    DECISION_REFUSED,
+    AgentRequestDelivery,
+    ExecutionTiming,
+    OptimizationRequest,
+    WorkflowPhase,
+)
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
 
 
@@ -29,6 +37,23 @@ class RecommendationNotFoundError(LookupError):
 
 class NotAwaitingDecisionError(RuntimeError):
     """The recommendation is not waiting for a person (already decided, expired, or executing)."""
+
+
+class DecisionConflictError(NotAwaitingDecisionError):
+    """The workflow refused this decision: another won (`winner`: who, what, when), or it waits for none."""
+
+    def __init__(self, message: str, *, refusal: str, winner: Approval | None) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+        self.winner = winner
+
+
+class DecisionUnconfirmedError(RuntimeError):
+    """The workflow did not answer in time: the decision may or may not have been taken."""
+
+
+DECISION_WAIT = timedelta(seconds=30)
+"""How long `decide` waits for the workflow to take or refuse a decision (a worker must be running)."""
 
 
 def regression_thresholds(settings: Settings) -> RegressionThresholds:
@@ -110,41 +135,101 @@ async def decide(
     decision: DecisionKind,
     approver: str,
     reason: str,
+    note: str | None = None,
 ) -> Recommendation:
-    """Send the approve or reject signal to the workflow that waits on this recommendation."""
+    """Decide for the person `approver` (the authenticated principal; `note` is a display note beside it),
+    through the `decide` update of the workflow that waits on the recommendation. The workflow takes
+    exactly one decision: this returns once it took this one, and raises DecisionConflictError, naming the
+    decision that won, when it refused this one (another came first, it no longer waits, it has closed).
+
+    The decision taken is audited once, by the workflow's own status change (`recommendation.approved` or
+    `.rejected`, with `outcome: accepted`); a refused one is audited here (`recommendation.approve_refused`
+    or `.reject_refused`, with `outcome: refused` and the refusal), as it leaves no trace in the workflow."""
     async with sessions() as session:
-        recommendation = await repository.get_recommendation(
+        record = await repository.get_recommendation_record(
             session=session, recommendation_id=recommendation_id
         )
-    if recommendation is None:
+    if record is None:
         raise RecommendationNotFoundError(f"no recommendation {recommendation_id}")
-    if recommendation.status is not RecommendationStatus.PENDING_APPROVAL:
-        raise NotAwaitingDecisionError(
-            f"recommendation {recommendation_id} is {recommendation.status.value}, not pending_approval"
-        )
-    approval = Approval(decision=decision, approver=approver, reason=reason)
+    recommendation = record.recommendation
+    approval = Approval(decision=decision, approver=approver, reason=reason, note=note)
     handle = client.get_workflow_handle_for(AgentOptimizationWorkflow.run, recommendation.workflow_id)
-    signal = (
-        AgentOptimizationWorkflow.approve
-        if decision is DecisionKind.APPROVE
-        else AgentOptimizationWorkflow.reject
-    )
     try:
-        await handle.signal(signal, approval)
+        async with asyncio.timeout(DECISION_WAIT.total_seconds()):
+            # Returns once the workflow took the decision: a refusal raises, and no refused decision
+            # ever reaches the workflow's state.
+            await handle.execute_update(AgentOptimizationWorkflow.decide, approval)
+    except WorkflowUpdateFailedError as error:
+        refusal, winner = _refusal_of(error)
     except RPCError as error:
-        # The workflow closed between our read and the signal (e.g. it just expired).
-        raise NotAwaitingDecisionError(
-            f"workflow {recommendation.workflow_id} no longer waits: {error}"
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        # Closed (or gone): the store says how the recommendation ended.
+        async with sessions() as session:
+            record = await repository.get_recommendation_record(
+                session=session, recommendation_id=recommendation_id
+            )
+        assert record is not None
+        winner = record.approval
+        refusal = _closed_refusal(record.recommendation.status, winner)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # our caller was cancelled: not our timeout
+        await _audit_attempt(sessions, recommendation, approval, "unconfirmed", f"no answer: {error!r}")
+        raise DecisionUnconfirmedError(
+            f"the workflow {recommendation.workflow_id} did not answer within {DECISION_WAIT} (is a worker "
+            f"running?); the {decision.value} may still be taken: read recommendation {recommendation_id}"
         ) from error
+    else:
+        return recommendation
+    await _audit_attempt(sessions, recommendation, approval, "refused", refusal)
+    raise DecisionConflictError(
+        f"recommendation {recommendation_id}: {approver}'s {decision.value} was refused: {refusal}",
+        refusal=refusal,
+        winner=winner,
+    )
+
+
+def _closed_refusal(status: RecommendationStatus, winner: Approval | None) -> str:
+    if status is RecommendationStatus.PENDING_APPROVAL:  # e.g. the run was terminated while it waited
+        refusal = "its workflow has closed without a decision"
+    else:
+        refusal = f"its workflow has closed: it is {status.value}, not pending_approval"
+    return refusal if winner is None else f"{refusal}; already {winner.described()}"
+
+
+def _refusal_of(error: WorkflowUpdateFailedError) -> tuple[str, Approval | None]:
+    """The workflow's refusal of a `decide` update, and the decision that won, if one did."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or cause.type != DECISION_REFUSED:
+        return f"the update failed: {cause}", None
+    winner = Approval.model_validate(cause.details[0]) if cause.details else None
+    return cause.message, winner
+
+
+async def _audit_attempt(
+    sessions: async_sessionmaker[AsyncSession],
+    recommendation: Recommendation,
+    approval: Approval,
+    outcome: str,
+    why: str,
+) -> None:
+    """The audit row of a decision the workflow did not take (the one it took, it audits itself)."""
     async with sessions.begin() as session:
         await repository.append_audit(
             session=session,
-            actor=approver,
-            action=f"recommendation.{decision.value}_requested",
-            subject=recommendation_id,
-            detail={"reason": reason, "workflow_id": recommendation.workflow_id},
+            actor=approval.approver,
+            action=f"recommendation.{approval.decision.value}_{outcome}",
+            subject=recommendation.recommendation_id,
+            detail={
+                "outcome": outcome,
+                "why": why,
+                "reason": approval.reason,
+                "note": approval.note,
+                "workflow_id": recommendation.workflow_id,
+            },
         )
-    return recommendation
 
 
 def requested_workflow_id(customer_id: str, workload_id: str, request: AgentRequest) -> str:

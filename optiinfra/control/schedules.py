@@ -104,7 +104,10 @@ class ScanScheduleSpec(BaseModel):
         default=None, pattern=SCHEDULE_ID_PATTERN, description="Scan only this customer's workloads"
     )
     agents: list[AgentKind] = Field(
-        default_factory=lambda: list(ALL_AGENTS), min_length=1, max_length=len(AgentKind)
+        default_factory=lambda: list(ALL_AGENTS),
+        min_length=1,
+        max_length=len(AgentKind),
+        json_schema_extra={"uniqueItems": True},
     )
     note: str = Field(default="", max_length=2000)
 

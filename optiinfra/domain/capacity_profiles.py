@@ -22,7 +22,7 @@ SHAPE_TOLERANCE = 0.25
 class ProfilePoint(BaseModel):
     """One benchmark run: the load it held and what it measured. Latencies in milliseconds."""
 
-    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False, extra="forbid")
 
     concurrency: float = Field(gt=0, description="Requests in flight (measured or the run's limit)")
     requests_per_s: float = Field(gt=0)
@@ -42,7 +42,7 @@ class CapacityProfile(BaseModel):
     """A deployment's measured curve. `workload_id` set: that workload's own; unset: any workload on the
     same GPU x model x TP may use it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     customer_id: str = Field(min_length=1, max_length=64)
     gpu: str = Field(min_length=1, max_length=64, description="GPU spec name, e.g. 'NVIDIA H100'")

@@ -108,12 +108,24 @@ class Recommendation(Proposal):
 
 
 class Approval(BaseModel):
-    """A person's decision on a recommendation, carried by the approve/reject signal."""
+    """A person's decision on a recommendation, carried by the workflow's `decide` update (or its
+    approve/reject signals). `approver` is who decided (the authenticated principal, through the API)."""
 
     decision: DecisionKind
     approver: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="", max_length=2000)
     decided_at: datetime | None = None
+    note: str | None = Field(
+        default=None, max_length=200, description="A display note beside the approver (e.g. a person's name)"
+    )
+
+    def described(self) -> str:
+        """E.g. `approved by ana at 2025-06-02T09:14:03+00:00: spot is fine here`: who, what, when, why."""
+        verb = "approved" if self.decision is DecisionKind.APPROVE else "rejected"
+        who = self.approver if self.note is None else f"{self.approver} ({self.note})"
+        when = f" at {self.decided_at.isoformat()}" if self.decided_at is not None else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"{verb} by {who}{when}{why}"
 
 
 class Outcome(BaseModel):

@@ -27,7 +27,7 @@ from optiinfra.embedded.kube_twin import EmbeddedKube
 from optiinfra.embedded.token import resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
-from optiinfra.engine.devserver import free_port, start_dev_server
+from optiinfra.engine.devserver import ENGINE_PID_FILE, free_port, start_dev_server
 from optiinfra.engine.regression_schedule import ensure_regression_watch_schedule
 from optiinfra.engine.schedules import ensure_metrics_schedule
 from optiinfra.kube.deployments import Deployments
@@ -92,12 +92,15 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         ui_url = None
         if settings.embedded_engine:
+            # Started here, on the event loop's (main) thread, not in an executor: on Linux the engine is
+            # signalled to stop when the thread that started it ends, which must be when this process does.
             server = start_dev_server(
                 db_path=settings.state_dir / "temporal.db" if persistent else None,
                 log_path=settings.state_dir / "logs" / "temporal.log",
                 port=settings.embedded_temporal_port if persistent else None,
                 ui_port=settings.embedded_temporal_ui_port if persistent else None,
                 headless=not persistent,
+                pid_file=settings.state_dir / ENGINE_PID_FILE if persistent else None,
             )
             exits.callback(server.stop)
             ui_url = server.ui_url

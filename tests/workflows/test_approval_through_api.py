@@ -1,5 +1,6 @@
-"""A person approves through the API; the decision reaches the workflow as a signal; the Temporal CLI
-finds waiting workflows by the OptiStatus search attribute. Run on SQLite and PostgreSQL."""
+"""A person approves through the API; the decision reaches the workflow as its `decide` update, taken as
+the authenticated principal; the Temporal CLI finds waiting workflows by the OptiStatus search attribute.
+Run on SQLite and PostgreSQL."""
 
 import asyncio
 import json
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 
+from optiinfra.access.principal import PLATFORM_TOKEN_PRINCIPAL
 from optiinfra.engine.devserver import DevServer, temporal_cli_path
 from optiinfra.store import repository
 from tests.support.asgi import api_client
@@ -61,7 +63,7 @@ async def eventually_listed(server: DevServer, query: str, workflow_id: str, tim
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
-async def test_approval_through_the_api_reaches_the_workflow_as_a_signal(
+async def test_approval_through_the_api_reaches_the_workflow_as_an_update(
     harness: Harness, api: httpx.AsyncClient, temporal_dev_server: DevServer
 ) -> None:
     originals = harness.cloud.seeded.instance_ids["code-assist"]
@@ -92,14 +94,19 @@ async def test_approval_through_the_api_reaches_the_workflow_as_a_signal(
     status = await handle.result()
 
     assert status.phase is WorkflowPhase.EXECUTED
-    assert status.approval is not None and status.approval.approver == "ana"
+    assert status.approval is not None
+    assert (status.approval.approver, status.approval.note) == (PLATFORM_TOKEN_PRINCIPAL.name, "ana")
     history = await handle.fetch_history()
-    signals = [
-        e.workflow_execution_signaled_event_attributes.signal_name
+    handled = [
+        (e.event_type, e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name)
         for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        if e.event_type
+        in (
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        )
     ]
-    assert signals == ["approve"]
+    assert handled == [(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, "decide")]
     after = fleet_state(harness.fleet)
     running = [
         i
@@ -113,12 +120,25 @@ async def test_approval_through_the_api_reaches_the_workflow_as_a_signal(
 
     detail = (await api.get(f"/v1/recommendations/{item['id']}")).json()
     assert detail["status"] == "executed"
-    assert detail["approval"]["approver"] == "ana"
+    assert (detail["approval"]["approver"], detail["approval"]["note"]) == (
+        PLATFORM_TOKEN_PRINCIPAL.name,
+        "ana",
+    )
     assert detail["outcome"]["verification_passed"] is True
-    again = await api.post(f"/v1/recommendations/{item['id']}/approve", json={"approver": "bo"})
+    again = await api.post(
+        f"/v1/recommendations/{item['id']}/approve", json={"approver": "bo", "reason": "me too"}
+    )
     assert again.status_code == 409
     assert "not pending_approval" in again.json()["detail"]
+    assert f"already approved by {PLATFORM_TOKEN_PRINCIPAL.name} (ana) at " in again.json()["detail"]
     async with harness.sessions() as session:
         audit = await repository.list_audit(session=session, subject=item["id"])
-    assert ("ana", "recommendation.approve_requested") in [(a.actor, a.action) for a in audit]
-    assert ("ana", "recommendation.approved") in [(a.actor, a.action) for a in audit]
+    decisions = [
+        (a.actor, a.action, a.detail.get("note"))
+        for a in audit
+        if a.action in ("recommendation.approved", "recommendation.approve_refused")
+    ]
+    assert decisions == [
+        (PLATFORM_TOKEN_PRINCIPAL.name, "recommendation.approved", "ana"),
+        (PLATFORM_TOKEN_PRINCIPAL.name, "recommendation.approve_refused", "bo"),
+    ]
