@@ -95,6 +95,7 @@ class StoreActivities:
                 actor=f"workflow:{recommendation.workflow_id}",
                 action="recommendation.created",
                 subject=recommendation.recommendation_id,
+                customer_id=recommendation.customer_id,
                 detail={
                     "type": recommendation.type.value,
                     "estimated_monthly_savings_usd": recommendation.estimated_monthly_savings_usd,
@@ -104,7 +105,7 @@ class StoreActivities:
     @activity.defn(name=ActivityName.CHANGE_STATUS)
     async def change_recommendation_status(self, change: StatusChange) -> None:
         async with self._sessions.begin() as session:
-            await repository.update_recommendation_status(
+            changed = await repository.update_recommendation_status(
                 session=session,
                 recommendation_id=change.recommendation_id,
                 status=change.status,
@@ -116,6 +117,7 @@ class StoreActivities:
                 actor=change.actor,
                 action=f"recommendation.{change.status.value}",
                 subject=change.recommendation_id,
+                customer_id=changed.customer_id,
                 detail=status_change_detail(change),
             )
 
@@ -136,6 +138,7 @@ class StoreActivities:
                 actor=f"workflow:{workflow_id}",
                 action=f"step.{record.result.action.value}.{record.result.status.value}",
                 subject=record.result.target,
+                customer_id=await _customer_of(session, record.recommendation_id),
                 detail={"step_id": record.result.step_id, "detail": record.result.detail},
             )
 
@@ -149,3 +152,9 @@ class StoreActivities:
                 reason=outcome.failure_reason,
                 outcome=outcome,
             )
+
+
+async def _customer_of(session: AsyncSession, recommendation_id: str) -> str | None:
+    """The customer an audit line about this recommendation's steps belongs to."""
+    found = await repository.get_recommendation(session=session, recommendation_id=recommendation_id)
+    return None if found is None else found.customer_id

@@ -82,7 +82,9 @@ def up() -> None:
             if stack.temporal_ui_url:
                 typer.echo(f"Temporal UI: {stack.temporal_ui_url}")
             typer.echo(f"API:         {stack.api_url}  (OpenAPI at {stack.api_url}/docs)")
-            typer.echo(f"API token:   {stack.api_token}")
+            typer.echo(f"API token:   {stack.api_token}  (platform admin)")
+            if stack.demo_admin_key:
+                typer.echo(f"Demo key:    {stack.demo_admin_key}  (admin of customer demo)")
             if stack.settings.aws_endpoint_url:
                 typer.echo(f"Twin cloud:  {stack.settings.aws_endpoint_url} (moto, demo fleet seeded)")
             if stack.settings.kube_api_url:

@@ -222,6 +222,7 @@ async def _audit_attempt(
             actor=approval.approver,
             action=f"recommendation.{approval.decision.value}_{outcome}",
             subject=recommendation.recommendation_id,
+            customer_id=recommendation.customer_id,
             detail={
                 "outcome": outcome,
                 "why": why,

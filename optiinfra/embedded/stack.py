@@ -24,7 +24,7 @@ from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.embedded.kube_twin import EmbeddedKube
-from optiinfra.embedded.token import resolve_api_token
+from optiinfra.embedded.token import ensure_demo_admin_key, resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import ENGINE_PID_FILE, free_port, start_dev_server
@@ -58,6 +58,7 @@ class RunningStack:
     settings: Settings
     api_url: str
     api_token: str
+    demo_admin_key: str | None
     temporal_ui_url: str | None
     persistent: bool
 
@@ -118,8 +119,12 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         engine = create_engine_for(settings.effective_database_url)
         exits.push_async_callback(engine.dispose)
         sessions = session_factory(engine)
+        demo_key = None
         if settings.profile == "embedded":
             await seed_demo_store(sessions, settings.aws_region, kubernetes=seeded is not None)
+            demo_key = await ensure_demo_admin_key(
+                sessions, settings, demo_fleet(settings.aws_region).customer.customer_id
+            )
 
         fleet = Ec2Fleet.from_settings(settings)
         resolver: ScrapeTargetResolver = PrivateIpTargets(settings.vllm_metrics_port)
@@ -198,6 +203,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             settings=settings,
             api_url=f"http://{settings.api_host}:{settings.api_port}",
             api_token=token,
+            demo_admin_key=demo_key,
             temporal_ui_url=ui_url,
             persistent=persistent,
         )

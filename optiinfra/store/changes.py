@@ -105,6 +105,7 @@ async def end_rollback(
         actor=actor,
         action=f"recommendation.{status.value}",
         subject=recommendation_id,
+        customer_id=row.customer_id,
         detail={"reason": reason, "rolled_back_from": current.value},
     )
     return True
@@ -120,11 +121,13 @@ async def record_rollback_refused(
     )
     if any(entry.detail.get("reason") == reason for entry in await session.scalars(query)):
         return
+    found = await repository.get_recommendation(session=session, recommendation_id=recommendation_id)
     await repository.append_audit(
         session=session,
         actor=actor,
         action=ROLLBACK_REFUSED,
         subject=recommendation_id,
+        customer_id=None if found is None else found.customer_id,
         detail={"reason": reason},
     )
 

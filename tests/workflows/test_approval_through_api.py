@@ -12,9 +12,10 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from optiinfra.access.principal import PLATFORM_TOKEN_PRINCIPAL
+from optiinfra.access.principal import PLATFORM_TOKEN_PRINCIPAL, Role
 from optiinfra.engine.devserver import DevServer, temporal_cli_path
 from optiinfra.store import repository
+from optiinfra.store.api_keys import create_api_key, key_principal_name
 from tests.support.asgi import api_client
 from tests.workflows.conftest import Harness, fleet_state, wait_for_phase
 from workflows.agent_optimization import AgentOptimizationWorkflow
@@ -142,3 +143,66 @@ async def test_approval_through_the_api_reaches_the_workflow_as_an_update(
         (PLATFORM_TOKEN_PRINCIPAL.name, "recommendation.approved", "ana"),
         (PLATFORM_TOKEN_PRINCIPAL.name, "recommendation.approve_refused", "bo"),
     ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_fifty_concurrent_approvals_over_http_one_202_and_the_key_is_the_approver(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    """Through HTTP as people do it: one approver key wins, 49 callers get 409 naming it, a viewer key is
+    refused outright, and the audit names the key's principal, never the body's free text."""
+    async with harness.sessions.begin() as session:
+        approver_key, approver_token = await create_api_key(
+            session=session,
+            customer_id="demo",
+            role=Role.APPROVER,
+            name="oncall",
+            created_by="test",
+            expires_at=None,
+        )
+        _, viewer_token = await create_api_key(
+            session=session,
+            customer_id="demo",
+            role=Role.VIEWER,
+            name="dash",
+            created_by="test",
+            expires_at=None,
+        )
+    started = await api.post("/v1/optimizations", json={"customer_id": "demo", "workload_id": "code-assist"})
+    handle = harness.client.get_workflow_handle_for(
+        AgentOptimizationWorkflow.run, started.json()["workflow_id"]
+    )
+    waiting = await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL)
+    assert waiting.recommendation is not None
+    path = f"/v1/recommendations/{waiting.recommendation.recommendation_id}/approve"
+
+    as_viewer = await api.post(
+        path, json={"reason": "ok"}, headers={"Authorization": f"Bearer {viewer_token}"}
+    )
+    assert as_viewer.status_code == 403
+    answers = await asyncio.gather(
+        *(
+            api.post(
+                path,
+                json={"reason": f"attempt {n}", "approver": "someone else entirely"},
+                headers={"Authorization": f"Bearer {approver_token}"},
+            )
+            for n in range(50)
+        )
+    )
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [202] + [409] * 49
+    principal = key_principal_name(approver_key.key_id, approver_key.name)
+    for answer in answers:
+        if answer.status_code == 409:
+            assert f"already approved by {principal} (someone else entirely) at " in answer.json()["detail"]
+    status = await handle.result()
+    assert status.phase is WorkflowPhase.EXECUTED
+    assert status.approval is not None and status.approval.approver == principal
+    async with harness.sessions() as session:
+        audit = await repository.list_audit(session=session, subject=waiting.recommendation.recommendation_id)
+    assert [(a.actor, a.action) for a in audit if a.action == "recommendation.approved"] == [
+        (principal, "recommendation.approved")
+    ]
+    assert len([a for a in audit if a.action == "recommendation.approve_refused"]) == 49
+    assert [a.action for a in audit].count("recommendation.executing") == 1
