@@ -48,6 +48,7 @@ from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
 from workflows.joint_optimization import JointOptimizationWorkflow
 from workflows.metrics_collection import MetricsCollectionWorkflow
+from workflows.preview import RecommendationPreviewWorkflow
 from workflows.regression_watch import RegressionWatchWorkflow
 from workflows.rollback import RollbackWorkflow
 
@@ -58,6 +59,7 @@ WORKFLOWS: Sequence[type] = (
     MetricsCollectionWorkflow,
     RegressionWatchWorkflow,
     RollbackWorkflow,
+    RecommendationPreviewWorkflow,
 )
 
 

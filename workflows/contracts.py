@@ -173,6 +173,14 @@ class WorkloadRef(BaseModel):
     workload_id: str
 
 
+class PreviewRequest(BaseModel):
+    """Read a workload's objects for a recommendation's preview."""
+
+    customer_id: str
+    workload_id: str
+    timing: ExecutionTiming
+
+
 class WorkloadContext(BaseModel):
     customer: Customer
     workload: Workload

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import Approver, SessionsDep, TemporalDep, Viewer, scoped_customer
+from api.deps import Approver, SessionsDep, SettingsDep, TemporalDep, Viewer, scoped_customer
 from api.errors import CONFLICT, NOT_FOUND, RETRY_AFTER_S, StrictJSONRoute
 from api.schemas import (
     IDENTIFIER,
@@ -20,7 +20,9 @@ from optiinfra.control.optimizations import (
     RecommendationNotFoundError,
     decide,
 )
+from optiinfra.control.preview import PreviewUnavailableError, preview_recommendation
 from optiinfra.domain.enums import DecisionKind, RecommendationStatus
+from optiinfra.domain.preview import RecommendationPreview
 from optiinfra.store import repository
 
 router = APIRouter(prefix="/recommendations", tags=["recommendations"], route_class=StrictJSONRoute)
@@ -74,6 +76,31 @@ async def get_recommendation(
         outcome=record.outcome,
         updated_at=record.updated_at,
     )
+
+
+@router.get("/{recommendation_id}/preview", responses=NOT_FOUND)
+async def preview(
+    recommendation_id: str,
+    client: TemporalDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    principal: Viewer,
+) -> RecommendationPreview:
+    """What approving would change, against the workload's objects read now by a worker: each step's
+    target now and after, whether it still fits (else the run stops as superseded), and its compensation.
+    503 with Retry-After when no worker reads the workload within 30 s."""
+    async with sessions() as session:
+        found = await repository.get_recommendation(session=session, recommendation_id=recommendation_id)
+    if found is None or not principal.can_act_on(found.customer_id):
+        raise _not_found(recommendation_id)
+    try:
+        return await preview_recommendation(client=client, settings=settings, recommendation=found)
+    except PreviewUnavailableError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=str(error),
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from error
 
 
 async def _decide(

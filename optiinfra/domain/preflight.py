@@ -51,13 +51,14 @@ def unmet_preconditions(steps: list[ExecutionStep], now: ObjectReading) -> list[
     for step in steps:
         if step.phase is not StepPhase.APPLY:
             continue
-        problem = _unmet(step, now)
+        problem = unmet_precondition(step, now)
         if problem is not None:
             problems.append(f"{step.step_id}: {problem}")
     return problems
 
 
-def _unmet(step: ExecutionStep, now: ObjectReading) -> str | None:
+def unmet_precondition(step: ExecutionStep, now: ObjectReading) -> str | None:
+    """What no longer holds of what this step expects of its target, or None."""
     action, params = step.action, step.params
     if action in (StepAction.SCALE_DEPLOYMENT, StepAction.SET_VLLM_ARGS):
         deployment = now.deployment

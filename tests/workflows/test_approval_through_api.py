@@ -206,3 +206,35 @@ async def test_fifty_concurrent_approvals_over_http_one_202_and_the_key_is_the_a
     ]
     assert len([a for a in audit if a.action == "recommendation.approve_refused"]) == 49
     assert [a.action for a in audit].count("recommendation.executing") == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_preview_shows_each_step_against_the_fleet_read_now(
+    harness: Harness, api: httpx.AsyncClient
+) -> None:
+    started = await api.post("/v1/optimizations", json={"customer_id": "demo", "workload_id": "code-assist"})
+    handle = harness.client.get_workflow_handle_for(
+        AgentOptimizationWorkflow.run, started.json()["workflow_id"]
+    )
+    waiting = await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL)
+    assert waiting.recommendation is not None
+    before = fleet_state(harness.fleet)
+
+    response = await api.get(f"/v1/recommendations/{waiting.recommendation.recommendation_id}/preview")
+    assert response.status_code == 200, response.text
+    shown = response.json()
+    assert [s["step_id"] for s in shown["steps"]] == [s.step_id for s in waiting.recommendation.steps]
+    assert not shown["superseded"]
+    live = {
+        i.instance_id: f"{i.instance_type}, {i.state}"
+        for i in await harness.fleet.describe_workload_instances("demo", "code-assist")
+    }
+    on_instances = [s for s in shown["steps"] if s["target"] in live]
+    assert on_instances, shown
+    for step in on_instances:  # the instance as the cloud has it now, and what the step leaves
+        assert step["now"] == live[step["target"]]
+        assert step["after"] and step["still_fits"]
+    for step, planned in zip(shown["steps"], waiting.recommendation.steps, strict=True):
+        expected = None if planned.compensation is None else planned.compensation.model_dump(mode="json")
+        assert step["compensation"] == expected
+    assert fleet_state(harness.fleet) == before  # a preview reads, it changes nothing
