@@ -5,10 +5,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Route
 from temporalio.client import Client
 
 from api.deps import authenticate
 from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.mcp_server import MCP_PATH, McpEndpoint
 from api.routes import (
     access,
     audit,
@@ -36,7 +38,9 @@ def create_app(
     sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> FastAPI:
     """The app; pass `client` and `sessions` to share ones the caller already holds (tests, `up`).
-    OPTIINFRA_API_TOKEN, when set, is a platform-admin credential beside the API keys and OIDC tokens."""
+    OPTIINFRA_API_TOKEN, when set, is a platform-admin credential beside the API keys and OIDC tokens.
+    The same operations are MCP tools at /mcp (streamable HTTP), for the same credentials."""
+    mcp = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,7 +54,8 @@ def create_app(
         else:
             app.state.sessions = sessions
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if engine is not None:
                 await engine.dispose()
@@ -79,4 +84,5 @@ def create_app(
         app.include_router(
             router, prefix="/v1", dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
         )
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
     return app

@@ -48,10 +48,45 @@ TemporalDep = Annotated[Client, Depends(_client)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 
 
-def _unauthorized(detail: str = "missing or invalid bearer credential") -> HTTPException:
+MISSING_CREDENTIAL = "missing or invalid bearer credential"
+
+
+def _unauthorized(detail: str = MISSING_CREDENTIAL) -> HTTPException:
     return HTTPException(
         status_code=status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
     )
+
+
+class CredentialRefused(Exception):
+    """A bearer credential that stands for no principal; the message says why (a 401's detail)."""
+
+
+async def principal_from_token(
+    token: str,
+    *,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    oidc: OidcVerifier,
+) -> Principal:
+    """The principal a bearer credential stands for: the platform token, an API key or an OIDC token.
+    Raises CredentialRefused otherwise. The API's routes and its MCP endpoint both authenticate here."""
+    if not token:
+        raise CredentialRefused(MISSING_CREDENTIAL)
+    platform = settings.api_token.get_secret_value() if settings.api_token else ""
+    if platform and same_token(token, platform):
+        return PLATFORM_TOKEN_PRINCIPAL
+    if split_key(token) is not None:
+        async with sessions() as session:
+            principal = await principal_for_key(session=session, token=token)
+        if principal is None:
+            raise CredentialRefused("unknown, revoked or expired API key")
+        return principal
+    if looks_like_jwt(token):
+        try:
+            return await _oidc_principal(oidc, sessions, token)
+        except OidcError as error:
+            raise CredentialRefused(f"token refused: {error}") from error
+    raise CredentialRefused(MISSING_CREDENTIAL)
 
 
 async def authenticate(
@@ -60,24 +95,12 @@ async def authenticate(
     oidc: Annotated[OidcVerifier, Depends(_oidc)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized()
-    token = credentials.credentials
-    platform = settings.api_token.get_secret_value() if settings.api_token else ""
-    if platform and same_token(token, platform):
-        return PLATFORM_TOKEN_PRINCIPAL
-    if split_key(token) is not None:
-        async with sessions() as session:
-            principal = await principal_for_key(session=session, token=token)
-        if principal is None:
-            raise _unauthorized("unknown, revoked or expired API key")
-        return principal
-    if looks_like_jwt(token):
-        try:
-            return await _oidc_principal(oidc, sessions, token)
-        except OidcError as error:
-            raise _unauthorized(f"token refused: {error}") from error
-    raise _unauthorized()
+    try:
+        return await principal_from_token(
+            credentials.credentials if credentials else "", settings=settings, sessions=sessions, oidc=oidc
+        )
+    except CredentialRefused as error:
+        raise _unauthorized(str(error)) from error
 
 
 async def _oidc_principal(
@@ -101,12 +124,17 @@ class Needs:
         self.role = role
 
     def __call__(self, principal: PrincipalDep) -> Principal:
-        if not principal.role.includes(self.role):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"{principal.name} is a {principal.role.value}; this needs {self.role.value}",
-            )
+        refused = role_refusal(principal, self.role)
+        if refused is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refused)
         return principal
+
+
+def role_refusal(principal: Principal, role: Role) -> str | None:
+    """Why the principal may not do what needs `role`; None when it may."""
+    if principal.role.includes(role):
+        return None
+    return f"{principal.name} is a {principal.role.value}; this needs {role.value}"
 
 
 Viewer = Annotated[Principal, Depends(Needs(Role.VIEWER))]
