@@ -24,6 +24,7 @@ from optiinfra.cloud import tags
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
 from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
+from optiinfra.connections.accounts import AccountUnreachableError, AwsAccount, CustomerAccounts
 from optiinfra.domain.enums import AgentKind, PurchaseOption, StepAction, StepStatus
 from optiinfra.domain.fleet import (
     ActiveReservation,
@@ -72,20 +73,26 @@ class CloudActivities:
         deployments: Deployments | None = None,
         prefix_traces: PrefixTraces | None = None,
         capacity_profiles: StoredCapacityProfiles | None = None,
+        accounts: CustomerAccounts | None = None,
     ) -> None:
+        """`fleet` and `scaling_groups` are the worker's default account; `accounts` resolves a customer
+        with its own connection to its account (without it every customer is acted on in the default)."""
         self._capacity_profiles = capacity_profiles
         self._deployments = deployments
         self._prefix_traces = prefix_traces
-        self._fleet = fleet
         self._catalog = catalog
         self._utilization = utilization
-        self._scaling_groups = scaling_groups
-        self._reservations = ReservedCapacity(fleet.ec2)
+        self._accounts = accounts or CustomerAccounts(
+            AwsAccount(fleet=fleet, scaling_groups=scaling_groups, reservations=ReservedCapacity(fleet.ec2))
+        )
 
     @activity.defn(name=ActivityName.COLLECT_SNAPSHOT)
     async def collect_workload_snapshot(self, context: WorkloadContext) -> WorkloadSnapshot:
         workload = context.workload
-        instances = await self._fleet.describe_workload_instances(workload.customer_id, workload.workload_id)
+        account = await self._account(workload.customer_id, workload.region)
+        instances = await account.fleet.describe_workload_instances(
+            workload.customer_id, workload.workload_id
+        )
         collected_at = datetime.now(UTC)
         series = await self._utilization.read_utilization(
             [i.instance_id for i in instances],
@@ -96,7 +103,7 @@ class CloudActivities:
         costs = await self._utilization.read_cost_samples(
             [i.instance_id for i in instances], start=collected_at - USAGE_LOOKBACK, end=collected_at
         )
-        reservations = await self._reservations.active_for_workload(
+        reservations = await account.reservations.active_for_workload(
             workload.customer_id, workload.workload_id
         )
         deployment = await self._read_deployment(workload)
@@ -120,7 +127,7 @@ class CloudActivities:
             candidate_types=self._catalog.types_in(workload.region),
             series=series,
             collected_at=collected_at,
-            scaling_group=await self._scaling_groups.describe_workload_group(
+            scaling_group=await account.scaling_groups.describe_workload_group(
                 workload.customer_id, workload.workload_id
             ),
             usage=usage_hours(costs),
@@ -152,7 +159,10 @@ class CloudActivities:
         """The workload's instances and Deployment as they are now: what a recommendation's preflight
         compares with what its steps expect."""
         workload = context.workload
-        instances = await self._fleet.describe_workload_instances(workload.customer_id, workload.workload_id)
+        account = await self._account(workload.customer_id, workload.region)
+        instances = await account.fleet.describe_workload_instances(
+            workload.customer_id, workload.workload_id
+        )
         deployment = await self._read_deployment(workload)
         return ObjectReading(
             instances={
@@ -205,30 +215,35 @@ class CloudActivities:
 
     @activity.defn(name=ActivityName.EXECUTE_STEP)
     async def execute_step(self, request: StepRequest) -> StepResult:
-        return await self._perform(request.step.step_id, request.step, StepStatus.SUCCEEDED)
+        account = await self._account(request.customer_id, request.region)
+        return await self._perform(request.step.step_id, request.step, StepStatus.SUCCEEDED, account)
 
     @activity.defn(name=ActivityName.COMPENSATE_STEP)
     async def compensate_step(self, request: CompensationRequest) -> StepResult:
+        account = await self._account(request.customer_id, request.region)
         return await self._perform(
-            f"compensate-{request.step_id}", request.compensation, StepStatus.COMPENSATED
+            f"compensate-{request.step_id}", request.compensation, StepStatus.COMPENSATED, account
         )
 
     @activity.defn(name=ActivityName.VERIFY)
     async def verify_execution(self, request: VerifyRequest) -> VerificationResult:
         workflow_id = current_workflow_id()
+        account = await self._account(
+            request.customer_id or request.recommendation.customer_id, request.region
+        )
         problems: list[str] = []
         for expected in expected_end_state(request.recommendation.steps):
             if expected.launched_by is not None:
-                observed = await self._fleet.find_launched(step_key(workflow_id, expected.launched_by))
+                observed = await account.fleet.find_launched(step_key(workflow_id, expected.launched_by))
             else:
                 assert expected.instance_id is not None
-                observed = await self._fleet.get_instance(expected.instance_id)
+                observed = await account.fleet.get_instance(expected.instance_id)
             problems += mismatches(expected, observed)
         for group in expected_scaling_groups(request.recommendation.steps):
-            observed_group = await self._scaling_groups.describe_group(group.group_name)
+            observed_group = await account.scaling_groups.describe_group(group.group_name)
             problems += scaling_group_mismatches(group, observed_group)
         for reservation in expected_reservations(request.recommendation.steps):
-            found = await self._reservations.find_purchased(step_key(workflow_id, reservation.purchased_by))
+            found = await account.reservations.find_purchased(step_key(workflow_id, reservation.purchased_by))
             problems += reservation_mismatches(
                 reservation,
                 found.instance_type if found else None,
@@ -238,11 +253,11 @@ class CloudActivities:
         return VerificationResult(passed=not problems, problems=problems)
 
     async def _perform(
-        self, step_id: str, step: ExecutionStep | CompensationStep, success: StepStatus
+        self, step_id: str, step: ExecutionStep | CompensationStep, success: StepStatus, account: AwsAccount
     ) -> StepResult:
         workflow_id = current_workflow_id()
         try:
-            detail, resource_ids = await self._dispatch(workflow_id, step)
+            detail, resource_ids = await self._dispatch(workflow_id, step, account)
         except CloudActionError as error:
             raise ApplicationError(
                 f"{error.code}: {error.message}", type=error.code, non_retryable=not error.retryable
@@ -257,14 +272,21 @@ class CloudActivities:
             finished_at=datetime.now(UTC),
         )
 
+    async def _account(self, customer_id: str | None, region: str | None) -> AwsAccount:
+        try:
+            return await self._accounts.for_customer(customer_id, region)
+        except AccountUnreachableError as error:
+            raise ApplicationError(str(error), type="AccountUnreachable") from error
+
     async def _dispatch(
-        self, workflow_id: str, step: ExecutionStep | CompensationStep
+        self, workflow_id: str, step: ExecutionStep | CompensationStep, account: AwsAccount
     ) -> tuple[str, list[str]]:
         target = step.target
+        fleet, groups = account.fleet, account.scaling_groups
         match step.action:
             case StepAction.LAUNCH_REPLACEMENT:
                 assert isinstance(step, ExecutionStep)
-                launched = await self._fleet.launch_replacement(
+                launched = await fleet.launch_replacement(
                     step_key(workflow_id, step.step_id),
                     target,
                     step.params["instance_type"],
@@ -273,20 +295,20 @@ class CloudActivities:
                 return launched.summary, [launched.instance_id]
             case StepAction.TERMINATE_LAUNCHED:
                 key = step_key(workflow_id, step.params["launch_step_id"])
-                terminated = await self._fleet.terminate_launched(key)
+                terminated = await fleet.terminate_launched(key)
                 return terminated.summary, terminated.instance_ids
             case StepAction.STOP_INSTANCE:
-                return (await self._fleet.stop_instance(target)).summary, [target]
+                return (await fleet.stop_instance(target)).summary, [target]
             case StepAction.START_INSTANCE:
-                return (await self._fleet.start_instance(target)).summary, [target]
+                return (await fleet.start_instance(target)).summary, [target]
             case StepAction.MODIFY_INSTANCE_TYPE:
-                result = await self._fleet.modify_instance_type(target, step.params["instance_type"])
+                result = await fleet.modify_instance_type(target, step.params["instance_type"])
                 return result.summary, [target]
             case StepAction.TERMINATE_INSTANCE:
-                return (await self._fleet.terminate_instance(target)).summary, [target]
+                return (await fleet.terminate_instance(target)).summary, [target]
             case StepAction.UPDATE_SCALING_GROUP:
                 desired = step.params.get("desired_capacity")
-                updated = await self._scaling_groups.update_group(
+                updated = await groups.update_group(
                     target,
                     min_size=int(step.params["min_size"]),
                     max_size=int(step.params["max_size"]),
@@ -296,41 +318,43 @@ class CloudActivities:
                 return updated.summary, [target]
             case StepAction.PUT_SCALING_POLICY:
                 policy = ScalingPolicy.model_validate_json(step.params["policy"])
-                put = await self._scaling_groups.put_target_tracking_policy(target, policy)
+                put = await groups.put_target_tracking_policy(target, policy)
                 return put.summary, [target]
             case StepAction.DELETE_SCALING_POLICY:
-                deleted = await self._scaling_groups.delete_policy(target, step.params["policy_name"])
+                deleted = await groups.delete_policy(target, step.params["policy_name"])
                 return deleted.summary, [target]
             case StepAction.CREATE_SPOT_GROUP:
                 spec = SpotGroupSpec.model_validate_json(step.params["group"])
-                template_id, instance_tags = await self._fleet.ensure_launch_template(
+                template_id, instance_tags = await fleet.ensure_launch_template(
                     spec.name, spec.source_instance_id, spec.instance_types[0]
                 )
                 group_tags = {
                     k: v for k, v in instance_tags.items() if k not in (tags.STEP_KEY, tags.REPLACES)
                 }
-                created = await self._scaling_groups.create_spot_group(spec, template_id, group_tags)
-                group = await self._scaling_groups.describe_group(spec.name)
+                created = await groups.create_spot_group(spec, template_id, group_tags)
+                group = await groups.describe_group(spec.name)
                 return created.summary, group.instance_ids if group is not None else []
             case StepAction.DELETE_SPOT_GROUP:
-                deleted = await self._scaling_groups.delete_spot_group(target)
-                await self._fleet.delete_launch_template(target)
+                deleted = await groups.delete_spot_group(target)
+                await fleet.delete_launch_template(target)
                 return deleted.summary, [target]
             case StepAction.PURCHASE_RESERVED_INSTANCES:
                 assert isinstance(step, ExecutionStep)
-                purchased = await self._purchase_reservation(workflow_id, step)
+                purchased = await self._purchase_reservation(workflow_id, step, account.reservations)
                 return purchased.summary, [purchased.reservation.reservation_id]
         raise ApplicationError(f"unsupported step action {step.action}", non_retryable=True)
 
-    async def _purchase_reservation(self, workflow_id: str, step: ExecutionStep) -> PurchaseResult:
+    async def _purchase_reservation(
+        self, workflow_id: str, step: ExecutionStep, reservations: ReservedCapacity
+    ) -> PurchaseResult:
         params = step.params
-        quote = await self._reservations.quote(
+        quote = await reservations.quote(
             params["instance_type"],
             term_years=int(params["term_years"]),
             offering_class=params["offering_class"],
             offering_type=params["offering_type"],
         )
-        return await self._reservations.purchase(
+        return await reservations.purchase(
             step_key(workflow_id, step.step_id),
             quote,
             count=int(params["count"]),

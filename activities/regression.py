@@ -16,7 +16,7 @@ from optiinfra.domain.enums import RecommendationStatus, StepPhase, StepStatus
 from optiinfra.domain.recommendation import Recommendation, StepResult
 from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
 from optiinfra.metrics.utilization import AsyncMetricsStore
-from optiinfra.store import changes
+from optiinfra.store import changes, repository
 from workflows.contracts import (
     ActivityName,
     CompensationRequest,
@@ -85,7 +85,13 @@ class RegressionActivities:
                 f"no recommendation {recommendation_id!r}", type="UnknownRecommendation", non_retryable=True
             )
         recommendation, results = found
-        return plan_rollback(recommendation, results)
+        async with self._sessions() as session:
+            workload = await repository.get_workload(
+                session=session,
+                customer_id=recommendation.customer_id,
+                workload_id=recommendation.workload_id,
+            )
+        return plan_rollback(recommendation, results, region=None if workload is None else workload.region)
 
     @activity.defn(name=ActivityName.FIND_RECENT_CHANGE)
     async def find_recent_change(self, query: RecentChangeQuery) -> RecentChange:
@@ -141,7 +147,9 @@ def confirmed(verdict: RegressionVerdict) -> bool:
     )
 
 
-def plan_rollback(recommendation: Recommendation, results: list[StepResult]) -> RollbackPlan:
+def plan_rollback(
+    recommendation: Recommendation, results: list[StepResult], *, region: str | None = None
+) -> RollbackPlan:
     """The compensations of the apply steps that succeeded, last applied first. Refused when the
     recommendation is not executed, when a finalize step already ran (what a compensation needs may be
     gone, e.g. a terminated instance), or when an applied step has no compensation."""
@@ -168,7 +176,12 @@ def plan_rollback(recommendation: Recommendation, results: list[StepResult]) -> 
         )
         return plan
     plan.compensations = [
-        CompensationRequest(step_id=step.step_id, compensation=step.compensation)
+        CompensationRequest(
+            step_id=step.step_id,
+            compensation=step.compensation,
+            customer_id=recommendation.customer_id,
+            region=region,
+        )
         for step in reversed(applied)
         if step.compensation is not None
     ]

@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         description="Fernet key for tier-3 prompt content; without it tier-3 storage is refused",
     )
 
+    # Customers' connections (their AWS role's external id, cluster and Prometheus tokens) are sealed at rest
+    # under a master key: a Fernet key here, or a KMS key (data keys wrapped by KMS in `aws_region`).
+    connection_key: SecretStr | None = Field(
+        default=None, description="Fernet master key for customers' connection secrets"
+    )
+    connection_kms_key_id: str = Field(default="", description="KMS key id or ARN; preferred when set")
+    connection_kms_endpoint_url: str = Field(default="", description="Only for an alternative KMS endpoint")
+
     # Language models: OpenAI-compatible endpoints in three tiers, cheapest first. A tier is configured
     # when both its URL and model are set; with none configured (the default) rules answer every task.
     # Prices are USD per 1,000 tokens, for the cost recorded per workflow and the daily budget.

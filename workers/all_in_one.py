@@ -30,6 +30,8 @@ from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.cloud.reservations import ReservedCapacity
+from optiinfra.connections.accounts import AwsAccount, CustomerAccounts
 from optiinfra.engine.client import connect_temporal
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, pod_ip_metrics_url
@@ -80,6 +82,7 @@ def build_worker(
     model_prices: ModelPriceTable | None = None,
     learning: LearningActivities | None = None,
     scaling: ScalingSettings | None = None,
+    accounts: CustomerAccounts | None = None,
 ) -> Worker:
     """`inference` left out means rules only: explanations are then built from the proposals alone.
     `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed.
@@ -94,6 +97,7 @@ def build_worker(
         deployments,
         prefix_traces,
         capacity_profiles=StoredCapacityProfiles(sessions),
+        accounts=accounts,
     )
     kube_activities: list[Any] = []
     if deployments is not None:
@@ -191,12 +195,18 @@ async def run_worker(settings: Settings) -> None:
                 prometheus=prometheus_source(settings, http),
                 pods=DeploymentPodTargets(deployments, pod_metrics) if deployments is not None else None,
             )
+            sessions = session_factory(engine)
+            scaling_groups = ScalingGroups.from_settings(settings)
+            default_account = AwsAccount(
+                fleet=fleet, scaling_groups=scaling_groups, reservations=ReservedCapacity(fleet.ec2)
+            )
             worker = build_worker(
                 client,
                 task_queue=settings.temporal_task_queue,
-                sessions=session_factory(engine),
+                sessions=sessions,
                 fleet=fleet,
-                scaling_groups=ScalingGroups.from_settings(settings),
+                scaling_groups=scaling_groups,
+                accounts=CustomerAccounts.from_settings(default_account, settings, sessions),
                 collector=collector,
                 metrics=metrics,
                 inference=inference,

@@ -116,6 +116,7 @@ class AgentOptimizationWorkflow:
         self._agent_requests: list[AgentRequest] = []
         self._refused: list[RefusedDecision] = []
         self._analyzed = False
+        self._region: str | None = None
 
     # ---- handlers -------------------------------------------------------------------------
 
@@ -219,6 +220,7 @@ class AgentOptimizationWorkflow:
             WorkloadRef(customer_id=request.customer_id, workload_id=request.workload_id),
             WorkloadContext,
         )
+        self._region = context.workload.region
         if request.mode is OptimizationMode.EXECUTE:
             if request.proposal is None:
                 raise ApplicationError("execute mode needs the accepted proposal", non_retryable=True)
@@ -471,7 +473,7 @@ class AgentOptimizationWorkflow:
             )
             verification: VerificationResult = await self._activity(
                 ActivityName.VERIFY_KUBE if on_kubernetes(recommendation) else ActivityName.VERIFY,
-                VerifyRequest(recommendation=recommendation),
+                VerifyRequest(recommendation=recommendation, **self._account()),
                 VerificationResult,
             )
             if not verification.passed:
@@ -570,7 +572,7 @@ class AgentOptimizationWorkflow:
         try:
             result: StepResult = await self._activity(
                 ActivityName.EXECUTE_KUBE_STEP if step.action.on_kubernetes else ActivityName.EXECUTE_STEP,
-                StepRequest(step=step),
+                StepRequest(step=step, **self._account()),
                 StepResult,
                 summary=step.description,
                 heartbeat=True,
@@ -595,7 +597,7 @@ class AgentOptimizationWorkflow:
             try:
                 result: StepResult = await self._activity(
                     compensation_activity(compensation.action),
-                    CompensationRequest(step_id=step_id, compensation=compensation),
+                    CompensationRequest(step_id=step_id, compensation=compensation, **self._account()),
                     StepResult,
                     summary=compensation.description,
                     heartbeat=True,
@@ -716,6 +718,10 @@ class AgentOptimizationWorkflow:
                 approval=approval,
             ),
         )
+
+    def _account(self) -> dict[str, str | None]:
+        """Whose account the cloud steps act in: the workload's customer, in the workload's region."""
+        return {"customer_id": self.request.customer_id, "region": self._region}
 
     def _set_phase(self, phase: WorkflowPhase) -> None:
         self.status.phase = phase

@@ -245,16 +245,24 @@ class StepRecord(BaseModel):
     result: StepResult
 
 
-class StepRequest(BaseModel):
+class AccountRef(BaseModel):
+    """Whose account a cloud step acts in: the customer (its connection, if it has one) and the workload's
+    region. Unset (requests recorded before connections): the worker's default account."""
+
+    customer_id: str | None = None
+    region: str | None = None
+
+
+class StepRequest(AccountRef):
     step: ExecutionStep
 
 
-class CompensationRequest(BaseModel):
+class CompensationRequest(AccountRef):
     step_id: str
     compensation: CompensationStep
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(AccountRef):
     recommendation: Recommendation
 
 

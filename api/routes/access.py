@@ -1,4 +1,5 @@
-"""A customer's credentials: its API keys and its OIDC identity provider (admins only)."""
+"""A customer's credentials (admins only): its API keys, its OIDC identity provider, and its connections to
+its own infrastructure."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -6,11 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
-from api.deps import Admin, SessionsDep, require_customer
+from api.deps import Admin, SessionsDep, SettingsDep, require_customer
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import IDENTIFIER, Page, PageQuery
 from optiinfra.access.oidc import IdentityProvider
 from optiinfra.access.principal import Role
+from optiinfra.connections.envelope import SealError
+from optiinfra.connections.model import ConnectionSecrets, ConnectionSpec, ConnectionView
+from optiinfra.connections.store import (
+    cipher_from_settings,
+    delete_connection,
+    get_connection_view,
+    put_connection,
+)
 from optiinfra.store import repository
 from optiinfra.store.api_keys import ApiKey, create_api_key, get_api_key, page_api_keys, revoke_api_key
 from optiinfra.store.identity_providers import (
@@ -187,6 +196,86 @@ async def delete_provider(customer_id: CustomerId, sessions: SessionsDep, princi
             session=session,
             actor=principal.name,
             action="identity_provider.deleted",
+            subject=customer_id,
+            customer_id=customer_id,
+            detail={},
+            before=before,
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class ConnectionBody(BaseModel):
+    """The customer's connections; secrets are write-only (left out: kept; empty: cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: ConnectionSpec = Field(default_factory=ConnectionSpec)
+    secrets: ConnectionSecrets = Field(default_factory=ConnectionSecrets)
+
+
+@router.get("/{customer_id}/connection", responses=NOT_FOUND)
+async def get_connection(customer_id: CustomerId, sessions: SessionsDep, principal: Admin) -> ConnectionView:
+    """Where the customer's infrastructure is, and which secrets are set (never their values)."""
+    require_customer(principal, customer_id)
+    async with sessions() as session:
+        found = await get_connection_view(session=session, customer_id=customer_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{customer_id} has no connection")
+    return found
+
+
+@router.put("/{customer_id}/connection", responses=NOT_FOUND | CONFLICT)
+async def put_connection_route(
+    customer_id: CustomerId,
+    body: ConnectionBody,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    principal: Admin,
+) -> ConnectionView:
+    """Act on the customer's own AWS account (its role, assumed with its external id, in each workload's
+    region), cluster and Prometheus. Secrets are sealed under the server's master key (409 when none is
+    configured) and never returned. Audited, without secrets."""
+    require_customer(principal, customer_id)
+    await _require_known_customer(sessions, customer_id)
+    try:
+        cipher = cipher_from_settings(settings)
+    except SealError:
+        cipher = None
+    async with sessions.begin() as session:
+        before = await get_connection_view(session=session, customer_id=customer_id)
+        try:
+            saved = await put_connection(
+                session=session, cipher=cipher, customer_id=customer_id, spec=body.spec, secrets=body.secrets
+            )
+        except SealError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+        await repository.append_audit(
+            session=session,
+            actor=principal.name,
+            action="connection.put",
+            subject=customer_id,
+            customer_id=customer_id,
+            detail={},
+            before=before,
+            after=saved,
+        )
+    return saved
+
+
+@router.delete("/{customer_id}/connection", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_connection_route(
+    customer_id: CustomerId, sessions: SessionsDep, principal: Admin
+) -> Response:
+    """Act on the customer in the platform's default account again."""
+    require_customer(principal, customer_id)
+    async with sessions.begin() as session:
+        before = await get_connection_view(session=session, customer_id=customer_id)
+        if before is None or not await delete_connection(session=session, customer_id=customer_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{customer_id} has no connection")
+        await repository.append_audit(
+            session=session,
+            actor=principal.name,
+            action="connection.deleted",
             subject=customer_id,
             customer_id=customer_id,
             detail={},

@@ -23,6 +23,8 @@ from api.app import create_app
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
+from optiinfra.cloud.reservations import ReservedCapacity
+from optiinfra.connections.accounts import AwsAccount, CustomerAccounts
 from optiinfra.embedded.kube_twin import EmbeddedKube
 from optiinfra.embedded.token import ensure_demo_admin_key, resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
@@ -40,7 +42,7 @@ from optiinfra.metrics.collector import (
     PrivateIpTargets,
     ScrapeTargetResolver,
 )
-from optiinfra.metrics.open import open_metrics_store
+from optiinfra.metrics.reporting import open_reporting_metrics
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.sim.demo_fleet import demo_fleet
@@ -127,6 +129,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             )
 
         fleet = Ec2Fleet.from_settings(settings)
+        scaling_groups = ScalingGroups.from_settings(settings)
         resolver: ScrapeTargetResolver = PrivateIpTargets(settings.vllm_metrics_port)
         if seeded is not None:
             twin = await EmbeddedTwin.start(
@@ -140,9 +143,8 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             resolver = twin
             live = asyncio.create_task(twin.run_live(settings.twin_window_seconds), name="twin")
             exits.push_async_callback(_cancel, live)
-        metrics_store = open_metrics_store(settings)
-        exits.callback(metrics_store.close)
-        metrics = AsyncMetricsStore(metrics_store)
+        metrics = open_reporting_metrics(settings)  # one store for the worker, the collector and the API
+        exits.callback(metrics.close)
         if seeded is not None:
             await _backfill_usage(metrics, fleet, seeded)
         deployments, pod_metrics, kube_url = await _start_kubernetes(
@@ -170,7 +172,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             task_queue=settings.temporal_task_queue,
             sessions=sessions,
             fleet=fleet,
-            scaling_groups=ScalingGroups.from_settings(settings),
+            scaling_groups=scaling_groups,
             collector=collector,
             metrics=metrics,
             inference=inference,
@@ -178,13 +180,20 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             in_flight=InFlightProbe(http, pod_metrics) if deployments is not None else None,
             prefix_traces=_prefix_traces(settings, twin=seeded is not None),
             scaling=scaling_settings(settings),
+            accounts=CustomerAccounts.from_settings(
+                AwsAccount(
+                    fleet=fleet, scaling_groups=scaling_groups, reservations=ReservedCapacity(fleet.ec2)
+                ),
+                settings,
+                sessions,
+            ),
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)
 
         api = uvicorn.Server(
             uvicorn.Config(
-                create_app(settings, client=client, sessions=sessions),
+                create_app(settings, client=client, sessions=sessions, metrics=metrics),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",

@@ -213,6 +213,23 @@ class IdentityProviderRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class CustomerConnectionRow(Base):
+    """A customer's connections: the spec in the clear, the secrets sealed together (envelope encryption,
+    `optiinfra.connections.envelope`) with the names of those set kept beside them."""
+
+    __tablename__ = "customer_connections"
+
+    customer_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("customers.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    spec: Mapped[dict[str, Any]]
+    secrets_set: Mapped[list[Any]]
+    key_ref: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
 class ApiKeyRow(Base):
     """An API key: the secret's hash only. `customer_id` None: a platform key (CLI-made only)."""
 
