@@ -24,7 +24,9 @@ from optiinfra.cloud import tags
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import CloudActionError, Ec2Fleet
 from optiinfra.cloud.reservations import PurchaseResult, ReservedCapacity
-from optiinfra.connections.accounts import AccountUnreachableError, AwsAccount, CustomerAccounts
+from optiinfra.connections.accounts import AwsAccount, CustomerAccounts
+from optiinfra.connections.clusters import CustomerClusters
+from optiinfra.connections.reader import ConnectionUnusableError
 from optiinfra.domain.enums import AgentKind, PurchaseOption, StepAction, StepStatus
 from optiinfra.domain.fleet import (
     ActiveReservation,
@@ -74,11 +76,13 @@ class CloudActivities:
         prefix_traces: PrefixTraces | None = None,
         capacity_profiles: StoredCapacityProfiles | None = None,
         accounts: CustomerAccounts | None = None,
+        clusters: CustomerClusters | None = None,
     ) -> None:
         """`fleet` and `scaling_groups` are the worker's default account; `accounts` resolves a customer
-        with its own connection to its account (without it every customer is acted on in the default)."""
+        with its own connection to its account (without it every customer is acted on in the default), and
+        `clusters` to its cluster (`deployments` being the worker's own)."""
         self._capacity_profiles = capacity_profiles
-        self._deployments = deployments
+        self._clusters = clusters or CustomerClusters(deployments)
         self._prefix_traces = prefix_traces
         self._catalog = catalog
         self._utilization = utilization
@@ -193,16 +197,21 @@ class CloudActivities:
     async def _read_deployment(self, workload: Workload) -> DeploymentState | None:
         if workload.kube_namespace is None or workload.kube_deployment is None:
             return None
-        if self._deployments is None:
+        try:
+            cluster = await self._clusters.for_customer(workload.customer_id)
+        except ConnectionUnusableError as error:
+            raise ApplicationError(str(error), type="ConnectionUnusable") from error
+        if cluster is None:
             raise ApplicationError(
                 f"{workload.workload_id} runs as Deployment {workload.kube_namespace}/"
-                f"{workload.kube_deployment}, but this worker has no Kubernetes API configured",
+                f"{workload.kube_deployment}, but neither its customer nor this worker has a Kubernetes API "
+                "configured",
                 non_retryable=True,
             )
         ref = DeploymentRef(namespace=workload.kube_namespace, name=workload.kube_deployment)
         try:
-            state = await self._deployments.read(ref)
-            autoscaler = await Autoscalers(self._deployments).read(ref)
+            state = await cluster.read(ref)
+            autoscaler = await Autoscalers(cluster).read(ref)
         except KubeActionError as error:
             raise ApplicationError(
                 f"reading Deployment {ref}: {error.code}: {error.message}",
@@ -275,7 +284,7 @@ class CloudActivities:
     async def _account(self, customer_id: str | None, region: str | None) -> AwsAccount:
         try:
             return await self._accounts.for_customer(customer_id, region)
-        except AccountUnreachableError as error:
+        except ConnectionUnusableError as error:
             raise ApplicationError(str(error), type="AccountUnreachable") from error
 
     async def _dispatch(

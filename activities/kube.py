@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from optiinfra.connections.clusters import CustomerClusters
+from optiinfra.connections.reader import ConnectionUnusableError
 from optiinfra.domain.enums import StepAction, StepStatus
 from optiinfra.domain.kube import DeploymentRef, DeploymentState, PodsMetricAutoscaler
 from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
@@ -49,44 +51,68 @@ def _bounded(seconds: float) -> float:
 
 
 class KubeActivities:
-    def __init__(self, deployments: Deployments, probe: InFlightProbe, *, poll_seconds: float = 2.0) -> None:
-        self._deployments = deployments
-        self._autoscalers = Autoscalers(deployments)
+    def __init__(
+        self,
+        deployments: Deployments | None,
+        probe: InFlightProbe,
+        *,
+        poll_seconds: float = 2.0,
+        clusters: CustomerClusters | None = None,
+    ) -> None:
+        """`deployments` is the worker's own cluster; `clusters` resolves a customer with its own (without
+        it every customer's Deployments are acted on in the worker's cluster)."""
+        self._clusters = clusters or CustomerClusters(deployments)
         self._probe = probe
         self._poll_seconds = poll_seconds
 
     @activity.defn(name=ActivityName.EXECUTE_KUBE_STEP)
     async def execute_kube_step(self, request: StepRequest) -> StepResult:
-        return await self._perform(request.step.step_id, request.step, StepStatus.SUCCEEDED)
+        cluster = await self._cluster(request.customer_id)
+        return await self._perform(request.step.step_id, request.step, StepStatus.SUCCEEDED, cluster)
 
     @activity.defn(name=ActivityName.COMPENSATE_KUBE_STEP)
     async def compensate_kube_step(self, request: CompensationRequest) -> StepResult:
+        cluster = await self._cluster(request.customer_id)
         return await self._perform(
-            f"compensate-{request.step_id}", request.compensation, StepStatus.COMPENSATED
+            f"compensate-{request.step_id}", request.compensation, StepStatus.COMPENSATED, cluster
         )
 
     @activity.defn(name=ActivityName.VERIFY_KUBE)
     async def verify_kube_execution(self, request: VerifyRequest) -> VerificationResult:
+        cluster = await self._cluster(request.customer_id or request.recommendation.customer_id)
         problems: list[str] = []
         for step in request.recommendation.steps:
             ref = deployment_ref(step.target)
             try:
-                state = await self._deployments.read(ref)
+                state = await cluster.read(ref)
             except KubeActionError as error:
                 return VerificationResult(passed=False, problems=[f"{ref}: {error.code}: {error.message}"])
             problems += deployment_mismatches(step, state)
             if step.action is StepAction.APPLY_AUTOSCALER:
                 wanted = autoscaler_of(step)
-                found = await self._autoscalers.read(ref)
+                found = await Autoscalers(cluster).read(ref)
                 if found != wanted:
                     problems.append(f"{ref}: autoscaler is {found or 'absent'}, not {wanted.describe()}")
         return VerificationResult(passed=not problems, problems=problems)
 
+    async def _cluster(self, customer_id: str | None) -> Deployments:
+        try:
+            cluster = await self._clusters.for_customer(customer_id)
+        except ConnectionUnusableError as error:
+            raise ApplicationError(str(error), type="ConnectionUnusable") from error
+        if cluster is None:
+            raise ApplicationError(
+                f"neither customer {customer_id} nor this worker has a Kubernetes cluster configured",
+                type="NoCluster",
+                non_retryable=True,
+            )
+        return cluster
+
     async def _perform(
-        self, step_id: str, step: ExecutionStep | CompensationStep, success: StepStatus
+        self, step_id: str, step: ExecutionStep | CompensationStep, success: StepStatus, cluster: Deployments
     ) -> StepResult:
         try:
-            detail = await self._dispatch(step, compensating=success is StepStatus.COMPENSATED)
+            detail = await self._dispatch(step, cluster, compensating=success is StepStatus.COMPENSATED)
         except KubeActionError as error:
             raise ApplicationError(
                 f"{error.code}: {error.message}", type=error.code, non_retryable=not error.retryable
@@ -101,21 +127,23 @@ class KubeActivities:
             finished_at=datetime.now(UTC),
         )
 
-    async def _dispatch(self, step: ExecutionStep | CompensationStep, *, compensating: bool) -> str:
+    async def _dispatch(
+        self, step: ExecutionStep | CompensationStep, cluster: Deployments, *, compensating: bool
+    ) -> str:
         ref = deployment_ref(step.target)
         match step.action:
             case StepAction.SCALE_DEPLOYMENT:
-                return (await self._deployments.scale(ref, int(step.params["replicas"]))).summary
+                return (await cluster.scale(ref, int(step.params["replicas"]))).summary
             case StepAction.SET_VLLM_ARGS:
                 expected = step.params.get("expected")
-                changed = await self._deployments.set_args(
+                changed = await cluster.set_args(
                     ref,
                     list(json.loads(step.params["args"])),
                     expected=None if compensating or expected is None else list(json.loads(expected)),
                     container=step.params.get("container"),
                 )
                 timeout = _bounded(float(step.params.get("rollout_timeout_seconds", "600")))
-                await self._deployments.wait_rolled_out(
+                await cluster.wait_rolled_out(
                     ref,
                     timeout_s=timeout,
                     poll_s=self._poll_seconds,
@@ -126,24 +154,26 @@ class KubeActivities:
                 return f"{changed.summary}; rolled out"
             case StepAction.DRAIN_PODS:
                 pods = _pods(step)
-                await self._deployments.set_serving(ref, pods, serving=False)
+                await cluster.set_serving(ref, pods, serving=False)
                 timeout = _bounded(float(step.params.get("timeout_seconds", "300")))
-                return await self._wait_drained(ref, pods, timeout)
+                return await self._wait_drained(cluster, ref, pods, timeout)
             case StepAction.RESTORE_PODS:
-                restored = await self._deployments.set_serving(ref, _pods(step), serving=True)
+                restored = await cluster.set_serving(ref, _pods(step), serving=True)
                 return f"{len(restored)} pods of {ref} back in traffic: {', '.join(restored) or 'none left'}"
             case StepAction.APPLY_AUTOSCALER:
-                return (await self._autoscalers.apply(autoscaler_of(step))).summary
+                return (await Autoscalers(cluster).apply(autoscaler_of(step))).summary
             case StepAction.REMOVE_AUTOSCALER:
-                return (await self._autoscalers.remove(ref)).summary
+                return (await Autoscalers(cluster).remove(ref)).summary
         raise ApplicationError(f"not a Kubernetes step: {step.action}", non_retryable=True)
 
-    async def _wait_drained(self, ref: DeploymentRef, pods: list[str], timeout_s: float) -> str:
+    async def _wait_drained(
+        self, cluster: Deployments, ref: DeploymentRef, pods: list[str], timeout_s: float
+    ) -> str:
         """Until every drained pod that still exists holds no request; fails (so the saga restores
         them) when the time runs out."""
         deadline = time.monotonic() + timeout_s
         while True:
-            state = await self._deployments.read(ref)
+            state = await cluster.read(ref)
             holding: dict[str, float | None] = {}
             for pod in (p for p in state.pods if p.name in pods):
                 count = await self._probe.in_flight(pod)

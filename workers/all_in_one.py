@@ -30,8 +30,7 @@ from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
-from optiinfra.cloud.reservations import ReservedCapacity
-from optiinfra.connections.accounts import AwsAccount, CustomerAccounts
+from optiinfra.connections.workers import CustomerConnections
 from optiinfra.engine.client import connect_temporal
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, pod_ip_metrics_url
@@ -82,10 +81,12 @@ def build_worker(
     model_prices: ModelPriceTable | None = None,
     learning: LearningActivities | None = None,
     scaling: ScalingSettings | None = None,
-    accounts: CustomerAccounts | None = None,
+    connections: CustomerConnections | None = None,
 ) -> Worker:
     """`inference` left out means rules only: explanations are then built from the proposals alone.
-    `deployments` left out means no Kubernetes: workloads served by a Deployment cannot be analyzed.
+    `deployments` left out means no Kubernetes of the worker's own: workloads served by a Deployment can
+    then be analyzed only for customers whose connection names their cluster.
+    `connections` left out acts on every customer with the worker's own account, cluster and sources.
     `learning` left out keeps past outcomes in a Qdrant collection in memory, for this worker's life."""
     catalog = catalog or PriceCatalog.load_default()
     store = StoreActivities(sessions)
@@ -97,15 +98,18 @@ def build_worker(
         deployments,
         prefix_traces,
         capacity_profiles=StoredCapacityProfiles(sessions),
-        accounts=accounts,
+        accounts=connections.accounts if connections is not None else None,
+        clusters=connections.clusters if connections is not None else None,
     )
     kube_activities: list[Any] = []
-    if deployments is not None:
+    if deployments is not None or connections is not None:
         if in_flight is None:
             raise ValueError("draining pods needs an in-flight probe of their vLLM metrics")
-        kube = KubeActivities(deployments, in_flight)
+        kube = KubeActivities(
+            deployments, in_flight, clusters=connections.clusters if connections is not None else None
+        )
         kube_activities = [kube.execute_kube_step, kube.compensate_kube_step, kube.verify_kube_execution]
-    collection = MetricsActivities(collector)
+    collection = MetricsActivities(collector, connections.collectors if connections is not None else None)
     layer = inference or InferenceLayer()
     llm = LlmActivities(layer, sessions)
     coordination = CoordinationActivities(layer, sessions)
@@ -197,8 +201,14 @@ async def run_worker(settings: Settings) -> None:
             )
             sessions = session_factory(engine)
             scaling_groups = ScalingGroups.from_settings(settings)
-            default_account = AwsAccount(
-                fleet=fleet, scaling_groups=scaling_groups, reservations=ReservedCapacity(fleet.ec2)
+            connections = CustomerConnections.from_settings(
+                settings,
+                sessions,
+                fleet=fleet,
+                scaling_groups=scaling_groups,
+                deployments=deployments,
+                collector=collector,
+                pod_metrics_url=pod_metrics,
             )
             worker = build_worker(
                 client,
@@ -206,7 +216,7 @@ async def run_worker(settings: Settings) -> None:
                 sessions=sessions,
                 fleet=fleet,
                 scaling_groups=scaling_groups,
-                accounts=CustomerAccounts.from_settings(default_account, settings, sessions),
+                connections=connections,
                 collector=collector,
                 metrics=metrics,
                 inference=inference,
@@ -217,7 +227,10 @@ async def run_worker(settings: Settings) -> None:
                 learning=LearningActivities.from_settings(settings),
                 scaling=scaling_settings(settings),
             )
-            await worker.run()
+            try:
+                await worker.run()
+            finally:
+                await connections.aclose()
     finally:
         if deployments is not None:
             await deployments.close()

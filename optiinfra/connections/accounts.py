@@ -24,19 +24,15 @@ from optiinfra.cloud.ec2 import (
     wait_timeout_for,
 )
 from optiinfra.cloud.reservations import ReservedCapacity
-from optiinfra.connections.envelope import EnvelopeCipher, SealError
 from optiinfra.connections.model import CustomerConnection
-from optiinfra.connections.store import cipher_from_settings, load_connection
+from optiinfra.connections.reader import ConnectionReader, ConnectionUnusableError
 from optiinfra.settings import Settings
 
 ROLE_SESSION_SECONDS = 3600
 REFRESH_MARGIN_S = 300.0
-CONNECTION_CACHE_S = 60.0
-"""How long a worker keeps a customer's connection before reading it again (a changed role takes effect
-within this)."""
 
 
-class AccountUnreachableError(RuntimeError):
+class AccountUnreachableError(ConnectionUnusableError):
     """The customer's account could not be reached: the message says why, for the step's record."""
 
 
@@ -85,14 +81,11 @@ class CustomerAccounts:
         default: AwsAccount,
         *,
         settings: Settings | None = None,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        cipher: EnvelopeCipher | None = None,
+        connections: ConnectionReader | None = None,
     ) -> None:
         self._default = default
         self._settings = settings
-        self._sessions = sessions
-        self._cipher = cipher
-        self._connections: dict[str, tuple[float, CustomerConnection | None]] = {}
+        self._connections = connections
         self._assumed: dict[str, _Assumed] = {}
         self._lock = asyncio.Lock()
 
@@ -100,22 +93,17 @@ class CustomerAccounts:
     def from_settings(
         cls, default: AwsAccount, settings: Settings, sessions: async_sessionmaker[AsyncSession]
     ) -> "CustomerAccounts":
-        """Customers' connections read from the store; their secrets opened with the configured master key
-        (none configured: connections without secrets still work)."""
-        try:
-            cipher: EnvelopeCipher | None = cipher_from_settings(settings)
-        except SealError:
-            cipher = None
-        return cls(default, settings=settings, sessions=sessions, cipher=cipher)
+        """Customers' connections read from the store with the configured master key."""
+        return cls(default, settings=settings, connections=ConnectionReader.from_settings(settings, sessions))
 
     @property
     def default(self) -> AwsAccount:
         return self._default
 
     async def for_customer(self, customer_id: str | None, region: str | None = None) -> AwsAccount:
-        if customer_id is None or self._sessions is None or self._settings is None:
+        if customer_id is None or self._connections is None or self._settings is None:
             return self._default
-        connection = await self._connection(customer_id)
+        connection = await self._connections.get(customer_id)
         if connection is None or connection.spec.aws_role_arn is None:
             return self._default
         settings = self._settings
@@ -129,23 +117,6 @@ class CustomerAccounts:
                 endpoint = _endpoint(connection, settings)
                 assumed.accounts[region] = AwsAccount.build(settings, region, endpoint, assumed.credentials)
             return assumed.accounts[region]
-
-    async def _connection(self, customer_id: str) -> CustomerConnection | None:
-        cached = self._connections.get(customer_id)
-        if cached is not None and time.monotonic() - cached[0] < CONNECTION_CACHE_S:
-            return cached[1]
-        assert self._sessions is not None
-        try:
-            async with self._sessions() as session:
-                connection = await load_connection(
-                    session=session, cipher=self._cipher, customer_id=customer_id
-                )
-        except SealError as error:
-            raise AccountUnreachableError(
-                f"the connection of {customer_id} cannot be opened: {error}"
-            ) from error
-        self._connections[customer_id] = (time.monotonic(), connection)
-        return connection
 
     async def _assume(self, connection: CustomerConnection) -> _Assumed:
         assert self._settings is not None and connection.spec.aws_role_arn is not None

@@ -23,8 +23,7 @@ from api.app import create_app
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
-from optiinfra.cloud.reservations import ReservedCapacity
-from optiinfra.connections.accounts import AwsAccount, CustomerAccounts
+from optiinfra.connections.workers import CustomerConnections
 from optiinfra.embedded.kube_twin import EmbeddedKube
 from optiinfra.embedded.token import ensure_demo_admin_key, resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
@@ -167,6 +166,16 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         await ensure_regression_watch_schedule(client, settings)
         inference = InferenceLayer(inference_config(settings))
         exits.push_async_callback(inference.aclose)
+        connections = CustomerConnections.from_settings(
+            settings,
+            sessions,
+            fleet=fleet,
+            scaling_groups=scaling_groups,
+            deployments=deployments,
+            collector=collector,
+            pod_metrics_url=pod_metrics,
+        )
+        exits.push_async_callback(connections.aclose)
         worker = build_worker(
             client,
             task_queue=settings.temporal_task_queue,
@@ -177,16 +186,10 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             metrics=metrics,
             inference=inference,
             deployments=deployments,
-            in_flight=InFlightProbe(http, pod_metrics) if deployments is not None else None,
+            in_flight=InFlightProbe(http, pod_metrics),
             prefix_traces=_prefix_traces(settings, twin=seeded is not None),
             scaling=scaling_settings(settings),
-            accounts=CustomerAccounts.from_settings(
-                AwsAccount(
-                    fleet=fleet, scaling_groups=scaling_groups, reservations=ReservedCapacity(fleet.ec2)
-                ),
-                settings,
-                sessions,
-            ),
+            connections=connections,
         )
         worker_task = asyncio.create_task(worker.run(), name="worker")
         exits.push_async_callback(_stop_worker, worker, worker_task)

@@ -98,6 +98,31 @@ class MetricsCollector:
         self._catalog = catalog
         self._previous: dict[str, VllmSample] = {}
 
+    @property
+    def prometheus(self) -> PrometheusWindowSource | None:
+        return self._prometheus
+
+    def with_sources(
+        self,
+        *,
+        fleet: Ec2Fleet,
+        prometheus: PrometheusWindowSource | None,
+        pods: PodTargetResolver | None,
+    ) -> "MetricsCollector":
+        """The same collector reading another customer's account, Prometheus and cluster; it writes to the
+        same store and keeps the same counter history (keyed by replica, which accounts never share)."""
+        other = MetricsCollector(
+            store=self._store,
+            fleet=fleet,
+            resolver=self._resolver,
+            http=self._http,
+            catalog=self._catalog,
+            prometheus=prometheus,
+            pods=pods,
+        )
+        other._previous = self._previous
+        return other
+
     async def collect(self, workload: Workload, now: datetime) -> CollectionReport:
         customer_id, workload_id = workload.customer_id, workload.workload_id
         report = CollectionReport(customer_id=customer_id, workload_id=workload_id)
