@@ -22,11 +22,13 @@ from api.routes import (
     optimizations,
     privacy,
     recommendations,
+    reports,
     schedules,
     workloads,
 )
 from optiinfra.access.oidc import OidcVerifier
 from optiinfra.engine.client import connect_temporal
+from optiinfra.metrics.reporting import ReportingMetrics, open_reporting_metrics
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
 
@@ -36,8 +38,12 @@ def create_app(
     *,
     client: Client | None = None,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    metrics: ReportingMetrics | None = None,
 ) -> FastAPI:
-    """The app; pass `client` and `sessions` to share ones the caller already holds (tests, `up`).
+    """The app; pass `client`, `sessions` and `metrics` to share ones the caller already holds (tests,
+    `up`). Without `metrics`, the app opens the metrics store itself only when it is a ClickHouse server
+    (OPTIINFRA_CLICKHOUSE_URL): embedded chdb is one engine per process, held by whoever runs the worker,
+    so the reports then say that their measured figures are missing.
     OPTIINFRA_API_TOKEN, when set, is a platform-admin credential beside the API keys and OIDC tokens.
     The same operations are MCP tools at /mcp (streamable HTTP), for the same credentials."""
     mcp = McpEndpoint()
@@ -53,12 +59,16 @@ def create_app(
             app.state.sessions = session_factory(engine)
         else:
             app.state.sessions = sessions
+        opened = open_reporting_metrics(settings) if metrics is None and settings.clickhouse_url else None
+        app.state.metrics = metrics or opened
         try:
             async with mcp.running():
                 yield
         finally:
             if engine is not None:
                 await engine.dispose()
+            if opened is not None:
+                opened.close()
 
     app = FastAPI(
         title="OptiInfra",
@@ -78,6 +88,7 @@ def create_app(
         optimizations.router,
         privacy.router,
         recommendations.router,
+        reports.router,
         schedules.router,
         workloads.router,
     ):
