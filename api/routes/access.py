@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Admin, SessionsDep, SettingsDep, require_customer
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import IDENTIFIER, Page, PageQuery
 from optiinfra.access.oidc import IdentityProvider
-from optiinfra.access.principal import Role
+from optiinfra.access.principal import Principal, Role
 from optiinfra.connections.envelope import SealError
 from optiinfra.connections.model import ConnectionSecrets, ConnectionSpec, ConnectionView
 from optiinfra.connections.store import (
@@ -68,6 +69,30 @@ class IdentityProviderBody(BaseModel):
         return url
 
 
+async def _audited(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    subject: str,
+    customer_id: str,
+    *,
+    before: BaseModel | None = None,
+    after: BaseModel | None = None,
+) -> None:
+    """The audit line of a credential write: who, what, and the state before and after (never a secret:
+    keys, providers and connection views hold none)."""
+    await repository.append_audit(
+        session=session,
+        actor=principal.name,
+        action=action,
+        subject=subject,
+        customer_id=customer_id,
+        detail={},
+        before=before,
+        after=after,
+    )
+
+
 async def _require_known_customer(sessions: SessionsDep, customer_id: str) -> None:
     async with sessions() as session:
         if await repository.get_customer(session=session, customer_id=customer_id) is None:
@@ -93,15 +118,7 @@ async def create_key(
             created_by=principal.name,
             expires_at=expires,
         )
-        await repository.append_audit(
-            session=session,
-            actor=principal.name,
-            action="api_key.created",
-            subject=f"key:{key.key_id}",
-            customer_id=customer_id,
-            detail={},
-            after=key,
-        )
+        await _audited(session, principal, "api_key.created", f"key:{key.key_id}", customer_id, after=key)
     return KeyCreated(key=key, token=token)
 
 
@@ -130,13 +147,12 @@ async def revoke_key(
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no API key {key_id} for {customer_id}")
         after = await revoke_api_key(session=session, key_id=key_id)
         if before.revoked_at is None:
-            await repository.append_audit(
-                session=session,
-                actor=principal.name,
-                action="api_key.revoked",
-                subject=f"key:{key_id}",
-                customer_id=customer_id,
-                detail={},
+            await _audited(
+                session,
+                principal,
+                "api_key.revoked",
+                f"key:{key_id}",
+                customer_id,
                 before=before,
                 after=after,
             )
@@ -169,15 +185,8 @@ async def put_provider(
             saved = await put_identity_provider(session=session, provider=provider)
         except IssuerTakenError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
-        await repository.append_audit(
-            session=session,
-            actor=principal.name,
-            action="identity_provider.put",
-            subject=customer_id,
-            customer_id=customer_id,
-            detail={},
-            before=before,
-            after=saved,
+        await _audited(
+            session, principal, "identity_provider.put", customer_id, customer_id, before=before, after=saved
         )
     return saved
 
@@ -192,14 +201,8 @@ async def delete_provider(customer_id: CustomerId, sessions: SessionsDep, princi
         before = await get_identity_provider(session=session, customer_id=customer_id)
         if before is None or not await delete_identity_provider(session=session, customer_id=customer_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{customer_id} has no identity provider")
-        await repository.append_audit(
-            session=session,
-            actor=principal.name,
-            action="identity_provider.deleted",
-            subject=customer_id,
-            customer_id=customer_id,
-            detail={},
-            before=before,
+        await _audited(
+            session, principal, "identity_provider.deleted", customer_id, customer_id, before=before
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -249,15 +252,8 @@ async def put_connection_route(
             )
         except SealError as error:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
-        await repository.append_audit(
-            session=session,
-            actor=principal.name,
-            action="connection.put",
-            subject=customer_id,
-            customer_id=customer_id,
-            detail={},
-            before=before,
-            after=saved,
+        await _audited(
+            session, principal, "connection.put", customer_id, customer_id, before=before, after=saved
         )
     return saved
 
@@ -272,13 +268,5 @@ async def delete_connection_route(
         before = await get_connection_view(session=session, customer_id=customer_id)
         if before is None or not await delete_connection(session=session, customer_id=customer_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{customer_id} has no connection")
-        await repository.append_audit(
-            session=session,
-            actor=principal.name,
-            action="connection.deleted",
-            subject=customer_id,
-            customer_id=customer_id,
-            detail={},
-            before=before,
-        )
+        await _audited(session, principal, "connection.deleted", customer_id, customer_id, before=before)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
@@ -89,7 +90,7 @@ async def test_a_workload_with_too_many_on_demand_instances_is_a_422(api: httpx.
 )
 async def test_any_malformed_credential_is_a_401(api: httpx.AsyncClient, credential: bytes) -> None:
     api.headers.pop("Authorization")
-    response = await api.get("/v1/workloads", headers={"Authorization": credential})
+    response = await api.get("/v1/workloads", headers=[(b"Authorization", credential)])
     assert response.status_code == 401, response.text
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
@@ -129,7 +130,7 @@ async def test_the_engine_down_is_a_503_with_retry_after(
         assert health["temporal"] is False
 
 
-async def test_the_database_down_is_a_503_with_retry_after(temporal_client: object) -> None:
+async def test_the_database_down_is_a_503_with_retry_after(temporal_client: Client) -> None:
     engine = create_engine_for(f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none")
     try:
         sessions = session_factory(engine)
@@ -137,7 +138,7 @@ async def test_the_database_down_is_a_503_with_retry_after(temporal_client: obje
             Settings(),
             token=API_TOKEN,
             client=temporal_client,
-            sessions=sessions,  # type: ignore[arg-type]
+            sessions=sessions,
         ) as api:
             response = await api.get("/v1/workloads")
             assert response.status_code == 503, response.text

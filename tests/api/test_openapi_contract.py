@@ -18,15 +18,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from temporalio.worker import Worker
 
 from api.app import create_app
 from optiinfra.engine.client import connect_temporal
-from optiinfra.engine.devserver import DevServer, free_port
+from optiinfra.engine.devserver import DevServer
 from optiinfra.settings import Settings
 from optiinfra.store.database import migrate
+from tests.support.served_api import served
 from workers.all_in_one import WORKFLOWS
 
 TOKEN = "contract-token-0123456789"
@@ -46,20 +46,8 @@ async def served_api(temporal_dev_server: DevServer, tmp_path: Path) -> AsyncIte
     )
     client = await connect_temporal(settings)
     worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=list(WORKFLOWS))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    async with worker:
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not serving.done(), "the API did not start"
-            await asyncio.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await serving
+    async with worker, served(create_app(settings)) as base_url:
+        yield base_url
 
 
 def _failure_counts(report: str) -> dict[str, int]:
