@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agents.application.strategies import analyze_application
+from agents.budget import within_budget
 from agents.cost.strategies import analyze_cost
 from agents.performance.scaling import ScalingSettings
 from agents.performance.slo import compliance, slo_target
@@ -38,6 +39,8 @@ class AnalysisActivities:
         # other activities of the worker keep running.
         result = await self._analyze(request)
         result.context = await asyncio.to_thread(analysis_context, request.snapshot)
+        result.proposals, held_back = within_budget(result.proposals, request.snapshot)
+        result.notes = [*result.notes, *held_back]
         return result
 
     async def _analyze(self, request: AnalyzeInput) -> AnalysisResult:

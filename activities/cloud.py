@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.context import current_workflow_id
 from activities.readings import read_performance
+from agents.budget import fleet_usage
 from agents.verification import (
     expected_end_state,
     expected_reservations,
@@ -123,7 +124,10 @@ class CloudActivities:
                 else {}
             ),
         )
+        customer_instances = await account.fleet.describe_customer_instances(workload.customer_id)
+        customer_types = self._known_types({i.instance_type for i in customer_instances}, workload.region)
         return WorkloadSnapshot(
+            customer_fleet=fleet_usage(customer_instances, customer_types),
             customer=context.customer,
             workload=workload,
             instances=instances,

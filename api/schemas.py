@@ -18,7 +18,7 @@ from pydantic.config import JsonDict
 
 from optiinfra.control.schedules import ScanScheduleSpec, ScanScheduleView
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
-from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, Workload
+from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, GpuBudget, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
 from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
@@ -163,6 +163,7 @@ class CustomerBody(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     automation: AutomationPolicy = Field(default_factory=AutomationPolicy)
+    budget: GpuBudget = Field(default_factory=GpuBudget)
 
 
 class CustomerList(BaseModel):

@@ -49,10 +49,13 @@ async def get_customer(customer_id: CustomerId, sessions: SessionsDep, principal
 async def put_customer(
     customer_id: CustomerId, body: CustomerBody, sessions: SessionsDep, principal: Admin
 ) -> Customer:
-    """Register a customer (platform admins) or change its name and automation policy (its admins).
+    """Register a customer (platform admins) or change its name, automation policy and GPU budget (its
+    admins).
     New customers start in advisory mode. Audited with the policy before and after."""
     require_customer(principal, customer_id)
-    customer = Customer(customer_id=customer_id, name=body.name, automation=body.automation)
+    customer = Customer(
+        customer_id=customer_id, name=body.name, automation=body.automation, budget=body.budget
+    )
     async with sessions.begin() as session:
         before = await repository.get_customer(session=session, customer_id=customer_id)
         if before is None:

@@ -303,6 +303,14 @@ class Ec2Fleet:
         ]
         return await self._call(self._describe_filtered, filters)
 
+    async def describe_customer_instances(self, customer_id: str) -> list[Instance]:
+        """Every instance of the customer's workloads that exists and may cost money, oldest first."""
+        filters: list[FilterTypeDef] = [
+            {"Name": f"tag:{tags.CUSTOMER}", "Values": [literal_filter_value(customer_id)]},
+            {"Name": "instance-state-name", "Values": sorted(LIVE_STATES)},
+        ]
+        return await self._call(self._describe_filtered, filters)
+
     async def get_instance(self, instance_id: str) -> Instance | None:
         """None when EC2 does not know the id (terminated instances stay visible for about an hour)."""
         try:

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optiinfra.domain.application import ApplicationProfile
 from optiinfra.domain.bounds import STORED_INT_MAX
@@ -17,17 +17,41 @@ KUBE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 
 class AutomationPolicy(BaseModel):
-    """Per-customer thresholds for acting without a person."""
+    """Per-customer thresholds for acting without a person. A misspelt threshold is refused, not dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
     operating_mode: OperatingMode = OperatingMode.ADVISORY
     auto_execute_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     auto_execute_max_risk: RiskLevel = RiskLevel.LOW
 
 
+class GpuBudget(BaseModel):
+    """Caps on the customer's whole fleet that every proposal respects: a change that would take the
+    fleet's GPUs or its monthly cost above a cap is held back (one that lowers them never is). A misspelt
+    cap is refused, not dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_gpus: int | None = Field(default=None, ge=0, le=STORED_INT_MAX, description="None: no GPU cap")
+    max_monthly_usd: float | None = Field(
+        default=None, ge=0, le=1e12, allow_inf_nan=False, description="None: no spend cap"
+    )
+
+
+class CustomerFleetUsage(BaseModel):
+    """The customer's running fleet in its account now, across all its workloads."""
+
+    instances: int = Field(ge=0)
+    gpus: int = Field(ge=0)
+    monthly_usd: float = Field(ge=0, description="Running instances at their hourly price x 730")
+
+
 class Customer(BaseModel):
     customer_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     name: str
     automation: AutomationPolicy = Field(default_factory=AutomationPolicy)
+    budget: GpuBudget = Field(default_factory=GpuBudget)
 
 
 class Workload(BaseModel):
@@ -189,6 +213,9 @@ class WorkloadSnapshot(BaseModel):
     capacity_profiles: list[CapacityProfile] = Field(
         default_factory=list,
         description="Measured latency/throughput curves for the workload's deployments (profile import)",
+    )
+    customer_fleet: "CustomerFleetUsage | None" = Field(
+        default=None, description="The customer's whole fleet now: what its GPU budget is held against"
     )
 
     def series_for(self, instance_id: str, metric: UtilizationMetric) -> MetricSeries | None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optiinfra.domain.enums import AgentKind, OperatingMode, RecommendationStatus, RiskLevel
-from optiinfra.domain.fleet import AutomationPolicy, Customer, Workload
+from optiinfra.domain.fleet import AutomationPolicy, Customer, GpuBudget, Workload
 from optiinfra.domain.recommendation import Approval, Outcome, Recommendation, StepResult
 from optiinfra.llm.tiers import InferenceTier
 from optiinfra.llm.usage import LlmUsage, RecordedLlmUsage
@@ -84,6 +84,8 @@ async def upsert_customer(*, session: AsyncSession, customer: Customer) -> Custo
         "operating_mode": customer.automation.operating_mode.value,
         "auto_execute_min_confidence": customer.automation.auto_execute_min_confidence,
         "auto_execute_max_risk": customer.automation.auto_execute_max_risk.value,
+        "budget_max_gpus": customer.budget.max_gpus,
+        "budget_max_monthly_usd": customer.budget.max_monthly_usd,
     }
     await session.execute(upsert_statement(session, CustomerRow, values, key=("customer_id",)))
     return customer
@@ -486,7 +488,8 @@ def _customer_from_row(row: CustomerRow) -> Customer:
         auto_execute_min_confidence=row.auto_execute_min_confidence,
         auto_execute_max_risk=RiskLevel(row.auto_execute_max_risk),
     )
-    return Customer(customer_id=row.customer_id, name=row.name, automation=automation)
+    budget = GpuBudget(max_gpus=row.budget_max_gpus, max_monthly_usd=row.budget_max_monthly_usd)
+    return Customer(customer_id=row.customer_id, name=row.name, automation=automation, budget=budget)
 
 
 def _usage_from_row(row: LlmUsageRow) -> RecordedLlmUsage:

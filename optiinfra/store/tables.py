@@ -90,6 +90,8 @@ class CustomerRow(Base):
     operating_mode: Mapped[str] = mapped_column(String(ENUM_LENGTH))
     auto_execute_min_confidence: Mapped[float]
     auto_execute_max_risk: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    budget_max_gpus: Mapped[int | None]
+    budget_max_monthly_usd: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

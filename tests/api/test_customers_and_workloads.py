@@ -62,3 +62,19 @@ async def test_bad_registrations_get_422(
     response = await api.put(path, json=body)
     assert response.status_code == 422
     assert reason in response.text
+
+
+async def test_a_gpu_budget_is_kept_with_the_customer_and_audited(api: httpx.AsyncClient) -> None:
+    await api.put("/v1/customers/acme", json={"name": "Acme"})
+    budget = {"max_gpus": 64, "max_monthly_usd": 250000.0}
+    changed = await api.put("/v1/customers/acme", json={"name": "Acme", "budget": budget})
+    assert changed.status_code == 200
+    assert (await api.get("/v1/customers/acme")).json()["budget"] == budget
+    (line,) = (await api.get("/v1/audit", params={"action": "customer.updated"})).json()["items"]
+    assert (line["before"]["budget"], line["after"]["budget"]) == (
+        {"max_gpus": None, "max_monthly_usd": None},
+        budget,
+    )
+    for bad in ({"max_gpus": -1}, {"max_monthly_usd": -5}, {"max_gpus": 2**31}, {"gpus": 4}):
+        refused = await api.put("/v1/customers/acme", json={"name": "Acme", "budget": bad})
+        assert refused.status_code == 422, bad

@@ -164,5 +164,12 @@ async def test_each_customer_is_acted_on_in_its_own_account_only(
         )
         reading = await env.run(activities.read_workload_objects, context)
         assert set(reading.instances) == {launched["globex"]}
+        # The snapshot counts the customer's whole fleet in its own account: what its GPU budget is held to.
+        snapshot = await env.run(activities.collect_workload_snapshot, context)
+        assert [i.instance_id for i in snapshot.instances] == [launched["globex"]]
+        g5 = PriceCatalog.load_default().get("g5.xlarge", cloud.region)
+        assert snapshot.customer_fleet is not None
+        assert (snapshot.customer_fleet.instances, snapshot.customer_fleet.gpus) == (1, 1)
+        assert snapshot.customer_fleet.monthly_usd == pytest.approx(g5.on_demand_hourly_usd * 730)
     finally:
         store.close()
