@@ -4,11 +4,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from optiinfra.control.optimizations import UnknownWorkloadError, timing_from
+from optiinfra.control.optimizations import start_numbered_run, timing_from
 from optiinfra.domain.coordination import CustomerConstraints
 from optiinfra.domain.enums import AgentKind
 from optiinfra.settings import Settings
-from optiinfra.store import repository
 from workflows.contracts import ALL_AGENTS, JointOptimizationRequest, JointPhase
 from workflows.joint_optimization import JOINT, JointOptimizationWorkflow
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
@@ -56,25 +55,22 @@ async def start_joint_optimization(
     constraints: CustomerConstraints | None = None,
 ) -> str:
     """Start a JointOptimizationWorkflow, e.g. `joint/demo/chat-8b/3`, and return its id."""
-    async with sessions.begin() as session:
-        if (
-            await repository.get_workload(session=session, customer_id=customer_id, workload_id=workload_id)
-            is None
-        ):
-            raise UnknownWorkloadError(f"unknown workload {customer_id}/{workload_id}")
-        _, workflow_id = await repository.allocate_run(
-            session=session,
-            customer_id=customer_id,
-            workload_id=workload_id,
-            agent=JOINT,
-            workflow_id_prefix=joint_workflow_id_prefix(customer_id, workload_id),
+
+    async def start(workflow_id: str) -> None:
+        await client.start_workflow(
+            JointOptimizationWorkflow.run,
+            joint_request(settings, customer_id, workload_id, agents, constraints),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            search_attributes=joint_search_attributes(customer_id, workload_id),
+            static_summary=f"joint optimization of {customer_id}/{workload_id}",
         )
-    await client.start_workflow(
-        JointOptimizationWorkflow.run,
-        joint_request(settings, customer_id, workload_id, agents, constraints),
-        id=workflow_id,
-        task_queue=settings.temporal_task_queue,
-        search_attributes=joint_search_attributes(customer_id, workload_id),
-        static_summary=f"joint optimization of {customer_id}/{workload_id}",
+
+    return await start_numbered_run(
+        sessions,
+        customer_id=customer_id,
+        workload_id=workload_id,
+        agent=JOINT,
+        prefix=joint_workflow_id_prefix(customer_id, workload_id),
+        start=start,
     )
-    return workflow_id

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,6 +53,9 @@ class DecisionUnconfirmedError(RuntimeError):
     """The workflow did not answer in time: the decision may or may not have been taken."""
 
 
+MAX_START_ATTEMPTS = 50
+"""Run numbers a start may skip over because the engine already has runs of them."""
+
 DECISION_WAIT = timedelta(seconds=30)
 """How long `decide` waits for the workflow to take or refuse a decision (a worker must be running)."""
 
@@ -94,37 +98,72 @@ async def start_optimization(
 ) -> str:
     """Start an AgentOptimizationWorkflow with an id that reads like the work,
     e.g. `opt/demo/chat-8b/cost/3`, and return that id."""
-    async with sessions.begin() as session:
-        if (
-            await repository.get_workload(session=session, customer_id=customer_id, workload_id=workload_id)
-            is None
-        ):
-            raise UnknownWorkloadError(f"unknown workload {customer_id}/{workload_id}")
-        _, workflow_id = await repository.allocate_run(
-            session=session,
-            customer_id=customer_id,
-            workload_id=workload_id,
-            agent=agent,
-            workflow_id_prefix=workflow_id_prefix(customer_id, workload_id, agent),
+
+    async def start(workflow_id: str) -> None:
+        await client.start_workflow(
+            AgentOptimizationWorkflow.run,
+            OptimizationRequest(
+                customer_id=customer_id, workload_id=workload_id, agent=agent, timing=timing_from(settings)
+            ),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(OPTI_CUSTOMER, customer_id),
+                    SearchAttributePair(OPTI_WORKLOAD, workload_id),
+                    SearchAttributePair(OPTI_AGENT, agent.value),
+                    SearchAttributePair(OPTI_STATUS, WorkflowPhase.COLLECTING.value),
+                ]
+            ),
+            static_summary=f"{agent.value} optimization of {customer_id}/{workload_id}",
         )
-    await client.start_workflow(
-        AgentOptimizationWorkflow.run,
-        OptimizationRequest(
-            customer_id=customer_id, workload_id=workload_id, agent=agent, timing=timing_from(settings)
-        ),
-        id=workflow_id,
-        task_queue=settings.temporal_task_queue,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(OPTI_CUSTOMER, customer_id),
-                SearchAttributePair(OPTI_WORKLOAD, workload_id),
-                SearchAttributePair(OPTI_AGENT, agent.value),
-                SearchAttributePair(OPTI_STATUS, WorkflowPhase.COLLECTING.value),
-            ]
-        ),
-        static_summary=f"{agent.value} optimization of {customer_id}/{workload_id}",
+
+    return await start_numbered_run(
+        sessions,
+        customer_id=customer_id,
+        workload_id=workload_id,
+        agent=agent,
+        prefix=workflow_id_prefix(customer_id, workload_id, agent),
+        start=start,
     )
-    return workflow_id
+
+
+async def start_numbered_run(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    customer_id: str,
+    workload_id: str,
+    agent: AgentKind | str,
+    prefix: str,
+    start: Callable[[str], Awaitable[None]],
+) -> str:
+    """Take the workload's next run number and `start` the run under it. When the engine already has a run
+    of that id (the store was restored from a backup or reset while the engine kept its runs), the number
+    is spent and the next one taken, so a start never fails on a number the store forgot."""
+    for _ in range(MAX_START_ATTEMPTS):
+        async with sessions.begin() as session:
+            if (
+                await repository.get_workload(
+                    session=session, customer_id=customer_id, workload_id=workload_id
+                )
+                is None
+            ):
+                raise UnknownWorkloadError(f"unknown workload {customer_id}/{workload_id}")
+            _, workflow_id = await repository.allocate_run(
+                session=session,
+                customer_id=customer_id,
+                workload_id=workload_id,
+                agent=agent,
+                workflow_id_prefix=prefix,
+            )
+        try:
+            await start(workflow_id)
+        except WorkflowAlreadyStartedError:
+            continue
+        return workflow_id
+    raise RuntimeError(
+        f"the engine already runs {MAX_START_ATTEMPTS} runs numbered past the store's for {prefix}"
+    )
 
 
 async def decide(

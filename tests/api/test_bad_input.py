@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -15,6 +16,7 @@ from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
+from optiinfra.store.tables import WorkflowRunRow
 from tests.api.conftest import API_TOKEN
 from tests.api.tenancy import WORKLOAD
 from tests.support.asgi import api_client
@@ -146,3 +148,21 @@ async def test_the_database_down_is_a_503_with_retry_after(temporal_client: Clie
             assert "unreachable" in response.json()["detail"]
     finally:
         await engine.dispose()
+
+
+@SQLITE
+async def test_a_store_that_forgot_its_runs_takes_the_next_number_instead_of_a_500(
+    api: httpx.AsyncClient, api_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A store restored from a backup (or reset) numbers runs again from where it was, while the engine
+    still has the later runs: the start skips the numbers the engine holds."""
+    customer = f"restored-{uuid4().hex[:8]}"
+    await _customer_with_workload(api, customer)
+    body = {"customer_id": customer, "workload_id": "chat"}
+    first = await api.post("/v1/optimizations", json=body)
+    assert first.json()["workflow_id"] == f"opt/{customer}/chat/cost/1"
+    async with api_sessions.begin() as session:
+        await session.execute(delete(WorkflowRunRow))  # the backup predates the first run
+    again = await api.post("/v1/optimizations", json=body)
+    assert again.status_code == 201, again.text
+    assert again.json()["workflow_id"] == f"opt/{customer}/chat/cost/2"
