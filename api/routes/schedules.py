@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from api.deps import (
     Operator,
@@ -9,6 +9,7 @@ from api.deps import (
     TemporalDep,
     Viewer,
     require_customer,
+    scoped_customer,
 )
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import Page, PageQuery, ScheduleCreate, SchedulePauseBody
@@ -32,6 +33,13 @@ from optiinfra.store import repository
 router = APIRouter(prefix="/schedules", tags=["schedules"], route_class=StrictJSONRoute)
 
 ScheduleId = Annotated[str, Path(pattern=SCHEDULE_ID_PATTERN, description="e.g. nightly")]
+OwnerQuery = Annotated[
+    str | None,
+    Query(
+        pattern=SCHEDULE_ID_PATTERN,
+        description="Whose schedule (a platform admin's choice; a customer's principal always its own)",
+    ),
+]
 
 
 def _visible(view: ScanScheduleView, principal: Principal) -> bool:
@@ -41,9 +49,15 @@ def _visible(view: ScanScheduleView, principal: Principal) -> bool:
     return principal.can_act_on(view.customer_id)
 
 
-async def _owned(client: TemporalDep, schedule_id: str, principal: Principal) -> ScanScheduleView:
+async def _owned(
+    client: TemporalDep, schedule_id: str, principal: Principal, customer_id: str | None
+) -> ScanScheduleView:
+    """The schedule `schedule_id` names for this principal: its own customer's for a customer's principal;
+    for a platform admin the named customer's, or the fleet-wide one when it names none."""
     try:
-        view = await describe_scan_schedule(client=client, schedule_id=schedule_id)
+        view = await describe_scan_schedule(
+            client=client, schedule_id=schedule_id, owner=scoped_customer(principal, customer_id)
+        )
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
     if not _visible(view, principal):
@@ -109,9 +123,11 @@ async def list_schedules(client: TemporalDep, principal: Viewer, paging: PageQue
 
 
 @router.get("/{schedule_id}", responses=NOT_FOUND)
-async def get_schedule(schedule_id: ScheduleId, client: TemporalDep, principal: Viewer) -> ScanScheduleView:
+async def get_schedule(
+    schedule_id: ScheduleId, client: TemporalDep, principal: Viewer, customer_id: OwnerQuery = None
+) -> ScanScheduleView:
     """One schedule: its spec, whether it is paused, its next times and the scans it started lately."""
-    return await _owned(client, schedule_id, principal)
+    return await _owned(client, schedule_id, principal, customer_id)
 
 
 @router.post("/{schedule_id}/pause", responses=NOT_FOUND)
@@ -121,12 +137,16 @@ async def pause_schedule(
     sessions: SessionsDep,
     principal: Operator,
     body: SchedulePauseBody | None = None,
+    customer_id: OwnerQuery = None,
 ) -> ScanScheduleView:
     """Start no more scans until unpaused; scans already started go on. Audited."""
-    before = await _owned(client, schedule_id, principal)
+    before = await _owned(client, schedule_id, principal, customer_id)
     try:
         after = await pause_scan_schedule(
-            client=client, schedule_id=schedule_id, note=body.note if body else None
+            client=client,
+            schedule_id=schedule_id,
+            note=body.note if body else None,
+            owner=before.owner,
         )
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
@@ -141,12 +161,16 @@ async def unpause_schedule(
     sessions: SessionsDep,
     principal: Operator,
     body: SchedulePauseBody | None = None,
+    customer_id: OwnerQuery = None,
 ) -> ScanScheduleView:
     """Start scans at the cron times again (missed times are not made up). Audited."""
-    before = await _owned(client, schedule_id, principal)
+    before = await _owned(client, schedule_id, principal, customer_id)
     try:
         after = await unpause_scan_schedule(
-            client=client, schedule_id=schedule_id, note=body.note if body else None
+            client=client,
+            schedule_id=schedule_id,
+            note=body.note if body else None,
+            owner=before.owner,
         )
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
@@ -156,12 +180,16 @@ async def unpause_schedule(
 
 @router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_schedule(
-    schedule_id: ScheduleId, client: TemporalDep, sessions: SessionsDep, principal: Operator
+    schedule_id: ScheduleId,
+    client: TemporalDep,
+    sessions: SessionsDep,
+    principal: Operator,
+    customer_id: OwnerQuery = None,
 ) -> Response:
     """Remove the schedule; scans and joint optimizations it started go on. Audited."""
-    before = await _owned(client, schedule_id, principal)
+    before = await _owned(client, schedule_id, principal, customer_id)
     try:
-        await delete_scan_schedule(client=client, schedule_id=schedule_id)
+        await delete_scan_schedule(client=client, schedule_id=schedule_id, owner=before.owner)
     except ScheduleNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
     await _audit(sessions, principal, "schedule.deleted", before, None)

@@ -86,18 +86,23 @@ class ApiClient:
     async def list_schedules(self) -> list[ScanScheduleView]:
         return [ScanScheduleView.model_validate(item) for item in await self._every_item("/v1/schedules")]
 
-    async def get_schedule(self, schedule_id: str) -> ScanScheduleView:
-        return ScanScheduleView.model_validate(await self._request("GET", f"/v1/schedules/{schedule_id}"))
-
-    async def set_schedule_paused(self, schedule_id: str, paused: bool, note: str = "") -> ScanScheduleView:
-        action = "pause" if paused else "unpause"
-        body = {"note": note} if note else None
+    async def get_schedule(self, schedule_id: str, customer_id: str | None = None) -> ScanScheduleView:
         return ScanScheduleView.model_validate(
-            await self._request("POST", f"/v1/schedules/{schedule_id}/{action}", json=body)
+            await self._request("GET", f"/v1/schedules/{schedule_id}", params=_owner(customer_id))
         )
 
-    async def delete_schedule(self, schedule_id: str) -> None:
-        await self._request("DELETE", f"/v1/schedules/{schedule_id}")
+    async def set_schedule_paused(
+        self, schedule_id: str, paused: bool, note: str = "", customer_id: str | None = None
+    ) -> ScanScheduleView:
+        action = "pause" if paused else "unpause"
+        body = {"note": note} if note else None
+        path = f"/v1/schedules/{schedule_id}/{action}"
+        return ScanScheduleView.model_validate(
+            await self._request("POST", path, json=body, params=_owner(customer_id))
+        )
+
+    async def delete_schedule(self, schedule_id: str, customer_id: str | None = None) -> None:
+        await self._request("DELETE", f"/v1/schedules/{schedule_id}", params=_owner(customer_id))
 
     async def import_capacity_profile(self, profile: CapacityProfile) -> str:
         stored = await self._request("POST", "/v1/capacity-profiles", json=profile.model_dump(mode="json"))
@@ -125,3 +130,8 @@ class ApiClient:
         if response.status_code == 204:
             return None
         return response.json()
+
+
+def _owner(customer_id: str | None) -> dict[str, str]:
+    """A schedule's owner as the routes take it (none: a fleet-wide schedule, or the key's own customer's)."""
+    return {"customer_id": customer_id} if customer_id else {}

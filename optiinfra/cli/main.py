@@ -352,14 +352,19 @@ def schedule_list() -> None:
     _run_api_call(fetch())
 
 
+Owner = Annotated[
+    str | None, typer.Option("--customer", help="The customer whose schedule it is (none: a fleet-wide one)")
+]
+
+
 @schedule_app.command("show")
-def schedule_show(schedule_id: str) -> None:
+def schedule_show(schedule_id: str, customer: Owner = None) -> None:
     """One schedule, with the scans it started lately."""
     url, token = _api_target(_settings())
 
     async def fetch() -> None:
         async with ApiClient(url, token) as client:
-            view = await client.get_schedule(schedule_id)
+            view = await client.get_schedule(schedule_id, customer)
         _echo_schedule(view)
         if view.pause_note:
             typer.echo(f"  {view.pause_note}")
@@ -369,40 +374,44 @@ def schedule_show(schedule_id: str) -> None:
     _run_api_call(fetch())
 
 
-def _set_paused(schedule_id: str, paused: bool, note: str) -> None:
+def _set_paused(schedule_id: str, paused: bool, note: str, customer: str | None) -> None:
     url, token = _api_target(_settings())
 
     async def send() -> None:
         async with ApiClient(url, token) as client:
-            _echo_schedule(await client.set_schedule_paused(schedule_id, paused, note))
+            _echo_schedule(await client.set_schedule_paused(schedule_id, paused, note, customer))
 
     _run_api_call(send())
 
 
 @schedule_app.command("pause")
 def schedule_pause(
-    schedule_id: str, note: Annotated[str, typer.Option(help="Why (shown with the schedule)")] = ""
+    schedule_id: str,
+    note: Annotated[str, typer.Option(help="Why (shown with the schedule)")] = "",
+    customer: Owner = None,
 ) -> None:
     """Start no more scans until unpaused."""
-    _set_paused(schedule_id, True, note)
+    _set_paused(schedule_id, True, note, customer)
 
 
 @schedule_app.command("unpause")
 def schedule_unpause(
-    schedule_id: str, note: Annotated[str, typer.Option(help="Why (shown with the schedule)")] = ""
+    schedule_id: str,
+    note: Annotated[str, typer.Option(help="Why (shown with the schedule)")] = "",
+    customer: Owner = None,
 ) -> None:
     """Start scans at the cron times again."""
-    _set_paused(schedule_id, False, note)
+    _set_paused(schedule_id, False, note, customer)
 
 
 @schedule_app.command("delete")
-def schedule_delete(schedule_id: str) -> None:
+def schedule_delete(schedule_id: str, customer: Owner = None) -> None:
     """Remove a schedule; scans it already started go on."""
     url, token = _api_target(_settings())
 
     async def send() -> None:
         async with ApiClient(url, token) as client:
-            await client.delete_schedule(schedule_id)
+            await client.delete_schedule(schedule_id, customer)
         typer.echo(f"deleted schedule {schedule_id}")
 
     _run_api_call(send())

@@ -161,14 +161,24 @@ class ScanScheduleView(BaseModel):
     def recent_workflow_ids(self) -> list[str]:
         return [run.workflow_id for run in self.recent_runs]
 
+    @property
+    def owner(self) -> str | None:
+        """The customer the schedule lives under in Temporal (None: directly under the prefix, as fleet-wide
+        schedules and those made before schedules were kept per customer)."""
+        owner, _, _ = self.temporal_schedule_id.removeprefix(SCAN_SCHEDULE_PREFIX).rpartition("/")
+        return owner or None
 
-def temporal_schedule_id(schedule_id: str) -> str:
-    return f"{SCAN_SCHEDULE_PREFIX}{schedule_id}"
+
+def temporal_schedule_id(schedule_id: str, owner: str | None = None) -> str:
+    """A customer's schedules live under the customer (`optiinfra/scan/acme/nightly`), so two customers
+    may both have a `nightly` and neither learns of the other's; fleet-wide ones directly under the prefix."""
+    return f"{SCAN_SCHEDULE_PREFIX}{owner}/{schedule_id}" if owner else f"{SCAN_SCHEDULE_PREFIX}{schedule_id}"
 
 
-def scan_workflow_id(schedule_id: str) -> str:
-    """The scans' workflow id; Temporal appends each tick's time, e.g. `scan/nightly-2026-11-22T02:00:00Z`."""
-    return f"scan/{schedule_id}"
+def scan_workflow_id(schedule_id: str, owner: str | None = None) -> str:
+    """The scans' workflow id; Temporal appends each tick's time, e.g. `scan/nightly-2026-11-22T02:00:00Z`
+    (`scan/acme/nightly-...` for a customer's)."""
+    return f"scan/{owner}/{schedule_id}" if owner else f"scan/{schedule_id}"
 
 
 def scan_schedule(spec: ScanScheduleSpec, settings: Settings) -> Schedule:
@@ -177,7 +187,7 @@ def scan_schedule(spec: ScanScheduleSpec, settings: Settings) -> Schedule:
         action=ScheduleActionStartWorkflow(
             FleetScanWorkflow.run,
             FleetScanRequest(customer_id=spec.customer_id, agents=spec.agents, timing=timing_from(settings)),
-            id=scan_workflow_id(spec.schedule_id),
+            id=scan_workflow_id(spec.schedule_id, spec.customer_id),
             task_queue=settings.temporal_task_queue,
             static_summary=f"fleet scan {spec.schedule_id} of {scope}",
         ),
@@ -192,7 +202,7 @@ async def create_scan_schedule(
     *, client: Client, settings: Settings, spec: ScanScheduleSpec
 ) -> ScanScheduleView:
     """Create the schedule; its first scan starts at the first cron time from now."""
-    schedule_id = temporal_schedule_id(spec.schedule_id)
+    schedule_id = temporal_schedule_id(spec.schedule_id, spec.customer_id)
     try:
         handle = await client.create_schedule(
             schedule_id, scan_schedule(spec, settings), memo={SPEC_MEMO_KEY: spec.model_dump(mode="json")}
@@ -223,34 +233,37 @@ async def list_scan_schedules(*, client: Client) -> list[ScanScheduleView]:
     return views
 
 
-async def describe_scan_schedule(*, client: Client, schedule_id: str) -> ScanScheduleView:
-    return await _view(await _describe(_handle(client, schedule_id), schedule_id))
+async def describe_scan_schedule(
+    *, client: Client, schedule_id: str, owner: str | None = None
+) -> ScanScheduleView:
+    """`owner`: the customer whose schedule it is; None for a fleet-wide one."""
+    return await _view(await _describe(_handle(client, schedule_id, owner), schedule_id))
 
 
 async def pause_scan_schedule(
-    *, client: Client, schedule_id: str, note: str | None = None
+    *, client: Client, schedule_id: str, note: str | None = None, owner: str | None = None
 ) -> ScanScheduleView:
     """Stop starting scans until unpaused; scans already started go on."""
-    handle = _handle(client, schedule_id)
+    handle = _handle(client, schedule_id, owner)
     await _call(handle.pause(note=note or "paused through OptiInfra"), schedule_id)
     return await _view(await _describe(handle, schedule_id))
 
 
 async def unpause_scan_schedule(
-    *, client: Client, schedule_id: str, note: str | None = None
+    *, client: Client, schedule_id: str, note: str | None = None, owner: str | None = None
 ) -> ScanScheduleView:
-    handle = _handle(client, schedule_id)
+    handle = _handle(client, schedule_id, owner)
     await _call(handle.unpause(note=note or "unpaused through OptiInfra"), schedule_id)
     return await _view(await _describe(handle, schedule_id))
 
 
-async def delete_scan_schedule(*, client: Client, schedule_id: str) -> None:
+async def delete_scan_schedule(*, client: Client, schedule_id: str, owner: str | None = None) -> None:
     """Remove the schedule; scans and joint runs it already started go on."""
-    await _call(_handle(client, schedule_id).delete(), schedule_id)
+    await _call(_handle(client, schedule_id, owner).delete(), schedule_id)
 
 
-def _handle(client: Client, schedule_id: str) -> ScheduleHandle:
-    return client.get_schedule_handle(temporal_schedule_id(schedule_id))
+def _handle(client: Client, schedule_id: str, owner: str | None) -> ScheduleHandle:
+    return client.get_schedule_handle(temporal_schedule_id(schedule_id, owner))
 
 
 async def _call(operation: Awaitable[T], schedule_id: str) -> T:
@@ -267,7 +280,7 @@ async def _describe(handle: ScheduleHandle, schedule_id: str) -> ScheduleDescrip
 
 
 async def _view(described: ScheduleDescription) -> ScanScheduleView:
-    schedule_id = described.id.removeprefix(SCAN_SCHEDULE_PREFIX)
+    schedule_id = described.id.removeprefix(SCAN_SCHEDULE_PREFIX).rsplit("/", 1)[-1]
     spec: ScanScheduleSpec | None = await described.memo_value(
         SPEC_MEMO_KEY, None, type_hint=ScanScheduleSpec
     )

@@ -19,6 +19,7 @@ from tests.api.conftest import API_TOKEN
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 NEW_YEAR = "0 3 1 1 *"
+ACME = {"customer_id": "acme"}
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ async def test_a_schedule_is_created_listed_shown_paused_and_deleted(
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["schedule_id"] == schedule_id
-    assert body["temporal_schedule_id"] == f"optiinfra/scan/{schedule_id}"
+    assert body["temporal_schedule_id"] == f"optiinfra/scan/acme/{schedule_id}"  # kept under its customer
     assert body["cron"] == [NEW_YEAR, "30 12 * * mon-fri # weekdays"]
     assert (body["timezone"], body["customer_id"], body["agents"]) == ("Europe/Paris", "acme", ["cost"])
     assert (body["note"], body["paused"], body["recent_runs"]) == ("quiet hours", False, [])
@@ -65,25 +66,27 @@ async def test_a_schedule_is_created_listed_shown_paused_and_deleted(
     items = (await api.get("/v1/schedules")).json()["items"]
     assert all(item["temporal_schedule_id"].startswith("optiinfra/scan/") for item in items)
 
-    shown = (await api.get(f"/v1/schedules/{schedule_id}")).json()
+    # A platform admin names the customer whose schedule it is; without it the id is a fleet-wide one.
+    assert (await api.get(f"/v1/schedules/{schedule_id}")).status_code == 404
+    shown = (await api.get(f"/v1/schedules/{schedule_id}", params=ACME)).json()
     assert shown["cron"] == body["cron"]
 
-    paused = await api.post(f"/v1/schedules/{schedule_id}/pause", json={"note": "holidays"})
+    paused = await api.post(f"/v1/schedules/{schedule_id}/pause", json={"note": "holidays"}, params=ACME)
     assert paused.status_code == 200
     assert (paused.json()["paused"], paused.json()["pause_note"], paused.json()["note"]) == (
         True,
         "holidays",
         "quiet hours",
     )
-    unpaused = await api.post(f"/v1/schedules/{schedule_id}/unpause")
+    unpaused = await api.post(f"/v1/schedules/{schedule_id}/unpause", params=ACME)
     assert unpaused.status_code == 200
     assert unpaused.json()["paused"] is False
-    assert (await api.get(f"/v1/schedules/{schedule_id}")).json()["paused"] is False
+    assert (await api.get(f"/v1/schedules/{schedule_id}", params=ACME)).json()["paused"] is False
 
-    deleted = await api.delete(f"/v1/schedules/{schedule_id}")
+    deleted = await api.delete(f"/v1/schedules/{schedule_id}", params=ACME)
     assert deleted.status_code == 204
     assert deleted.content == b""
-    assert (await api.get(f"/v1/schedules/{schedule_id}")).status_code == 404
+    assert (await api.get(f"/v1/schedules/{schedule_id}", params=ACME)).status_code == 404
 
 
 async def test_a_taken_id_gets_409(api: httpx.AsyncClient, schedule_id: str) -> None:

@@ -183,3 +183,28 @@ async def test_keys_are_listed_without_their_secret(api: httpx.AsyncClient, tena
     assert listed.json()["total"] == len(Role)
     for secret in tenants.keys["acme"].values():
         assert secret.split("_", 2)[2] not in listed.text
+
+
+async def test_two_customers_each_have_their_own_schedule_of_one_name(
+    api: httpx.AsyncClient, tenants: Tenants
+) -> None:
+    """Schedule ids live under their customer: neither learns the other uses a name, nor reaches its one."""
+    for customer, cron in (("acme", "0 2 * * *"), ("globex", "0 4 * * *")):
+        made = await api.post(
+            "/v1/schedules",
+            json={"schedule_id": "nightly", "cron": [cron]},
+            headers=tenants.headers(customer, Role.OPERATOR),
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["customer_id"] == customer
+    try:
+        for customer, cron in (("acme", "0 2 * * *"), ("globex", "0 4 * * *")):
+            shown = await api.get("/v1/schedules/nightly", headers=tenants.headers(customer, Role.VIEWER))
+            assert shown.json()["cron"] == [cron]
+        paused = await api.post("/v1/schedules/nightly/pause", headers=tenants.headers("acme", Role.OPERATOR))
+        assert paused.json()["paused"] is True
+        other = await api.get("/v1/schedules/nightly", headers=tenants.headers("globex", Role.VIEWER))
+        assert other.json()["paused"] is False
+    finally:
+        for customer in ("acme", "globex"):
+            await api.delete("/v1/schedules/nightly", headers=tenants.headers(customer, Role.OPERATOR))

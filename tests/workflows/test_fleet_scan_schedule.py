@@ -36,6 +36,7 @@ from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_WORKLOAD
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 TOKEN = "scan-test-token-0123456789"
+OWNER = {"customer_id": CUSTOMER}  # a customer's schedule lives under the customer
 EVERY_2_SECONDS = "*/2 * * * * * *"  # 7 fields: seconds first
 OTHER = "other"
 OTHER_WORKLOADS = ["chat", "embed", "summarize"]
@@ -93,7 +94,7 @@ async def wait_for(what: str, probe: Any, timeout_s: float = 20) -> Any:
 
 
 async def view(stack: ScanStack, schedule_id: str) -> ScanScheduleView:
-    response = await stack.api.get(f"/v1/schedules/{schedule_id}")
+    response = await stack.api.get(f"/v1/schedules/{schedule_id}", params=OWNER)
     assert response.status_code == 200, response.text
     return ScanScheduleView.model_validate(response.json())
 
@@ -133,7 +134,7 @@ async def test_a_schedule_created_through_the_api_starts_scans_at_its_cron_times
         assert all(run.scheduled_at.second % 2 == 0 and run.scheduled_at.microsecond == 0 for run in runs)
         expected_runs: dict[str, str] = {}  # joint workflow id -> its run id
         for run in runs:
-            assert run.workflow_id == f"scan/{schedule_id}-{run.scheduled_at:%Y-%m-%dT%H:%M:%SZ}"
+            assert run.workflow_id == f"scan/{CUSTOMER}/{schedule_id}-{run.scheduled_at:%Y-%m-%dT%H:%M:%SZ}"
             scan = client.get_workflow_handle(run.workflow_id, run_id=run.run_id)
             assert (await scan.describe()).typed_search_attributes.get(
                 SCHEDULED_START_TIME
@@ -160,7 +161,7 @@ async def test_a_schedule_created_through_the_api_starts_scans_at_its_cron_times
         # A duplicate scan of the first tick (a backfill of it) finds the joint runs of that tick, closed as
         # they are, and starts none again.
         first = runs[0]
-        await client.get_schedule_handle(temporal_schedule_id(schedule_id)).backfill(
+        await client.get_schedule_handle(temporal_schedule_id(schedule_id, CUSTOMER)).backfill(
             ScheduleBackfill(
                 start_at=first.scheduled_at - timedelta(seconds=1),
                 end_at=first.scheduled_at + timedelta(seconds=1),
@@ -186,26 +187,28 @@ async def test_a_schedule_created_through_the_api_starts_scans_at_its_cron_times
             assert (await client.get_workflow_handle(workflow_id).describe()).run_id == run_id
 
         # Paused: no more scans, though the cron times keep coming.
-        paused = await api.post(f"/v1/schedules/{schedule_id}/pause", json={"note": "maintenance"})
+        paused = await api.post(
+            f"/v1/schedules/{schedule_id}/pause", json={"note": "maintenance"}, params=OWNER
+        )
         assert paused.status_code == 200, paused.text
         assert (paused.json()["paused"], paused.json()["pause_note"]) == (True, "maintenance")
-        handle = client.get_schedule_handle(temporal_schedule_id(schedule_id))
+        handle = client.get_schedule_handle(temporal_schedule_id(schedule_id, CUSTOMER))
         await asyncio.sleep(1)  # an action the scheduler took just before the pause settles
         actions = (await handle.describe()).info.num_actions
         await asyncio.sleep(4.5)
         assert (await handle.describe()).info.num_actions == actions
-        unpaused = await api.post(f"/v1/schedules/{schedule_id}/unpause")
+        unpaused = await api.post(f"/v1/schedules/{schedule_id}/unpause", params=OWNER)
         assert unpaused.status_code == 200
         assert unpaused.json()["paused"] is False
 
-        assert (await api.delete(f"/v1/schedules/{schedule_id}")).status_code == 204
-        assert (await api.get(f"/v1/schedules/{schedule_id}")).status_code == 404
+        assert (await api.delete(f"/v1/schedules/{schedule_id}", params=OWNER)).status_code == 204
+        assert (await api.get(f"/v1/schedules/{schedule_id}", params=OWNER)).status_code == 404
         with pytest.raises(RPCError) as gone:
             await handle.describe()
         assert gone.value.status is RPCStatusCode.NOT_FOUND
     finally:
         with contextlib.suppress(RPCError):
-            await client.get_schedule_handle(temporal_schedule_id(schedule_id)).delete()
+            await client.get_schedule_handle(temporal_schedule_id(schedule_id, CUSTOMER)).delete()
 
 
 async def test_a_scan_started_by_hand_skips_the_workloads_already_started_for_its_minute(

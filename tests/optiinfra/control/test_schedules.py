@@ -93,7 +93,11 @@ def test_the_schedule_starts_a_fleet_scan_on_the_task_queue_at_the_cron_times() 
     schedule = scan_schedule(spec, settings)
     action = schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
-    assert (action.workflow, action.id, action.task_queue) == ("FleetScanWorkflow", "scan/weekdays", "fleet")
+    assert (action.workflow, action.id, action.task_queue) == (
+        "FleetScanWorkflow",
+        "scan/acme/weekdays",
+        "fleet",
+    )
     (request,) = action.args
     assert isinstance(request, FleetScanRequest)
     assert (request.customer_id, request.agents) == ("acme", [AgentKind.COST])
@@ -107,6 +111,7 @@ def test_the_schedule_starts_a_fleet_scan_on_the_task_queue_at_the_cron_times() 
     assert schedule.state.note == "before the day starts"
     assert temporal_schedule_id("weekdays") == "optiinfra/scan/weekdays"
     assert scan_workflow_id("weekdays") == "scan/weekdays"
+    assert scan_workflow_id("weekdays", "acme") == "scan/acme/weekdays"
 
 
 def test_a_scan_tick_is_named_in_utc_at_minute_resolution() -> None:
