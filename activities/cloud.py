@@ -95,9 +95,10 @@ class CloudActivities:
     async def collect_workload_snapshot(self, context: WorkloadContext) -> WorkloadSnapshot:
         workload = context.workload
         account = await self._account(workload.customer_id, workload.region)
-        instances = await account.fleet.describe_workload_instances(
-            workload.customer_id, workload.workload_id
-        )
+        # One read of the customer's fleet serves both: its budget is held to the whole, the agents read
+        # the workload's part (the same instances, by the same tag, as describe_workload_instances).
+        customer_instances = await account.fleet.describe_customer_instances(workload.customer_id)
+        instances = [i for i in customer_instances if i.tags.get(tags.WORKLOAD) == workload.workload_id]
         collected_at = datetime.now(UTC)
         series = await self._utilization.read_utilization(
             [i.instance_id for i in instances],
@@ -124,7 +125,6 @@ class CloudActivities:
                 else {}
             ),
         )
-        customer_instances = await account.fleet.describe_customer_instances(workload.customer_id)
         customer_types = self._known_types({i.instance_type for i in customer_instances}, workload.region)
         return WorkloadSnapshot(
             customer_fleet=fleet_usage(customer_instances, customer_types),

@@ -16,9 +16,9 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from optiinfra.control.schedules import ScanScheduleSpec, ScanScheduleView
+from optiinfra.control.schedules import ScanScheduleSpec
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
-from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, Customer, GpuBudget, Workload
+from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, GpuBudget
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
 from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
@@ -144,14 +144,6 @@ class RecommendationDetail(RecommendationItem):
     updated_at: datetime
 
 
-class RecommendationList(BaseModel):
-    items: list[RecommendationItem]
-
-
-class WorkloadList(BaseModel):
-    items: list[Workload]
-
-
 class Health(BaseModel):
     status: str
     temporal: bool
@@ -164,10 +156,6 @@ class CustomerBody(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     automation: AutomationPolicy = Field(default_factory=AutomationPolicy)
     budget: GpuBudget = Field(default_factory=GpuBudget)
-
-
-class CustomerList(BaseModel):
-    items: list[Customer]
 
 
 def _given_together(first: str, second: str) -> JsonDict:
@@ -292,7 +280,3 @@ class SchedulePauseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=2000, description="Why; shown as the schedule's pause note")
-
-
-class ScheduleList(BaseModel):
-    items: list[ScanScheduleView]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import (
@@ -88,17 +87,6 @@ class CustomerAccounts:
         self._connections = connections
         self._assumed: dict[str, _Assumed] = {}
         self._lock = asyncio.Lock()
-
-    @classmethod
-    def from_settings(
-        cls, default: AwsAccount, settings: Settings, sessions: async_sessionmaker[AsyncSession]
-    ) -> "CustomerAccounts":
-        """Customers' connections read from the store with the configured master key."""
-        return cls(default, settings=settings, connections=ConnectionReader.from_settings(settings, sessions))
-
-    @property
-    def default(self) -> AwsAccount:
-        return self._default
 
     async def for_customer(self, customer_id: str | None, region: str | None = None) -> AwsAccount:
         if customer_id is None or self._connections is None or self._settings is None:

@@ -22,10 +22,6 @@ class CustomerClusters:
         self._connections = connections
         self._clients: dict[str, tuple[str, Deployments]] = {}
 
-    @property
-    def default(self) -> Deployments | None:
-        return self._default
-
     async def for_customer(self, customer_id: str | None) -> Deployments | None:
         """None when neither the customer nor the worker has a cluster."""
         if customer_id is None or self._connections is None:

@@ -18,6 +18,7 @@ from optiinfra.cloud.ec2 import SIMULATOR_CREDENTIALS, aws_session, client_confi
 from optiinfra.cloud.reservations import ReservedCapacity
 from optiinfra.connections.accounts import AwsAccount, CustomerAccounts
 from optiinfra.connections.model import ConnectionSecrets, ConnectionSpec
+from optiinfra.connections.reader import ConnectionReader
 from optiinfra.connections.store import cipher_from_settings, put_connection
 from optiinfra.domain.enums import StepAction, StepStatus
 from optiinfra.domain.fleet import Workload
@@ -114,7 +115,9 @@ async def test_each_customer_is_acted_on_in_its_own_account_only(
     default = AwsAccount(
         fleet=cloud.fleet, scaling_groups=cloud.groups, reservations=ReservedCapacity(cloud.fleet.ec2)
     )
-    accounts = CustomerAccounts.from_settings(default, settings, sessions)
+    accounts = CustomerAccounts(
+        default, settings=settings, connections=ConnectionReader.from_settings(settings, sessions)
+    )
 
     # Each customer's account holds its own instance only; the default account holds neither.
     for customer, instance_id in launched.items():
