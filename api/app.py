@@ -9,8 +9,10 @@ from starlette.routing import Route
 from temporalio.client import Client
 
 from api.deps import authenticate
-from api.errors import ERROR_RESPONSES, install_error_handlers
+from api.docs import install_docs
+from api.errors import ERROR_RESPONSES, UNAVAILABLE, install_error_handlers
 from api.mcp_server import MCP_PATH, McpEndpoint
+from api.portal import PortalRoute
 from api.routes import (
     access,
     audit,
@@ -24,6 +26,8 @@ from api.routes import (
     recommendations,
     reports,
     schedules,
+    session,
+    sign_in,
     workloads,
 )
 from optiinfra.access.oidc import OidcVerifier
@@ -45,7 +49,8 @@ def create_app(
     (OPTIINFRA_CLICKHOUSE_URL): embedded chdb is one engine per process, held by whoever runs the worker,
     so the reports then say that their measured figures are missing.
     OPTIINFRA_API_TOKEN, when set, is a platform-admin credential beside the API keys and OIDC tokens.
-    The same operations are MCP tools at /mcp (streamable HTTP), for the same credentials."""
+    The same operations are MCP tools at /mcp (streamable HTTP), for the same credentials; the web console
+    (`settings.portal_dir`) is served at every other GET path, and Swagger UI at /docs from its files."""
     mcp = McpEndpoint()
 
     @asynccontextmanager
@@ -75,9 +80,13 @@ def create_app(
         summary="Control plane of the OptiInfra agents: optimizations, recommendations, approvals.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app, settings)
     app.include_router(health.router)
+    app.include_router(sign_in.router, prefix="/v1", responses=UNAVAILABLE)  # asked before signing in
     for router in (
         access.router,
         audit.router,
@@ -90,10 +99,12 @@ def create_app(
         recommendations.router,
         reports.router,
         schedules.router,
+        session.router,
         workloads.router,
     ):
         app.include_router(
             router, prefix="/v1", dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
         )
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
+    app.router.routes.append(PortalRoute(str(settings.portal_dir)))  # last: it takes every other GET
     return app

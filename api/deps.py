@@ -16,6 +16,7 @@ from temporalio.client import Client
 from optiinfra.access.keys import same_token, split_key
 from optiinfra.access.oidc import OidcError, OidcVerifier, looks_like_jwt, unverified_issuer
 from optiinfra.access.principal import PLATFORM_TOKEN_PRINCIPAL, Principal, Role, TenantError
+from optiinfra.metrics.reporting import ReportingMetrics
 from optiinfra.settings import Settings
 from optiinfra.store.api_keys import principal_for_key
 from optiinfra.store.identity_providers import provider_for_issuer
@@ -38,6 +39,12 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return sessions
 
 
+def _metrics(request: Request) -> ReportingMetrics | None:
+    """None when this process holds no metrics store (see `create_app`): measured figures are then missing."""
+    metrics: ReportingMetrics | None = getattr(request.app.state, "metrics", None)
+    return metrics
+
+
 def _oidc(request: Request) -> OidcVerifier:
     verifier: OidcVerifier = request.app.state.oidc
     return verifier
@@ -46,6 +53,7 @@ def _oidc(request: Request) -> OidcVerifier:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Client, Depends(_client)]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+MetricsDep = Annotated[ReportingMetrics | None, Depends(_metrics)]
 
 
 MISSING_CREDENTIAL = "missing or invalid bearer credential"

@@ -36,12 +36,16 @@ def _documented(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: _documented("Missing, malformed, unknown, revoked or expired credential"),
-    status.HTTP_403_FORBIDDEN: _documented("The principal's role or customer does not allow this"),
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     status.HTTP_503_SERVICE_UNAVAILABLE: _documented(
         "The workflow engine or the database is unreachable; retry after `Retry-After` seconds"
     ),
+}
+"""What a route that needs no credential may answer beside its own statuses."""
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: _documented("Missing, malformed, unknown, revoked or expired credential"),
+    status.HTTP_403_FORBIDDEN: _documented("The principal's role or customer does not allow this"),
+    **UNAVAILABLE,
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: _documented("No such item (or not the caller's customer's)")
@@ -159,12 +163,20 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _methods_of(request: Request) -> set[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route.methods or set()
-    return methods
+    """The methods some route takes at the request's path, asked of the routes themselves: FastAPI keeps
+    an included router as one route of its own, whose routes are not in the app's list."""
+    return {
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:

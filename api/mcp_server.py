@@ -47,7 +47,7 @@ from api.errors import UNAVAILABLE_CODES
 from api.routes import optimizations, recommendations, reports
 from api.schemas import IDENTIFIER, MAX_PAGE, DecisionBody, OptimizationCreate, PageParams
 from optiinfra.access.principal import Principal, Role
-from optiinfra.domain.enums import AgentKind, RecommendationStatus
+from optiinfra.domain.enums import AgentKind, RecommendationStatus, RiskLevel
 from optiinfra.metrics.reporting import ReportingMetrics
 from optiinfra.settings import Settings
 
@@ -133,6 +133,8 @@ async def list_recommendations(
     status: RecommendationStatus | None = None,
     customer_id: Identifier | None = None,
     workload_id: Identifier | None = None,
+    agent: AgentKind | None = None,
+    risk_level: RiskLevel | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -147,6 +149,8 @@ async def list_recommendations(
             status=status,
             customer_id=customer_id,
             workload_id=workload_id,
+            agent=agent,
+            risk_level=risk_level,
         )
     )
 

@@ -18,11 +18,12 @@ from pydantic.config import JsonDict
 
 from optiinfra.control.schedules import ScanScheduleSpec
 from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
-from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, GpuBudget
+from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, GpuBudget, Workload
 from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
 from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
 from optiinfra.privacy.tiers import PrivacyTier
+from optiinfra.reports.workload_detail import MeasuredCost, MeasuredFleet, WorkloadFacts
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,62}$"
 ISO_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -142,6 +143,25 @@ class RecommendationDetail(RecommendationItem):
     step_results: list[StepResult]
     outcome: Outcome | None = None
     updated_at: datetime
+
+
+class WorkloadDetail(BaseModel):
+    """A workload with what was measured of it (see `optiinfra.reports.workload_detail`) and its newest
+    recommendations."""
+
+    workload: Workload
+    fleet: MeasuredFleet | None = Field(description="As last measured; null when nothing was (see notes)")
+    cost: MeasuredCost | None = Field(description="Over the last 30 days; null when nothing was measured")
+    notes: list[str] = Field(description="Why a figure is missing")
+    recommendations: list[RecommendationItem] = Field(description="The 10 newest")
+    recommendations_total: int = Field(description="All of the workload's recommendations")
+
+    @classmethod
+    def of(cls, facts: WorkloadFacts) -> "WorkloadDetail":
+        return cls(
+            **facts.model_dump(exclude={"recommendations"}),
+            recommendations=[RecommendationItem.of(r) for r in facts.recommendations],
+        )
 
 
 class Health(BaseModel):

@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_STATE_DIR = Path(".optiinfra")
+DEFAULT_PORTAL_DIR = Path(__file__).resolve().parents[1] / "portal" / "dist"
+"""Where `make portal` builds the web console, beside the package in a checkout (not the working dir)."""
 
 
 class Settings(BaseSettings):
@@ -38,6 +40,10 @@ class Settings(BaseSettings):
     temporal_tls_ca_path: Path | None = None
     temporal_api_key: SecretStr | None = None
     temporal_task_queue: str = "optiinfra"
+    temporal_ui_url: str | None = Field(
+        default=None,
+        description="The Temporal UI the web console links runs to, e.g. http://127.0.0.1:8233",
+    )
     embedded_temporal_port: int = 7233
     embedded_temporal_ui_port: int = 8233
 
@@ -95,6 +101,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_token: SecretStr | None = Field(default=None, description="Bearer token; generated when unset")
+    portal_dir: Path = Field(
+        default=DEFAULT_PORTAL_DIR, description="The built web console the API serves at /, and /docs' assets"
+    )
 
     # Privacy tier 3 (opt-in per customer): prompt content is stored encrypted with this key, made by
     # `cryptography.fernet.Fernet.generate_key()`. Losing it makes the stored content unreadable.

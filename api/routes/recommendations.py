@@ -21,7 +21,7 @@ from optiinfra.control.optimizations import (
     decide,
 )
 from optiinfra.control.preview import PreviewUnavailableError, preview_recommendation
-from optiinfra.domain.enums import DecisionKind, RecommendationStatus
+from optiinfra.domain.enums import AgentKind, DecisionKind, RecommendationStatus, RiskLevel
 from optiinfra.domain.preview import RecommendationPreview
 from optiinfra.store import repository
 
@@ -36,14 +36,18 @@ async def list_recommendations(
     status: RecommendationStatus | None = None,
     customer_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
     workload_id: Annotated[str | None, Query(pattern=IDENTIFIER)] = None,
+    agent: AgentKind | None = None,
+    risk_level: RiskLevel | None = None,
 ) -> Page[RecommendationItem]:
-    """Newest first; a customer's principal sees its own customer's only."""
+    """Newest first, narrowed by every filter given; a customer's principal sees its own customer's only."""
     async with sessions() as session:
         found, total = await repository.page_recommendations(
             session=session,
             status=status,
             customer_id=scoped_customer(principal, customer_id),
             workload_id=workload_id,
+            agent=agent,
+            risk_level=risk_level,
             limit=paging.limit,
             offset=paging.offset,
         )

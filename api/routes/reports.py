@@ -9,14 +9,13 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
-from api.deps import SessionsDep, SettingsDep, Viewer, scoped_customer
+from api.deps import MetricsDep, SessionsDep, SettingsDep, Viewer, scoped_customer
 from api.errors import NOT_FOUND, StrictJSONRoute
 from api.schemas import IDENTIFIER
-from optiinfra.metrics.reporting import ReportingMetrics
 from optiinfra.reports import assemble
 from optiinfra.reports.days import MAX_DAYS, DayRange, DayRangeError
 from optiinfra.reports.inference_cost import InferenceCostReport
@@ -46,14 +45,6 @@ SinceQuery = Annotated[IsoDate | None, Query(description="First UTC day (default
 UntilQuery = Annotated[IsoDate | None, Query(description="UTC day after the last one (default: tomorrow)")]
 CustomerQuery = Annotated[str | None, Query(pattern=IDENTIFIER)]
 WorkloadQuery = Annotated[str | None, Query(pattern=IDENTIFIER)]
-
-
-def _metrics(request: Request) -> ReportingMetrics | None:
-    metrics: ReportingMetrics | None = getattr(request.app.state, "metrics", None)
-    return metrics
-
-
-MetricsDep = Annotated[ReportingMetrics | None, Depends(_metrics)]
 
 
 def _days(since: date | None, until: date | None, max_days: int) -> DayRange:

@@ -92,7 +92,6 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             scratch = exits.enter_context(tempfile.TemporaryDirectory(prefix="optiinfra-"))
             settings = settings.model_copy(update={"state_dir": Path(scratch), "api_port": free_port()})
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        ui_url = None
         if settings.embedded_engine:
             # Started here, on the event loop's (main) thread, not in an executor: on Linux the engine is
             # signalled to stop when the thread that started it ends, which must be when this process does.
@@ -105,8 +104,11 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
                 pid_file=settings.state_dir / ENGINE_PID_FILE if persistent else None,
             )
             exits.callback(server.stop)
-            ui_url = server.ui_url
-            settings = settings.model_copy(update={"temporal_address": server.address})
+            # The console links runs to this engine's UI; a headless one has none, and a configured UI
+            # would be another engine's.
+            settings = settings.model_copy(
+                update={"temporal_address": server.address, "temporal_ui_url": server.ui_url}
+            )
         seeded: SeededFleet | None = None
         if settings.embedded_cloud:
             moto = start_moto_server(port=settings.embedded_cloud_port if persistent else 0)
@@ -216,7 +218,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             api_url=f"http://{settings.api_host}:{settings.api_port}",
             api_token=token,
             demo_admin_key=demo_key,
-            temporal_ui_url=ui_url,
+            temporal_ui_url=settings.temporal_ui_url,
             persistent=persistent,
         )
 

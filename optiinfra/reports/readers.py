@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
 from optiinfra.metrics.reporting import ReportingMetrics
+from optiinfra.metrics.store import CostSample
 from optiinfra.reports.changes import ExecutedChange, executed_changes
 from optiinfra.reports.costs import HourCost, gpu_utilization_by_hour, hour_costs
 from optiinfra.store import repository
@@ -67,20 +68,32 @@ async def workload_hours(
     resources: Collection[str] = (),
     utilization: bool = False,
 ) -> tuple[list[HourCost], int]:
-    """The workload's hours in [start, end) with the number of instances that had a cost record.
-
-    Its instances are the replicas its windows in the span name, and `resources` (what its changes' steps
-    named). Only the customer's own records count, whatever an id may collide with."""
-    replicas = await metrics.workload_replicas(workload.customer_id, workload.workload_id, start, end)
-    instances = sorted(set(replicas) | set(resources))
-    samples = [
-        sample
-        for sample in await metrics.read_cost_samples(instances, start, end)
-        if sample.customer_id == workload.customer_id
-    ]
+    """The workload's hours in [start, end) with the number of instances that had a cost record."""
+    samples = await workload_cost_samples(metrics, workload, start, end, resources=resources)
     costed = sorted({sample.instance_id for sample in samples})
     used = {}
     if utilization and costed:
         series = await metrics.read_utilization(costed, start, end, UTILIZATION_PERIOD_SECONDS)
         used = gpu_utilization_by_hour(series)
     return hour_costs(samples, gpus_by_type(), used), len(costed)
+
+
+async def workload_cost_samples(
+    metrics: ReportingMetrics,
+    workload: Workload,
+    start: datetime,
+    end: datetime,
+    *,
+    resources: Collection[str] = (),
+) -> list[CostSample]:
+    """The hourly cost records of the workload's instances in [start, end).
+
+    Its instances are the replicas its windows in the span name, and `resources` (what its changes' steps
+    named). Only the customer's own records count, whatever an id may collide with."""
+    replicas = await metrics.workload_replicas(workload.customer_id, workload.workload_id, start, end)
+    instances = sorted(set(replicas) | set(resources))
+    return [
+        sample
+        for sample in await metrics.read_cost_samples(instances, start, end)
+        if sample.customer_id == workload.customer_id
+    ]

@@ -238,7 +238,7 @@ async def list_recommendations(
     customer_id: str | None = None,
 ) -> list[Recommendation]:
     """Newest first."""
-    query = _recommendations_query(status, customer_id, workload_id=None)
+    query = _recommendations_query(status=status, customer_id=customer_id)
     return [_from_row(Recommendation, row) for row in await session.scalars(_fresh(query))]
 
 
@@ -248,16 +248,26 @@ async def page_recommendations(
     status: RecommendationStatus | None,
     customer_id: str | None,
     workload_id: str | None,
+    agent: AgentKind | None = None,
+    risk_level: RiskLevel | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Recommendation], int]:
-    query = _recommendations_query(status, customer_id, workload_id)
+    """Newest first, narrowed by every filter given (None: any)."""
+    query = _recommendations_query(
+        status=status, customer_id=customer_id, workload_id=workload_id, agent=agent, risk_level=risk_level
+    )
     rows, total = await page(session, query, limit=limit, offset=offset)
     return [_from_row(Recommendation, row) for row in rows], total
 
 
 def _recommendations_query(
-    status: RecommendationStatus | None, customer_id: str | None, workload_id: str | None
+    *,
+    status: RecommendationStatus | None = None,
+    customer_id: str | None = None,
+    workload_id: str | None = None,
+    agent: AgentKind | None = None,
+    risk_level: RiskLevel | None = None,
 ) -> Select[RecommendationRow]:
     query = select(RecommendationRow).order_by(
         RecommendationRow.created_at.desc(), RecommendationRow.recommendation_id
@@ -268,6 +278,10 @@ def _recommendations_query(
         query = query.where(RecommendationRow.customer_id == customer_id)
     if workload_id is not None:
         query = query.where(RecommendationRow.workload_id == workload_id)
+    if agent is not None:
+        query = query.where(RecommendationRow.agent == agent.value)
+    if risk_level is not None:
+        query = query.where(RecommendationRow.risk_level == risk_level.value)
     return query
 
 

@@ -166,3 +166,22 @@ async def test_a_store_that_forgot_its_runs_takes_the_next_number_instead_of_a_5
     again = await api.post("/v1/optimizations", json=body)
     assert again.status_code == 201, again.text
     assert again.json()["workflow_id"] == f"opt/{customer}/chat/cost/2"
+
+
+@SQLITE
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/v1/recommendations", "GET"),
+        ("GET", "/v1/schedules/nightly/pause", "POST"),
+        ("POST", "/v1/customers/acme", "GET, PUT"),
+        ("PATCH", "/healthz", "GET"),
+    ],
+)
+async def test_a_wrong_method_is_a_405_naming_every_method_of_the_path(
+    api: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    """The routes of an included router count too (FastAPI keeps such a router as one route of its own)."""
+    answered = await api.request(method, path)
+    assert answered.status_code == 405
+    assert answered.headers["allow"] == allowed
