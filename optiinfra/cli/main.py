@@ -82,6 +82,10 @@ def up() -> None:
             if stack.temporal_ui_url:
                 typer.echo(f"Temporal UI: {stack.temporal_ui_url}")
             typer.echo(f"API:         {stack.api_url}  (OpenAPI at {stack.api_url}/docs)")
+            if (settings.portal_dir / "index.html").is_file():
+                typer.echo(f"Portal:      {stack.api_url}/  (sign in with the demo key below)")
+            else:
+                typer.echo(f"Portal:      not built ({settings.portal_dir}): run `make portal`")
             typer.echo(f"API token:   {stack.api_token}  (platform admin)")
             if stack.demo_admin_key:
                 typer.echo(f"Demo key:    {stack.demo_admin_key}  (admin of customer demo)")

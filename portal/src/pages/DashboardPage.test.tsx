@@ -1,0 +1,172 @@
+import { screen, within } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { mockFetch, renderPage } from "../test/render";
+import { DashboardPage } from "./DashboardPage";
+
+const PENDING = {
+  id: "rec-1",
+  workflow_id: "w",
+  customer_id: "demo",
+  workload_id: "code-assist",
+  agent: "cost",
+  type: "spot_migration",
+  status: "pending_approval",
+  title: "Run code-assist in a spot group",
+  estimated_monthly_savings_usd: 545.37,
+  current_monthly_cost_usd: 2937.52,
+  projected_monthly_cost_usd: 2392.15,
+  confidence: 0.81,
+  risk_level: "medium",
+  reasoning: "",
+  created_at: "2026-12-07T08:00:40Z",
+};
+
+const EMPTY_PAGE = { items: [], total: 0, limit: 1, offset: 0 };
+
+beforeEach(() => {
+  vi.stubGlobal(
+    "ResizeObserver",
+    class {
+      observe() {}
+      unobserve() {}
+      disconnect() {}
+    },
+  );
+});
+
+describe("DashboardPage", () => {
+  it("shows the agents, reports and pending recommendations, never inventing unmeasured figures", async () => {
+    mockFetch([
+      {
+        path: "/v1/recommendations",
+        body: (request: Request) =>
+          new URL(request.url).searchParams.get("status") === "pending_approval" || new URL(request.url).searchParams.get("agent") === "cost"
+            ? { items: [PENDING], total: 1, limit: 100, offset: 0 }
+            : EMPTY_PAGE,
+      },
+      {
+        path: "/v1/optimizations",
+        body: (request: Request) =>
+          new URL(request.url).searchParams.get("agent") === "cost"
+            ? {
+                items: [
+                  {
+                    workflow_id: "opt/demo/code-assist/cost/1",
+                    run_id: "r",
+                    workflow_type: "AgentOptimizationWorkflow",
+                    customer_id: "demo",
+                    workload_id: "code-assist",
+                    agent: "cost",
+                    phase: "pending_approval",
+                    execution_status: "running",
+                    started_at: "2026-12-07T08:00:40Z",
+                    closed_at: null,
+                  },
+                ],
+                total: 1,
+                limit: 1,
+                offset: 0,
+              }
+            : EMPTY_PAGE,
+      },
+      {
+        path: "/v1/reports/savings",
+        body: {
+          since: "2026-11-08",
+          until: "2026-12-08",
+          comparison_window_hours: 168,
+          basis: "",
+          notes: [],
+          changes: [],
+          days: [],
+          totals: { estimated_savings_usd: 0, realized_savings_usd: 0, realized_gpu_hours_saved: 0, cost_usd: 0, gpu_hours: 0 },
+        },
+      },
+      {
+        path: "/v1/reports/slo",
+        body: {
+          since: "2026-11-08",
+          until: "2026-12-08",
+          window_seconds: 60,
+          basis: "",
+          notes: [],
+          workloads: [
+            {
+              customer_id: "demo",
+              workload_id: "chat-8b",
+              ttft_p95_objective_s: null,
+              itl_p95_objective_s: null,
+              windows_judged: 0,
+              windows_met: 0,
+              attainment: null,
+              days: [],
+              breaches: [],
+              breaches_total: 0,
+              note: "the workload has no latency objective",
+            },
+          ],
+        },
+      },
+      {
+        path: "/v1/reports/inference-cost",
+        body: {
+          since: "2026-11-08",
+          until: "2026-12-08",
+          basis: "",
+          notes: [],
+          items: [
+            {
+              customer_id: "demo",
+              workload_id: "assistant",
+              model_name: "meta-llama/Llama-3.1-8B-Instruct",
+              cost_basis: "allocation",
+              allocation_method: "multiplier",
+              output_input_cost_ratio: 2.5,
+              instances: 0,
+              total_cost_usd: null,
+              gpu_hours: 0,
+              idle_gpu_cost_usd: null,
+              idle_gpu_hours: null,
+              utilization_coverage: null,
+              requests: 10,
+              prompt_tokens: 100,
+              generation_tokens: 10,
+              total_tokens: 110,
+              cost_per_million_tokens: null,
+              input_cost_usd: null,
+              output_cost_usd: null,
+              input_cost_per_million_tokens: null,
+              output_cost_per_million_tokens: null,
+              cache_savings_fraction: null,
+              notes: ["no hourly cost record of the workload's instances in these days"],
+            },
+          ],
+        },
+      },
+    ]);
+    renderPage(<DashboardPage />, { role: "viewer" });
+    expect(screen.getByRole("heading", { level: 1, name: "Dashboard" })).toBeInTheDocument();
+    for (const name of ["Cost agent", "Performance agent", "Resource agent", "Application agent", "Savings, last 30 days", "SLO attainment", "Spend and cost per 1M tokens", "Pending recommendations"]) {
+      expect(screen.getByRole("region", { name })).toBeInTheDocument();
+    }
+    const pending = screen.getByRole("region", { name: "Pending recommendations" });
+    expect(await within(pending).findByRole("link", { name: PENDING.title })).toHaveAttribute("href", "/recommendations/rec-1");
+    expect(within(pending).getByText("saves $545/mo")).toBeInTheDocument();
+
+    const costAgent = screen.getByRole("region", { name: "Cost agent" });
+    expect(await within(costAgent).findByText("running")).toBeInTheDocument();
+    expect(within(costAgent).getByText("$545/mo")).toBeInTheDocument();
+
+    const slo = screen.getByRole("region", { name: "SLO attainment" });
+    expect(await within(slo).findByText("not measured")).toBeInTheDocument();
+    expect(within(slo).getByText("the workload has no latency objective")).toBeInTheDocument();
+
+    const spend = screen.getByRole("region", { name: "Spend and cost per 1M tokens" });
+    expect(await within(spend).findAllByText("not measured")).toHaveLength(2);
+    expect(within(spend).getByText("no hourly cost record of the workload's instances in these days")).toBeInTheDocument();
+
+    const savings = screen.getByRole("region", { name: "Savings, last 30 days" });
+    expect(await within(savings).findByText("not measured")).toBeInTheDocument();
+    expect(within(savings).getByText("no executed change in these days")).toBeInTheDocument();
+  });
+});
