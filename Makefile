@@ -2,7 +2,8 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo .venv-bootstrap/bin/uv)
 export UV_PYTHON ?= python3
 
-.PHONY: run test test-fast test-real test-peers peers real-lock lint importlint typecheck check up clean
+.PHONY: run test test-fast test-real test-peers test-browser peers real-lock lint importlint typecheck check up clean \
+	portal portal-check portal-screenshots
 
 # The real-vLLM tier's own environment: vLLM's CPU build and its CPU torch, kept out of .venv. torch
 # 2.13.0+cpu is not on PyPI: it is taken from TORCH_WHEELS (a folder of wheels, as on these machines) or,
@@ -13,9 +14,10 @@ TORCH_WHEELS ?= /opt/wheels
 # and moto); 1 runs it in one process. The real-engine tiers always run alone, after it: their servers'
 # timings are part of what they check.
 TEST_WORKERS ?= 2
-FAST := -m "not real_vllm and not real_prometheus and not peers" -n $(TEST_WORKERS) --dist loadgroup
+FAST := -m "not real_vllm and not real_prometheus and not peers and not browser" -n $(TEST_WORKERS) --dist loadgroup
 REAL := -m "real_vllm or real_prometheus"
 PEER_TESTS := -m peers
+BROWSER_TESTS := -m browser
 
 $(UV):
 	python3 -m venv .venv-bootstrap
@@ -25,11 +27,34 @@ $(UV):
 	$(UV) sync --frozen
 	touch $@
 
-run: .venv/.synced
+run: .venv/.synced portal
 	.venv/bin/optiinfra run
 
-up: .venv/.synced
+up: .venv/.synced portal
 	.venv/bin/optiinfra up
+
+# The portal: a React app under portal/, installed from its lock and built into portal/dist, which the API
+# serves at /. Rebuilt only when its sources, config or lock changed.
+PORTAL_SOURCES := $(shell find portal -path portal/node_modules -prune -o -path portal/dist -prune -o \
+	-type f -print 2>/dev/null)
+
+portal/node_modules/.installed: portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+portal/dist/index.html: portal/node_modules/.installed $(PORTAL_SOURCES)
+	cd portal && npm run build
+	touch $@
+
+portal: portal/dist/index.html
+
+# The portal's own checks: its type check and its unit tests (Vitest).
+portal-check: portal/node_modules/.installed
+	cd portal && npm run typecheck && npm test
+
+# The README's screenshots of the portal, taken from the embedded stack in Debian's chromium.
+portal-screenshots: .venv/.synced portal
+	.venv/bin/python -m tests.portal.screenshots docs/portal
 
 .venv-real/.synced: tests/real/requirements.lock | $(UV)
 	$(UV) venv --allow-existing --quiet .venv-real
@@ -53,8 +78,9 @@ PEER_LOCKS := $(wildcard optiinfra/bench/peers/*/requirements.lock)
 
 peers: .venv-peers/.synced
 
-test: .venv/.synced .venv-real/.synced .venv-peers/.synced
+test: .venv/.synced .venv-real/.synced .venv-peers/.synced portal portal-check
 	.venv/bin/pytest $(FAST)
+	.venv/bin/pytest $(BROWSER_TESTS)
 	.venv/bin/pytest $(PEER_TESTS)
 	.venv/bin/pytest $(REAL)
 
@@ -63,6 +89,9 @@ test-peers: .venv-peers/.synced
 
 test-fast: .venv/.synced
 	.venv/bin/pytest $(FAST)
+
+test-browser: .venv/.synced portal portal-check
+	.venv/bin/pytest $(BROWSER_TESTS)
 
 test-real: .venv/.synced .venv-real/.synced
 	.venv/bin/pytest $(REAL)
@@ -80,4 +109,4 @@ typecheck: .venv/.synced
 check: lint importlint typecheck test
 
 clean:
-	rm -rf .venv .venv-real .venv-peers .venv-bootstrap .optiinfra
+	rm -rf .venv .venv-real .venv-peers .venv-bootstrap .optiinfra portal/node_modules portal/dist
