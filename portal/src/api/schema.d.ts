@@ -840,13 +840,13 @@ export interface components {
              * @description The sending run: workflow ids are reused across runs, run ids are not
              * @default
              */
-            source_run_id: string;
+            source_run_id?: string;
             /**
              * Source Workflow Id
              * @description Filled in by the workflow that sends it
              * @default
              */
-            source_workflow_id: string;
+            source_workflow_id?: string;
         };
         /**
          * AgentRequestKind
@@ -908,7 +908,7 @@ export interface components {
              * Reason
              * @default
              */
-            reason: string;
+            reason?: string;
         };
         /**
          * AuditEntry
@@ -950,14 +950,14 @@ export interface components {
          */
         AutomationPolicy: {
             /** @default low */
-            auto_execute_max_risk: components["schemas"]["RiskLevel"];
+            auto_execute_max_risk?: components["schemas"]["RiskLevel"];
             /**
              * Auto Execute Min Confidence
              * @default 0.8
              */
-            auto_execute_min_confidence: number;
+            auto_execute_min_confidence?: number;
             /** @default advisory */
-            operating_mode: components["schemas"]["OperatingMode"];
+            operating_mode?: components["schemas"]["OperatingMode"];
         };
         /**
          * CapacityProfile
@@ -983,7 +983,7 @@ export interface components {
              * Source File
              * @default
              */
-            source_file: string;
+            source_file?: string;
             /**
              * Tool
              * @description What measured it: vllm-bench-serve, guidellm, inference-perf
@@ -993,7 +993,7 @@ export interface components {
              * Tp
              * @default 1
              */
-            tp: number;
+            tp?: number;
             /** Vllm Version */
             vllm_version?: string | null;
             /** Workload Id */
@@ -1075,7 +1075,7 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
             /** Title */
             title: string;
         };
@@ -1177,7 +1177,7 @@ export interface components {
              * @description Ask the language-model layer to resolve conflicts (rules otherwise)
              * @default false
              */
-            joint_reasoning: boolean;
+            joint_reasoning?: boolean;
             /**
              * Max Monthly Cost Increase Usd
              * @description No accepted change may raise the monthly bill by more
@@ -1280,7 +1280,7 @@ export interface components {
                 [key: string]: string;
             };
             /** @default apply */
-            phase: components["schemas"]["StepPhase"];
+            phase?: components["schemas"]["StepPhase"];
             /** Step Id */
             step_id: string;
             /**
@@ -1305,7 +1305,7 @@ export interface components {
              * Written By
              * @default rules
              */
-            written_by: string;
+            written_by?: string;
         };
         /** FleetInstance */
         FleetInstance: {
@@ -1390,7 +1390,7 @@ export interface components {
              * Role Claim
              * @default optiinfra_role
              */
-            role_claim: string;
+            role_claim?: string;
         };
         /** IdentityProviderBody */
         IdentityProviderBody: {
@@ -1408,7 +1408,7 @@ export interface components {
              * Role Claim
              * @default optiinfra_role
              */
-            role_claim: string;
+            role_claim?: string;
         };
         /** InferenceCost */
         InferenceCost: {
@@ -1417,7 +1417,7 @@ export interface components {
              * @default multiplier
              * @constant
              */
-            allocation_method: "multiplier";
+            allocation_method?: "multiplier";
             /**
              * Cache Savings Fraction
              * @description Prefix-cache hit tokens / prompt tokens
@@ -1428,7 +1428,7 @@ export interface components {
              * @default allocation
              * @constant
              */
-            cost_basis: "allocation";
+            cost_basis?: "allocation";
             /**
              * Cost Per Million Tokens
              * @description Blended: total cost / all tokens x 1M
@@ -1468,7 +1468,7 @@ export interface components {
              * Output Input Cost Ratio
              * @default 2.5
              */
-            output_input_cost_ratio: number;
+            output_input_cost_ratio?: number;
             /** Prompt Tokens */
             prompt_tokens: number;
             /** Requests */
@@ -1494,7 +1494,7 @@ export interface components {
              * Basis
              * @default Allocation basis: every hourly cost record of the workload's instances over the days (idle included). Tokens: vLLM's prompt and generation token counters over the same days. Input/output split: OpenCost's multiplier method, an output token costing 2.5 input tokens (the store keeps no prefill/decode time for OpenCost's compute_time split). Idle GPU cost: each instance-hour's cost x (1 - GPU utilization / 100) where the hour has a GPU utilization reading. The model is the one the workload is registered with.
              */
-            basis: string;
+            basis?: string;
             /** Items */
             items: components["schemas"]["InferenceCost"][];
             /** Notes */
@@ -1566,7 +1566,7 @@ export interface components {
              * @description null: never
              * @default 90
              */
-            expires_in_days: number | null;
+            expires_in_days?: number | null;
             /** Name */
             name: string;
             role: components["schemas"]["Role"];
@@ -1619,7 +1619,7 @@ export interface components {
              * Regressed
              * @default false
              */
-            regressed: boolean;
+            regressed?: boolean;
             status: components["schemas"]["RecommendationStatus"];
             /** Title */
             title: string;
@@ -1712,7 +1712,7 @@ export interface components {
              *       "cost"
              *     ]
              */
-            agents: components["schemas"]["AgentKind"][];
+            agents?: components["schemas"]["AgentKind"][];
             /** Customer Id */
             customer_id: string;
             /** Workload Id */
@@ -1805,7 +1805,7 @@ export interface components {
              * Estimated Monthly Savings Usd
              * @default 0
              */
-            estimated_monthly_savings_usd: number;
+            estimated_monthly_savings_usd?: number;
             /** Failure Reason */
             failure_reason?: string | null;
             /**
@@ -1948,7 +1948,7 @@ export interface components {
              * Reason
              * @default
              */
-            reason: string;
+            reason?: string;
             tier: components["schemas"]["PrivacyTier"];
         };
         /**
@@ -1964,7 +1964,7 @@ export interface components {
              * Reason
              * @default
              */
-            reason: string;
+            reason?: string;
             /** @description 1: metrics only; 2: plus aggregates; 3: plus prompt content */
             tier: components["schemas"]["PrivacyTier"];
         };
@@ -2012,7 +2012,7 @@ export interface components {
              * Completion
              * @default
              */
-            completion: string;
+            completion?: string;
             /** Prompt */
             prompt: string;
             /**
@@ -2112,7 +2112,7 @@ export interface components {
              * Request Type
              * @default default
              */
-            request_type: string;
+            request_type?: string;
             verdict: components["schemas"]["QualityVerdict"];
         };
         /**
@@ -2201,7 +2201,7 @@ export interface components {
             recommendation_id: string;
             risk_level: components["schemas"]["RiskLevel"];
             /** @default pending_approval */
-            status: components["schemas"]["RecommendationStatus"];
+            status?: components["schemas"]["RecommendationStatus"];
             /** Steps */
             steps: components["schemas"]["ExecutionStep"][];
             /** Title */
@@ -2364,7 +2364,7 @@ export interface components {
              * @description False when either side had too little traffic
              * @default true
              */
-            judgeable: boolean;
+            judgeable?: boolean;
             /** Regressed */
             regressed: boolean;
             /** Summary */
@@ -2405,7 +2405,7 @@ export interface components {
              * Written By
              * @default rules
              */
-            written_by: string;
+            written_by?: string;
         };
         /**
          * ResolutionMethod
@@ -2437,7 +2437,7 @@ export interface components {
              * Written By
              * @default rules
              */
-            written_by: string;
+            written_by?: string;
         };
         /** SavingsDay */
         SavingsDay: {
@@ -2487,7 +2487,7 @@ export interface components {
              * Basis
              * @default Estimated: each executed change's estimated monthly savings / 730 for every hour it was in effect. Realized: the workload's mean hourly cost over the comparison window before the change minus after it (the hour it took effect in left out; the after window stops at the workload's next change and at the last complete hour), for every hour it was in effect. Cost and GPU-hours: the hourly cost records of the workload's instances (those its vLLM windows name and those its changes' steps named), one record per running instance and hour at catalog prices. Executed recommendations without steps (advice) are left out.
              */
-            basis: string;
+            basis?: string;
             /**
              * Changes
              * @description Every change in effect during the days, by time
@@ -2594,7 +2594,7 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
             /**
              * Schedule Id
              * @description e.g. nightly; Temporal id optiinfra/scan/nightly
@@ -2605,7 +2605,7 @@ export interface components {
              * @description IANA time zone the cron times are read in
              * @default UTC
              */
-            timezone: string;
+            timezone?: string;
         };
         /** SchedulePauseBody */
         SchedulePauseBody: {
@@ -2614,7 +2614,7 @@ export interface components {
              * @description Why; shown as the schedule's pause note
              * @default
              */
-            note: string;
+            note?: string;
         };
         /**
          * ServingHealth
@@ -2733,7 +2733,7 @@ export interface components {
              * Basis
              * @default Each collection window of the workload, all replicas together (a window's p95 is its worst replica's), is judged against the workload's p95 TTFT and inter-token latency objectives when it served a request and every objective's quantile was measured. Attainment: met windows / judged windows. A breach: adjacent judged windows that missed an objective.
              */
-            basis: string;
+            basis?: string;
             /** Notes */
             notes?: string[];
             /**
@@ -2801,7 +2801,7 @@ export interface components {
              * Detail
              * @default
              */
-            detail: string;
+            detail?: string;
             /**
              * Finished At
              * Format: date-time
@@ -2875,7 +2875,7 @@ export interface components {
              * Request Type
              * @default default
              */
-            request_type: string;
+            request_type?: string;
             /**
              * Ttft S
              * @description Time to first token
@@ -2911,7 +2911,7 @@ export interface components {
              * Critical
              * @default false
              */
-            critical: boolean;
+            critical?: boolean;
             /** Customer Id */
             customer_id: string;
             /**
@@ -2928,7 +2928,7 @@ export interface components {
              * Min On Demand Instances
              * @default 0
              */
-            min_on_demand_instances: number;
+            min_on_demand_instances?: number;
             /** Model Name */
             model_name: string;
             /** Name */
@@ -2939,7 +2939,7 @@ export interface components {
              * @description How requests reach the replicas; a plain Service spreads them without prefix affinity
              * @default round_robin
              */
-            request_routing: components["schemas"]["RequestRouting"];
+            request_routing?: components["schemas"]["RequestRouting"];
             /**
              * Slo Itl P95 S
              * @description Inter-token latency objective
@@ -2954,7 +2954,7 @@ export interface components {
              * Stateless
              * @default true
              */
-            stateless: boolean;
+            stateless?: boolean;
             /** Workload Id */
             workload_id: string;
         };
@@ -2964,7 +2964,7 @@ export interface components {
              * Critical
              * @default false
              */
-            critical: boolean;
+            critical?: boolean;
             /** Kube Deployment */
             kube_deployment?: string | null;
             /** Kube Namespace */
@@ -2973,7 +2973,7 @@ export interface components {
              * Min On Demand Instances
              * @default 0
              */
-            min_on_demand_instances: number;
+            min_on_demand_instances?: number;
             /** Model Name */
             model_name: string;
             /** Name */
@@ -2988,7 +2988,7 @@ export interface components {
              * Stateless
              * @default true
              */
-            stateless: boolean;
+            stateless?: boolean;
         } & (unknown & unknown);
         /**
          * WorkloadDetail

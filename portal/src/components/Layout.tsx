@@ -1,7 +1,9 @@
+import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router";
 import { useSession } from "../auth/SessionContext";
 import { ErrorAlert } from "./ErrorAlert";
 import { Button } from "./Button";
+import { PageLoading } from "./PageLoading";
 
 export const NAV_LINKS = [
   { to: "/", label: "Dashboard", end: true },
@@ -66,7 +68,9 @@ export function Layout() {
       </header>
       <main id="main" tabIndex={-1} className="mx-auto max-w-7xl px-4 py-6 focus:outline-none">
         <ErrorAlert error={error} prefix="Could not load your session:" />
-        <Outlet />
+        <Suspense fallback={<PageLoading />}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );

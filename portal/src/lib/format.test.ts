@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   NOT_MEASURED,
   formatCompact,
+  formatUsdAxis,
+  niceTicks,
   formatDateTime,
   formatNumber,
   formatPercent,
@@ -54,5 +56,27 @@ describe("format", () => {
 
   it("humanizes raw values", () => {
     expect(humanize("pending_approval")).toBe("Pending approval");
+  });
+});
+
+describe("formatUsdAxis and niceTicks", () => {
+  it("picks nice steps covering zero", () => {
+    expect(niceTicks(0, 37)).toEqual({ ticks: [0, 10, 20, 30, 40], step: 10 });
+    expect(niceTicks(0, 0.031).ticks).toEqual([0, 0.01, 0.02, 0.03, 0.04]);
+  });
+
+  it("writes as many decimals as the step needs, compact from $1k", () => {
+    expect([0, 0.01, 0.02].map((v) => formatUsdAxis(v, 0.01))).toEqual(["$0", "$0.01", "$0.02"]);
+    expect([0, 0.5, 1].map((v) => formatUsdAxis(v, 0.5))).toEqual(["$0", "$0.50", "$1.00"]);
+    expect([0, 250, 500, 750, 1000, 1250].map((v) => formatUsdAxis(v, 250))).toEqual([
+      "$0",
+      "$250",
+      "$500",
+      "$750",
+      "$1k",
+      "$1.25k",
+    ]);
+    expect(formatUsdAxis(1_200_000, 200_000)).toBe("$1.2M");
+    expect(formatUsdAxis(-1500, 500)).toBe("-$1.5k");
   });
 });

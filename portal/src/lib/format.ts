@@ -112,3 +112,54 @@ export function humanize(value: string | null | undefined): string {
   const text = value.replace(/[_-]+/g, " ").trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** Evenly spaced "nice" axis ticks (steps of 1, 2, 2.5 or 5 × 10^k) covering min..max and 0, at most
+ * `count` intervals. */
+export function niceTicks(min: number, max: number, count = 5): { ticks: number[]; step: number } {
+  let low = Math.min(0, Number.isFinite(min) ? min : 0);
+  let high = Math.max(0, Number.isFinite(max) ? max : 0);
+  if (high === low) high = low + 1; // nothing but zeros: still a readable 0..1 axis
+  // The smallest nice step that covers low..high in at most `count` intervals.
+  const magnitude = 10 ** Math.floor(Math.log10((high - low) / count));
+  const fits = (candidate: number) => Math.ceil(high / candidate - 1e-9) - Math.floor(low / candidate + 1e-9) <= count;
+  const step = [1, 2, 2.5, 5, 10, 20].map((nice) => nice * magnitude).find(fits) ?? 20 * magnitude;
+  low = Math.floor(low / step + 1e-9) * step;
+  high = Math.ceil(high / step - 1e-9) * step;
+  const ticks: number[] = [];
+  for (let index = 0; low + index * step <= high + step * 1e-9; index += 1) {
+    ticks.push(Number((low + index * step).toPrecision(12)));
+  }
+  return { ticks, step };
+}
+
+/** The fewest decimals (up to 8) that write `value` exactly: 0.25 → 2, 500 → 0. */
+function decimalsOf(value: number): number {
+  for (let digits = 0; digits < 8; digits += 1) {
+    const scaled = Math.abs(value) * 10 ** digits;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return digits;
+  }
+  return 8;
+}
+
+const AXIS_UNITS: [number, string][] = [
+  [1e9, "B"],
+  [1e6, "M"],
+  [1e3, "k"],
+];
+
+/**
+ * A money axis label, compact and as precise as the ticks' `step` needs: "$0", "$500", "$1.5k", "$2M",
+ * "$0.25", "$0.0005" — so neighbouring ticks never read the same (never "$0.00" for small figures).
+ */
+export function formatUsdAxis(value: number, step: number): string {
+  if (!Number.isFinite(value)) return "";
+  const size = Math.abs(value);
+  if (size < Math.abs(step) * 1e-9 || size === 0) return "$0";
+  const [unit, suffix] = AXIS_UNITS.find(([threshold]) => size >= threshold) ?? [1, ""];
+  let digits = decimalsOf(step / unit);
+  if (unit === 1 && digits > 0) digits = Math.max(2, digits); // cents: "$0.50", not "$0.5"
+  let text = (size / unit).toFixed(digits);
+  if (unit > 1 && text.includes(".")) text = text.replace(/\.?0+$/, "");
+  if (unit === 1 && digits === 0) text = new Intl.NumberFormat("en-US").format(Number(text));
+  return `${value < 0 ? "-" : ""}$${text}${suffix}`;
+}

@@ -1,4 +1,5 @@
 import type { SavingsReport } from "../api/types";
+import { formatUsdAxis, niceTicks } from "./format";
 
 export interface SavingsPoint {
   day: string;
@@ -24,4 +25,18 @@ export function savingsByDay(report: SavingsReport): SavingsPoint[] {
 /** Whether any change in the report has a realized figure. */
 export function anyRealized(report: SavingsReport): boolean {
   return report.days.some((day) => day.changes_measured > 0) || report.changes.some((change) => change.realized_monthly_savings_usd !== null);
+}
+
+export interface MoneyAxis {
+  domain: [number, number];
+  ticks: number[];
+  format: (value: number) => string;
+}
+
+/** The y axis of the savings chart: nice ticks over every estimated and realized figure (and 0), labelled
+ * compactly with as many decimals as the tick step needs (small daily figures must not all read "$0.00"). */
+export function savingsAxis(points: readonly SavingsPoint[]): MoneyAxis {
+  const values = points.flatMap((point) => (point.realized === null ? [point.estimated] : [point.estimated, point.realized]));
+  const { ticks, step } = niceTicks(Math.min(0, ...values), Math.max(0, ...values));
+  return { domain: [ticks[0] ?? 0, ticks[ticks.length - 1] ?? 1], ticks, format: (value) => formatUsdAxis(value, step) };
 }

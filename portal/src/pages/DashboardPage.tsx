@@ -22,9 +22,10 @@ import {
   formatUsdPerMonth,
   formatUsdPrecise,
   humanize,
+  NOT_MEASURED,
 } from "../lib/format";
 import { POLL } from "../lib/queryClient";
-import { anyRealized, savingsByDay } from "../lib/reports";
+import { anyRealized, savingsAxis, savingsByDay } from "../lib/reports";
 
 const PENDING_QUERY = { status: "pending_approval" as const, limit: 100, offset: 0 };
 
@@ -118,7 +119,9 @@ function AgentCard({ agent }: { agent: AgentKind }) {
 function SavingsCard({ report }: { report: SavingsReport }) {
   const points = savingsByDay(report);
   const measured = anyRealized(report);
+  // The bars carry the figures as they are (no rounding); only the axis labels are compact.
   const chartData = points.map((point) => ({ day: point.day.slice(5), Estimated: point.estimated, Realized: point.realized }));
+  const axis = savingsAxis(points);
   const unmeasuredNotes = report.changes.map((change) => change.note).filter((note): note is string => Boolean(note));
   return (
     <>
@@ -159,8 +162,16 @@ function SavingsCard({ report }: { report: SavingsReport }) {
             <BarChart data={chartData} margin={{ top: 8, right: 8, bottom: 0, left: 8 }}>
               <CartesianGrid strokeDasharray="3 3" stroke="#cbd5e1" />
               <XAxis dataKey="day" tick={{ fill: "#334155", fontSize: 11 }} />
-              <YAxis tick={{ fill: "#334155", fontSize: 11 }} tickFormatter={(value: number) => formatUsd(value)} width={64} />
-              <Tooltip formatter={(value) => (typeof value === "number" ? formatUsd(value, { cents: true }) : "not measured")} />
+              <YAxis
+                tick={{ fill: "#334155", fontSize: 11 }}
+                domain={axis.domain}
+                ticks={axis.ticks}
+                interval={0}
+                allowDataOverflow={false}
+                tickFormatter={(value: number) => axis.format(value)}
+                width={64}
+              />
+              <Tooltip formatter={(value) => (typeof value === "number" ? formatUsdPrecise(value) : NOT_MEASURED)} />
               <Legend wrapperStyle={{ color: "#334155", fontSize: 12 }} />
               <Bar dataKey="Estimated" fill="#1d4ed8" isAnimationActive={false} />
               <Bar dataKey="Realized" fill="#15803d" isAnimationActive={false} />

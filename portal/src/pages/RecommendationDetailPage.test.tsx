@@ -133,4 +133,62 @@ describe("RecommendationDetailPage", () => {
     await waitFor(() => expect(screen.getByLabelText("Status")).toHaveTextContent("approved"));
     await waitFor(() => expect(screen.getByLabelText("Status")).toHaveTextContent("executed"), { timeout: 4000 });
   });
+
+  it("names the status with its <dt> (valid ARIA: no aria-label on a span)", async () => {
+    mockFetch(routes());
+    show("viewer");
+    await screen.findByRole("heading", { level: 1, name: "Run code-assist in a spot group" });
+    const status = screen.getByLabelText("Status");
+    expect(status.tagName).toBe("DD");
+    expect(status).not.toHaveAttribute("aria-label");
+    expect(status).toHaveTextContent(/^pending_approval$/);
+    expect(status).toHaveAccessibleName("Status");
+    expect(document.getElementById(status.getAttribute("aria-labelledby") ?? "")).toHaveTextContent(/^Status$/);
+  });
+
+  it("labels the live preview as what approving would do now while pending", async () => {
+    mockFetch([
+      { path: "/v1/recommendations/rec-1", body: recommendationDetail() },
+      { path: "/v1/recommendations/rec-1/preview", body: { ...recommendationPreview(), superseded: true } },
+    ]);
+    show("viewer");
+    const preview = await screen.findByRole("region", { name: "Preview" });
+    expect(preview).toHaveTextContent("What approving would do now");
+    expect(await within(preview).findByText(/approving would run no step \(superseded\)/)).toBeInTheDocument();
+  });
+
+  for (const status of ["approved", "executing", "executed", "rejected", "rolled_back", "failed", "expired", "superseded"] as const) {
+    it(`reads no live preview once ${status}, and shows the planned changes instead`, async () => {
+      const fetchMock = mockFetch([
+        { path: "/v1/recommendations/rec-1", body: recommendationDetail({ status }) },
+        { path: "/v1/recommendations/rec-1/preview", body: { ...recommendationPreview(), superseded: true } },
+      ]);
+      show("viewer");
+      const preview = await screen.findByRole("region", { name: "Preview" });
+      expect(preview).toHaveTextContent(`Decided (${status})`);
+      expect(within(preview).getByRole("list", { name: "Planned changes" })).toHaveTextContent("Stop i-1");
+      expect(preview).not.toHaveTextContent(/would run no step|What approving would do now/);
+      expect(preview).toHaveTextContent("under Steps");
+      expect(fetchMock.mock.calls.some(([request]) => new URL((request as Request).url).pathname.endsWith("/preview"))).toBe(false);
+    });
+  }
+
+  it("hides a live preview read while pending once the recommendation is decided", async () => {
+    let calls = 0;
+    mockFetch([
+      { path: "/v1/recommendations/rec-1/preview", body: recommendationPreview() },
+      {
+        path: "/v1/recommendations/rec-1",
+        body: () => {
+          calls += 1;
+          return recommendationDetail({ status: calls === 1 ? "pending_approval" : "executing" });
+        },
+      },
+    ]);
+    show("viewer");
+    const preview = await screen.findByRole("region", { name: "Preview" });
+    expect(await within(preview).findByText("i-1: running")).toBeInTheDocument();
+    await waitFor(() => expect(preview).toHaveTextContent("Decided (executing)"), { timeout: 4000 });
+    expect(within(preview).queryByText("i-1: running")).not.toBeInTheDocument();
+  });
 });

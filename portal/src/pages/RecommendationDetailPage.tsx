@@ -1,4 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
+import { useId } from "react";
 import { Link, useParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
 import { errorText } from "../api/errors";
@@ -15,6 +16,8 @@ import { DecisionPanel } from "./recommendations/DecisionPanel";
 
 type StepResult = Schemas["StepResult"];
 type ExecutionStep = Schemas["ExecutionStep"];
+
+const META_LABEL = "text-xs font-medium uppercase tracking-wide text-slate-600";
 
 function Fact({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -68,9 +71,64 @@ function Evidence({ recommendation }: { recommendation: RecommendationDetail }) 
   );
 }
 
-function Preview({ preview, error, loading }: { preview?: RecommendationPreview; error: unknown; loading: boolean }) {
+/** A step's parameters as the change it plans (as the API's preview shows steps it does not read live). */
+function planned(params: Record<string, string>): string {
+  const entries = Object.entries(params).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? "as described" : entries.map(([name, value]) => `${name} = ${value}`).join("; ");
+}
+
+/**
+ * While the recommendation awaits a decision: what approving would do now, read live (before → after).
+ * Once decided, a live reading answers a question nobody can act on any more (after an execution the
+ * objects already look like "after", so every step reads as superseded): show the changes as planned and
+ * point to Steps for what ran.
+ */
+function Preview({
+  recommendation,
+  preview,
+  error,
+  loading,
+}: {
+  recommendation: RecommendationDetail;
+  preview?: RecommendationPreview;
+  error: unknown;
+  loading: boolean;
+}) {
+  if (recommendation.status !== "pending_approval") {
+    const { steps } = recommendation;
+    return (
+      <Card title="Preview">
+        <p className="mb-2 text-sm text-slate-700">
+          Decided (<span className="font-mono">{recommendation.status}</span>): this recommendation can no longer be
+          approved, so no live preview is read. {steps.length > 0 ? "The changes as planned at the decision:" : null}
+        </p>
+        {steps.length === 0 ? (
+          <p className="text-sm text-slate-600">This recommendation changes nothing (advice only).</p>
+        ) : (
+          <ol aria-label="Planned changes" className="space-y-3">
+            {steps.map((step) => (
+              <li key={step.step_id} className="rounded-md border border-slate-200 p-3">
+                <p className="text-sm font-medium text-slate-900">{step.description}</p>
+                <p className="mt-0.5 font-mono text-xs text-slate-700">
+                  {step.action} · {step.target}
+                </p>
+                <p className="mt-1 text-sm text-slate-800">
+                  <span className="text-xs font-semibold text-slate-700">Planned: </span>
+                  <span className="break-all font-mono text-xs">{planned(step.params ?? {})}</span>
+                </p>
+              </li>
+            ))}
+          </ol>
+        )}
+        {steps.length > 0 ? (
+          <p className="mt-2 text-sm text-slate-700">What ran, and each step&apos;s result, is under Steps.</p>
+        ) : null}
+      </Card>
+    );
+  }
   return (
     <Card title="Preview">
+      <p className="mb-2 text-sm text-slate-700">What approving would do now, against the objects as they are read live:</p>
       {loading ? <Loading label="Reading the objects the steps change…" /> : null}
       {error ? (
         <p className="rounded-md border border-slate-300 bg-slate-50 px-3 py-2 text-sm text-slate-800">
@@ -84,7 +142,7 @@ function Preview({ preview, error, loading }: { preview?: RecommendationPreview;
       ) : null}
       {preview && preview.steps.length === 0 ? <p className="text-sm text-slate-600">This recommendation changes nothing (advice only).</p> : null}
       {preview && preview.steps.length > 0 ? (
-        <ol className="space-y-3">
+        <ol aria-label="What approving would do now" className="space-y-3">
           {preview.steps.map((step) => (
             <li key={step.step_id} className="rounded-md border border-slate-200 p-3">
               <p className="text-sm font-medium text-slate-900">{step.description}</p>
@@ -275,13 +333,15 @@ export function RecommendationDetailPage() {
       unwrap(
         api.GET("/v1/recommendations/{recommendation_id}/preview", { params: { path: { recommendation_id: id } }, signal }),
       ),
-    enabled: recommendation.isSuccess,
+    // Only while a decision is open: once decided, "what approving would do now" means nothing.
+    enabled: recommendation.data?.status === "pending_approval",
     // A worker reads the live objects (seconds): once per visit, no retries.
     staleTime: Infinity,
     refetchOnWindowFocus: false,
     retry: false,
   });
   const temporalLink = useTemporalLink(recommendation.data?.workflow_id);
+  const statusLabelId = useId();
 
   if (recommendation.isPending) {
     return (
@@ -311,24 +371,43 @@ export function RecommendationDetailPage() {
         </Link>
       </p>
       <PageHeading>{item.title}</PageHeading>
-      <div className="mb-4 flex flex-wrap items-center gap-x-6 gap-y-2 text-sm text-slate-700">
-        <span>
-          Status: <StatusBadge aria-label="Status" status={item.status} />
-        </span>
-        <span>
-          Workload{" "}
-          <Link
-            className="font-mono text-blue-800 underline"
-            to={`/workloads/${encodeURIComponent(item.customer_id)}/${encodeURIComponent(item.workload_id)}`}
-          >
-            {item.customer_id}/{item.workload_id}
-          </Link>
-        </span>
-        <span>
-          {humanize(item.agent)} agent · {humanize(item.type)}
-        </span>
-        <span>Saves {formatUsdPerMonth(item.estimated_monthly_savings_usd)}</span>
-        <span>Created {formatDateTime(item.created_at)}</span>
+      <div className="mb-4 flex flex-wrap items-end gap-x-6 gap-y-2 text-sm">
+        {/* A <dd> (role definition) may be named, so the status reads as "Status" (aria-labelledby its <dt>). */}
+        <dl className="flex flex-wrap items-end gap-x-6 gap-y-2">
+          <div>
+            <dt id={statusLabelId} className={META_LABEL}>
+              Status
+            </dt>
+            <dd aria-labelledby={statusLabelId} className="mt-0.5">
+              <StatusBadge status={item.status} />
+            </dd>
+          </div>
+          <div>
+            <dt className={META_LABEL}>Workload</dt>
+            <dd className="mt-0.5">
+              <Link
+                className="font-mono text-blue-800 underline"
+                to={`/workloads/${encodeURIComponent(item.customer_id)}/${encodeURIComponent(item.workload_id)}`}
+              >
+                {item.customer_id}/{item.workload_id}
+              </Link>
+            </dd>
+          </div>
+          <div>
+            <dt className={META_LABEL}>Agent</dt>
+            <dd className="mt-0.5 text-slate-900">
+              {humanize(item.agent)} agent · {humanize(item.type)}
+            </dd>
+          </div>
+          <div>
+            <dt className={META_LABEL}>Saves</dt>
+            <dd className="mt-0.5 text-slate-900">{formatUsdPerMonth(item.estimated_monthly_savings_usd)}</dd>
+          </div>
+          <div>
+            <dt className={META_LABEL}>Created</dt>
+            <dd className="mt-0.5 text-slate-900">{formatDateTime(item.created_at)}</dd>
+          </div>
+        </dl>
         {temporalLink ? (
           <a href={temporalLink} className="text-blue-800 underline">
             Open in Temporal UI
@@ -345,7 +424,7 @@ export function RecommendationDetailPage() {
           <Outcome recommendation={item} />
         </div>
         <div className="space-y-4">
-          <Preview preview={preview.data} error={preview.error} loading={preview.isLoading} />
+          <Preview recommendation={item} preview={preview.data} error={preview.error} loading={preview.isLoading} />
           <Steps recommendation={item} />
           <Compensations recommendation={item} />
         </div>

@@ -13,7 +13,7 @@ import { formatDateTime, formatRelative, humanize } from "../lib/format";
 import { usePaging } from "../lib/paging";
 import { POLL } from "../lib/queryClient";
 import { ABILITIES } from "../lib/roles";
-import { ConfirmDialog } from "./schedules/ConfirmDialog";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 import { NewScheduleForm } from "./schedules/NewScheduleForm";
 
 const PAGE_SIZE = 20;

@@ -12,7 +12,7 @@ import { StatusBadge } from "../../components/StatusBadge";
 import { Pager, Table, type Column } from "../../components/Table";
 import { formatDateTime } from "../../lib/format";
 import { POLL } from "../../lib/queryClient";
-import { ConfirmDialog } from "../schedules/ConfirmDialog";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 
 const ROLES: readonly Role[] = ["viewer", "approver", "operator", "admin"];
 const PAGE_SIZE = 20;

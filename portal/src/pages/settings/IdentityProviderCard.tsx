@@ -9,7 +9,7 @@ import { Card } from "../../components/Card";
 import { ErrorAlert, StatusMessage } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/Field";
 import { Loading } from "../../components/Loading";
-import { ConfirmDialog } from "../schedules/ConfirmDialog";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 
 type Provider = Schemas["IdentityProvider"];
 

@@ -33,14 +33,11 @@ export interface WorkloadRef {
   workload_id: string;
 }
 
-// The generated types mark fields with a server default as required; the portal leaves them out so
-// the API applies its own defaults.
-type OptimizationBody = Omit<Schemas["OptimizationCreate"], "agents"> & Partial<Pick<Schemas["OptimizationCreate"], "agents">>;
-type ConstraintsBody = Partial<Schemas["ConstraintsBody"]>;
-type JointBody = Omit<Schemas["JointOptimizationCreate"], "agents" | "constraints"> & {
-  agents?: Schemas["JointOptimizationCreate"]["agents"];
-  constraints?: ConstraintsBody;
-};
+// The generated types (openapi-typescript --default-non-nullable false) leave fields with a server default
+// optional, so the portal leaves them out and the API applies its own defaults.
+type OptimizationBody = Schemas["OptimizationCreate"];
+type ConstraintsBody = Schemas["ConstraintsBody"];
+type JointBody = Schemas["JointOptimizationCreate"];
 
 /** The body of POST /v1/optimizations for these options. */
 export function optimizationBody(workload: WorkloadRef, options: StartOptions): OptimizationBody {
@@ -87,10 +84,10 @@ export function useStartOptimization(options: StartOptions) {
   const mutation = useMutation({
     mutationFn: async ({ kind, workload }: { kind: StartKind; workload: WorkloadRef }): Promise<Started> => {
       if (kind === "optimization") {
-        const started = await unwrap(api.POST("/v1/optimizations", { body: optimizationBody(workload, options) as Schemas["OptimizationCreate"] }));
+        const started = await unwrap(api.POST("/v1/optimizations", { body: optimizationBody(workload, options) }));
         return { kind, workload, workflowIds: started.workflow_ids.length ? started.workflow_ids : [started.workflow_id] };
       }
-      const started = await unwrap(api.POST("/v1/joint-optimizations", { body: jointBody(workload, options) as Schemas["JointOptimizationCreate"] }));
+      const started = await unwrap(api.POST("/v1/joint-optimizations", { body: jointBody(workload, options) }));
       return { kind, workload, workflowIds: [started.workflow_id] };
     },
     onSuccess: (_started, { workload }) => {
