@@ -5,6 +5,7 @@ Playwright with a guard that keeps every request on the stack's own origin."""
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
     "--disable-extensions",
 ]
+LOOPBACK_ORIGIN = re.compile(r"http://(127\.0\.0\.1|localhost):[1-9][0-9]{0,4}")
 VIEWPORT = {"width": 1280, "height": 800}
 CUSTOMER = "demo"
 APPROVAL_TIMEOUT_SECONDS = 3600
@@ -242,6 +244,22 @@ class Watch:
     left_origin: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+    extra_origin: str | None = None
+    """One more origin a test lets its context reach (a loopback server it runs, e.g. an identity
+    provider); None by default: only the stack's origin."""
+
+    def allow_origin(self, origin: str) -> None:
+        """Let this context's requests reach one more origin, which must be a loopback server on a port."""
+        if self.extra_origin is not None and self.extra_origin != origin:
+            raise ValueError(f"{self.extra_origin} is already allowed: a context allows one extra origin")
+        if LOOPBACK_ORIGIN.fullmatch(origin) is None or origin == self.origin:
+            raise ValueError(f"{origin} is not a loopback origin other than the stack's")
+        self.extra_origin = origin
+
+    def allows(self, url: str) -> bool:
+        return origin_of(url) in (self.origin, self.extra_origin) or url.startswith(
+            ("data:", "blob:", "about:")
+        )
 
     def problems(self) -> list[str]:
         return (
@@ -267,13 +285,15 @@ def origin_of(url: str) -> str:
 
 async def guarded_context(browser: Browser, base_url: str) -> tuple[BrowserContext, Watch]:
     """A fresh context whose every request outside `base_url`'s origin is aborted and recorded (the
-    portal must work with the network cut off), and whose pages' errors are collected."""
+    portal must work with the network cut off), and whose pages' errors are collected. A test that runs a
+    loopback server the portal must reach (an identity provider) allows that one origin with
+    `watch.allow_origin`."""
     watch = Watch(origin=origin_of(base_url))
     context = await browser.new_context(base_url=base_url, viewport=VIEWPORT)  # type: ignore[arg-type]
 
     async def guard(route: Route, request: Request) -> None:
         url = request.url
-        if origin_of(url) == watch.origin or url.startswith(("data:", "blob:", "about:")):
+        if watch.allows(url):
             await route.continue_()
         else:
             watch.left_origin.append(url)
