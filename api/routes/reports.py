@@ -134,7 +134,9 @@ async def inference_cost_report(
     workload_id: WorkloadQuery = None,
 ) -> InferenceCostReport:
     """Per workload and model over the days: $ per 1M tokens (blended, input, output), idle GPU cost and
-    GPU-hours, as OpenCost's inference-cost API reports them. At most 366 days."""
+    GPU-hours, as OpenCost's inference-cost API reports them. The per-token figures divide the cost of the
+    hours in which tokens were counted by those tokens (`token_covered_cost_usd`, `token_coverage`); the
+    total cost and idle figures cover every hour with a cost record. At most 366 days."""
     days = _days(since, until, MAX_DAYS)
     try:
         return await assemble.inference_costs(
@@ -143,6 +145,7 @@ async def inference_cost_report(
             days,
             customer_id=scoped_customer(principal, customer_id),
             workload_id=workload_id,
+            now=datetime.now(UTC),
         )
     except ReportScopeError as error:
         raise _not_found(error) from error

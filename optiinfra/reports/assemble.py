@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from optiinfra.domain.fleet import Workload
 from optiinfra.domain.series import floor_to_period
-from optiinfra.metrics.reporting import ReportingMetrics
+from optiinfra.metrics.reporting import DailyTokens, HourlyTokens, ReportingMetrics
 from optiinfra.reports.changes import ExecutedChange
 from optiinfra.reports.costs import HOUR, HourCost
 from optiinfra.reports.days import DayRange
@@ -100,13 +100,17 @@ async def inference_costs(
     *,
     customer_id: str | None,
     workload_id: str | None,
+    now: datetime,
 ) -> InferenceCostReport:
+    """Tokens per hour from the raw windows over the whole days they still keep at `now`; the days before
+    those are matched from the daily rollup."""
     workloads = await workloads_in_scope(sessions, customer_id, workload_id)
     changes = await changes_in_scope(sessions, customer_id) if metrics is not None else []
     items = []
     for workload in workloads:
         hours: list[HourCost] = []
-        tokens = []
+        tokens: list[DailyTokens] = []
+        hourly: list[HourlyTokens] = []
         instances = 0
         if metrics is not None:
             key = (workload.customer_id, workload.workload_id)
@@ -117,7 +121,12 @@ async def inference_costs(
             tokens = await metrics.daily_tokens(
                 workload.customer_id, workload.workload_id, days.first, days.end
             )
-        items.append(inference_cost(workload, hours, tokens, instances=instances))
+            raw_start = max(days.start_at, metrics.raw_windows_since(now))
+            if raw_start < days.end_at:
+                hourly = await metrics.hourly_tokens(
+                    workload.customer_id, workload.workload_id, raw_start, days.end_at
+                )
+        items.append(inference_cost(workload, hours, tokens, instances=instances, hourly=hourly))
     return InferenceCostReport(
         since=days.first, until=days.end, notes=[] if metrics is not None else [NO_METRICS], items=items
     )

@@ -262,10 +262,20 @@ async def test_inference_cost_per_million_tokens_and_idle_gpu_cost(seeded: httpx
     assert chat["gpu_hours"] == 48 + 38
     assert chat["instances"] == 3
     assert (chat["prompt_tokens"], chat["generation_tokens"]) == (9 * 1000, 9 * 400)
-    assert chat["cost_per_million_tokens"] == pytest.approx(total / 12_600 * 1e6)
+    # Tokens were counted in hour 00:00 of D only, from 00:00 to 00:05: the rate is the cost of those five
+    # minutes of i-a1 and i-a2 ($4.00 an hour) over the tokens, not two days of cost over them.
+    matched = 4.0 * 5 / 60
+    assert chat["token_covered_cost_usd"] == pytest.approx(matched)
+    assert chat["token_covered_hours"] == pytest.approx(5 / 60)
+    assert (chat["token_covered_prompt_tokens"], chat["token_covered_generation_tokens"]) == (9000, 3600)
+    assert chat["token_coverage"] == pytest.approx(matched / total)
+    assert chat["cost_per_million_tokens"] == pytest.approx(matched / 12_600 * 1e6)
     # 9,000 prompt tokens weigh as much as 3,600 generated ones at 2.5 each: the cost splits in half.
-    assert chat["input_cost_per_million_tokens"] == pytest.approx(total / 2 / 9000 * 1e6)
-    assert chat["output_cost_per_million_tokens"] == pytest.approx(total / 2 / 3600 * 1e6)
+    assert chat["input_cost_per_million_tokens"] == pytest.approx(matched / 2 / 9000 * 1e6)
+    assert chat["output_cost_per_million_tokens"] == pytest.approx(matched / 2 / 3600 * 1e6)
+    assert any(
+        note.startswith("$ per 1M tokens over the 5 minutes with token counts") for note in chat["notes"]
+    )
     assert chat["cache_savings_fraction"] == pytest.approx(0.25)
     assert chat["idle_gpu_cost_usd"] == pytest.approx(24 * 2.0 * 0.75)
     assert chat["idle_gpu_hours"] == pytest.approx(24 * 0.75)

@@ -585,7 +585,9 @@ export interface paths {
         /**
          * Inference Cost Report
          * @description Per workload and model over the days: $ per 1M tokens (blended, input, output), idle GPU cost and
-         *     GPU-hours, as OpenCost's inference-cost API reports them. At most 366 days.
+         *     GPU-hours, as OpenCost's inference-cost API reports them. The per-token figures divide the cost of the
+         *     hours in which tokens were counted by those tokens (`token_covered_cost_usd`, `token_coverage`); the
+         *     total cost and idle figures cover every hour with a cost record. At most 366 days.
          */
         get: operations["inference_cost_report_v1_reports_inference_cost_get"];
         put?: never;
@@ -1431,7 +1433,7 @@ export interface components {
             cost_basis?: "allocation";
             /**
              * Cost Per Million Tokens
-             * @description Blended: total cost / all tokens x 1M
+             * @description Blended: token_covered_cost_usd / the tokens counted in those hours x 1M
              */
             cost_per_million_tokens: number | null;
             /** Customer Id */
@@ -1449,7 +1451,10 @@ export interface components {
             idle_gpu_hours: number | null;
             /** Input Cost Per Million Tokens */
             input_cost_per_million_tokens: number | null;
-            /** Input Cost Usd */
+            /**
+             * Input Cost Usd
+             * @description The input share of token_covered_cost_usd
+             */
             input_cost_usd: number | null;
             /**
              * Instances
@@ -1462,7 +1467,10 @@ export interface components {
             notes?: string[];
             /** Output Cost Per Million Tokens */
             output_cost_per_million_tokens: number | null;
-            /** Output Cost Usd */
+            /**
+             * Output Cost Usd
+             * @description The output share of token_covered_cost_usd
+             */
             output_cost_usd: number | null;
             /**
              * Output Input Cost Ratio
@@ -1473,6 +1481,31 @@ export interface components {
             prompt_tokens: number;
             /** Requests */
             requests: number;
+            /**
+             * Token Coverage
+             * @description token_covered_cost_usd / total_cost_usd: the share of the cost whose hours had token counts
+             */
+            token_coverage: number | null;
+            /**
+             * Token Covered Cost Usd
+             * @description The cost of the hours (days, past the raw windows' retention) in which tokens were counted: what the per-token figures divide. Null when no hour with a cost record had token counts
+             */
+            token_covered_cost_usd: number | null;
+            /**
+             * Token Covered Generation Tokens
+             * @description Generation tokens counted in those hours
+             */
+            token_covered_generation_tokens: number;
+            /**
+             * Token Covered Hours
+             * @description The hours that cost covers: the counted part of each hour with raw windows, and every hour with a cost record of a day matched from the daily rollup
+             */
+            token_covered_hours: number;
+            /**
+             * Token Covered Prompt Tokens
+             * @description Prompt tokens counted in those hours
+             */
+            token_covered_prompt_tokens: number;
             /**
              * Total Cost Usd
              * @description Null when no cost record of the workload was found
@@ -1492,7 +1525,7 @@ export interface components {
         InferenceCostReport: {
             /**
              * Basis
-             * @default Allocation basis: every hourly cost record of the workload's instances over the days (idle included). Tokens: vLLM's prompt and generation token counters over the same days. Input/output split: OpenCost's multiplier method, an output token costing 2.5 input tokens (the store keeps no prefill/decode time for OpenCost's compute_time split). Idle GPU cost: each instance-hour's cost x (1 - GPU utilization / 100) where the hour has a GPU utilization reading. The model is the one the workload is registered with.
+             * @default Allocation basis: every hourly cost record of the workload's instances over the days (idle included) makes total_cost_usd. Tokens: vLLM's prompt and generation token counters over the same days. $ per 1M tokens (blended, input, output) divides matched quantities: the cost of the hours in which tokens were counted (token_covered_cost_usd; an hour in which counting began, or still under way, counts for the part of it the windows span) by the tokens counted in those hours, from the raw collection windows. Days whose raw windows are past their retention are matched whole from the daily rollup: the cost of each day with token counts, by its tokens. token_coverage is the share of total_cost_usd so matched. Input/output split of the matched cost: OpenCost's multiplier method, an output token costing 2.5 input tokens (the store keeps no prefill/decode time for OpenCost's compute_time split). Idle GPU cost: each instance-hour's cost x (1 - GPU utilization / 100) where the hour has a GPU utilization reading. The model is the one the workload is registered with.
              */
             basis?: string;
             /** Items */

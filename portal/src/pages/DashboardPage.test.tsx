@@ -140,6 +140,36 @@ describe("DashboardPage", () => {
               cache_savings_fraction: null,
               notes: ["no hourly cost record of the workload's instances in these days"],
             },
+            {
+              customer_id: "demo",
+              workload_id: "chat-8b",
+              model_name: "meta-llama/Llama-3.1-8B-Instruct",
+              cost_basis: "allocation",
+              allocation_method: "multiplier",
+              output_input_cost_ratio: 2.5,
+              instances: 3,
+              total_cost_usd: 5178,
+              gpu_hours: 2160,
+              idle_gpu_cost_usd: null,
+              idle_gpu_hours: null,
+              utilization_coverage: null,
+              requests: 40,
+              prompt_tokens: 9000,
+              generation_tokens: 3000,
+              total_tokens: 12000,
+              token_covered_cost_usd: 0.0068,
+              token_covered_hours: 0.1,
+              token_covered_prompt_tokens: 9000,
+              token_covered_generation_tokens: 3000,
+              token_coverage: 0.0004,
+              cost_per_million_tokens: 0.57,
+              input_cost_usd: null,
+              output_cost_usd: null,
+              input_cost_per_million_tokens: null,
+              output_cost_per_million_tokens: null,
+              cache_savings_fraction: null,
+              notes: ["$ per 1M tokens over the 6 minutes with token counts, 0.04% of the cost"],
+            },
           ],
         },
       },
@@ -164,6 +194,8 @@ describe("DashboardPage", () => {
     const spend = screen.getByRole("region", { name: "Spend and cost per 1M tokens" });
     expect(await within(spend).findAllByText("not measured")).toHaveLength(2);
     expect(within(spend).getByText("no hourly cost record of the workload's instances in these days")).toBeInTheDocument();
+    // A rate resting on a sliver of the spend says so.
+    expect(within(spend).getByText("over 0.040% of the spend (hours with token counts)")).toBeInTheDocument();
 
     const savings = screen.getByRole("region", { name: "Savings, last 30 days" });
     expect(await within(savings).findByText("not measured")).toBeInTheDocument();

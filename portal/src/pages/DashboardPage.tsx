@@ -253,10 +253,26 @@ function costColumns(days: number): Column<InferenceCost>[] {
     {
       header: "$ per 1M tokens",
       numeric: true,
-      cell: (row) => <Measured value={row.cost_per_million_tokens} format={formatUsdPrecise} note={row.total_cost_usd === null ? null : note(row)} />,
+      cell: (row) => <CostPerMillion row={row} note={row.total_cost_usd === null ? null : note(row)} />,
     },
     { header: "Tokens", numeric: true, cell: (row) => formatCompact(row.total_tokens) },
   ];
+}
+
+/** $ per 1M tokens divides the cost of the hours whose tokens were counted by those tokens; when that is
+ * less than the whole spend (counting began later than billing), say how much of it the figure rests on. */
+function CostPerMillion({ row, note }: { row: InferenceCost; note: string | null }) {
+  const coverage = row.token_coverage;
+  return (
+    <span>
+      <Measured value={row.cost_per_million_tokens} format={formatUsdPrecise} note={note} />
+      {row.cost_per_million_tokens !== null && coverage !== null && coverage !== undefined && coverage < 1 ? (
+        <span className="block text-xs text-slate-600">
+          over {formatRatio(coverage, coverage < 0.01 ? 3 : 1)} of the spend (hours with token counts)
+        </span>
+      ) : null}
+    </span>
+  );
 }
 
 function daysBetween(since: string, until: string): number {
