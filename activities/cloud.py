@@ -263,6 +263,7 @@ class CloudActivities:
                 found.instance_count if found else 0,
                 found.state if found else "missing",
             )
+        activity.logger.info("verification %s", "passed" if not problems else f"failed: {problems}")
         return VerificationResult(passed=not problems, problems=problems)
 
     async def _perform(
@@ -275,6 +276,7 @@ class CloudActivities:
             raise ApplicationError(
                 f"{error.code}: {error.message}", type=error.code, non_retryable=not error.retryable
             ) from error
+        activity.logger.info("step %s: %s %s %s", step_id, step.action.value, step.target, success.value)
         return StepResult(
             step_id=step_id,
             action=step.action,

@@ -5,6 +5,7 @@ the model cannot), and store them for `GET /v1/conflicts`."""
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.own_metrics import WorkerGauges
 from activities.tenants import load_tenant, record_usage
 from agents.coordination.conflicts import detect_conflicts
 from agents.coordination.joint_reasoning import ResolveConflicts
@@ -16,9 +17,16 @@ from workflows.contracts import ActivityName, ConflictRecord, CoordinationReques
 
 
 class CoordinationActivities:
-    def __init__(self, layer: InferenceLayer, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        layer: InferenceLayer,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        gauges: WorkerGauges | None = None,
+    ) -> None:
         self._layer = layer
         self._sessions = sessions
+        self._gauges = gauges or WorkerGauges.none()
 
     @activity.defn(name=ActivityName.COORDINATE)
     async def coordinate_proposals(self, request: CoordinationRequest) -> CoordinationResult:
@@ -31,6 +39,7 @@ class CoordinationActivities:
             )
             tenant = await load_tenant(self._sessions, request.customer_id)
             inference = await self._layer.answer(task, tenant=tenant)
+            self._gauges.breakers_of(self._layer)
             await record_usage(self._sessions, request.customer_id, inference.usage)
             usage = inference.usage
             if usage.fell_back_to_rules or not usage.model:

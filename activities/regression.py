@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.own_metrics import WorkerGauges
 from activities.tenants import load_tenant, record_usage
 from agents.reasoning.layering import InferenceLayer
 from agents.regression.root_cause import ExplainRegression
@@ -42,11 +43,13 @@ class RegressionActivities:
         layer: InferenceLayer,
         *,
         period_seconds: int = HEALTH_PERIOD_SECONDS,
+        gauges: WorkerGauges | None = None,
     ) -> None:
         self._metrics = metrics
         self._sessions = sessions
         self._layer = layer
         self._period_seconds = period_seconds
+        self._gauges = gauges or WorkerGauges.none()
 
     @activity.defn(name=ActivityName.MEASURE_SERVING_HEALTH)
     async def measure_serving_health(self, request: HealthRequest) -> ServingHealth:
@@ -73,6 +76,7 @@ class RegressionActivities:
             )
         tenant = await load_tenant(self._sessions, request.customer_id)
         inference = await self._layer.answer(ExplainRegression(verdict, request.recent_change), tenant=tenant)
+        self._gauges.breakers_of(self._layer)
         await record_usage(self._sessions, request.customer_id, inference.usage)
         return inference.answer.note(inference.usage.written_by)
 

@@ -4,6 +4,7 @@ what it spent today), and recording an answer's usage under the asking workflow.
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.context import current_workflow_id
+from activities.own_metrics import record_llm_usage
 from agents.reasoning.tenant import Tenant
 from optiinfra.llm.usage import LlmUsage
 from optiinfra.privacy.consent import DEFAULT_TIER, current_tier
@@ -24,8 +25,9 @@ async def load_tenant(sessions: async_sessionmaker[AsyncSession], customer_id: s
 
 async def record_usage(sessions: async_sessionmaker[AsyncSession], customer_id: str, usage: LlmUsage) -> None:
     """Count the answer's calls, tokens and cost against the customer, under the current activity's
-    workflow."""
+    workflow, and on the worker's metrics endpoint."""
     async with sessions.begin() as session:
         await repository.record_llm_usage(
             session=session, workflow_id=current_workflow_id(), customer_id=customer_id, usage=usage
         )
+    record_llm_usage(usage)

@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 from temporalio.client import Client
@@ -13,6 +15,7 @@ from api.docs import install_docs
 from api.errors import ERROR_RESPONSES, UNAVAILABLE, install_error_handlers
 from api.mcp_server import MCP_PATH, McpEndpoint
 from api.portal import PortalRoute
+from api.prometheus import ApiMetrics, RequestMetricsMiddleware
 from api.routes import (
     access,
     audit,
@@ -43,6 +46,7 @@ def create_app(
     client: Client | None = None,
     sessions: async_sessionmaker[AsyncSession] | None = None,
     metrics: ReportingMetrics | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """The app; pass `client`, `sessions` and `metrics` to share ones the caller already holds (tests,
     `up`). Without `metrics`, the app opens the metrics store itself only when it is a ClickHouse server
@@ -50,7 +54,10 @@ def create_app(
     so the reports then say that their measured figures are missing.
     OPTIINFRA_API_TOKEN, when set, is a platform-admin credential beside the API keys and OIDC tokens.
     The same operations are MCP tools at /mcp (streamable HTTP), for the same credentials; the web console
-    (`settings.portal_dir`) is served at every other GET path, and Swagger UI at /docs from its files."""
+    (`settings.portal_dir`) is served at every other GET path, and Swagger UI at /docs from its files.
+    /metrics answers the API's request counts and latencies in Prometheus text (`api.prometheus`).
+    Every request is a server span (on `tracer_provider`, by default the process's global one), the parent
+    of the Temporal calls it makes; OTEL_PYTHON_FASTAPI_EXCLUDED_URLS names paths left untraced."""
     mcp = McpEndpoint()
 
     @asynccontextmanager
@@ -58,7 +65,7 @@ def create_app(
         engine = None
         app.state.settings = settings
         app.state.oidc = OidcVerifier()
-        app.state.temporal = client or await connect_temporal(settings)
+        app.state.temporal = client or await connect_temporal(settings, tracer_provider=tracer_provider)
         if sessions is None:
             engine = create_engine_for(settings.effective_database_url)
             app.state.sessions = session_factory(engine)
@@ -106,5 +113,11 @@ def create_app(
             router, prefix="/v1", dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
         )
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
+    api_metrics = ApiMetrics()
+    app.router.routes.append(api_metrics.route())  # /metrics: no credential, not in the OpenAPI document
+    app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics, routes=lambda: app.routes)
     app.router.routes.append(PortalRoute(str(settings.portal_dir)))  # last: it takes every other GET
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"]
+    )
     return app

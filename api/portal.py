@@ -5,8 +5,9 @@ talks to, so it needs no server or CDN of its own.
   the page (/recommendations/abc is a page, not a file). Files under /assets/ carry a hash in their name,
   so they are cached for a year; everything else is revalidated on each use (ETag), so a new build shows
   at once.
-- The API's own paths (/v1, /mcp, /docs, /openapi.json, /healthz) never reach this: an unknown /v1 path
-  stays a JSON 404, and a wrong method on an API path stays a 405. /swagger/ answers its files only.
+- The API's own paths (/v1, /mcp, /docs, /openapi.json, /healthz, /metrics) never reach this: an unknown
+  /v1 path stays a JSON 404, and a wrong method on an API path stays a 405. /swagger/ answers its files
+  only.
 - A path never leaves `portal_dir`: a `..` or hidden segment is a 404, and what a path resolves to
   (symlinks followed) must lie inside the folder.
 - Without a build (no index.html), every console path answers 503 saying to run `make portal`.
@@ -32,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from api.docs import SWAGGER_PREFIX
 from api.mcp_server import MCP_PATH
 
-API_PREFIXES = ("/v1", MCP_PATH, "/docs", "/openapi.json", "/healthz")
+API_PREFIXES = ("/v1", MCP_PATH, "/docs", "/openapi.json", "/healthz", "/metrics")
 ASSETS_PREFIX = "/assets/"
 INDEX = "index.html"
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_STATE_DIR = Path(".optiinfra")
@@ -96,6 +96,26 @@ class Settings(BaseSettings):
     regression_error_rate_points: float = Field(default=1.0, gt=0)
     regression_min_requests: float = Field(default=50.0, ge=0)
     regression_attribution_seconds: int = Field(default=24 * 3600, gt=0)
+
+    # Observability. Traces go by OTLP/HTTP to the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+    # OTEL_EXPORTER_OTLP_ENDPOINT when set (with the other OTEL_* variables: headers, service name,
+    # sampler), else to this base URL; none of them set: no tracer provider, no exporter.
+    otlp_endpoint: str = Field(default="", description="OTLP/HTTP base URL, e.g. http://collector:4318")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="Log lines on stderr; unset: json in the production profile, else text"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = Field(
+        default=None, description="Unset: INFO, and WARNING for `optiinfra run` (its report is on stdout)"
+    )
+
+    worker_metrics_address: str | None = Field(
+        default=None,
+        description=(
+            "host:port where a worker serves Prometheus /metrics (optiinfra_* and the Temporal SDK's "
+            "temporal_*); unset: 0.0.0.0:9464 for `optiinfra worker`, 127.0.0.1:9464 for `optiinfra up` (a "
+            "free port if that is taken), a free loopback port for a throwaway stack; empty: no endpoint"
+        ),
+    )
 
     # Control-plane API.
     api_host: str = "127.0.0.1"
@@ -197,6 +217,16 @@ class Settings(BaseSettings):
             "until the other's lease ends (its steps, verification and watch at their timeouts)"
         ),
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return (value.strip().upper() or None) if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
 
     @property
     def embedded_engine(self) -> bool:

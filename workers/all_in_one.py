@@ -1,6 +1,7 @@
 """The all-in-one worker: every workflow and activity of the project on one task queue."""
 
 import asyncio
+import logging
 import os
 from collections.abc import Sequence
 from datetime import timedelta
@@ -22,6 +23,7 @@ from activities.kube import KubeActivities
 from activities.learning import LearningActivities
 from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
+from activities.own_metrics import WorkerGauges
 from activities.regression import RegressionActivities
 from activities.store import StoreActivities
 from agents.performance.scaling import ScalingSettings
@@ -32,6 +34,12 @@ from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.connections.workers import CustomerConnections
 from optiinfra.engine.client import connect_temporal
+from optiinfra.engine.metrics_runtime import (
+    DEFAULT_WORKER_METRICS_PORT,
+    metrics_url,
+    prometheus_runtime,
+    worker_metrics_address,
+)
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, pod_ip_metrics_url
 from optiinfra.kube.pod_targets import DeploymentPodTargets
@@ -52,6 +60,8 @@ from workflows.metrics_collection import MetricsCollectionWorkflow
 from workflows.preview import RecommendationPreviewWorkflow
 from workflows.regression_watch import RegressionWatchWorkflow
 from workflows.rollback import RollbackWorkflow
+
+logger = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (
     AgentOptimizationWorkflow,
@@ -89,7 +99,8 @@ def build_worker(
     `connections` left out acts on every customer with the worker's own account, cluster and sources.
     `learning` left out keeps past outcomes in a Qdrant collection in memory, for this worker's life."""
     catalog = catalog or PriceCatalog.load_default()
-    store = StoreActivities(sessions)
+    gauges = WorkerGauges.of_client(client)  # on the client's Runtime: its metrics endpoint, if it has one
+    store = StoreActivities(sessions, gauges=gauges)
     cloud = CloudActivities(
         fleet,
         catalog,
@@ -111,9 +122,10 @@ def build_worker(
         kube_activities = [kube.execute_kube_step, kube.compensate_kube_step, kube.verify_kube_execution]
     collection = MetricsActivities(collector, connections.collectors if connections is not None else None)
     layer = inference or InferenceLayer()
-    llm = LlmActivities(layer, sessions)
-    coordination = CoordinationActivities(layer, sessions)
-    regression = RegressionActivities(metrics, sessions, layer)
+    gauges.breakers_of(layer)
+    llm = LlmActivities(layer, sessions, gauges=gauges)
+    coordination = CoordinationActivities(layer, sessions, gauges=gauges)
+    regression = RegressionActivities(metrics, sessions, layer, gauges=gauges)
     learning = learning or LearningActivities(OutcomeStore(QdrantClient(location=":memory:")))
     application = ApplicationActivities(sessions)
     analysis = AnalysisActivities(model_prices, scaling)
@@ -179,8 +191,15 @@ def kube_from_settings(settings: Settings) -> Deployments | None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run until cancelled, against the settings' Temporal, store, metrics store and cloud."""
-    client = await connect_temporal(settings)
+    """Run until cancelled, against the settings' Temporal, store, metrics store and cloud, serving
+    Prometheus metrics at OPTIINFRA_WORKER_METRICS_ADDRESS (by default on port 9464 of every interface)."""
+    address = worker_metrics_address(
+        settings.worker_metrics_address, f"0.0.0.0:{DEFAULT_WORKER_METRICS_PORT}"
+    )
+    runtime = prometheus_runtime(address) if address else None
+    if address:
+        logger.info("worker metrics at %s", metrics_url(address))
+    client = await connect_temporal(settings, runtime=runtime)
     engine = create_engine_for(settings.effective_database_url)
     store = open_metrics_store(settings)
     metrics = AsyncMetricsStore(store)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from agents.gate import decide_gate
@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
     )
     from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
+    from workflows import own_metrics
     from workflows.activity_calls import call_activity, compensation_activity, failed_step_result
     from workflows.contracts import (
         DECISION_REFUSED,
@@ -208,6 +209,25 @@ class AgentOptimizationWorkflow:
     @workflow.run
     async def run(self, request: OptimizationRequest) -> OptimizationStatus:
         self._request = request
+        agent, mode = request.agent.value, request.mode.value
+        own_metrics.optimization_started(agent=agent, mode=mode)
+        try:
+            status = await self._run(request)
+        except (FailureError, asyncio.CancelledError) as ended:
+            # Other exceptions fail the workflow task, which is retried: the run has not ended.
+            outcome = "cancelled" if isinstance(ended, asyncio.CancelledError) else "errored"
+            own_metrics.optimization_finished(agent=agent, mode=mode, type=self._type(), outcome=outcome)
+            raise
+        own_metrics.optimization_finished(
+            agent=agent, mode=mode, type=self._type(), outcome=status.phase.value
+        )
+        return status
+
+    def _type(self) -> str:
+        recommendation = self._status.recommendation if self._status is not None else None
+        return recommendation.type.value if recommendation is not None else own_metrics.NO_TYPE
+
+    async def _run(self, request: OptimizationRequest) -> OptimizationStatus:
         self._status = OptimizationStatus(
             workflow_id=workflow.info().workflow_id,
             phase=WorkflowPhase.COLLECTING,
@@ -607,6 +627,10 @@ class AgentOptimizationWorkflow:
                     f"compensate-{step_id}", compensation, error, StepStatus.COMPENSATION_FAILED
                 )
                 broken.append(f"{compensation.description}: {result.detail}")
+            own_metrics.compensation_run(
+                action=compensation.action.value,
+                succeeded=result.status is not StepStatus.COMPENSATION_FAILED,
+            )
             await self._record_step(result)
         if broken:
             self.status.failure_reason = f"{reason}; compensation incomplete: {'; '.join(broken)}"
@@ -635,6 +659,12 @@ class AgentOptimizationWorkflow:
             finished_at=workflow.now(),
         )
         await self._activity(ActivityName.RECORD_OUTCOME, outcome)
+        if final is RecommendationStatus.EXECUTED:
+            own_metrics.savings_executed(
+                agent=recommendation.agent.value,
+                type=recommendation.type.value,
+                monthly_usd=outcome.estimated_monthly_savings_usd,
+            )
         if final is not RecommendationStatus.SUPERSEDED:  # it says nothing of how such a change fares
             await self._learn(recommendation, final)
         if final is RecommendationStatus.EXECUTED:
@@ -724,6 +754,7 @@ class AgentOptimizationWorkflow:
         return {"customer_id": self.request.customer_id, "region": self._region}
 
     def _set_phase(self, phase: WorkflowPhase) -> None:
+        workflow.logger.info("phase %s", phase.value)
         self.status.phase = phase
         self._publish()
 

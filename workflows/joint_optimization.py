@@ -13,13 +13,14 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.agent_requests import AgentRequest
     from optiinfra.domain.enums import AgentKind
     from optiinfra.domain.recommendation import Proposal
+    from workflows import own_metrics
     from workflows.activity_calls import call_activity
     from workflows.agent_optimization import AgentOptimizationWorkflow
     from workflows.contracts import (
@@ -63,6 +64,22 @@ class JointOptimizationWorkflow:
     @workflow.run
     async def run(self, request: JointOptimizationRequest) -> JointStatus:
         self._request = request
+        own_metrics.optimization_started(agent=JOINT, mode=JOINT)
+        try:
+            status = await self._run(request)
+        except (FailureError, asyncio.CancelledError) as ended:
+            # Other exceptions fail the workflow task, which is retried: the run has not ended.
+            outcome = "cancelled" if isinstance(ended, asyncio.CancelledError) else "errored"
+            own_metrics.optimization_finished(
+                agent=JOINT, mode=JOINT, type=own_metrics.NO_TYPE, outcome=outcome
+            )
+            raise
+        own_metrics.optimization_finished(
+            agent=JOINT, mode=JOINT, type=own_metrics.NO_TYPE, outcome=status.phase.value
+        )
+        return status
+
+    async def _run(self, request: JointOptimizationRequest) -> JointStatus:
         self._status = JointStatus(
             workflow_id=workflow.info().workflow_id,
             customer_id=request.customer_id,

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.enums import RecommendationStatus, StepStatus
     from optiinfra.domain.recommendation import StepResult
+    from workflows import own_metrics
     from workflows.activity_calls import call_activity, compensation_activity, failed_step_result
     from workflows.contracts import (
         ActivityName,
@@ -100,6 +101,10 @@ class RollbackWorkflow:
                     f"compensate-{request.step_id}", compensation, error, StepStatus.COMPENSATION_FAILED
                 )
                 broken.append(f"{compensation.description}: {result.detail}")
+            own_metrics.compensation_run(
+                action=compensation.action.value,
+                succeeded=result.status is not StepStatus.COMPENSATION_FAILED,
+            )
             self.status.step_results.append(result)
             await self._activity(
                 ActivityName.RECORD_STEP,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, cast
 
-from agents.reasoning.breaker import CircuitBreaker
+from agents.reasoning.breaker import BreakerState, CircuitBreaker
 from agents.reasoning.budget import CallAllowance, choose_tier
 from agents.reasoning.cache import AnswerCache, cache_key
 from agents.reasoning.graph import ReasoningRun, ReasoningState, build_reasoning_graph, initial_state
@@ -93,6 +93,10 @@ class InferenceLayer:
             if cached is not None:
                 return cached
         return await self._ask_model(task, choice.tier, messages, tenant, downgrade=choice.reason)
+
+    def breaker_states(self) -> dict[InferenceTier, BreakerState]:
+        """Each configured tier's circuit breaker, as it stands now."""
+        return {tier: breaker.state for tier, breaker in self._breakers.items()}
 
     async def aclose(self) -> None:
         for tier_model in self._config.tiers.values():

@@ -47,6 +47,16 @@ def _settings() -> Settings:
     return Settings()
 
 
+def _observe(settings: Settings, service: str, *, default_level: str = "INFO") -> None:
+    """Logs on stderr (stdout stays the command's own output) and traces, for a command that runs the
+    worker, the API or both."""
+    from optiinfra.observability.logs import configure_logging
+    from optiinfra.observability.tracing import configure_tracing
+
+    configure_logging(settings, default_level=default_level)
+    configure_tracing(settings, service)
+
+
 async def _wait_for_stop_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,8 +71,10 @@ def up() -> None:
     then the worker and the API. Runs until Ctrl-C."""
     from optiinfra.embedded.stack import running_stack
     from optiinfra.engine.devserver import DevServerError
+    from optiinfra.observability.tracing import STACK_SERVICE
 
     settings = _settings()
+    _observe(settings, STACK_SERVICE)
 
     async def serve() -> None:
         async with running_stack(settings, persistent=True) as stack:
@@ -86,6 +98,11 @@ def up() -> None:
                 typer.echo(f"Portal:      {stack.api_url}/  (sign in with the demo key below)")
             else:
                 typer.echo(f"Portal:      not built ({settings.portal_dir}): run `make portal`")
+            typer.echo(f"Metrics:     {stack.api_url}/metrics  (the API's, Prometheus text)")
+            if stack.worker_metrics_url:
+                typer.echo(
+                    f"             {stack.worker_metrics_url}  (the worker's: optiinfra_*, temporal_*)"
+                )
             typer.echo(f"API token:   {stack.api_token}  (platform admin)")
             if stack.demo_admin_key:
                 typer.echo(f"Demo key:    {stack.demo_admin_key}  (admin of customer demo)")
@@ -111,8 +128,12 @@ def run(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every workflow to settle")] = 180.0,
 ) -> None:
     """One full optimization of the configured fleet, with a report. Uses a running `optiinfra up` if
-    there is one, otherwise starts a throwaway stack and stops it at the end."""
+    there is one, otherwise starts a throwaway stack and stops it at the end. The report is on stdout;
+    logs, on stderr, are warnings and errors only unless OPTIINFRA_LOG_LEVEL says otherwise."""
+    from optiinfra.observability.tracing import STACK_SERVICE
+
     settings = _settings()
+    _observe(settings, STACK_SERVICE, default_level="WARNING")
     stack_info = read_stack_info(settings.state_dir)
 
     async def with_api(api_url: str, token: str, persistent: bool) -> str:
@@ -136,10 +157,13 @@ def run(
 @app.command()
 def worker() -> None:
     """Run the all-in-one worker against the configured Temporal, store and cloud (production)."""
+    from optiinfra.observability.tracing import WORKER_SERVICE
     from workers.all_in_one import run_worker
 
+    settings = _settings()
+    _observe(settings, WORKER_SERVICE)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(_settings()))
+        asyncio.run(run_worker(settings))
 
 
 @app.command()
@@ -148,9 +172,12 @@ def api() -> None:
     import uvicorn
 
     from api.app import create_app
+    from optiinfra.observability.tracing import API_SERVICE
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    _observe(settings, API_SERVICE)
+    # No log_config: uvicorn's own records (startup, access lines) go through the structured handler.
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
 
 
 @app.command("setup-temporal")

@@ -4,6 +4,7 @@ Production settings (TEMPORAL_ADDRESS, a real AWS account, a PostgreSQL URL) mak
 embedded part step aside; the rest of the stack is the same code either way."""
 
 import asyncio
+import socket
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -29,6 +30,12 @@ from optiinfra.embedded.token import ensure_demo_admin_key, resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import ENGINE_PID_FILE, free_port, start_dev_server
+from optiinfra.engine.metrics_runtime import (
+    DEFAULT_WORKER_METRICS_PORT,
+    metrics_url,
+    prometheus_runtime,
+    worker_metrics_address,
+)
 from optiinfra.engine.regression_schedule import ensure_regression_watch_schedule
 from optiinfra.engine.schedules import ensure_metrics_schedule
 from optiinfra.kube.deployments import Deployments
@@ -62,6 +69,8 @@ class RunningStack:
     demo_admin_key: str | None
     temporal_ui_url: str | None
     persistent: bool
+    worker_metrics_url: str | None = None
+    """The worker's Prometheus endpoint (optiinfra_* and temporal_*); None when switched off."""
 
 
 async def seed_demo_store(
@@ -163,7 +172,10 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         )
         await _collect_once(collector, sessions)
 
-        client = await connect_temporal(settings)
+        # The worker's metrics endpoint lives as long as this client's Runtime: the stack's life.
+        metrics_address = _worker_metrics_address(settings, persistent=persistent)
+        runtime = prometheus_runtime(metrics_address) if metrics_address else None
+        client = await connect_temporal(settings, runtime=runtime)
         await ensure_metrics_schedule(client, settings)
         await ensure_regression_watch_schedule(client, settings)
         inference = InferenceLayer(inference_config(settings))
@@ -202,6 +214,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="warning",
+                log_config=None,  # its warnings go through the process's structured handler
                 lifespan="on",
             )
         )
@@ -220,7 +233,26 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             demo_admin_key=demo_key,
             temporal_ui_url=settings.temporal_ui_url,
             persistent=persistent,
+            worker_metrics_url=metrics_url(metrics_address) if metrics_address else None,
         )
+
+
+def _worker_metrics_address(settings: Settings, *, persistent: bool) -> str | None:
+    """The configured address; else `up` serves on loopback port 9464 (another free one if that is taken),
+    a throwaway stack on a free one."""
+    port = DEFAULT_WORKER_METRICS_PORT
+    if not persistent or not _loopback_port_free(port):
+        port = free_port()
+    return worker_metrics_address(settings.worker_metrics_address, f"127.0.0.1:{port}")
+
+
+def _loopback_port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 async def _start_kubernetes(

@@ -1,8 +1,11 @@
 """One way to reach Temporal, for the worker, the API and the CLI alike."""
 
+from opentelemetry.trace import TracerProvider
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
+from optiinfra.observability.tracing import tracing_interceptor
 from optiinfra.settings import Settings
 
 
@@ -15,9 +18,18 @@ def _tls_config(settings: Settings) -> TLSConfig | bool:
     return TLSConfig(client_cert=cert, client_private_key=key, server_root_ca_cert=ca)
 
 
-async def connect_temporal(settings: Settings, address: str | None = None) -> Client:
+async def connect_temporal(
+    settings: Settings,
+    address: str | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    runtime: Runtime | None = None,
+) -> Client:
     """Connect with the project's pydantic data converter; `address` overrides the settings (the
-    embedded engine knows its own)."""
+    embedded engine knows its own). Calls through the client, and workers built from it, are traced
+    (`optiinfra.observability.tracing`) on `tracer_provider`, by default the process's global one.
+    `runtime`: the Temporal Runtime the client and its workers run on (`metrics_runtime` serves their
+    Prometheus metrics); by default the SDK's, which serves none."""
     target = address or settings.temporal_address
     if not target:
         raise ValueError("no Temporal address: set TEMPORAL_ADDRESS or start the embedded engine")
@@ -28,4 +40,6 @@ async def connect_temporal(settings: Settings, address: str | None = None) -> Cl
         tls=_tls_config(settings),
         api_key=api_key,
         data_converter=pydantic_data_converter,
+        interceptors=[tracing_interceptor(tracer_provider)],
+        runtime=runtime,
     )

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
+from agents.reasoning.layering import InferenceLayer
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
 from optiinfra.cloud.ec2 import Ec2Fleet
@@ -162,11 +163,18 @@ class DemoCollector(MetricsCollector):
 
 
 @pytest.fixture
+def harness_inference() -> InferenceLayer | None:
+    """The harness worker's inference layer: None, rules only; a module may override this fixture."""
+    return None
+
+
+@pytest.fixture
 async def harness(
     temporal_client: Client,
     seeded_cloud: SeededCloud,
     harness_store: tuple[str, async_sessionmaker[AsyncSession]],
     tmp_path: Path,
+    harness_inference: InferenceLayer | None,
 ) -> AsyncIterator[Harness]:
     database_url, sessions = harness_store
     task_queue = f"tests-{uuid4()}"
@@ -184,6 +192,7 @@ async def harness(
             scaling_groups=seeded_cloud.groups,
             collector=collector,
             metrics=metrics,
+            inference=harness_inference,
         )
         try:
             async with worker:
