@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict
 
 from optiinfra.metrics import ddl
 from optiinfra.metrics.store import (
-    DEFAULT_BATCH_SIZE,
     ChdbRunner,
     ClickHouseConnectRunner,
     SqlMetricsStore,
@@ -104,18 +103,6 @@ class HourlyTokens(BaseModel):
 
 class ReportingMetricsStore(SqlMetricsStore):
     """`SqlMetricsStore` plus the reports' reads, over the same runner."""
-
-    def __init__(
-        self,
-        runner: SqlRunner,
-        *,
-        ttl_days: int = ddl.DEFAULT_TTL_DAYS,
-        rollup_ttl_days: int = ddl.DEFAULT_ROLLUP_TTL_DAYS,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> None:
-        super().__init__(runner, ttl_days=ttl_days, rollup_ttl_days=rollup_ttl_days, batch_size=batch_size)
-        self.raw_retention_days = ttl_days
-        """How long raw windows are kept: before that, only the daily rollup has the tokens."""
 
     def workload_replicas(
         self, customer_id: str, workload_id: str, start: datetime, end: datetime

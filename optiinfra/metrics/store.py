@@ -269,6 +269,8 @@ class SqlMetricsStore:
             raise ValueError("batch_size must be positive")
         self._runner = runner
         self._batch_size = batch_size
+        self.raw_retention_days = ttl_days
+        """How long raw windows are kept: before that, only the daily rollup has their tokens."""
         for statement in ddl.schema_statements(ttl_days=ttl_days, rollup_ttl_days=rollup_ttl_days):
             runner.command(statement)
 

@@ -1,26 +1,11 @@
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
+import { recommendationItem } from "../test/fixtures";
 import { mockFetch, renderPage } from "../test/render";
 import { RecommendationsPage } from "./RecommendationsPage";
 
-const ITEM = {
-  id: "rec-1",
-  workflow_id: "w",
-  customer_id: "demo",
-  workload_id: "code-assist",
-  agent: "cost",
-  type: "spot_migration",
-  status: "pending_approval",
-  title: "Run code-assist in a spot group",
-  estimated_monthly_savings_usd: 545.37,
-  current_monthly_cost_usd: 2937.52,
-  projected_monthly_cost_usd: 2392.15,
-  confidence: 0.81,
-  risk_level: "medium",
-  reasoning: "",
-  created_at: "2026-12-07T08:00:40Z",
-};
+const ITEM = recommendationItem({ workflow_id: "w", reasoning: "" });
 
 describe("RecommendationsPage", () => {
   it("sends the URL's filters to the API and links rows to their detail", async () => {

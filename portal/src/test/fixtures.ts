@@ -1,6 +1,7 @@
-import type { RecommendationDetail, RecommendationPreview } from "../api/types";
+import type { RecommendationDetail, RecommendationItem, RecommendationPreview } from "../api/types";
 
-export function recommendationDetail(overrides: Partial<RecommendationDetail> = {}): RecommendationDetail {
+/** A recommendation as the list routes give it. */
+export function recommendationItem(overrides: Partial<RecommendationItem> = {}): RecommendationItem {
   return {
     id: "rec-1",
     workflow_id: "opt/demo/code-assist/cost/1",
@@ -17,6 +18,13 @@ export function recommendationDetail(overrides: Partial<RecommendationDetail> = 
     risk_level: "medium",
     reasoning: "Code Assist is stateless.",
     created_at: "2026-12-07T08:00:40Z",
+    ...overrides,
+  };
+}
+
+export function recommendationDetail(overrides: Partial<RecommendationDetail> = {}): RecommendationDetail {
+  return {
+    ...recommendationItem(),
     steps: [
       {
         step_id: "stop-1",
