@@ -2,11 +2,18 @@
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -166,6 +173,22 @@ async def start_numbered_run(
     )
 
 
+async def _execute_decide(handle: WorkflowHandle[Any, Any], approval: Approval) -> None:
+    """The `decide` update, sent again while Temporal refuses it for having too many updates of the workflow
+    in flight (10 by default: RESOURCE_EXHAUSTED). The validator answers each in milliseconds, so the rush
+    passes; the caller's deadline bounds the tries."""
+    delay = 0.05
+    while True:
+        try:
+            await handle.execute_update(AgentOptimizationWorkflow.decide, approval)
+            return
+        except RPCError as error:
+            if error.status is not RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise
+        await asyncio.sleep(random.uniform(delay / 2, delay))
+        delay = min(delay * 2, 1.0)
+
+
 async def decide(
     *,
     client: Client,
@@ -197,7 +220,7 @@ async def decide(
         async with asyncio.timeout(DECISION_WAIT.total_seconds()):
             # Returns once the workflow took the decision: a refusal raises, and no refused decision
             # ever reaches the workflow's state.
-            await handle.execute_update(AgentOptimizationWorkflow.decide, approval)
+            await _execute_decide(handle, approval)
     except WorkflowUpdateFailedError as error:
         refusal, winner = _refusal_of(error)
     except RPCError as error:
