@@ -47,6 +47,19 @@ async def _run_settled(api: httpx.AsyncClient, workflow_id: str, timeout_s: floa
         await asyncio.sleep(0.5)
 
 
+async def _measured(api: httpx.AsyncClient, timeout_s: float = 180) -> None:
+    """Until the collection schedule has stored the fleet's first windows: before them no instance is
+    attributed to a workload, so the dashboard's spend and tokens would all read "not measured"."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        report = (await api.get("/v1/reports/inference-cost")).json()
+        if any(item["total_cost_usd"] is not None and item["total_tokens"] > 0 for item in report["items"]):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no workload's cost and tokens were measured within {timeout_s:.0f} s")
+        await asyncio.sleep(1)
+
+
 async def take(stack: PortalStack, outdir: Path) -> list[str]:
     async with stack.api() as api:
         executed = await start_pending(api, "code-assist")
@@ -60,6 +73,7 @@ async def take(stack: PortalStack, outdir: Path) -> list[str]:
         assert started.status_code == 201, started.text  # a low-risk right-sizing: executes on its own
         await wait_for_recommendation(api, executed.id, {"executed"}, timeout_s=180)
         await _run_settled(api, started.json()["workflow_id"])
+        await _measured(api)
 
     async with async_playwright() as driver:
         browser = await launch_chromium(driver)

@@ -155,6 +155,36 @@ describe("DashboardPage", () => {
               cache_savings_fraction: null,
               notes: ["$ per 1M tokens over the 6 minutes with token counts, 0.04% of the cost"],
             },
+            {
+              customer_id: "demo",
+              workload_id: "rag-embed",
+              model_name: "intfloat/e5-mistral-7b-instruct",
+              cost_basis: "allocation",
+              allocation_method: "multiplier",
+              output_input_cost_ratio: 2.5,
+              instances: 2,
+              total_cost_usd: 1137.99,
+              gpu_hours: 1440,
+              idle_gpu_cost_usd: null,
+              idle_gpu_hours: null,
+              utilization_coverage: null,
+              requests: 0,
+              prompt_tokens: 0,
+              generation_tokens: 0,
+              total_tokens: 0,
+              token_covered_cost_usd: null,
+              token_covered_hours: 0,
+              token_covered_prompt_tokens: 0,
+              token_covered_generation_tokens: 0,
+              token_coverage: null,
+              cost_per_million_tokens: null,
+              input_cost_usd: null,
+              output_cost_usd: null,
+              input_cost_per_million_tokens: null,
+              output_cost_per_million_tokens: null,
+              cache_savings_fraction: null,
+              notes: ["idle GPU cost covers only the instance-hours with a GPU utilization reading", "no token counted in these days"],
+            },
           ],
         },
       },
@@ -177,7 +207,10 @@ describe("DashboardPage", () => {
     expect(within(slo).getByText("the workload has no latency objective")).toBeInTheDocument();
 
     const spend = screen.getByRole("region", { name: "Spend and cost per 1M tokens" });
-    expect(await within(spend).findAllByText("not measured")).toHaveLength(2);
+    expect(await within(spend).findAllByText("not measured")).toHaveLength(3);
+    // A rate missing while the spend is measured gives the report's reason about tokens.
+    expect(within(spend).getByText("no token counted in these days")).toBeInTheDocument();
+    expect(within(spend).queryByText("idle GPU cost covers only the instance-hours with a GPU utilization reading")).toBeNull();
     expect(within(spend).getByText("no hourly cost record of the workload's instances in these days")).toBeInTheDocument();
     // A rate resting on a sliver of the spend says so.
     expect(within(spend).getByText("over 0.040% of the spend (hours with token counts)")).toBeInTheDocument();

@@ -242,6 +242,9 @@ type InferenceCost = InferenceCostReport["items"][number];
 
 function costColumns(days: number): Column<InferenceCost>[] {
   const note = (row: InferenceCost) => row.notes?.[0] ?? null;
+  // With the spend measured, a missing rate is about tokens: the report's note on them says why, not its
+  // first note (which may be about idle GPU cost).
+  const tokenNote = (row: InferenceCost) => row.notes?.find((text) => /token/i.test(text)) ?? null;
   return [
     { header: "Model", cell: (row) => <span className="break-all">{row.model_name}</span> },
     { header: "Workload", cell: (row) => <span className="font-mono text-xs">{row.customer_id}/{row.workload_id}</span> },
@@ -253,7 +256,7 @@ function costColumns(days: number): Column<InferenceCost>[] {
     {
       header: "$ per 1M tokens",
       numeric: true,
-      cell: (row) => <CostPerMillion row={row} note={row.total_cost_usd === null ? null : note(row)} />,
+      cell: (row) => <CostPerMillion row={row} note={row.total_cost_usd === null ? null : tokenNote(row)} />,
     },
     { header: "Tokens", numeric: true, cell: (row) => formatCompact(row.total_tokens) },
   ];
