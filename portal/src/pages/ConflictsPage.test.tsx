@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import type { StoredConflict } from "../api/types";
 import { mockFetch, renderPage, requestOf, type MockRoute } from "../test/render";
 import { ConflictsPage } from "./ConflictsPage";
-import { recommendationItem, workload } from "./workloads/fixtures";
+import { recommendationItem } from "../test/fixtures";
+import { workload } from "./workloads/fixtures";
 
 const JOINT = "joint/demo/chat-8b/1";
 

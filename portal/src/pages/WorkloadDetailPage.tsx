@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
 import type { RecommendationItem, WorkloadDetail } from "../api/types";
@@ -26,6 +26,7 @@ import {
 import { POLL } from "../lib/queryClient";
 import { ABILITIES } from "../lib/roles";
 import { gpuSummary } from "./workloads/fleet";
+import { Facts } from "../components/Facts";
 import {
   DEFAULT_OPTIONS,
   StartButtons,
@@ -36,19 +37,6 @@ import {
 } from "./workloads/StartOptimization";
 
 type FleetInstance = Schemas["FleetInstance"];
-
-function Facts({ items }: { items: [string, ReactNode][] }) {
-  return (
-    <dl className="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-2">
-      {items.map(([term, value]) => (
-        <div key={term}>
-          <dt className="font-medium text-slate-700">{term}</dt>
-          <dd className="text-slate-900">{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
-}
 
 const INSTANCE_COLUMNS: Column<FleetInstance>[] = [
   { header: "Instance", cell: (instance) => <span className="font-mono text-xs">{instance.instance_id}</span> },

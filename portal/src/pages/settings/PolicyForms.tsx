@@ -2,7 +2,7 @@
 // through PUT /v1/customers/{id} (the whole CustomerBody, the parts not edited kept as they were),
 // read-only for everyone else.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type ReactNode } from "react";
+import { useEffect, useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
 import { RISKS, type Customer } from "../../api/types";
 import { Button } from "../../components/Button";
@@ -10,6 +10,7 @@ import { Card } from "../../components/Card";
 import { ErrorAlert, StatusMessage } from "../../components/ErrorAlert";
 import { SelectField, TextField } from "../../components/Field";
 import { formatNumber, formatRatio, formatUsdPerMonth, humanize } from "../../lib/format";
+import { Facts } from "../../components/Facts";
 
 type OperatingMode = Schemas["OperatingMode"];
 type Automation = Schemas["AutomationPolicy"];
@@ -57,19 +58,6 @@ function useSaveCustomer(customer: Customer) {
   });
 }
 
-function ReadOnly({ items }: { items: [string, ReactNode][] }) {
-  return (
-    <dl className="grid gap-2 text-sm sm:grid-cols-3">
-      {items.map(([term, value]) => (
-        <div key={term}>
-          <dt className="font-medium text-slate-700">{term}</dt>
-          <dd className="text-slate-900">{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
-}
-
 function optionalNumber(text: string): number | null | "invalid" {
   const trimmed = text.trim();
   if (trimmed === "") return null;
@@ -95,7 +83,7 @@ export function AutomationCard({ customer, editable }: { customer: Customer; edi
   if (!editable) {
     return (
       <Card title="Automation policy">
-        <ReadOnly
+        <Facts columns={3}
           items={[
             ["Operating mode", <span className="font-mono">{current.operating_mode}</span>],
             ["Auto-execute minimum confidence", formatRatio(current.auto_execute_min_confidence)],
@@ -177,7 +165,7 @@ export function BudgetCard({ customer, editable }: { customer: Customer; editabl
   if (!editable) {
     return (
       <Card title="GPU budget">
-        <ReadOnly
+        <Facts columns={3}
           items={[
             ["Maximum GPUs", current.max_gpus === null ? "no cap" : formatNumber(current.max_gpus)],
             ["Maximum monthly spend", current.max_monthly_usd === null ? "no cap" : formatUsdPerMonth(current.max_monthly_usd)],

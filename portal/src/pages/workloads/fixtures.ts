@@ -1,5 +1,6 @@
 // Realistic API answers for the workload pages' tests (shapes as the demo stack answers them).
-import type { RecommendationItem, Workload, WorkloadDetail } from "../../api/types";
+import type { Workload, WorkloadDetail } from "../../api/types";
+import { recommendationItem } from "../../test/fixtures";
 
 export function workload(overrides: Partial<Workload> = {}): Workload {
   return {
@@ -16,27 +17,6 @@ export function workload(overrides: Partial<Workload> = {}): Workload {
     kube_namespace: null,
     kube_deployment: null,
     request_routing: "round_robin",
-    ...overrides,
-  };
-}
-
-export function recommendationItem(overrides: Partial<RecommendationItem> = {}): RecommendationItem {
-  return {
-    id: "778f686e",
-    workflow_id: "opt/demo/code-assist/cost/1",
-    customer_id: "demo",
-    workload_id: "code-assist",
-    agent: "cost",
-    type: "spot_migration",
-    status: "pending_approval",
-    title: "Run code-assist in a spot group: 2 on-demand base, 2 spot",
-    estimated_monthly_savings_usd: 545.37,
-    current_monthly_cost_usd: 2937.52,
-    projected_monthly_cost_usd: 2392.15,
-    confidence: 0.81,
-    risk_level: "medium",
-    reasoning: "Code Assist is stateless.",
-    created_at: "2026-12-07T08:00:40Z",
     ...overrides,
   };
 }
@@ -69,7 +49,9 @@ export function workloadDetail(overrides: Partial<WorkloadDetail> = {}): Workloa
       gpu_hours: 2820,
     },
     notes: [],
-    recommendations: [recommendationItem()],
+    recommendations: [
+      recommendationItem({ id: "778f686e", title: "Run code-assist in a spot group: 2 on-demand base, 2 spot" }),
+    ],
     recommendations_total: 1,
     ...overrides,
   };
