@@ -2,6 +2,7 @@
 workload's hourly costs from the metrics store."""
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from types import MappingProxyType
@@ -50,13 +51,29 @@ async def changes_in_scope(
         return executed_changes(await executed_records(session=session, customer_id=customer_id))
 
 
+@dataclass(frozen=True)
+class InstanceGpus:
+    model: str
+    count: int
+
+
 @cache
-def gpus_by_type() -> Mapping[str, int]:
-    """GPUs per instance type, from the bundled catalog (a type has the same GPUs in every region)."""
+def gpus_of_types() -> Mapping[str, InstanceGpus]:
+    """GPU model and count per instance type, from the bundled catalog (the same in every region)."""
     catalog = PriceCatalog.load_default()
     return MappingProxyType(
-        {t.name: t.gpu_count for region in catalog.regions() for t in catalog.types_in(region)}
+        {
+            t.name: InstanceGpus(model=t.gpu_model, count=t.gpu_count)
+            for region in catalog.regions()
+            for t in catalog.types_in(region)
+        }
     )
+
+
+@cache
+def gpus_by_type() -> Mapping[str, int]:
+    """GPUs per instance type."""
+    return MappingProxyType({name: gpus.count for name, gpus in gpus_of_types().items()})
 
 
 async def workload_hours(

@@ -8,16 +8,12 @@ that has records, the cost the records of the last 30 days. When nothing was rec
 this process, a Kubernetes workload whose pods carry no instance cost, a workload not collected yet) the
 fleet and the cost are null and a note says why."""
 
-from collections.abc import Mapping
 from datetime import date, datetime
-from functools import cache
-from types import MappingProxyType
 
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.cost.pricing import HOURS_PER_MONTH
-from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.enums import PurchaseOption
 from optiinfra.domain.fleet import Workload
 from optiinfra.domain.recommendation import Recommendation
@@ -26,7 +22,7 @@ from optiinfra.metrics.store import CostSample
 from optiinfra.reports.assemble import NO_METRICS
 from optiinfra.reports.costs import hour_costs, totals
 from optiinfra.reports.days import DayRange
-from optiinfra.reports.readers import changes_in_scope, gpus_by_type, workload_cost_samples
+from optiinfra.reports.readers import changes_in_scope, gpus_by_type, gpus_of_types, workload_cost_samples
 from optiinfra.store import repository
 
 RECENT_RECOMMENDATIONS = 10
@@ -36,11 +32,6 @@ UNMEASURED = (
 ON_KUBERNETES = (
     "a Kubernetes workload's pods carry no instance cost of their own, so its fleet and cost are unknown"
 )
-
-
-class GpuSpec(BaseModel):
-    model: str
-    count: int
 
 
 class FleetInstance(BaseModel):
@@ -138,7 +129,7 @@ def last_fleet(samples: list[CostSample]) -> MeasuredFleet | None:
         return None
     hour = max(sample.hour for sample in samples)
     last = sorted((s for s in samples if s.hour == hour), key=lambda s: s.instance_id)
-    specs = gpu_specs()
+    specs = gpus_of_types()
     instances = [
         FleetInstance(
             instance_id=s.instance_id,
@@ -173,17 +164,4 @@ def measured_cost(samples: list[CostSample], days: DayRange) -> MeasuredCost | N
         hourly_cost_usd=hourly,
         monthly_cost_usd=hourly * HOURS_PER_MONTH,
         gpu_hours=spent.gpu_hours,
-    )
-
-
-@cache
-def gpu_specs() -> Mapping[str, GpuSpec]:
-    """GPU model and count per instance type, from the bundled catalog (the same in every region)."""
-    catalog = PriceCatalog.load_default()
-    return MappingProxyType(
-        {
-            t.name: GpuSpec(model=t.gpu_model, count=t.gpu_count)
-            for region in catalog.regions()
-            for t in catalog.types_in(region)
-        }
     )
