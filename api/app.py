@@ -77,6 +77,8 @@ def create_app(
             async with mcp.running():
                 yield
         finally:
+            if api_metrics.fleet is not None:
+                await api_metrics.fleet.aclose()
             if engine is not None:
                 await engine.dispose()
             if opened is not None:
@@ -113,7 +115,10 @@ def create_app(
             router, prefix="/v1", dependencies=[Depends(authenticate)], responses=ERROR_RESPONSES
         )
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
-    api_metrics = ApiMetrics()
+    api_metrics = ApiMetrics(
+        fleet_refresh_seconds=settings.fleet_metrics_refresh_seconds,
+        window_seconds=settings.metrics_interval_seconds,
+    )
     app.router.routes.append(api_metrics.route())  # /metrics: no credential, not in the OpenAPI document
     app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics, routes=lambda: app.routes)
     app.router.routes.append(PortalRoute(str(settings.portal_dir)))  # last: it takes every other GET

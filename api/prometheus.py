@@ -1,6 +1,7 @@
 """The API's own metrics at /metrics, in Prometheus text, without a credential (as scrapers expect; it
-holds request counts and latencies, no customer data): every request counted and timed by method, route
-and status.
+holds request counts and latencies, and the fleet's figures by customer and workload id, no customer
+data beyond ids): every request counted and timed by method, route and status; the fleet's spend, SLO
+attainment, last changes and approval queues (`api.fleet_metrics`).
 
 `route` is the route's template (/v1/recommendations/{recommendation_id}), never the path asked for, so
 ids do not multiply the series; a path no route matches is `unmatched`, the web console's pages `portal`.
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.fleet_metrics import FleetGauges
 from api.portal import PortalRoute
 
 METRICS_PATH = "/metrics"
@@ -25,8 +27,15 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
+    def __init__(self, *, fleet_refresh_seconds: float | None = None, window_seconds: int = 60) -> None:
+        """`fleet_refresh_seconds`: also export the fleet's figures (`api.fleet_metrics`), read from the
+        stores at most that often; None: only the API's own request metrics."""
         self.registry = CollectorRegistry(auto_describe=True)
+        self.fleet = (
+            FleetGauges(self.registry, refresh_seconds=fleet_refresh_seconds, window_seconds=window_seconds)
+            if fleet_refresh_seconds is not None
+            else None
+        )
         self.requests = Counter(
             "optiinfra_api_requests",
             "HTTP requests answered, by method, route template and status",
@@ -43,7 +52,10 @@ class ApiMetrics:
     def route(self) -> Route:
         """The /metrics endpoint, left out of the OpenAPI document."""
 
-        async def exposition(_: Request) -> Response:
+        async def exposition(request: Request) -> Response:
+            sessions = getattr(request.app.state, "sessions", None)  # None before the app's lifespan
+            if self.fleet is not None and sessions is not None:
+                await self.fleet.refresh(sessions, request.app.state.metrics)
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return Route(METRICS_PATH, endpoint=exposition, methods=["GET"], include_in_schema=False)

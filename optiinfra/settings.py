@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         default=None, description="Unset: INFO, and WARNING for `optiinfra run` (its report is on stdout)"
     )
 
+    fleet_metrics_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "The API's /metrics reads the fleet's spend, SLO attainment, last changes and approval queues "
+            "from the stores at most this often, seconds (0: on every scrape)"
+        ),
+    )
     worker_metrics_address: str | None = Field(
         default=None,
         description=(

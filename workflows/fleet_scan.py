@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from temporalio import workflow
 from temporalio.common import (
     RetryPolicy,
-    SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
@@ -23,6 +22,7 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.fleet import Workload
+    from workflows import own_metrics
     from workflows.contracts import (
         ActivityName,
         FleetScanRequest,
@@ -32,15 +32,18 @@ with workflow.unsafe.imports_passed_through():
         JointStatus,
         WorkloadList,
     )
-    from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
+    from workflows.search_attributes import (
+        OPTI_AGENT,
+        OPTI_CUSTOMER,
+        OPTI_STATUS,
+        OPTI_WORKLOAD,
+        SCHEDULED_START_TIME,
+    )
 
 JOINT_WORKFLOW_TYPE = "JointOptimizationWorkflow"
 """Started by name: the joint workflow lives in its own module and the scan only needs its type."""
 JOINT_AGENT = "joint"
 """The OptiAgent value of joint runs, as the joint workflow itself publishes it."""
-
-SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-"""Set by the Temporal server on every workflow a Schedule starts: the tick's nominal time."""
 
 
 def scan_time_label(at: datetime) -> str:
@@ -68,6 +71,7 @@ def scan_time(info: workflow.Info, now: datetime) -> datetime:
 class FleetScanWorkflow:
     @workflow.run
     async def run(self, request: FleetScanRequest) -> FleetScanSummary:
+        own_metrics.scheduled_run_started()
         timing = request.timing
         listed: WorkloadList = await workflow.execute_activity(
             ActivityName.LIST_WORKLOADS,

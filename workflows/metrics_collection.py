@@ -9,6 +9,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.collection import CollectionReport
+    from workflows import own_metrics
     from workflows.contracts import (
         ActivityName,
         MetricsCollectionRequest,
@@ -23,6 +24,7 @@ METRICS_SCHEDULE_ID = "optiinfra/metrics-collection"
 class MetricsCollectionWorkflow:
     @workflow.run
     async def run(self, request: MetricsCollectionRequest) -> MetricsCollectionSummary:
+        own_metrics.scheduled_run_started()
         timeout = timedelta(seconds=request.activity_timeout_seconds)
         # A pass that misses a beat is simply followed by the next one: retry briefly, never pile up.
         retry = RetryPolicy(maximum_attempts=2)

@@ -10,7 +10,9 @@ with workflow.unsafe.imports_passed_through():
         OPTIMIZATIONS_FINISHED,
         OPTIMIZATIONS_STARTED,
         SAVINGS_EXECUTED_USD,
+        SCHEDULE_LAG_SECONDS,
     )
+    from workflows.search_attributes import SCHEDULED_START_TIME
 
 NO_TYPE = "none"
 """The `type` of a run that ended without a recommendation (no action, proposals only, a failed start)."""
@@ -44,3 +46,15 @@ def compensation_run(*, action: str, succeeded: bool) -> None:
     workflow.metric_meter().create_counter(
         COMPENSATIONS, "Compensations run (saga rollbacks and requested rollbacks), by action and outcome"
     ).add(1, {"action": action, "outcome": "succeeded" if succeeded else "failed"})
+
+
+def scheduled_run_started() -> None:
+    """How late this run started after its Schedule's nominal tick (the server's firing and the wait for a
+    worker together), by workflow type; nothing for a run no Schedule started. Call first thing in `run`."""
+    scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START_TIME)
+    if scheduled is None:
+        return
+    lag = max(0.0, (workflow.now() - scheduled).total_seconds())
+    workflow.metric_meter().create_histogram_float(
+        SCHEDULE_LAG_SECONDS, "From a Schedule's nominal tick to the first task of its run, seconds"
+    ).record(lag)

@@ -23,6 +23,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.fleet import Workload
     from optiinfra.domain.regression import RegressionVerdict, RootCauseNote, ServingHealth
+    from workflows import own_metrics
     from workflows.activity_calls import call_activity
     from workflows.contracts import (
         ActivityName,
@@ -61,6 +62,7 @@ class _WorkloadOutcome:
 class RegressionWatchWorkflow:
     @workflow.run
     async def run(self, request: RegressionWatchRequest) -> RegressionWatchSummary:
+        own_metrics.scheduled_run_started()
         listed: WorkloadList = await self._activity(request, ActivityName.LIST_WORKLOADS, None, WorkloadList)
         now = workflow.now()
         outcomes = await asyncio.gather(

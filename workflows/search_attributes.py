@@ -9,6 +9,10 @@ OPTI_AGENT = SearchAttributeKey.for_keyword("OptiAgent")
 OPTI_STATUS = SearchAttributeKey.for_keyword("OptiStatus")
 OPTI_SAVINGS_USD = SearchAttributeKey.for_float("OptiSavingsUsd")
 
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+"""Set by the Temporal server on every workflow a Schedule starts: the tick's nominal time (not one of ours:
+not registered)."""
+
 ALL = (OPTI_CUSTOMER, OPTI_WORKLOAD, OPTI_AGENT, OPTI_STATUS, OPTI_SAVINGS_USD)
 
 

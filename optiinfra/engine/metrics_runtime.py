@@ -24,10 +24,15 @@ LLM_TOKENS = "optiinfra_llm_tokens"
 LLM_COST_USD = "optiinfra_llm_cost_usd"
 LLM_CIRCUIT_BREAKER_STATE = "optiinfra_llm_circuit_breaker_state"
 RECOMMENDATIONS_PENDING = "optiinfra_recommendations_pending"
+SCHEDULE_LAG_SECONDS = "optiinfra_schedule_lag_seconds"
 
 LLM_COST_BUCKETS_USD = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 """One answer's cost, all its calls together: fractions of a cent for a small model, dollars for a long
 frontier answer."""
+
+SCHEDULE_LAG_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+"""From a Schedule's nominal tick to the first task of the run it started: a second or two when the
+workers keep up, minutes when their task queue backs up."""
 
 
 def prometheus_runtime(bind_address: str) -> Runtime:
@@ -40,7 +45,10 @@ def prometheus_runtime(bind_address: str) -> Runtime:
                 counters_total_suffix=True,
                 unit_suffix=True,
                 durations_as_seconds=True,
-                histogram_bucket_overrides={LLM_COST_USD: list(LLM_COST_BUCKETS_USD)},
+                histogram_bucket_overrides={
+                    LLM_COST_USD: list(LLM_COST_BUCKETS_USD),
+                    SCHEDULE_LAG_SECONDS: list(SCHEDULE_LAG_BUCKETS_S),
+                },
             )
         )
     )

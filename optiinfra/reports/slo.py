@@ -105,6 +105,17 @@ def workload_slo(workload: Workload, windows: Sequence[WorkloadWindow], days: Da
     )
 
 
+def attainment(workload: Workload, windows: Iterable[WorkloadWindow]) -> tuple[int, int]:
+    """(judged, met) windows of `windows` against the workload's objectives, as `workload_slo` judges them;
+    (0, 0) for a workload without an objective."""
+    objectives = {"ttft_p95": workload.slo_ttft_p95_s, "itl_p95": workload.slo_itl_p95_s}
+    set_objectives = {name: limit for name, limit in objectives.items() if limit is not None}
+    if not set_objectives:
+        return 0, 0
+    judged = [j for j in (_judge(w, set_objectives) for w in windows) if j is not None]
+    return len(judged), sum(j.met for j in judged)
+
+
 def _judge(window: WorkloadWindow, objectives: dict[str, float]) -> _Judged | None:
     """None for a window that cannot be judged (no request served, or an objective's quantile missing)."""
     if window.requests <= 0:

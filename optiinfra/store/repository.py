@@ -5,6 +5,7 @@ typically `async with session_factory(engine).begin() as session: ...`. Writes t
 repeat after a retry are idempotent, so a retried activity never duplicates or corrupts state."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -267,6 +268,33 @@ async def count_recommendations(*, session: AsyncSession, status: Recommendation
         select(func.count()).select_from(RecommendationRow).where(RecommendationRow.status == status.value)
     )
     return int(await session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class StatusByCustomer:
+    customer_id: str
+    count: int
+    oldest_created_at: datetime
+
+
+async def status_by_customer(
+    *, session: AsyncSession, status: RecommendationStatus
+) -> list[StatusByCustomer]:
+    """Per customer with any recommendation in `status`: how many, and when the oldest was made."""
+    query = (
+        select(
+            RecommendationRow.customer_id,
+            func.count(),
+            func.min(RecommendationRow.created_at),
+        )
+        .where(RecommendationRow.status == status.value)
+        .group_by(RecommendationRow.customer_id)
+        .order_by(RecommendationRow.customer_id)
+    )
+    return [
+        StatusByCustomer(customer_id=customer, count=int(count), oldest_created_at=oldest)
+        for customer, count, oldest in (await session.execute(query)).all()
+    ]
 
 
 def _recommendations_query(

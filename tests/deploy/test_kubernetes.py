@@ -1,6 +1,8 @@
 """deploy/kubernetes: every overlay renders with `kubectl kustomize` and validates for Kubernetes 1.32
-(kubernetes-validate's bundled schemas, strict), the ServiceMonitor against its CRD's schema; settings are
-real, images pinned, secrets only by reference, and the worker's RBAC is exactly what the code calls."""
+(kubernetes-validate's bundled schemas, strict), the ServiceMonitors and the PrometheusRule against their
+CRDs' schemas, the PrometheusRule's groups equal to deploy/prometheus/rules/optiinfra.rules.yml's; settings
+are real, images pinned, secrets only by reference, every container port open in the NetworkPolicies, and
+the worker's RBAC is exactly what the code calls."""
 
 from __future__ import annotations
 
@@ -28,7 +30,12 @@ from tests.deploy.support import (
 KUSTOMIZATIONS = {f"overlays/{name}": DEPLOY / "kubernetes" / "overlays" / name for name in OVERLAYS} | {
     "workload-namespace": DEPLOY / "kubernetes" / "workload-namespace"
 }
-CUSTOM_RESOURCES = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+CUSTOM_RESOURCES = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitors.yaml",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrules.yaml",
+}
+RULES_FILE = DEPLOY / "prometheus" / "rules" / "optiinfra.rules.yml"
+WORKER_METRICS_PORT = 9464
 
 
 @cache
@@ -72,8 +79,12 @@ def _closed(schema: Any) -> Any:
 
 
 @cache
-def service_monitor_schema() -> dict[str, Any]:
-    crd = yaml.safe_load((HERE / "schemas" / "monitoring.coreos.com_servicemonitors.yaml").read_text())
+def crd_schema(kind: str) -> dict[str, Any]:
+    """The v1 schema of a vendored CRD (tests/deploy/schemas/), closed, for the custom resource `kind`."""
+    crd = yaml.safe_load(
+        (HERE / "schemas" / CUSTOM_RESOURCES[("monitoring.coreos.com/v1", kind)]).read_text()
+    )
+    assert crd["spec"]["names"]["kind"] == kind
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     schema = _closed(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
     schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "metadata", "spec"})
@@ -87,6 +98,10 @@ def test_renders_and_validates_for_kubernetes_1_32(name: str) -> None:
     for resource in resources:
         key = (resource["apiVersion"], resource["kind"])
         if key in CUSTOM_RESOURCES:
+            errors = list(jsonschema.Draft7Validator(crd_schema(resource["kind"])).iter_errors(resource))
+            assert not errors, (
+                f"{name}: {resource['kind']}/{resource['metadata']['name']}: {errors[0].message}"
+            )
             continue
         try:
             version = kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
@@ -98,27 +113,74 @@ def test_renders_and_validates_for_kubernetes_1_32(name: str) -> None:
         assert version == KUBERNETES_VERSION
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(KUSTOMIZATIONS) if n.startswith("overlays/production")])
-def test_service_monitor_validates_against_its_crd_schema(name: str) -> None:
-    monitors = [r for r in rendered(name) if r["kind"] == "ServiceMonitor"]
-    assert len(monitors) == 1
-    jsonschema.Draft7Validator(service_monitor_schema()).validate(monitors[0])
-    service = next(
-        r for r in rendered(name) if r["kind"] == "Service" and r["metadata"]["name"] == "optiinfra-api"
+PRODUCTION = [n for n in sorted(KUSTOMIZATIONS) if n.startswith("overlays/production")]
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+@pytest.mark.parametrize("name", PRODUCTION)
+def test_service_monitors_validate_and_reach_a_named_container_port(name: str) -> None:
+    resources = rendered(name)
+    monitors = {r["metadata"]["name"]: r for r in resources if r["kind"] == "ServiceMonitor"}
+    assert set(monitors) == {"optiinfra-api", "optiinfra-worker"}
+    services = [r for r in resources if r["kind"] == "Service"]
+    deployments = [r for r in resources if r["kind"] == "Deployment"]
+    for monitor_name, monitor in monitors.items():
+        jsonschema.Draft7Validator(crd_schema("ServiceMonitor")).validate(monitor)
+        selected = [
+            s
+            for s in services
+            if selects(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+        ]
+        assert len(selected) == 1, f"{monitor_name} selects {[s['metadata']['name'] for s in selected]}"
+        service = selected[0]
+        (endpoint,) = monitor["spec"]["endpoints"]
+        (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+        pods = [
+            d["spec"]["template"]["spec"]
+            for d in deployments
+            if selects(service["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])
+        ]
+        assert pods, f"Service {service['metadata']['name']} selects no pod"
+        for spec in pods:
+            named = {p["name"] for c in spec["containers"] for p in c.get("ports", [])}
+            assert port["targetPort"] in named, f"{monitor_name}: no container port {port['targetPort']}"
+
+
+@pytest.mark.parametrize("name", PRODUCTION)
+def test_prometheus_rule_validates_and_carries_the_rules_file(name: str) -> None:
+    rules = [r for r in rendered(name) if r["kind"] == "PrometheusRule"]
+    assert [r["metadata"]["name"] for r in rules] == ["optiinfra"]
+    jsonschema.Draft7Validator(crd_schema("PrometheusRule")).validate(rules[0])
+    groups = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))["groups"]
+    assert groups and all(group["rules"] for group in groups)
+    assert rules[0]["spec"]["groups"] == groups, (
+        f"components/service-monitor/prometheusrule.yaml differs from {RULES_FILE.relative_to(DEPLOY)}"
     )
-    assert monitors[0]["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    assert monitors[0]["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
 
 
-def test_the_crd_schema_refuses_a_typo() -> None:
-    typo = {
+def test_the_crd_schemas_refuse_a_typo() -> None:
+    monitor = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
         "metadata": {"name": "x"},
         "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "30s"}]},
     }
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.Draft7Validator(service_monitor_schema()).validate(typo)
+        jsonschema.Draft7Validator(crd_schema("ServiceMonitor")).validate(monitor)
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "x"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "fro": "5m"}]}]},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(crd_schema("PrometheusRule")).validate(rule)
+    rule["spec"]["groups"][0]["rules"][0] = {"alert": "A", "expr": "up == 0", "for": "five minutes"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(crd_schema("PrometheusRule")).validate(rule)
 
 
 def test_kubernetes_validate_works_offline_with_bundled_schemas() -> None:
@@ -198,6 +260,17 @@ def test_probes_budgets_policies_and_migration_job(name: str) -> None:
     api = by_kind["Deployment"]["optiinfra-api"]["spec"]["template"]["spec"]["containers"][0]
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert api[probe]["httpGet"]["path"] == "/healthz", probe
+    worker = by_kind["Deployment"]["optiinfra-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": WORKER_METRICS_PORT, "protocol": "TCP"} in worker["ports"]
+    address = {e["name"]: e.get("value") for e in worker["env"]}["OPTIINFRA_WORKER_METRICS_ADDRESS"]
+    assert address == f"0.0.0.0:{WORKER_METRICS_PORT}"
+    for probe in ("livenessProbe", "startupProbe"):
+        assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
+    metrics = by_kind["Service"]["optiinfra-worker-metrics"]["spec"]
+    assert metrics["clusterIP"] == "None"
+    assert metrics["ports"] == [
+        {"name": "metrics", "port": WORKER_METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}
+    ]
     assert set(by_kind["PodDisruptionBudget"]) == {"optiinfra-api", "optiinfra-worker"}
     assert "optiinfra-default-deny" in by_kind["NetworkPolicy"]
     job = by_kind["Job"]["optiinfra-migrate"]["spec"]["template"]["spec"]
@@ -205,6 +278,31 @@ def test_probes_budgets_policies_and_migration_job(name: str) -> None:
     for resource in resources:
         if resource["kind"] in {"Deployment", "Job", "PodDisruptionBudget", "Service", "ConfigMap"}:
             assert resource["metadata"]["namespace"] in {"optiinfra", "optiinfra-dev"}
+
+
+@pytest.mark.parametrize("name", [f"overlays/{o}" for o in OVERLAYS])
+def test_network_policies_let_in_every_container_port(name: str) -> None:
+    """Default deny: each port a container declares (the API's 8000, the worker's metrics) needs an ingress
+    rule of a policy selecting its pods."""
+    resources = rendered(name)
+    policies = [r["spec"] for r in resources if r["kind"] == "NetworkPolicy"]
+    checked = 0
+    for deployment in (r for r in resources if r["kind"] == "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        allowed = {
+            port["port"]
+            for policy in policies
+            if selects(policy["podSelector"].get("matchLabels", {}), labels)
+            for rule in policy.get("ingress", [])
+            for port in rule.get("ports", [])
+        }
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for port in container.get("ports", []):
+                assert port["containerPort"] in allowed or port["name"] in allowed, (
+                    f"{deployment['metadata']['name']}: port {port['containerPort']} is closed"
+                )
+                checked += 1
+    assert checked >= 2
 
 
 def test_production_overlays_connect_to_temporal_cloud_securely() -> None:

@@ -1,13 +1,14 @@
 """A real Prometheus server (Debian's `prometheus`) for the `real_prometheus` tier: a generated config
-that scrapes the given targets every second, its TSDB in the test's temp dir, a free loopback port, and
-always stopped. Without the binary the test fails; it never skips."""
+that scrapes the given targets every second (and evaluates the given rule files as often), its TSDB in
+the test's temp dir, a free loopback port, and always stopped. Without the binary the test fails; it never
+skips."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -27,13 +28,16 @@ def prometheus_binary() -> str:
     return found
 
 
-def _config(jobs: Mapping[str, list[str]]) -> str:
+def _config(jobs: Mapping[str, list[str]], rule_files: Sequence[Path]) -> str:
     lines = [
         "global:",
         f"  scrape_interval: {SCRAPE_INTERVAL_S}s",
         f"  scrape_timeout: {SCRAPE_INTERVAL_S}s",
-        "scrape_configs:",
+        f"  evaluation_interval: {SCRAPE_INTERVAL_S}s",
     ]
+    if rule_files:
+        lines += ["rule_files:"] + [f"  - '{path}'" for path in rule_files]
+    lines += ["scrape_configs:"]
     for job, targets in jobs.items():
         lines += [
             f"  - job_name: {job}",
@@ -44,11 +48,14 @@ def _config(jobs: Mapping[str, list[str]]) -> str:
 
 
 @contextmanager
-def running_prometheus(workdir: Path, jobs: Mapping[str, list[str]]) -> Iterator[str]:
-    """Prometheus scraping `jobs` (job name -> host:port targets); yields its base URL."""
+def running_prometheus(
+    workdir: Path, jobs: Mapping[str, list[str]], *, rule_files: Sequence[Path] = ()
+) -> Iterator[str]:
+    """Prometheus scraping `jobs` (job name -> host:port targets), evaluating the rules of `rule_files`
+    every scrape interval; yields its base URL. A rule file Prometheus refuses fails its start."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    config.write_text(_config(jobs))
+    config.write_text(_config(jobs, rule_files))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (workdir / "prometheus.log").open("wb")

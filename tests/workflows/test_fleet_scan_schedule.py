@@ -30,8 +30,8 @@ from tests.support.asgi import api_client
 from tests.workflows.conftest import CUSTOMER, harness_settings
 from tests.workflows.joint_stand_in import JointStandIn
 from workflows.contracts import ALL_AGENTS, FleetScanRequest, FleetScanSummary, JointStatus
-from workflows.fleet_scan import SCHEDULED_START_TIME, FleetScanWorkflow, joint_workflow_id, scan_time_label
-from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_WORKLOAD
+from workflows.fleet_scan import FleetScanWorkflow, joint_workflow_id, scan_time_label
+from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_WORKLOAD, SCHEDULED_START_TIME
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
