@@ -3,7 +3,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .venv-bootstrap/bin/uv)
 export UV_PYTHON ?= python3
 
 .PHONY: run test test-fast test-real test-peers test-browser peers real-lock lint importlint typecheck check up clean \
-	portal portal-check portal-screenshots
+	portal portal-check portal-screenshots replay-histories
 
 # The real-vLLM tier's own environment: vLLM's CPU build and its CPU torch, kept out of .venv. torch
 # 2.13.0+cpu is not on PyPI: it is taken from TORCH_WHEELS (a folder of wheels, as on these machines) or,
@@ -51,6 +51,11 @@ portal: portal/dist/index.html
 # The portal's own checks: its type check and its unit tests (Vitest).
 portal-check: portal/node_modules/.installed
 	cd portal && npm run typecheck && npm test
+
+# The workflow histories the replay tests (tests/replay) run against the current code: captured again only
+# after a deliberate, versioned change of workflow code.
+replay-histories: .venv/.synced
+	.venv/bin/python -m tests.replay.capture tests/replay/histories
 
 # The README's screenshots of the portal, taken from the embedded stack in Debian's chromium.
 portal-screenshots: .venv/.synced portal

@@ -1,0 +1,51 @@
+"""Every workflow type's stored history (tests/replay/histories, captured from the embedded stack by
+`make replay-histories`) replays against the current workflow code, as a worker replays a run in flight
+after an upgrade (an approval may wait days). A copy of a workflow changed incompatibly fails its replay:
+the check bites. A change of workflow behaviour ships behind `workflow.patched`, or with a new workflow
+type, and the histories are captured again."""
+
+from datetime import timedelta
+
+import pytest
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.replay.capture import HISTORIES, stored_history, workflow_types
+from workers.all_in_one import WORKFLOWS
+from workflows.contracts import ActivityName, MetricsCollectionRequest, MetricsCollectionSummary, WorkloadList
+
+
+def test_every_workflow_type_has_a_stored_history() -> None:
+    stored = {path.name.removesuffix(".json.gz") for path in HISTORIES.glob("*.json.gz")}
+    assert stored == set(workflow_types()), "capture the histories again: make replay-histories"
+
+
+@pytest.mark.parametrize("workflow_type", workflow_types())
+async def test_the_stored_history_replays_on_the_current_code(workflow_type: str) -> None:
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(stored_history(HISTORIES / f"{workflow_type}.json.gz"))
+    assert result.replay_failure is None
+
+
+@workflow.defn(name="MetricsCollectionWorkflow", sandboxed=False)
+class CollectionThatWaitsFirst:
+    """MetricsCollectionWorkflow changed without a patch: it waits before listing the workloads."""
+
+    @workflow.run
+    async def run(self, request: MetricsCollectionRequest) -> MetricsCollectionSummary:
+        await workflow.sleep(timedelta(seconds=1))
+        listed: WorkloadList = await workflow.execute_activity(
+            ActivityName.LIST_WORKLOADS,
+            result_type=WorkloadList,
+            start_to_close_timeout=timedelta(seconds=request.activity_timeout_seconds),
+            retry_policy=RetryPolicy(maximum_attempts=2),
+        )
+        return MetricsCollectionSummary(workloads=len(listed.workloads), utilization_rows=0, window_rows=0)
+
+
+async def test_an_incompatible_change_fails_the_replay() -> None:
+    replayer = Replayer(workflows=[CollectionThatWaitsFirst], data_converter=pydantic_data_converter)
+    with pytest.raises(workflow.NondeterminismError):
+        await replayer.replay_workflow(stored_history(HISTORIES / "MetricsCollectionWorkflow.json.gz"))
