@@ -116,6 +116,22 @@ class Settings(BaseSettings):
             "from the stores at most this often, seconds (0: on every scrape)"
         ),
     )
+    # Task queues by kind of work (workflows.task_queues): which kinds `optiinfra worker` runs, and how many
+    # activities a worker of each kind runs at once.
+    worker_kinds: str = Field(
+        default="all",
+        description=(
+            "Comma-separated kinds `optiinfra worker` runs: orchestration, cloud, analysis, llm, metrics; "
+            "`all` for every kind in one process"
+        ),
+    )
+    worker_orchestration_slots: int = Field(default=100, gt=0)
+    worker_cloud_slots: int = Field(default=16, gt=0, description="Cloud and Kubernetes calls at once")
+    worker_analysis_slots: int = Field(
+        default=2, gt=0, description="Analyzers at once (CPU-bound: about the cores)"
+    )
+    worker_llm_slots: int = Field(default=8, gt=0)
+    worker_metrics_slots: int = Field(default=32, gt=0)
     worker_metrics_address: str | None = Field(
         default=None,
         description=(

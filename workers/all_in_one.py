@@ -1,9 +1,13 @@
-"""The all-in-one worker: every workflow and activity of the project on one task queue."""
+"""The project's workers: one per kind of work (`workflows.task_queues`), each on its task queue. The
+all-in-one worker runs every kind in one process (`optiinfra up`, `optiinfra worker` by default); production
+runs each kind as its own Deployment (`optiinfra worker --kind cloud`, ...) and scales it on its queue's
+backlog."""
 
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ from typing import Any
 import httpx
 from qdrant_client import QdrantClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -25,6 +30,7 @@ from activities.llm import LlmActivities
 from activities.metrics import MetricsActivities
 from activities.own_metrics import WorkerGauges
 from activities.regression import RegressionActivities
+from activities.snapshots import StoredSnapshotActivities
 from activities.store import StoreActivities
 from agents.performance.scaling import ScalingSettings
 from agents.reasoning.layering import InferenceLayer
@@ -53,6 +59,7 @@ from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.store.capacity_profiles import StoredCapacityProfiles
 from optiinfra.store.database import create_engine_for, session_factory
+from workers.group import WorkerGroup
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
 from workflows.joint_optimization import JointOptimizationWorkflow
@@ -60,6 +67,8 @@ from workflows.metrics_collection import MetricsCollectionWorkflow
 from workflows.preview import RecommendationPreviewWorkflow
 from workflows.regression_watch import RegressionWatchWorkflow
 from workflows.rollback import RollbackWorkflow
+from workflows.task_queues import WorkKind, activity_kind
+from workflows.task_queues import task_queue as queue_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +81,31 @@ WORKFLOWS: Sequence[type] = (
     RollbackWorkflow,
     RecommendationPreviewWorkflow,
 )
+
+
+@dataclass(frozen=True)
+class WorkerSlots:
+    """How many activities a worker of each kind runs at once (OPTIINFRA_WORKER_<KIND>_SLOTS)."""
+
+    orchestration: int = 100
+    cloud: int = 16
+    analysis: int = 2
+    llm: int = 8
+    metrics: int = 32
+
+    def of(self, kind: WorkKind) -> int:
+        slots: int = getattr(self, kind.value)
+        return slots
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WorkerSlots":
+        return cls(
+            orchestration=settings.worker_orchestration_slots,
+            cloud=settings.worker_cloud_slots,
+            analysis=settings.worker_analysis_slots,
+            llm=settings.worker_llm_slots,
+            metrics=settings.worker_metrics_slots,
+        )
 
 
 def build_worker(
@@ -92,8 +126,13 @@ def build_worker(
     learning: LearningActivities | None = None,
     scaling: ScalingSettings | None = None,
     connections: CustomerConnections | None = None,
-) -> Worker:
-    """`inference` left out means rules only: explanations are then built from the proposals alone.
+    kinds: Collection[WorkKind] = tuple(WorkKind),
+    slots: WorkerSlots | None = None,
+) -> WorkerGroup:
+    """One worker per kind of work in `kinds` (all by default: the all-in-one worker), each polling its
+    task queue beside `task_queue` (`workflows.task_queues`) with its kind's activities, and the
+    orchestration one every workflow; `slots` caps what each runs at once.
+    `inference` left out means rules only: explanations are then built from the proposals alone.
     `deployments` left out means no Kubernetes of the worker's own: workloads served by a Deployment can
     then be analyzed only for customers whose connection names their cluster.
     `connections` left out acts on every customer with the worker's own account, cluster and sources.
@@ -129,43 +168,74 @@ def build_worker(
     learning = learning or LearningActivities(OutcomeStore(QdrantClient(location=":memory:")))
     application = ApplicationActivities(sessions)
     analysis = AnalysisActivities(model_prices, scaling)
+    snapshots = StoredSnapshotActivities(cloud, analysis, sessions)
     agent_requests = AgentRequestActivities(client)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=[
-            store.load_workload,
-            store.list_workloads,
-            store.persist_recommendation,
-            store.change_recommendation_status,
-            store.record_step_result,
-            store.record_outcome,
-            store.acquire_workload_lock,
-            store.release_workload_lock,
-            cloud.collect_workload_snapshot,
-            cloud.read_workload_objects,
-            cloud.execute_step,
-            cloud.compensate_step,
-            cloud.verify_execution,
-            analysis.analyze_workload,
-            collection.collect_workload_metrics,
-            llm.explain_proposal,
-            application.collect_application_profile,
-            agent_requests.send_agent_request,
-            coordination.coordinate_proposals,
-            coordination.record_conflicts,
-            learning.adjust_confidence,
-            learning.record_learned_outcome,
-            regression.measure_serving_health,
-            regression.check_regression,
-            regression.explain_regression,
-            regression.load_rollback_plan,
-            regression.find_recent_change,
-            regression.record_rollback,
-            *kube_activities,
-        ],
+    activities: list[Callable[..., Any]] = [
+        store.load_workload,
+        store.list_workloads,
+        store.persist_recommendation,
+        store.change_recommendation_status,
+        store.record_step_result,
+        store.record_outcome,
+        store.acquire_workload_lock,
+        store.release_workload_lock,
+        cloud.collect_workload_snapshot,
+        cloud.read_workload_objects,
+        cloud.execute_step,
+        cloud.compensate_step,
+        cloud.verify_execution,
+        analysis.analyze_workload,
+        snapshots.collect_stored_snapshot,
+        snapshots.analyze_stored_snapshot,
+        collection.collect_workload_metrics,
+        llm.explain_proposal,
+        application.collect_application_profile,
+        agent_requests.send_agent_request,
+        coordination.coordinate_proposals,
+        coordination.record_conflicts,
+        learning.adjust_confidence,
+        learning.record_learned_outcome,
+        regression.measure_serving_health,
+        regression.check_regression,
+        regression.explain_regression,
+        regression.load_rollback_plan,
+        regression.find_recent_change,
+        regression.record_rollback,
+        *kube_activities,
+    ]
+    return WorkerGroup(
+        [
+            Worker(
+                client,
+                task_queue=queue_of(task_queue, kind),
+                workflows=list(WORKFLOWS) if kind is WorkKind.ORCHESTRATION else [],
+                activities=[fn for fn in activities if activity_kind(activity_name(fn)) is kind],
+                max_concurrent_activities=(slots or WorkerSlots()).of(kind),
+            )
+            for kind in WorkKind
+            if kind in kinds
+        ]
     )
+
+
+def worker_kinds(configured: str) -> list[WorkKind]:
+    """The kinds OPTIINFRA_WORKER_KINDS names (`all`, or a comma-separated list); ValueError names an
+    unknown one."""
+    names = [name.strip() for name in configured.split(",") if name.strip()]
+    if not names or names == ["all"]:
+        return list(WorkKind)
+    known = {kind.value: kind for kind in WorkKind}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown worker kind {', '.join(unknown)}: choose from all, {', '.join(known)}")
+    return [known[name] for name in dict.fromkeys(names)]
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    definition = activity._Definition.must_from_callable(fn)
+    if definition.name is None:
+        raise ValueError(f"{fn} is a dynamic activity: every activity here has a name")
+    return definition.name
 
 
 def prometheus_source(settings: Settings, http: httpx.AsyncClient) -> PrometheusWindowSource | None:
@@ -245,7 +315,10 @@ async def run_worker(settings: Settings) -> None:
                 model_prices=ModelPriceTable.configured(settings),
                 learning=LearningActivities.from_settings(settings),
                 scaling=scaling_settings(settings),
+                kinds=worker_kinds(settings.worker_kinds),
+                slots=WorkerSlots.from_settings(settings),
             )
+            logger.info("polling task queues %s", ", ".join(worker.task_queues))
             try:
                 await worker.run()
             finally:

@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from optiinfra.domain.enums import StepAction, StepStatus
     from optiinfra.domain.recommendation import CompensationStep, ExecutionStep, StepResult
     from workflows.contracts import RETRY_MAX_INTERVAL_SECONDS, ActivityName, ExecutionTiming
+    from workflows.task_queues import activity_task_queue
 
 
 async def call_activity(
@@ -23,8 +24,9 @@ async def call_activity(
     summary: str | None = None,
     heartbeat: bool = False,
 ) -> Any:
-    """Run activity `name` (with `arg`, if any) under `timing`: its start-to-close timeout, a heartbeat
-    timeout when the activity heartbeats, and retries backing off from 1 s to 30 s."""
+    """Run activity `name` (with `arg`, if any) under `timing`, on the task queue of its kind: its
+    start-to-close timeout, a heartbeat timeout when the activity heartbeats, and retries backing off from
+    1 s to 30 s."""
     return await workflow.execute_activity(
         name,
         args=[] if arg is None else [arg],
@@ -37,6 +39,7 @@ async def call_activity(
             maximum_attempts=timing.activity_max_attempts,
         ),
         summary=summary,
+        task_queue=activity_task_queue(name),
     )
 
 

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         AgentRequestDelivery,
         AgentRequestReceipt,
         AnalyzeInput,
+        AnalyzeStoredInput,
         ApplicationProfileResult,
         CompensationRequest,
         ConfidenceQuery,
@@ -67,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         StepRecord,
         StepRequest,
+        StoredSnapshot,
         VerificationResult,
         VerifyRequest,
         WorkflowPhase,
@@ -76,6 +78,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.search_attributes import OPTI_SAVINGS_USD, OPTI_STATUS
 
+
+SNAPSHOT_BY_REFERENCE = "snapshot-by-reference"
+"""`workflow.patched` id: from this change on, the snapshot is stored in the database and passed by id."""
 
 ADVICE_ACCEPTED = (
     "accepted as advice: it has no steps for OptiInfra to run; the application's owners apply it"
@@ -246,23 +251,7 @@ class AgentOptimizationWorkflow:
                 raise ApplicationError("execute mode needs the accepted proposal", non_retryable=True)
             self.status.context = dict(request.context)
             return await self._carry_out(context, request.proposal, [])
-        snapshot: WorkloadSnapshot = await self._activity(
-            ActivityName.COLLECT_SNAPSHOT,
-            context.model_copy(update={"agent": request.agent}),
-            WorkloadSnapshot,
-        )
-        if request.agent is AgentKind.APPLICATION:
-            collected: ApplicationProfileResult = await self._activity(
-                ActivityName.COLLECT_APPLICATION_PROFILE, context, ApplicationProfileResult
-            )
-            snapshot = snapshot.model_copy(update={"application": collected.profile})
-        self._set_phase(WorkflowPhase.ANALYZING)
-        received = list(request.requests) + list(self._agent_requests)
-        analysis: AnalysisResult = await self._activity(
-            ActivityName.ANALYZE,
-            AnalyzeInput(agent=request.agent, snapshot=snapshot, requests=received),
-            AnalysisResult,
-        )
+        received, analysis = await self._analyze(request, context)
         self._analyzed = True
         self.status.context = dict(analysis.context)
         self.status.notes = [
@@ -281,6 +270,53 @@ class AgentOptimizationWorkflow:
             self._set_phase(WorkflowPhase.NO_ACTION)
             return self.status
         return await self._carry_out(context, proposals[0], proposals[1:])
+
+    async def _analyze(
+        self, request: OptimizationRequest, context: WorkloadContext
+    ) -> tuple[list[AgentRequest], AnalysisResult]:
+        """Collect the workload's snapshot and run the agent's analyzers on it. Runs started before
+        SNAPSHOT_BY_REFERENCE pass the snapshot itself from one activity to the next (hundreds of kilobytes
+        in the history); later ones keep it in the database and pass its id."""
+        scoped = context.model_copy(update={"agent": request.agent})
+        if not workflow.patched(SNAPSHOT_BY_REFERENCE):
+            snapshot: WorkloadSnapshot = await self._activity(
+                ActivityName.COLLECT_SNAPSHOT, scoped, WorkloadSnapshot
+            )
+            if request.agent is AgentKind.APPLICATION:
+                collected: ApplicationProfileResult = await self._activity(
+                    ActivityName.COLLECT_APPLICATION_PROFILE, context, ApplicationProfileResult
+                )
+                snapshot = snapshot.model_copy(update={"application": collected.profile})
+            self._set_phase(WorkflowPhase.ANALYZING)
+            received = list(request.requests) + list(self._agent_requests)
+            analysis: AnalysisResult = await self._activity(
+                ActivityName.ANALYZE,
+                AnalyzeInput(agent=request.agent, snapshot=snapshot, requests=received),
+                AnalysisResult,
+            )
+            return received, analysis
+        stored: StoredSnapshot = await self._activity(
+            ActivityName.COLLECT_STORED_SNAPSHOT, scoped, StoredSnapshot
+        )
+        application = None
+        if request.agent is AgentKind.APPLICATION:
+            profiled: ApplicationProfileResult = await self._activity(
+                ActivityName.COLLECT_APPLICATION_PROFILE, context, ApplicationProfileResult
+            )
+            application = profiled.profile
+        self._set_phase(WorkflowPhase.ANALYZING)
+        received = list(request.requests) + list(self._agent_requests)
+        analysis = await self._activity(
+            ActivityName.ANALYZE_STORED,
+            AnalyzeStoredInput(
+                agent=request.agent,
+                snapshot_id=stored.snapshot_id,
+                application=application,
+                requests=received,
+            ),
+            AnalysisResult,
+        )
+        return received, analysis
 
     async def _carry_out(
         self, context: WorkloadContext, proposal: Proposal, alternatives: list[Proposal]

@@ -197,6 +197,23 @@ class AnalyzeInput(BaseModel):
     )
 
 
+class StoredSnapshot(BaseModel):
+    """A workload snapshot kept in the database by `collect_stored_snapshot`: the workflow's history holds
+    this reference, not the snapshot and its metric series."""
+
+    snapshot_id: str
+    size_bytes: int = Field(description="The snapshot's JSON size, before compression")
+
+
+class AnalyzeStoredInput(BaseModel):
+    """`AnalyzeInput` with the snapshot by reference, and the application profile collected beside it."""
+
+    agent: AgentKind
+    snapshot_id: str
+    application: ApplicationProfile | None = None
+    requests: list[AgentRequest] = Field(default_factory=list)
+
+
 class AgentRequestDelivery(BaseModel):
     """One agent's request, on its way to the other agent's workflow for the same workload."""
 
@@ -277,6 +294,8 @@ class ActivityName:
     LOAD_WORKLOAD = "load_workload"
     COLLECT_SNAPSHOT = "collect_workload_snapshot"
     ANALYZE = "analyze_workload"
+    COLLECT_STORED_SNAPSHOT = "collect_stored_snapshot"
+    ANALYZE_STORED = "analyze_stored_snapshot"
     PERSIST_RECOMMENDATION = "persist_recommendation"
     CHANGE_STATUS = "change_recommendation_status"
     RECORD_STEP = "record_step_result"

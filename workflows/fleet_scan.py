@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         OPTI_WORKLOAD,
         SCHEDULED_START_TIME,
     )
+    from workflows.task_queues import activity_task_queue
 
 JOINT_WORKFLOW_TYPE = "JointOptimizationWorkflow"
 """Started by name: the joint workflow lives in its own module and the scan only needs its type."""
@@ -76,6 +77,7 @@ class FleetScanWorkflow:
         listed: WorkloadList = await workflow.execute_activity(
             ActivityName.LIST_WORKLOADS,
             result_type=WorkloadList,
+            task_queue=activity_task_queue(ActivityName.LIST_WORKLOADS),
             start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
             retry_policy=RetryPolicy(maximum_attempts=timing.activity_max_attempts),
         )

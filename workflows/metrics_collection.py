@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         MetricsCollectionSummary,
         WorkloadList,
     )
+    from workflows.task_queues import activity_task_queue
 
 METRICS_SCHEDULE_ID = "optiinfra/metrics-collection"
 
@@ -31,6 +32,7 @@ class MetricsCollectionWorkflow:
         listed: WorkloadList = await workflow.execute_activity(
             ActivityName.LIST_WORKLOADS,
             result_type=WorkloadList,
+            task_queue=activity_task_queue(ActivityName.LIST_WORKLOADS),
             start_to_close_timeout=timeout,
             retry_policy=retry,
         )
@@ -40,6 +42,7 @@ class MetricsCollectionWorkflow:
                     ActivityName.COLLECT_METRICS,
                     workload,
                     result_type=CollectionReport,
+                    task_queue=activity_task_queue(ActivityName.COLLECT_METRICS),
                     start_to_close_timeout=timeout,
                     retry_policy=retry,
                     summary=f"{workload.customer_id}/{workload.workload_id}",

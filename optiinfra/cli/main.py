@@ -155,12 +155,28 @@ def run(
 
 
 @app.command()
-def worker() -> None:
-    """Run the all-in-one worker against the configured Temporal, store and cloud (production)."""
+def worker(
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="Kinds of work to run, comma-separated: orchestration, cloud, analysis, llm, metrics, or "
+            "all (default: OPTIINFRA_WORKER_KINDS, all)",
+        ),
+    ] = None,
+) -> None:
+    """Run a worker against the configured Temporal, store and cloud (production): every kind of work in
+    one process, or the kinds --kind names, each on its own task queue."""
     from optiinfra.observability.tracing import WORKER_SERVICE
-    from workers.all_in_one import run_worker
+    from workers.all_in_one import run_worker, worker_kinds
 
     settings = _settings()
+    if kind is not None:
+        settings = settings.model_copy(update={"worker_kinds": kind})
+    try:
+        worker_kinds(settings.worker_kinds)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
     _observe(settings, WORKER_SERVICE)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings))

@@ -16,7 +16,6 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.worker import Worker
 
 from activities.analysis import scaling_settings
 from agents.reasoning.layering import InferenceLayer
@@ -59,6 +58,7 @@ from optiinfra.sim.usage_history import past_cost_samples
 from optiinfra.store import repository
 from optiinfra.store.database import create_engine_for, migrate, session_factory
 from workers.all_in_one import build_worker, kube_from_settings
+from workers.group import WorkerGroup
 
 
 @dataclass
@@ -318,7 +318,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def _stop_worker(worker: Worker, task: asyncio.Task[None]) -> None:
+async def _stop_worker(worker: WorkerGroup, task: asyncio.Task[None]) -> None:
     if not task.done():
         await worker.shutdown()
     await asyncio.gather(task, return_exceptions=True)

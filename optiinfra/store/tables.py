@@ -323,6 +323,20 @@ class WorkloadLockRow(Base):
     lease_until: Mapped[datetime]
 
 
+class StoredPayloadRow(Base):
+    """A workflow's large input or result (a workload snapshot with its metric series), kept here so that
+    the workflow's history carries only its id: gzip-compressed JSON, kept for a retention period."""
+
+    __tablename__ = "stored_payloads"
+
+    payload_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    customer_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    size_bytes: Mapped[int]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
 # Privacy tiers (optiinfra.privacy): one table per tier, so what a reader may see is a matter of which
 # table its queries name. Rows belong to a registered workload and go when it (or its customer) goes.
 

@@ -4,7 +4,9 @@ after an upgrade (an approval may wait days). A copy of a workflow changed incom
 the check bites. A change of workflow behaviour ships behind `workflow.patched`, or with a new workflow
 type, and the histories are captured again."""
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio import workflow
@@ -14,19 +16,36 @@ from temporalio.worker import Replayer
 
 from tests.replay.capture import HISTORIES, stored_history, workflow_types
 from workers.all_in_one import WORKFLOWS
+from workflows.agent_optimization import SNAPSHOT_BY_REFERENCE
 from workflows.contracts import ActivityName, MetricsCollectionRequest, MetricsCollectionSummary, WorkloadList
+
+STORED = sorted(HISTORIES.glob("*.json.gz"))
+"""`<WorkflowType>.json.gz`, captured from the current code, and `<WorkflowType>.<label>.json.gz`, kept from
+before a patched change (`label` names its `workflow.patched` id): runs of both kinds may be in flight."""
 
 
 def test_every_workflow_type_has_a_stored_history() -> None:
-    stored = {path.name.removesuffix(".json.gz") for path in HISTORIES.glob("*.json.gz")}
-    assert stored == set(workflow_types()), "capture the histories again: make replay-histories"
+    current = {path.name.removesuffix(".json.gz") for path in STORED if path.name.count(".") == 2}
+    assert current == set(workflow_types()), "capture the histories again: make replay-histories"
+    assert {path.name.split(".")[0] for path in STORED} == set(workflow_types())
 
 
-@pytest.mark.parametrize("workflow_type", workflow_types())
-async def test_the_stored_history_replays_on_the_current_code(workflow_type: str) -> None:
+@pytest.mark.parametrize("path", STORED, ids=lambda path: path.name.removesuffix(".json.gz"))
+async def test_the_stored_history_replays_on_the_current_code(path: Path) -> None:
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
-    result = await replayer.replay_workflow(stored_history(HISTORIES / f"{workflow_type}.json.gz"))
+    result = await replayer.replay_workflow(stored_history(path))
     assert result.replay_failure is None
+
+
+def test_an_optimizations_history_carries_the_snapshot_by_reference() -> None:
+    """Before the patch the snapshot crossed the history twice (collected, then analyzed); now its id does."""
+    before = _largest_event(HISTORIES / f"AgentOptimizationWorkflow.{SNAPSHOT_BY_REFERENCE}.json.gz")
+    after = _largest_event(HISTORIES / "AgentOptimizationWorkflow.json.gz")
+    assert before > 100_000 and after < 8_000, (before, after)
+
+
+def _largest_event(path: Path) -> int:
+    return max(len(json.dumps(event)) for event in stored_history(path).to_json_dict()["events"])
 
 
 @workflow.defn(name="MetricsCollectionWorkflow", sandboxed=False)

@@ -190,7 +190,7 @@ async def test_one_optimization_is_one_trace_and_its_logs_name_their_run(traced:
         async for event in handle.fetch_history_events()
         if event.HasField("activity_task_scheduled_event_attributes")
     ]
-    assert {name for _, name in scheduled} >= {"load_workload", "analyze_workload", "execute_step"}
+    assert {name for _, name in scheduled} >= {"load_workload", "analyze_stored_snapshot", "execute_step"}
     ran = {
         ((s.attributes or {}).get("temporalActivityID"), s.name)
         for s in activity_runs

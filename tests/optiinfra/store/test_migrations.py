@@ -31,6 +31,7 @@ STORE_TABLES = {
     "conflicts",
     "capacity_profiles",
     "workload_locks",
+    "stored_payloads",
 }
 
 
