@@ -1,6 +1,6 @@
 """Store activities: the workflow's only way to read and write the relational store."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,9 +13,13 @@ from optiinfra.domain.enums import RecommendationStatus
 from optiinfra.domain.recommendation import Outcome, Recommendation
 from optiinfra.store import repository
 from optiinfra.store.locks import acquire_workload_lock, release_workload_lock
+from optiinfra.store.scan_pages import scan_page
 from workflows.contracts import (
     ActivityName,
     LockAnswer,
+    ScanItem,
+    ScanPage,
+    ScanPageRequest,
     StatusChange,
     StepRecord,
     WorkloadContext,
@@ -109,6 +113,23 @@ class StoreActivities:
             listed = WorkloadList(workloads=await repository.list_workloads(session=session))
         await self._report_pending()
         return listed
+
+    @activity.defn(name=ActivityName.LIST_SCAN_PAGE)
+    async def list_scan_page(self, request: ScanPageRequest) -> ScanPage:
+        async with self._sessions() as session:
+            entries = await scan_page(
+                session=session,
+                customer_id=request.customer_id,
+                after=request.after,
+                limit=request.limit,
+                now=datetime.now(UTC),
+            )
+        items = [
+            ScanItem(customer_id=e.customer_id, workload_id=e.workload_id, in_flight=e.in_flight)
+            for e in entries
+        ]
+        after = (items[-1].customer_id, items[-1].workload_id) if len(items) == request.limit else None
+        return ScanPage(items=items, after=after)
 
     @activity.defn(name=ActivityName.PERSIST_RECOMMENDATION)
     async def persist_recommendation(self, recommendation: Recommendation) -> None:

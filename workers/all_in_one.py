@@ -173,6 +173,7 @@ def build_worker(
     activities: list[Callable[..., Any]] = [
         store.load_workload,
         store.list_workloads,
+        store.list_scan_page,
         store.persist_recommendation,
         store.change_recommendation_status,
         store.record_step_result,

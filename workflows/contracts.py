@@ -304,6 +304,7 @@ class ActivityName:
     COMPENSATE_STEP = "compensate_step"
     VERIFY = "verify_execution"
     LIST_WORKLOADS = "list_workloads"
+    LIST_SCAN_PAGE = "list_scan_page"
     COLLECT_METRICS = "collect_workload_metrics"
     EXPLAIN_PROPOSAL = "explain_proposal"
     EXECUTE_KUBE_STEP = "execute_kube_step"
@@ -539,15 +540,75 @@ class CoordinationResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class FleetScanRequest(BaseModel):
-    """One scan: a joint optimization for every workload (of one customer, when given)."""
-
+class ScanPageRequest(BaseModel):
     customer_id: str | None = None
-    agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
-    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+    after: tuple[str, str] | None = Field(default=None, description="(customer_id, workload_id) last listed")
+    limit: int = Field(gt=0)
+
+
+class ScanItem(BaseModel):
+    customer_id: str
+    workload_id: str
+    in_flight: str | None = Field(
+        default=None, description="Why a change of ours is in flight on it (then it is skipped), or None"
+    )
+
+
+class ScanPage(BaseModel):
+    """Workloads in (customer_id, workload_id) order after the request's key; `after` is the last one's key,
+    None when the listing is complete."""
+
+    items: list[ScanItem]
+    after: tuple[str, str] | None
+
+
+ScanOutcome = Literal["started", "already_running", "failures", "skipped_in_flight"]
+SUMMARY_IDS = 100
+"""The summary keeps at most this many ids per list (its counts are complete): a scan of thousands of
+workloads keeps a small history."""
 
 
 class FleetScanSummary(BaseModel):
     started: list[str] = Field(default_factory=list, description="Joint optimization workflow ids started")
     already_running: list[str] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
+    skipped_in_flight: list[str] = Field(
+        default_factory=list, description="Workloads (customer/workload) with a change of ours in flight"
+    )
+    scanned: int = Field(default=0, description="Workloads listed so far")
+    started_count: int = 0
+    already_running_count: int = 0
+    failure_count: int = 0
+    skipped_in_flight_count: int = 0
+
+    def add(self, kind: ScanOutcome, item: str) -> None:
+        """Count one outcome, keeping its id while the list is under SUMMARY_IDS."""
+        found: list[str] = getattr(self, kind)
+        if len(found) < SUMMARY_IDS:
+            found.append(item)
+        count = {"failures": "failure_count"}.get(kind, f"{kind}_count")
+        setattr(self, count, getattr(self, count) + 1)
+
+
+class FleetScanProgress(BaseModel):
+    """What a scan carries from one run to the next (continue-as-new) and answers to its `progress` query."""
+
+    scanned_at: datetime
+    after: tuple[str, str] | None = None
+    done: bool = False
+    runs: int = Field(default=1, description="Runs of this scan so far, the first included")
+    summary: FleetScanSummary = Field(default_factory=FleetScanSummary)
+
+
+class FleetScanRequest(BaseModel):
+    """One scan: a joint optimization for every workload (of one customer, when given), started in
+    batches of `batch_size`, continuing as new after `batches_per_run` batches."""
+
+    customer_id: str | None = None
+    agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
+    timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
+    batch_size: int = Field(default=100, gt=0, le=1000)
+    batches_per_run: int = Field(default=10, gt=0)
+    progress: FleetScanProgress | None = Field(
+        default=None, description="Set by the scan itself when it continues as new; None to start one"
+    )

@@ -5,6 +5,11 @@ without waiting for them: a joint run may wait days for an approval. The childre
 (ParentClosePolicy.ABANDON). Each child's id names the scan's tick, `joint/<customer>/<workload>/scan/
 <time>`, and an id is never reused, so a retried or duplicated scan of the same tick never starts a
 second joint run for a workload: it finds the first and reports it as already running.
+
+The fleet is listed and started a page at a time (`batch_size`), skipping workloads with a change of ours
+in flight (a held lock, a recommendation waiting or executing); after `batches_per_run` pages the scan
+continues as new, carrying its progress, so its history stays bounded however large the fleet. Progress is
+the `progress` query and the `OptiScanProgress` search attribute (workloads listed so far).
 """
 
 import asyncio
@@ -21,20 +26,24 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from optiinfra.domain.fleet import Workload
     from workflows import own_metrics
     from workflows.contracts import (
         ActivityName,
+        FleetScanProgress,
         FleetScanRequest,
         FleetScanSummary,
         JointOptimizationRequest,
         JointPhase,
         JointStatus,
+        ScanItem,
+        ScanPage,
+        ScanPageRequest,
         WorkloadList,
     )
     from workflows.search_attributes import (
         OPTI_AGENT,
         OPTI_CUSTOMER,
+        OPTI_SCAN_PROGRESS,
         OPTI_STATUS,
         OPTI_WORKLOAD,
         SCHEDULED_START_TIME,
@@ -68,11 +77,87 @@ def scan_time(info: workflow.Info, now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
+SCAN_IN_BATCHES = "scan-in-batches"
+"""`workflow.patched` id: from this change on, a scan lists and starts the fleet a page at a time, skips
+workloads with a change in flight, and continues as new every few batches."""
+
+
 @workflow.defn
 class FleetScanWorkflow:
+    def __init__(self) -> None:
+        self._progress: FleetScanProgress | None = None
+
+    @workflow.query
+    def progress(self) -> FleetScanProgress | None:
+        """How far the scan has come (None for a scan started before batches, or not yet begun)."""
+        return self._progress
+
     @workflow.run
     async def run(self, request: FleetScanRequest) -> FleetScanSummary:
+        if request.progress is not None:  # a continued run: patched, and already counted as started
+            return await self._scan_in_batches(request, request.progress)
         own_metrics.scheduled_run_started()
+        if not workflow.patched(SCAN_IN_BATCHES):
+            return await self._scan_at_once(request)
+        progress = FleetScanProgress(scanned_at=scan_time(workflow.info(), workflow.now()))
+        return await self._scan_in_batches(request, progress)
+
+    async def _scan_in_batches(
+        self, request: FleetScanRequest, progress: FleetScanProgress
+    ) -> FleetScanSummary:
+        self._progress = progress
+        timing = request.timing
+        for _ in range(request.batches_per_run):
+            page: ScanPage = await workflow.execute_activity(
+                ActivityName.LIST_SCAN_PAGE,
+                ScanPageRequest(
+                    customer_id=request.customer_id, after=progress.after, limit=request.batch_size
+                ),
+                result_type=ScanPage,
+                task_queue=activity_task_queue(ActivityName.LIST_SCAN_PAGE),
+                start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
+                retry_policy=RetryPolicy(maximum_attempts=timing.activity_max_attempts),
+            )
+            await self._start_batch(request, page.items, progress)
+            progress.summary.scanned += len(page.items)
+            progress.after = page.after
+            workflow.upsert_search_attributes([OPTI_SCAN_PROGRESS.value_set(progress.summary.scanned)])
+            if page.after is None:
+                progress.done = True
+                return progress.summary
+            if workflow.info().is_continue_as_new_suggested():
+                break
+        # Each run's history holds at most `batches_per_run` batches: the next run takes the scan on.
+        workflow.continue_as_new(
+            request.model_copy(update={"progress": progress.model_copy(update={"runs": progress.runs + 1})})
+        )
+
+    async def _start_batch(
+        self, request: FleetScanRequest, items: list[ScanItem], progress: FleetScanProgress
+    ) -> None:
+        summary = progress.summary
+        for item in items:
+            if item.in_flight is not None:
+                summary.add("skipped_in_flight", f"{item.customer_id}/{item.workload_id}: {item.in_flight}")
+        todo = [item for item in items if item.in_flight is None]
+        started = await asyncio.gather(
+            *(
+                self._start_joint(request, item.customer_id, item.workload_id, progress.scanned_at)
+                for item in todo
+            ),
+            return_exceptions=True,
+        )
+        for item, outcome in zip(todo, started, strict=True):
+            workflow_id = joint_workflow_id(item.customer_id, item.workload_id, progress.scanned_at)
+            if isinstance(outcome, WorkflowAlreadyStartedError):
+                summary.add("already_running", workflow_id)
+            elif isinstance(outcome, BaseException):
+                summary.add("failures", f"{workflow_id}: {outcome}")
+            else:
+                summary.add("started", workflow_id)
+
+    async def _scan_at_once(self, request: FleetScanRequest) -> FleetScanSummary:
+        """Scans started before SCAN_IN_BATCHES: every workload listed and started in one go."""
         timing = request.timing
         listed: WorkloadList = await workflow.execute_activity(
             ActivityName.LIST_WORKLOADS,
@@ -86,7 +171,10 @@ class FleetScanWorkflow:
         ]
         scanned_at = scan_time(workflow.info(), workflow.now())
         started = await asyncio.gather(
-            *(self._start_joint(request, workload, scanned_at) for workload in workloads),
+            *(
+                self._start_joint(request, workload.customer_id, workload.workload_id, scanned_at)
+                for workload in workloads
+            ),
             return_exceptions=True,
         )
         summary = FleetScanSummary()
@@ -101,9 +189,8 @@ class FleetScanWorkflow:
         return summary
 
     async def _start_joint(
-        self, request: FleetScanRequest, workload: Workload, scanned_at: datetime
+        self, request: FleetScanRequest, customer_id: str, workload_id: str, scanned_at: datetime
     ) -> ChildWorkflowHandle[object, JointStatus]:
-        customer_id, workload_id = workload.customer_id, workload.workload_id
         handle: ChildWorkflowHandle[object, JointStatus] = await workflow.start_child_workflow(
             JOINT_WORKFLOW_TYPE,
             JointOptimizationRequest(

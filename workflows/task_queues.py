@@ -55,6 +55,7 @@ ACTIVITY_KINDS: dict[str, WorkKind] = {
     # bookkeeping the workflows wait on
     ActivityName.LOAD_WORKLOAD: WorkKind.ORCHESTRATION,
     ActivityName.LIST_WORKLOADS: WorkKind.ORCHESTRATION,
+    ActivityName.LIST_SCAN_PAGE: WorkKind.ORCHESTRATION,
     ActivityName.PERSIST_RECOMMENDATION: WorkKind.ORCHESTRATION,
     ActivityName.CHANGE_STATUS: WorkKind.ORCHESTRATION,
     ActivityName.RECORD_STEP: WorkKind.ORCHESTRATION,

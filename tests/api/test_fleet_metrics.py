@@ -10,6 +10,7 @@ of four were met. globex/chat has no objective and no record."""
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,11 +33,30 @@ from tests.optiinfra.store import factories
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-NOW = datetime.now(UTC)
-MINUTE = NOW.replace(second=0, microsecond=0)
-THIS_HOUR = NOW.replace(minute=0, second=0, microsecond=0)
-CHANGED = MINUTE - timedelta(minutes=55)
-OLDEST_PENDING = NOW - timedelta(hours=2)
+
+@dataclass(frozen=True)
+class Moments:
+    """The records' times, taken when a test seeds them (not at import: a test may run long after)."""
+
+    now: datetime
+
+    @property
+    def minute(self) -> datetime:
+        return self.now.replace(second=0, microsecond=0)
+
+    @property
+    def this_hour(self) -> datetime:
+        return self.now.replace(minute=0, second=0, microsecond=0)
+
+    @property
+    def changed(self) -> datetime:
+        return self.minute - timedelta(minutes=55)
+
+    @property
+    def oldest_pending(self) -> datetime:
+        return self.now - timedelta(hours=2)
+
+
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -69,7 +89,8 @@ async def _app(
         yield http
 
 
-async def _seed(sessions: async_sessionmaker[AsyncSession], metrics: ReportingMetrics | None) -> None:
+async def _seed(sessions: async_sessionmaker[AsyncSession], metrics: ReportingMetrics | None) -> Moments:
+    at = Moments(datetime.now(UTC))
     async with sessions.begin() as session:
         for customer in ("acme", "globex"):
             await repository.upsert_customer(session=session, customer=factories.customer(customer))
@@ -78,22 +99,22 @@ async def _seed(sessions: async_sessionmaker[AsyncSession], metrics: ReportingMe
             session=session, workload=factories.workload("acme").model_copy(update=objectives)
         )
         await repository.upsert_workload(session=session, workload=factories.workload("globex"))
-        for name, made in (("old", OLDEST_PENDING), ("new", NOW - timedelta(minutes=10))):
+        for name, made in (("old", at.oldest_pending), ("new", at.now - timedelta(minutes=10))):
             pending = factories.recommendation(f"fm-{name}", created_at=made)
             await repository.save_recommendation(session=session, recommendation=pending)
         executed = factories.recommendation("fm-executed", status=RecommendationStatus.EXECUTED)
         await repository.save_recommendation(session=session, recommendation=executed)
-        result = factories.step_result().model_copy(update={"finished_at": CHANGED})
+        result = factories.step_result().model_copy(update={"finished_at": at.changed})
         await repository.update_recommendation_status(
             session=session,
             recommendation_id="fm-executed",
             status=RecommendationStatus.EXECUTED,
             outcome=factories.outcome("fm-executed").model_copy(
-                update={"finished_at": CHANGED, "step_results": [result]}
+                update={"finished_at": at.changed, "step_results": [result]}
             ),
         )
     if metrics is None:
-        return
+        return at
     await metrics.write_cost_samples(
         [
             CostSample(
@@ -101,7 +122,7 @@ async def _seed(sessions: async_sessionmaker[AsyncSession], metrics: ReportingMe
                 instance_id=instance,
                 instance_type="g5.xlarge",
                 lifecycle=PurchaseOption.ON_DEMAND,
-                hour=THIS_HOUR,
+                hour=at.this_hour,
                 hourly_usd=usd,
             )
             for instance, usd in (("i-a1", 1.0), ("i-a2", 2.5))
@@ -109,11 +130,12 @@ async def _seed(sessions: async_sessionmaker[AsyncSession], metrics: ReportingMe
     )
     windows = []
     for n, minutes_ago in enumerate((50, 40, 30, 20)):
-        start = MINUTE - timedelta(minutes=minutes_ago)
+        start = at.minute - timedelta(minutes=minutes_ago)
         for replica in ("i-a1", "i-a2"):
             slow = n == 2 and replica == "i-a2"
             windows.append(window_stats(replica, start, ttft_p95=0.9 if slow else 0.3, itl_p95=0.02))
     await metrics.write_window_stats(windows)
+    return at
 
 
 async def _scrape_once(http: httpx.AsyncClient) -> dict[str, dict[Labels, float]]:
@@ -143,35 +165,35 @@ GLOBEX = (("customer", "globex"), ("workload", "chat"))
 async def test_the_fleets_figures_are_the_stores(
     temporal_client: Client, api_sessions: async_sessionmaker[AsyncSession], metrics: ReportingMetrics
 ) -> None:
-    await _seed(api_sessions, metrics)
+    at = await _seed(api_sessions, metrics)
     async for http in _app(temporal_client, api_sessions, metrics, refresh_seconds=30):
         scraped = await _scrape(http)
     assert scraped["optiinfra_workload_spend_usd_per_hour"] == {ACME: 3.5}
     assert scraped["optiinfra_workload_slo_attainment_ratio"] == {ACME: 0.75}
     assert scraped["optiinfra_workload_slo_windows_judged"] == {ACME: 4}
-    assert scraped["optiinfra_workload_last_change_timestamp_seconds"] == {ACME: CHANGED.timestamp()}
+    assert scraped["optiinfra_workload_last_change_timestamp_seconds"] == {ACME: at.changed.timestamp()}
     assert scraped["optiinfra_approval_queue_pending"] == {
         (("customer", "acme"),): 2,
         (("customer", "globex"),): 0,
     }
+    (taken,) = scraped["optiinfra_fleet_snapshot_timestamp_seconds"].values()
+    assert at.now.timestamp() <= taken <= datetime.now(UTC).timestamp()
     (oldest,) = scraped["optiinfra_approval_queue_oldest_age_seconds"].items()
     assert oldest[0] == (("customer", "acme"),)
-    assert 2 * 3600 <= oldest[1] < 2 * 3600 + 120
-    (taken,) = scraped["optiinfra_fleet_snapshot_timestamp_seconds"].values()
-    assert NOW.timestamp() <= taken <= datetime.now(UTC).timestamp()
+    assert oldest[1] == pytest.approx(taken - at.oldest_pending.timestamp(), abs=1)  # its age when read
     assert GLOBEX not in scraped.get("optiinfra_workload_spend_usd_per_hour", {})
 
 
 async def test_without_a_metrics_store_only_the_recommendations_are_shown(
     temporal_client: Client, api_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _seed(api_sessions, None)
+    at = await _seed(api_sessions, None)
     async for http in _app(temporal_client, api_sessions, None, refresh_seconds=30):
         scraped = await _scrape(http)
     for unmeasured in ("optiinfra_workload_spend_usd_per_hour", "optiinfra_workload_slo_attainment_ratio"):
         assert scraped.get(unmeasured, {}) == {}, unmeasured
     assert scraped["optiinfra_approval_queue_pending"][(("customer", "acme"),)] == 2
-    assert scraped["optiinfra_workload_last_change_timestamp_seconds"] == {ACME: CHANGED.timestamp()}
+    assert scraped["optiinfra_workload_last_change_timestamp_seconds"] == {ACME: at.changed.timestamp()}
 
 
 async def _pending(http: httpx.AsyncClient) -> float:
@@ -205,5 +227,5 @@ async def test_a_refresh_period_of_zero_reads_the_stores_on_every_scrape(
 
 async def _add_pending(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
-        later = factories.recommendation("fm-later", created_at=NOW)
+        later = factories.recommendation("fm-later", created_at=datetime.now(UTC))
         await repository.save_recommendation(session=session, recommendation=later)

@@ -1,5 +1,6 @@
 """deploy/compose.yaml: valid against the Compose Specification's JSON schema (vendored: compose-spec.json),
-real OptiInfra settings, pinned images, one-shot setup before the API and the worker, health checks."""
+real OptiInfra settings, pinned images, one-shot setup before the API and the workers, one worker service per
+kind of work, health checks."""
 
 import json
 import re
@@ -15,10 +16,12 @@ from tests.deploy.support import (
     is_optiinfra_setting_name,
     settings_env_names,
 )
+from workflows.task_queues import WorkKind
 
 COMPOSE: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-OPTIINFRA_SERVICES = ("migrate", "setup-temporal", "api", "worker")
+WORKERS = {f"worker-{kind.value}": kind for kind in WorkKind}
+OPTIINFRA_SERVICES = ("migrate", "setup-temporal", "api", *WORKERS)
 ONE_SHOTS = ("migrate", "setup-temporal")
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?]([^}]*))?\}")
 PINNED = re.compile(r"^[\w.\-/]+:(?!latest\b)[\w.\-]+(@sha256:[0-9a-f]{64})?$")
@@ -103,11 +106,31 @@ def test_optiinfra_services_run_existing_commands_of_the_built_image() -> None:
     assert SERVICES["migrate"]["command"] == ["migrate"]
     assert SERVICES["setup-temporal"]["command"] == ["setup-temporal"]
     assert SERVICES["api"]["command"] == ["api"]
-    assert SERVICES["worker"]["command"] == ["worker"]
+    for name in WORKERS:
+        assert SERVICES[name]["command"] == ["worker"], name
 
 
-def test_api_and_worker_wait_for_the_one_shot_setup() -> None:
-    for name in ("api", "worker"):
+def test_one_worker_service_per_kind_of_work() -> None:
+    """Each kind (workflows/task_queues.py) runs in exactly one service, named after it, with the same
+    settings as the others but OPTIINFRA_WORKER_KINDS; together they poll every task queue."""
+    workers = {name: s for name, s in SERVICES.items() if s.get("command") == ["worker"]}
+    assert set(workers) == set(WORKERS)
+    served = []
+    for name, kind in WORKERS.items():
+        environment = dict(workers[name]["environment"])
+        assert WorkKind(environment.pop("OPTIINFRA_WORKER_KINDS")) is kind, name
+        assert "OPTIINFRA_TEMPORAL_TASK_QUEUE" in environment, f"{name}: the base queue, as every process"
+        served.append(kind)
+        others = {k: v for k, v in workers[name].items() if k != "environment"}
+        assert others == {k: v for k, v in workers["worker-orchestration"].items() if k != "environment"}
+        reference = dict(workers["worker-orchestration"]["environment"])
+        reference.pop("OPTIINFRA_WORKER_KINDS")
+        assert environment == reference, f"{name}: settings differ from the other workers'"
+    assert sorted(served) == sorted(WorkKind)
+
+
+def test_api_and_workers_wait_for_the_one_shot_setup() -> None:
+    for name in ("api", *WORKERS):
         depends = SERVICES[name]["depends_on"]
         for one_shot in ONE_SHOTS:
             assert depends[one_shot]["condition"] == "service_completed_successfully", (name, one_shot)
@@ -120,9 +143,10 @@ def test_api_and_worker_wait_for_the_one_shot_setup() -> None:
 def test_the_full_stack_is_there_with_health_checks_and_volumes() -> None:
     expected = {
         "postgres", "temporal-postgres", "temporal", "temporal-ui", "clickhouse", "qdrant", "prometheus",
-        "grafana", "migrate", "setup-temporal", "api", "worker",
+        "grafana", "migrate", "setup-temporal", "api", *WORKERS,
     }  # fmt: skip
     assert expected <= set(SERVICES)
+    assert "worker" not in SERVICES, "the all-in-one worker service is replaced by one per kind"
     for name in (
         "postgres",
         "temporal-postgres",
@@ -132,6 +156,7 @@ def test_the_full_stack_is_there_with_health_checks_and_volumes() -> None:
         "prometheus",
         "grafana",
         "api",
+        *WORKERS,
     ):
         assert SERVICES[name]["healthcheck"]["test"], name
     declared = set(COMPOSE["volumes"])

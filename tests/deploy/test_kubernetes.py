@@ -1,13 +1,17 @@
 """deploy/kubernetes: every overlay renders with `kubectl kustomize` and validates for Kubernetes 1.32
-(kubernetes-validate's bundled schemas, strict), the ServiceMonitors and the PrometheusRule against their
-CRDs' schemas, the PrometheusRule's groups equal to deploy/prometheus/rules/optiinfra.rules.yml's; settings
-are real, images pinned, secrets only by reference, every container port open in the NetworkPolicies, and
-the worker's RBAC is exactly what the code calls."""
+(kubernetes-validate's bundled schemas, strict), the ServiceMonitors, the PrometheusRule and KEDA's
+ScaledObjects and TriggerAuthentications against their CRDs' schemas, the PrometheusRule's groups equal to
+deploy/prometheus/rules/optiinfra.rules.yml's; settings are real, images pinned, secrets only by reference,
+every container port open in the NetworkPolicies, the worker's RBAC exactly what the code calls; production
+runs one worker Deployment per kind of work, and the optional KEDA components (rendered here in production
+overlays composed in a temporary directory) scale them on the backlog of their kinds' task queues."""
 
 from __future__ import annotations
 
 import copy
+import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -15,6 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from optiinfra.settings import Settings
 from tests.deploy import code_scan
 from tests.deploy.support import (
     DEPLOY,
@@ -26,16 +31,36 @@ from tests.deploy.support import (
     render_overlay,
     settings_env_names,
 )
+from workflows.task_queues import WorkKind, task_queue
 
-KUSTOMIZATIONS = {f"overlays/{name}": DEPLOY / "kubernetes" / "overlays" / name for name in OVERLAYS} | {
-    "workload-namespace": DEPLOY / "kubernetes" / "workload-namespace"
+KUBERNETES = DEPLOY / "kubernetes"
+KUSTOMIZATIONS = {f"overlays/{name}": KUBERNETES / "overlays" / name for name in OVERLAYS} | {
+    "workload-namespace": KUBERNETES / "workload-namespace"
 }
 CUSTOM_RESOURCES = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitors.yaml",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrules.yaml",
+    ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobjects.yaml",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.sh_triggerauthentications.yaml",
 }
 RULES_FILE = DEPLOY / "prometheus" / "rules" / "optiinfra.rules.yml"
 WORKER_METRICS_PORT = 9464
+WORKER_KIND_LABEL = "optiinfra.io/worker-kind"
+# The KEDA component of each production overlay (optional: no overlay lists it), and the kinds it scales.
+KEDA_COMPONENTS = {"production": "keda-autoscaling", "production-api-key": "keda-autoscaling-api-key"}
+SCALED_KINDS = frozenset({WorkKind.CLOUD, WorkKind.ANALYSIS, WorkKind.LLM, WorkKind.METRICS})
+# The temporal scaler's trigger parameters (pkg/scalers/temporal_scaler.go of KEDA v2.20.2, the release of
+# the vendored CRDs; `<name>FromEnv` for those it also reads from the target's environment). The CRD leaves
+# trigger metadata free-form: this catches a misspelt parameter.
+TEMPORAL_SCALER_PARAMETERS = frozenset(
+    {
+        "endpoint", "endpointFromEnv", "namespace", "namespaceFromEnv", "taskQueue", "taskQueueFromEnv",
+        "targetQueueSize", "activationTargetQueueSize", "queueTypes", "buildId", "buildIdFromEnv",
+        "workerDeploymentName", "workerDeploymentNameFromEnv", "workerDeploymentBuildId",
+        "workerDeploymentBuildIdFromEnv", "selectAllActive", "selectUnversioned", "minConnectTimeout",
+        "unsafeSsl", "tlsServerName",
+    }
+)  # fmt: skip
 
 
 @cache
@@ -80,15 +105,34 @@ def _closed(schema: Any) -> Any:
 
 @cache
 def crd_schema(kind: str) -> dict[str, Any]:
-    """The v1 schema of a vendored CRD (tests/deploy/schemas/), closed, for the custom resource `kind`."""
-    crd = yaml.safe_load(
-        (HERE / "schemas" / CUSTOM_RESOURCES[("monitoring.coreos.com/v1", kind)]).read_text()
-    )
+    """The schema of a vendored CRD (tests/deploy/schemas/), closed, for the custom resource `kind` at the
+    version CUSTOM_RESOURCES names."""
+    ((api_version, _), file) = next((key, f) for key, f in CUSTOM_RESOURCES.items() if key[1] == kind)
+    crd = yaml.safe_load((HERE / "schemas" / file).read_text())
     assert crd["spec"]["names"]["kind"] == kind
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    group, _, version_name = api_version.rpartition("/")
+    assert crd["spec"]["group"] == group
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == version_name)
     schema = _closed(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
     schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "metadata", "spec"})
     return schema
+
+
+def validate(where: str, resource: dict[str, Any]) -> None:
+    """A custom resource against its CRD's schema, anything else with kubernetes-validate (1.32, strict)."""
+    key = (resource["apiVersion"], resource["kind"])
+    if key in CUSTOM_RESOURCES:
+        errors = list(jsonschema.Draft7Validator(crd_schema(resource["kind"])).iter_errors(resource))
+        assert not errors, f"{where}: {resource['kind']}/{resource['metadata']['name']}: {errors[0].message}"
+        return
+    try:
+        version = kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = ".".join(str(p) for p in error.path)
+        pytest.fail(f"{where}: {resource['kind']}/{resource['metadata']['name']}: {path}: {error.message}")
+    except kubernetes_validate.SchemaNotFoundError as error:
+        pytest.fail(f"{where}: {error.message}")
+    assert version == KUBERNETES_VERSION
 
 
 @pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))
@@ -96,21 +140,7 @@ def test_renders_and_validates_for_kubernetes_1_32(name: str) -> None:
     resources = rendered(name)
     assert resources
     for resource in resources:
-        key = (resource["apiVersion"], resource["kind"])
-        if key in CUSTOM_RESOURCES:
-            errors = list(jsonschema.Draft7Validator(crd_schema(resource["kind"])).iter_errors(resource))
-            assert not errors, (
-                f"{name}: {resource['kind']}/{resource['metadata']['name']}: {errors[0].message}"
-            )
-            continue
-        try:
-            version = kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            path = ".".join(str(p) for p in error.path)
-            pytest.fail(f"{name}: {resource['kind']}/{resource['metadata']['name']}: {path}: {error.message}")
-        except kubernetes_validate.SchemaNotFoundError as error:
-            pytest.fail(f"{name}: {error.message}")
-        assert version == KUBERNETES_VERSION
+        validate(name, resource)
 
 
 PRODUCTION = [n for n in sorted(KUSTOMIZATIONS) if n.startswith("overlays/production")]
@@ -181,6 +211,31 @@ def test_the_crd_schemas_refuse_a_typo() -> None:
     rule["spec"]["groups"][0]["rules"][0] = {"alert": "A", "expr": "up == 0", "for": "five minutes"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(crd_schema("PrometheusRule")).validate(rule)
+    scaled: dict[str, Any] = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "x"},
+        "spec": {
+            "scaleTargetRef": {"name": "x"},
+            "triggers": [{"type": "temporal", "metadata": {"targetQueueSize": "5"}}],
+        },
+    }
+    jsonschema.Draft7Validator(crd_schema("ScaledObject")).validate(scaled)
+    scaled["spec"]["maxReplicas"] = 4
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(crd_schema("ScaledObject")).validate(scaled)
+    del scaled["spec"]["maxReplicas"]
+    scaled["spec"]["triggers"][0]["metadata"]["targetQueueSize"] = 5  # metadata values are strings
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(crd_schema("ScaledObject")).validate(scaled)
+    authentication = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "x"},
+        "spec": {"secretTargetRef": [{"parameter": "cert", "secret": "tls", "key": "tls.crt"}]},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(crd_schema("TriggerAuthentication")).validate(authentication)
 
 
 def test_kubernetes_validate_works_offline_with_bundled_schemas() -> None:
@@ -260,18 +315,28 @@ def test_probes_budgets_policies_and_migration_job(name: str) -> None:
     api = by_kind["Deployment"]["optiinfra-api"]["spec"]["template"]["spec"]["containers"][0]
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert api[probe]["httpGet"]["path"] == "/healthz", probe
-    worker = by_kind["Deployment"]["optiinfra-worker"]["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "metrics", "containerPort": WORKER_METRICS_PORT, "protocol": "TCP"} in worker["ports"]
-    address = {e["name"]: e.get("value") for e in worker["env"]}["OPTIINFRA_WORKER_METRICS_ADDRESS"]
-    assert address == f"0.0.0.0:{WORKER_METRICS_PORT}"
-    for probe in ("livenessProbe", "startupProbe"):
-        assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
+    workers = worker_deployments(resources)
+    assert workers
+    for deployment in workers.values():
+        (worker,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": WORKER_METRICS_PORT, "protocol": "TCP"} in worker["ports"]
+        address = {e["name"]: e.get("value") for e in worker["env"]}["OPTIINFRA_WORKER_METRICS_ADDRESS"]
+        assert address == f"0.0.0.0:{WORKER_METRICS_PORT}"
+        for probe in ("livenessProbe", "startupProbe"):
+            assert worker[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
+        assert "readinessProbe" not in worker
     metrics = by_kind["Service"]["optiinfra-worker-metrics"]["spec"]
     assert metrics["clusterIP"] == "None"
     assert metrics["ports"] == [
         {"name": "metrics", "port": WORKER_METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}
     ]
-    assert set(by_kind["PodDisruptionBudget"]) == {"optiinfra-api", "optiinfra-worker"}
+    # A budget per Deployment, each pod under exactly one (the eviction API refuses a pod under two).
+    budgets = by_kind["PodDisruptionBudget"]
+    assert set(budgets) == {"optiinfra-api", *workers}
+    for deployment in by_kind["Deployment"].values():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        under = [n for n, b in budgets.items() if selects(b["spec"]["selector"]["matchLabels"], labels)]
+        assert under == [deployment["metadata"]["name"]], f"{deployment['metadata']['name']}: under {under}"
     assert "optiinfra-default-deny" in by_kind["NetworkPolicy"]
     job = by_kind["Job"]["optiinfra-migrate"]["spec"]["template"]["spec"]
     assert [c["args"] for c in containers(job)] == [["setup-temporal"], ["migrate"]]
@@ -306,28 +371,252 @@ def test_network_policies_let_in_every_container_port(name: str) -> None:
 
 
 def test_production_overlays_connect_to_temporal_cloud_securely() -> None:
-    def env_of(name: str) -> dict[str, dict[str, Any]]:
-        deployment = next(
-            r
-            for r in rendered(name)
-            if r["metadata"]["name"] == "optiinfra-worker" and r["kind"] == "Deployment"
-        )
-        return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    def envs_of(name: str) -> list[dict[str, dict[str, Any]]]:
+        deployments = [r for r in rendered(name) if r["kind"] == "Deployment"]
+        assert len(deployments) == 1 + len(WorkKind)
+        return [
+            {e["name"]: e for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+            for d in deployments
+        ]
 
-    mtls = env_of("overlays/production")
-    assert mtls["OPTIINFRA_TEMPORAL_TLS_CERT_PATH"]["value"].startswith("/etc/optiinfra/temporal-tls/")
-    assert mtls["OPTIINFRA_TEMPORAL_TLS_KEY_PATH"]["value"].startswith("/etc/optiinfra/temporal-tls/")
-    api_key = env_of("overlays/production-api-key")
-    assert (
-        api_key["OPTIINFRA_TEMPORAL_API_KEY"]["valueFrom"]["secretKeyRef"]["name"]
-        == "optiinfra-temporal-api-key"
-    )
+    for mtls in envs_of("overlays/production"):
+        assert mtls["OPTIINFRA_TEMPORAL_TLS_CERT_PATH"]["value"].startswith("/etc/optiinfra/temporal-tls/")
+        assert mtls["OPTIINFRA_TEMPORAL_TLS_KEY_PATH"]["value"].startswith("/etc/optiinfra/temporal-tls/")
+    for api_key in envs_of("overlays/production-api-key"):
+        assert (
+            api_key["OPTIINFRA_TEMPORAL_API_KEY"]["valueFrom"]["secretKeyRef"]["name"]
+            == "optiinfra-temporal-api-key"
+        )
     worker_sa = next(
         r
         for r in rendered("overlays/production")
         if r["kind"] == "ServiceAccount" and r["metadata"]["name"] == "optiinfra-worker"
     )
     assert "eks.amazonaws.com/role-arn" in worker_sa["metadata"]["annotations"]
+
+
+def worker_deployments(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        r["metadata"]["name"]: r
+        for r in resources
+        if r["kind"] == "Deployment" and r["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    }
+
+
+def worker_env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def config_map(resources: list[dict[str, Any]], deployment: dict[str, Any]) -> dict[str, str]:
+    """The data of the ConfigMap the Deployment's container takes its environment from."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (source,) = container["envFrom"]
+    name = source["configMapRef"]["name"]
+    (found,) = [r for r in resources if r["kind"] == "ConfigMap" and r["metadata"]["name"] == name]
+    data: dict[str, str] = found["data"]
+    return data
+
+
+def without_kind(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec without what differs between the kinds: OPTIINFRA_WORKER_KINDS, slots, resources."""
+    spec = copy.deepcopy(deployment["spec"]["template"]["spec"])
+    for container in spec["containers"]:
+        container.pop("resources")
+        container["env"] = [
+            e
+            for e in container["env"]
+            if e["name"] != "OPTIINFRA_WORKER_KINDS"
+            and not (e["name"].startswith("OPTIINFRA_WORKER_") and e["name"].endswith("_SLOTS"))
+        ]
+    return spec
+
+
+@pytest.mark.parametrize("name", PRODUCTION)
+def test_production_runs_one_worker_deployment_per_kind_of_work(name: str) -> None:
+    """components/worker-per-kind: every kind of workflows/task_queues.py in exactly one Deployment
+    `optiinfra-worker-<kind>` running only that kind, with the all-in-one worker's pod spec otherwise (the
+    same image, security context, probes, environment, Secrets, TLS, spreading), and no all-in-one worker."""
+    resources = rendered(name)
+    workers = worker_deployments(resources)
+    assert "optiinfra-worker" not in workers, "production runs no all-in-one worker"
+    kinds = sorted(d["metadata"]["labels"][WORKER_KIND_LABEL] for d in workers.values())
+    assert kinds == sorted(kind.value for kind in WorkKind), f"one Deployment per kind, found {kinds}"
+    reference = without_kind(workers[f"optiinfra-worker-{WorkKind.ORCHESTRATION.value}"])
+    for deployment_name, deployment in workers.items():
+        kind = WorkKind(deployment["metadata"]["labels"][WORKER_KIND_LABEL])
+        assert deployment_name == f"optiinfra-worker-{kind.value}"
+        template = deployment["spec"]["template"]
+        assert template["metadata"]["labels"][WORKER_KIND_LABEL] == kind.value
+        assert deployment["spec"]["selector"]["matchLabels"][WORKER_KIND_LABEL] == kind.value
+        env = worker_env(deployment)
+        assert WorkKind(env["OPTIINFRA_WORKER_KINDS"]["value"]) is kind, deployment_name
+        assert template["spec"]["containers"][0]["args"] == ["worker"]
+        # Queue-name agnostic: each derives its queue from the one base queue of the shared ConfigMap.
+        assert "OPTIINFRA_TEMPORAL_TASK_QUEUE" not in env
+        assert config_map(resources, deployment)["OPTIINFRA_TEMPORAL_TASK_QUEUE"]
+        assert without_kind(deployment) == reference, f"{deployment_name}: differs from the other workers"
+        assert template["spec"]["containers"][0]["resources"]["requests"]["cpu"], deployment_name
+        assert deployment["spec"]["replicas"] >= 1
+        spread = template["spec"]["topologySpreadConstraints"]
+        assert all(WORKER_KIND_LABEL in c["matchLabelKeys"] for c in spread), "each kind spreads on its own"
+    cpu = {
+        n: d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+        for n, d in workers.items()
+    }
+    assert cpu_cores(cpu["optiinfra-worker-analysis"]) == max(cpu_cores(c) for c in cpu.values())
+    assert cpu_cores(cpu["optiinfra-worker-orchestration"]) < cpu_cores(cpu["optiinfra-worker-analysis"])
+
+
+def cpu_cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def test_dev_keeps_the_all_in_one_worker() -> None:
+    workers = worker_deployments(rendered("overlays/dev"))
+    assert list(workers) == ["optiinfra-worker"]
+    deployment = workers["optiinfra-worker"]
+    assert deployment["metadata"]["labels"][WORKER_KIND_LABEL] == "all-in-one"
+    assert "OPTIINFRA_WORKER_KINDS" not in worker_env(deployment), "unset: every kind (`all`)"
+
+
+@pytest.mark.parametrize("name", [f"overlays/{o}" for o in OVERLAYS])
+def test_the_worker_metrics_service_and_policy_select_every_worker(name: str) -> None:
+    resources = rendered(name)
+    (service,) = [
+        r for r in resources if r["kind"] == "Service" and r["metadata"]["name"] == "optiinfra-worker-metrics"
+    ]
+    (policy,) = [
+        r for r in resources if r["kind"] == "NetworkPolicy" and r["metadata"]["name"] == "optiinfra-worker"
+    ]
+    monitors = [
+        r for r in resources if r["kind"] == "ServiceMonitor" and r["metadata"]["name"] == "optiinfra-worker"
+    ]
+    for monitor in monitors:
+        assert selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    for deployment_name, deployment in worker_deployments(resources).items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selects(service["spec"]["selector"], labels), f"{deployment_name} is not scraped"
+        assert selects(policy["spec"]["podSelector"]["matchLabels"], labels), deployment_name
+
+
+def test_no_overlay_requires_keda() -> None:
+    """KEDA is optional (components/keda-autoscaling*): the overlays apply on a cluster without its CRDs."""
+    for name in OVERLAYS:
+        assert not [r for r in rendered(f"overlays/{name}") if r["apiVersion"].startswith("keda.sh/")], name
+
+
+def with_keda(overlay: str, where: Path) -> list[dict[str, Any]]:
+    """The overlay as deploy/README.md says to enable KEDA in it: its kustomization, in `where`, with the KEDA
+    component added after its others and the scaled kinds left out of `replicas:`."""
+    source = KUBERNETES / "overlays" / overlay
+    kustomization = yaml.safe_load((source / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert "patches" not in kustomization, "patch files would have to move too"
+    for field in ("resources", "components"):
+        entries = [source / entry for entry in kustomization.get(field, [])]
+        assert all(entry.is_dir() for entry in entries), (
+            f"{overlay}: only directories move by a relative path"
+        )
+        kustomization[field] = [os.path.relpath(entry, where) for entry in entries]
+    kustomization["components"].append(
+        os.path.relpath(KUBERNETES / "components" / KEDA_COMPONENTS[overlay], where)
+    )
+    scaled = {f"optiinfra-worker-{kind.value}" for kind in SCALED_KINDS}
+    kustomization["replicas"] = [r for r in kustomization["replicas"] if r["name"] not in scaled]
+    (where / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    return render_overlay(where)
+
+
+@pytest.fixture(scope="module")
+def keda_rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    return {overlay: with_keda(overlay, tmp_path_factory.mktemp(overlay)) for overlay in KEDA_COMPONENTS}
+
+
+@pytest.mark.parametrize("overlay", sorted(KEDA_COMPONENTS))
+def test_the_keda_components_render_and_validate(
+    overlay: str, keda_rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    resources = keda_rendered[overlay]
+    kinds = {(r["apiVersion"], r["kind"]) for r in resources}
+    assert {("keda.sh/v1alpha1", "ScaledObject"), ("keda.sh/v1alpha1", "TriggerAuthentication")} <= kinds
+    for resource in resources:
+        validate(f"{overlay} with {KEDA_COMPONENTS[overlay]}", resource)
+    # Everything but the KEDA objects and the scaled kinds' replica counts is the overlay's own.
+    own = [r for r in resources if not r["apiVersion"].startswith("keda.sh/")]
+    expected = copy.deepcopy(rendered(f"overlays/{overlay}"))
+    for resource in expected:
+        if (
+            resource["kind"] == "Deployment"
+            and resource["metadata"]["labels"].get(WORKER_KIND_LABEL) in SCALED_KINDS
+        ):
+            del resource["spec"]["replicas"]
+    assert own == expected
+
+
+@pytest.mark.parametrize("overlay", sorted(KEDA_COMPONENTS))
+def test_scaled_objects_follow_the_task_queue_of_their_kind(
+    overlay: str, keda_rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    resources = keda_rendered[overlay]
+    workers = worker_deployments(resources)
+    scaled = {r["metadata"]["name"]: r for r in resources if r["kind"] == "ScaledObject"}
+    authentications = {r["metadata"]["name"]: r for r in resources if r["kind"] == "TriggerAuthentication"}
+    targets = {
+        WorkKind(workers[s["spec"]["scaleTargetRef"]["name"]]["metadata"]["labels"][WORKER_KIND_LABEL])
+        for s in scaled.values()
+    }
+    # Not orchestration: its worker keeps the overlay's replicas.
+    assert targets == SCALED_KINDS and len(scaled) == len(SCALED_KINDS), "one ScaledObject per scaled kind"
+    for scaled_name, scaled_object in scaled.items():
+        spec = scaled_object["spec"]
+        target = workers[spec["scaleTargetRef"]["name"]]
+        kind = WorkKind(target["metadata"]["labels"][WORKER_KIND_LABEL])
+        assert scaled_object["metadata"]["namespace"] == target["metadata"]["namespace"]
+        assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
+        assert "replicas" not in target["spec"], f"{scaled_name}: the HPA owns the count, not `replicas:`"
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        container_name = spec["scaleTargetRef"]["envSourceContainerName"]
+        (container,) = [
+            c for c in target["spec"]["template"]["spec"]["containers"] if c["name"] == container_name
+        ]
+        config = config_map(resources, target)
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "temporal"
+        metadata = trigger["metadata"]
+        unknown = sorted(set(metadata) - TEMPORAL_SCALER_PARAMETERS)
+        assert not unknown, f"{scaled_name}: not parameters of KEDA's temporal scaler: {unknown}"
+        # The Temporal the workers use, read by KEDA from the container's environment (its ConfigMap).
+        assert config[metadata["endpointFromEnv"]] == config["TEMPORAL_ADDRESS"]
+        assert config[metadata["namespaceFromEnv"]] == config["TEMPORAL_NAMESPACE"]
+        assert metadata["taskQueue"] == task_queue(config["OPTIINFRA_TEMPORAL_TASK_QUEUE"], kind), scaled_name
+        assert metadata["queueTypes"] == "activity", "the kinds' queues carry activity tasks only"
+        # A replica per slot-full of waiting activities: the kind's slots, as its worker runs them.
+        env = worker_env(target)
+        slots_name = f"OPTIINFRA_WORKER_{kind.value.upper()}_SLOTS"
+        slots = (
+            int(env[slots_name]["value"])
+            if slots_name in env
+            else Settings.model_fields[f"worker_{kind.value}_slots"].default
+        )
+        assert int(metadata["targetQueueSize"]) == slots, scaled_name
+        assert int(metadata["activationTargetQueueSize"]) >= 0
+        # Authenticated with the credentials the workers use: a Secret their pods reference.
+        authentication = authentications[trigger["authenticationRef"]["name"]]
+        used = {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        } | {
+            v["secret"]["secretName"]
+            for v in target["spec"]["template"]["spec"].get("volumes", [])
+            if "secret" in v
+        }
+        references = authentication["spec"]["secretTargetRef"]
+        assert {r["name"] for r in references} <= used, (
+            f"{overlay}: KEDA reads a Secret the workers do not use"
+        )
+        parameters = {r["parameter"] for r in references}
+        assert parameters == ({"cert", "key"} if overlay == "production" else {"apiKey"}), parameters
 
 
 def granted(resources: list[dict[str, Any]]) -> set[code_scan.Permission]:

@@ -5,6 +5,7 @@ and the dashboards' own checks are test_alert_rules.py's and test_dashboards.py'
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -89,12 +90,29 @@ def test_the_scrape_targets_are_the_compose_services_ports() -> None:
     jobs = {job["job_name"]: job for job in PROMETHEUS["scrape_configs"]}
     api = SERVICES["api"]["environment"]
     assert jobs["optiinfra-api"]["static_configs"] == [{"targets": [f"api:{api['OPTIINFRA_API_PORT']}"]}]
-    worker = SERVICES["worker"]["environment"]
+    workers = {name: s for name, s in SERVICES.items() if s.get("command") == ["worker"]}
+    assert workers, "no worker service"
     (discovery,) = jobs["optiinfra-worker"]["dns_sd_configs"]
-    assert discovery["names"] == ["worker"] and discovery["type"] == "A"
-    assert discovery["port"] == port_of(worker["OPTIINFRA_WORKER_METRICS_ADDRESS"])
+    assert sorted(discovery["names"]) == sorted(workers) and discovery["type"] == "A"
+    for worker in workers.values():
+        assert discovery["port"] == port_of(worker["environment"]["OPTIINFRA_WORKER_METRICS_ADDRESS"])
     temporal = SERVICES["temporal"]["environment"]["PROMETHEUS_ENDPOINT"]
     assert jobs["temporal"]["static_configs"] == [{"targets": [f"temporal:{port_of(temporal)}"]}]
+
+
+def test_worker_metrics_carry_the_kind_of_their_service() -> None:
+    """worker_kind: the service's OPTIINFRA_WORKER_KINDS, from its DNS name (Prometheus's relabeling regex is
+    anchored at both ends)."""
+    (relabel,) = {job["job_name"]: job for job in PROMETHEUS["scrape_configs"]}["optiinfra-worker"][
+        "relabel_configs"
+    ]
+    assert relabel["source_labels"] == ["__meta_dns_name"] and relabel["target_label"] == "worker_kind"
+    for name, service in SERVICES.items():
+        if service.get("command") == ["worker"]:
+            match = re.fullmatch(relabel["regex"], name)
+            assert match is not None, name
+            kind = match.expand(relabel.get("replacement", "$1").replace("$", "\\"))
+            assert kind == service["environment"]["OPTIINFRA_WORKER_KINDS"], name
 
 
 def test_grafana_provisions_the_prometheus_data_source_by_uid() -> None:

@@ -78,7 +78,7 @@ async def scan_stack(
         temporal_client,
         task_queue=settings.temporal_task_queue,
         workflows=[FleetScanWorkflow, JointStandIn],
-        activities=[StoreActivities(sessions).list_workloads],
+        activities=[StoreActivities(sessions).list_workloads, StoreActivities(sessions).list_scan_page],
     )
     async with worker, api_client(settings, token=TOKEN, client=temporal_client, sessions=sessions) as api:
         yield ScanStack(client=temporal_client, api=api, settings=settings, demo_workloads=demo)

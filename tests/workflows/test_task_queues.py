@@ -107,6 +107,14 @@ async def test_the_all_in_one_worker_polls_every_kinds_queue_with_only_its_activ
                 )
                 seen += names
             assert len(seen) == len(set(seen))  # each activity on exactly one queue
+            kube = {
+                ActivityName.EXECUTE_KUBE_STEP,
+                ActivityName.COMPENSATE_KUBE_STEP,
+                ActivityName.VERIFY_KUBE,
+            }
+            assert (
+                set(seen) == set(ACTIVITY_KINDS) - kube
+            )  # every activity a workflow calls (no cluster here)
             analysis = group.workers[list(WorkKind).index(WorkKind.ANALYSIS)]
             assert analysis.config().get("max_concurrent_activities") == 1
     finally:
