@@ -1,12 +1,15 @@
 """The API app wired to the real dev server and a real migrated store, reached through ASGI."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from optiinfra.metrics.reporting import ReportingMetrics, ReportingMetricsStore
+from optiinfra.metrics.store import ChdbRunner
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
 from tests.support.asgi import api_client
@@ -28,3 +31,13 @@ async def api(
     settings = Settings(temporal_task_queue="api-tests")
     async with api_client(settings, token=API_TOKEN, client=temporal_client, sessions=api_sessions) as http:
         yield http
+
+
+@pytest.fixture
+def metrics(tmp_path: Path) -> Iterator[ReportingMetrics]:
+    """A reporting metrics store (chdb) of the test's own, for apps whose reports read measured figures."""
+    opened = ReportingMetrics(ReportingMetricsStore(ChdbRunner(tmp_path / "metrics")))
+    try:
+        yield opened
+    finally:
+        opened.close()

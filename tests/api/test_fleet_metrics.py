@@ -9,10 +9,9 @@ of four were met. globex/chat has no objective and no record."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,8 +23,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from optiinfra.domain.enums import PurchaseOption, RecommendationStatus
-from optiinfra.metrics.reporting import ReportingMetrics, ReportingMetricsStore
-from optiinfra.metrics.store import ChdbRunner, CostSample
+from optiinfra.metrics.reporting import ReportingMetrics
+from optiinfra.metrics.store import CostSample
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from tests.optiinfra.reports.builders import window_stats
@@ -58,15 +57,6 @@ class Moments:
 
 
 Labels = tuple[tuple[str, str], ...]
-
-
-@pytest.fixture
-def metrics(tmp_path: Path) -> Iterator[ReportingMetrics]:
-    opened = ReportingMetrics(ReportingMetricsStore(ChdbRunner(tmp_path / "metrics")))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 async def _app(

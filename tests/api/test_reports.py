@@ -13,9 +13,8 @@ The records (times relative to now, so the raw windows outlive their 90-day TTL)
   id acme's change also names, which must not count for acme.
 """
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,8 +25,8 @@ from temporalio.client import Client
 from api.app import create_app
 from optiinfra.access.principal import Role
 from optiinfra.domain.enums import PurchaseOption, RecommendationStatus
-from optiinfra.metrics.reporting import ReportingMetrics, ReportingMetricsStore
-from optiinfra.metrics.store import ChdbRunner, CostSample, UtilizationSample
+from optiinfra.metrics.reporting import ReportingMetrics
+from optiinfra.metrics.store import CostSample, UtilizationSample
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from tests.api.conftest import API_TOKEN
@@ -42,15 +41,6 @@ PIVOT = E.replace(minute=0)
 E_DAY = E.date()
 D = E_DAY - timedelta(days=1)
 D_START = datetime(D.year, D.month, D.day, tzinfo=UTC)
-
-
-@pytest.fixture
-def metrics(tmp_path: Path) -> Iterator[ReportingMetrics]:
-    opened = ReportingMetrics(ReportingMetricsStore(ChdbRunner(tmp_path / "metrics")))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

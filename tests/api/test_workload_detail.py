@@ -7,9 +7,8 @@ $1.00 an hour); the last two hours i-a1 ran alone and i-a2 was replaced by i-a3,
 $2.00 (named by no window: only by the step result of an executed change). A $50 record of globex's own
 i-a3 in the same hour must not count for acme."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,8 +20,8 @@ from temporalio.client import Client
 from api.app import create_app
 from optiinfra.access.principal import Role
 from optiinfra.domain.enums import PurchaseOption, RecommendationStatus
-from optiinfra.metrics.reporting import ReportingMetrics, ReportingMetricsStore
-from optiinfra.metrics.store import ChdbRunner, CostSample
+from optiinfra.metrics.reporting import ReportingMetrics
+from optiinfra.metrics.store import CostSample
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from tests.api.conftest import API_TOKEN
@@ -35,15 +34,6 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 HOUR = timedelta(hours=1)
 THIS_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 FIRST, LAST = THIS_HOUR - 3 * HOUR, THIS_HOUR - HOUR
-
-
-@pytest.fixture
-def metrics(tmp_path: Path) -> Iterator[ReportingMetrics]:
-    opened = ReportingMetrics(ReportingMetricsStore(ChdbRunner(tmp_path / "metrics")))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _app_client(app: FastAPI) -> httpx.AsyncClient:

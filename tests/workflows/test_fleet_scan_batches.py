@@ -15,11 +15,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.store import StoreActivities
-from optiinfra.domain.fleet import Customer, Workload
 from optiinfra.store import repository
 from optiinfra.store.locks import acquire_workload_lock
 from tests.optiinfra.store import factories
 from tests.workflows.joint_stand_in import JointStandIn
+from tests.workflows.synthetic_fleet import add_customer_with_workloads, workload_ids
 from workflows.contracts import FleetScanProgress, FleetScanRequest
 from workflows.fleet_scan import FleetScanWorkflow
 from workflows.search_attributes import OPTI_SCAN_PROGRESS
@@ -33,20 +33,7 @@ BATCHES_PER_RUN = 2
 
 async def _seed(sessions: async_sessionmaker[AsyncSession], customer: str) -> None:
     async with sessions.begin() as session:
-        await repository.upsert_customer(
-            session=session, customer=Customer(customer_id=customer, name=customer)
-        )
-        for n in range(WORKLOADS):
-            await repository.upsert_workload(
-                session=session,
-                workload=Workload(
-                    customer_id=customer,
-                    workload_id=f"w{n:02d}",
-                    name=f"w{n:02d}",
-                    model_name="m",
-                    region="us-east-1",
-                ),
-            )
+        await add_customer_with_workloads(session, customer, WORKLOADS)
         waiting = factories.recommendation("scan-waiting", customer_id=customer).model_copy(
             update={"workload_id": "w03"}
         )
@@ -94,7 +81,7 @@ async def test_a_scan_in_batches_starts_each_idle_workload_once_and_continues_as
         f"{customer}/w17: opt/changing-w17 is changing it",
     ]
     started = Counter(workflow_id.split("/")[2] for workflow_id in summary.started)
-    assert set(started) == {f"w{n:02d}" for n in range(WORKLOADS)} - {"w03", "w17"}
+    assert set(started) == set(workload_ids(WORKLOADS)) - {"w03", "w17"}
     assert set(started.values()) == {1}
 
     pages = -(-WORKLOADS // BATCH)  # 7 pages of at most 4

@@ -20,11 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from optiinfra.domain.enums import AgentKind
-from optiinfra.domain.fleet import Customer, Workload
 from optiinfra.engine.devserver import DevServer
-from optiinfra.store import repository
 from tests.support.cloud import SeededCloud
 from tests.workflows.conftest import harness_settings
+from tests.workflows.synthetic_fleet import add_customer_with_workloads, workload_ids
 from workflows.contracts import ExecutionTiming, FleetScanRequest, JointStatus
 from workflows.fleet_scan import FleetScanWorkflow
 
@@ -47,20 +46,7 @@ def _start_worker(env: dict[str, str], state_dir: Path) -> subprocess.Popen[byte
 
 async def _seed(sessions: async_sessionmaker[AsyncSession], customer: str) -> None:
     async with sessions.begin() as session:
-        await repository.upsert_customer(
-            session=session, customer=Customer(customer_id=customer, name=customer)
-        )
-        for n in range(WORKLOADS):
-            await repository.upsert_workload(
-                session=session,
-                workload=Workload(
-                    customer_id=customer,
-                    workload_id=f"w{n:02d}",
-                    name=f"w{n:02d}",
-                    model_name="m",
-                    region="us-east-1",
-                ),
-            )
+        await add_customer_with_workloads(session, customer, WORKLOADS)
 
 
 async def _runs_once_closed(client: Client, customer: str) -> tuple[Counter[str], Counter[str]]:
@@ -151,7 +137,7 @@ async def test_a_scan_survives_a_killed_worker_and_optimizes_no_workload_twice(
             await asyncio.wait_for(joint.result(), TIMEOUT_S)
 
         joint_runs, agent_runs = await _runs_once_closed(temporal_client, customer)
-        expected = {f"w{n:02d}" for n in range(WORKLOADS)}
+        expected = set(workload_ids(WORKLOADS))
         assert set(joint_runs) == expected and set(joint_runs.values()) == {1}
         assert set(agent_runs) == expected and set(agent_runs.values()) == {1}
         assert handle.id == scan_id
