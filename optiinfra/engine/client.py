@@ -2,9 +2,9 @@
 
 from opentelemetry.trace import TracerProvider
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from optiinfra.engine.codec import DATA_CONVERTER
 from optiinfra.observability.tracing import tracing_interceptor
 from optiinfra.settings import Settings
 
@@ -25,7 +25,8 @@ async def connect_temporal(
     tracer_provider: TracerProvider | None = None,
     runtime: Runtime | None = None,
 ) -> Client:
-    """Connect with the project's pydantic data converter; `address` overrides the settings (the
+    """Connect with the project's data converter (pydantic JSON, large payloads compressed:
+    `optiinfra.engine.codec`); `address` overrides the settings (the
     embedded engine knows its own). Calls through the client, and workers built from it, are traced
     (`optiinfra.observability.tracing`) on `tracer_provider`, by default the process's global one.
     `runtime`: the Temporal Runtime the client and its workers run on (`metrics_runtime` serves their
@@ -39,7 +40,7 @@ async def connect_temporal(
         namespace=settings.temporal_namespace,
         tls=_tls_config(settings),
         api_key=api_key,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         interceptors=[tracing_interceptor(tracer_provider)],
         runtime=runtime,
     )

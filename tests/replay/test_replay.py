@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from optiinfra.engine.codec import DATA_CONVERTER
 from tests.replay.capture import HISTORIES, stored_history, workflow_types
 from workers.all_in_one import WORKFLOWS
 from workflows.agent_optimization import SNAPSHOT_BY_REFERENCE
@@ -32,7 +32,7 @@ def test_every_workflow_type_has_a_stored_history() -> None:
 
 @pytest.mark.parametrize("path", STORED, ids=lambda path: path.name.removesuffix(".json.gz"))
 async def test_the_stored_history_replays_on_the_current_code(path: Path) -> None:
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER)
     result = await replayer.replay_workflow(stored_history(path))
     assert result.replay_failure is None
 
@@ -65,6 +65,6 @@ class CollectionThatWaitsFirst:
 
 
 async def test_an_incompatible_change_fails_the_replay() -> None:
-    replayer = Replayer(workflows=[CollectionThatWaitsFirst], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[CollectionThatWaitsFirst], data_converter=DATA_CONVERTER)
     with pytest.raises(workflow.NondeterminismError):
         await replayer.replay_workflow(stored_history(HISTORIES / "MetricsCollectionWorkflow.json.gz"))
