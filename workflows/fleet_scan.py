@@ -26,7 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import own_metrics
+    from workflows import own_metrics, priorities
     from workflows.contracts import (
         ActivityName,
         FleetScanProgress,
@@ -205,6 +205,8 @@ class FleetScanWorkflow:
             parent_close_policy=ParentClosePolicy.ABANDON,
             # An id stands for one tick: never run it twice, even after the first run closed.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # After what people started and wait on; each customer its share of the workers.
+            priority=priorities.batch(customer_id),
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(OPTI_CUSTOMER, customer_id),

@@ -8,6 +8,7 @@ from optiinfra.control.optimizations import start_numbered_run, timing_from
 from optiinfra.domain.coordination import CustomerConstraints
 from optiinfra.domain.enums import AgentKind
 from optiinfra.settings import Settings
+from workflows import priorities
 from workflows.contracts import ALL_AGENTS, JointOptimizationRequest, JointPhase
 from workflows.joint_optimization import JOINT, JointOptimizationWorkflow
 from workflows.search_attributes import OPTI_AGENT, OPTI_CUSTOMER, OPTI_STATUS, OPTI_WORKLOAD
@@ -62,6 +63,7 @@ async def start_joint_optimization(
             joint_request(settings, customer_id, workload_id, agents, constraints),
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
+            priority=priorities.interactive(customer_id),
             search_attributes=joint_search_attributes(customer_id, workload_id),
             static_summary=f"joint optimization of {customer_id}/{workload_id}",
         )

@@ -24,6 +24,7 @@ from optiinfra.domain.recommendation import Approval, Recommendation
 from optiinfra.domain.regression import RegressionThresholds
 from optiinfra.settings import Settings
 from optiinfra.store import repository
+from workflows import priorities
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import (
     DECISION_REFUSED,
@@ -114,6 +115,7 @@ async def start_optimization(
             ),
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
+            priority=priorities.interactive(customer_id),
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(OPTI_CUSTOMER, customer_id),

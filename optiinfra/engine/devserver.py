@@ -113,6 +113,16 @@ class DevServer:
             _remove_pid_file(self.pid_file, self.process.pid)
 
 
+DYNAMIC_CONFIG = {
+    "matching.useNewMatcher": "true",
+    "matching.enableFairness": "true",
+    # One partition: priority and fairness order a partition's tasks, and one engine needs no more.
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
+"""Task Queue Priority and Fairness on (`workflows.priorities`)."""
+
+
 def dev_server_command(
     *,
     host: str,
@@ -132,6 +142,8 @@ def dev_server_command(
         args.append("--headless")
     elif ui_port:
         args += ["--ui-port", str(ui_port)]
+    for key, value in DYNAMIC_CONFIG.items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
     for name, kind in registration_flags().items() if register_search_attributes else ():
         args += ["--search-attribute", f"{name}={kind}"]
     return args

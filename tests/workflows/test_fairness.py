@@ -1,0 +1,93 @@
+"""One customer's 1,000-workload scan does not hold up another customer's approval: with the scan's 1,000
+joint runs being queued on the orchestration task queue (batch priority, keyed by their customer), a decision
+sent to another customer's waiting run (interactive priority, `workflows.priorities`) once half of them are
+queued is accepted within DECISION_BOUND_S while at least 100 still wait for a worker, in a fifth of the time
+that queue takes to drain.
+
+The worker takes one workflow task at a time, so the queue really backs up; the joint runs are the
+stand-in (`joint_stand_in.py`), the waiting run a stand-in of the approval gate (`awaiting_decision.py`)."""
+
+import asyncio
+import time
+from uuid import uuid4
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.store import StoreActivities
+from optiinfra.domain.enums import AgentKind
+from tests.workflows.awaiting_decision import AwaitingDecision
+from tests.workflows.joint_stand_in import JointStandIn
+from tests.workflows.synthetic_fleet import add_customer_with_workloads
+from workflows import priorities
+from workflows.contracts import FleetScanRequest
+from workflows.fleet_scan import FleetScanWorkflow
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+SCANNED = 1000
+DECISION_BOUND_S = 3.0
+"""The stated bound: a decision is accepted within this long of being sent, whatever another customer's
+scan has queued."""
+
+
+async def _running(client: Client, customer: str) -> int:
+    count = await client.count_workflows(
+        'WorkflowType = "JointOptimizationWorkflow" AND ExecutionStatus = "Running" '
+        f'AND WorkflowId STARTS_WITH "joint/{customer}/"'
+    )
+    return count.count
+
+
+async def test_a_customers_scan_does_not_hold_up_another_customers_decision(
+    temporal_client: Client, harness_store: tuple[str, async_sessionmaker[AsyncSession]]
+) -> None:
+    _, sessions = harness_store
+    busy = f"busy-{uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        await add_customer_with_workloads(session, busy, SCANNED)
+    queue = f"tests-fairness-{uuid4()}"
+    async with Worker(
+        temporal_client,
+        task_queue=queue,
+        workflows=[FleetScanWorkflow, JointStandIn, AwaitingDecision],
+        activities=[StoreActivities(sessions).list_scan_page],
+        max_concurrent_workflow_tasks=1,
+    ):
+        waiting = await temporal_client.start_workflow(
+            AwaitingDecision.run,
+            id=f"decision/{uuid4()}",
+            task_queue=queue,
+            priority=priorities.interactive("quiet"),
+        )
+        scan = await temporal_client.start_workflow(
+            FleetScanWorkflow.run,
+            FleetScanRequest(customer_id=busy, agents=[AgentKind.COST], batch_size=500, batches_per_run=2),
+            id=f"scan/{busy}",
+            task_queue=queue,
+        )
+        deadline = time.monotonic() + 120
+        while True:  # the scan has queued half its runs, and goes on queueing the rest
+            progress = await scan.query(FleetScanWorkflow.progress)
+            if progress is not None and progress.summary.started_count >= SCANNED // 2:
+                break
+            assert time.monotonic() < deadline, "the scan did not start its runs within 120 s"
+            await asyncio.sleep(0.2)
+
+        sent = time.monotonic()
+        assert await waiting.execute_update(AwaitingDecision.decide) == "accepted"
+        accepted_after = time.monotonic() - sent
+        still_queued = await _running(temporal_client, busy)
+        await scan.result()
+        while await _running(temporal_client, busy):  # the queue the decision went ahead of drains
+            assert time.monotonic() < deadline, "the scan's runs did not finish within 120 s"
+            await asyncio.sleep(0.2)
+        drained_after = time.monotonic() - sent
+
+    assert await waiting.result() == "decided"
+    assert accepted_after <= DECISION_BOUND_S, f"the decision took {accepted_after:.2f} s"
+    assert still_queued >= 100, f"only {still_queued} of the scan's runs were still queued"
+    # In arrival order it would have waited for the queue ahead of it: it went ahead instead.
+    assert accepted_after < drained_after / 5, (accepted_after, drained_after)
