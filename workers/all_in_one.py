@@ -15,9 +15,7 @@ from typing import Any
 import httpx
 from qdrant_client import QdrantClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from activities.agent_requests import AgentRequestActivities
 from activities.analysis import AnalysisActivities, scaling_settings
@@ -59,7 +57,7 @@ from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.store.capacity_profiles import StoredCapacityProfiles
 from optiinfra.store.database import create_engine_for, session_factory
-from workers.group import WorkerGroup
+from workers.group import WorkerGroup, workers_by_kind
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
 from workflows.joint_optimization import JointOptimizationWorkflow
@@ -67,8 +65,7 @@ from workflows.metrics_collection import MetricsCollectionWorkflow
 from workflows.preview import RecommendationPreviewWorkflow
 from workflows.regression_watch import RegressionWatchWorkflow
 from workflows.rollback import RollbackWorkflow
-from workflows.task_queues import WorkKind, activity_kind
-from workflows.task_queues import task_queue as queue_of
+from workflows.task_queues import WorkKind
 
 logger = logging.getLogger(__name__)
 
@@ -204,18 +201,13 @@ def build_worker(
         regression.record_rollback,
         *kube_activities,
     ]
-    return WorkerGroup(
-        [
-            Worker(
-                client,
-                task_queue=queue_of(task_queue, kind),
-                workflows=list(WORKFLOWS) if kind is WorkKind.ORCHESTRATION else [],
-                activities=[fn for fn in activities if activity_kind(activity_name(fn)) is kind],
-                max_concurrent_activities=(slots or WorkerSlots()).of(kind),
-            )
-            for kind in WorkKind
-            if kind in kinds
-        ]
+    return workers_by_kind(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        kinds=kinds,
+        slots=(slots or WorkerSlots()).of,
     )
 
 
@@ -230,13 +222,6 @@ def worker_kinds(configured: str) -> list[WorkKind]:
     if unknown:
         raise ValueError(f"unknown worker kind {', '.join(unknown)}: choose from all, {', '.join(known)}")
     return [known[name] for name in dict.fromkeys(names)]
-
-
-def activity_name(fn: Callable[..., Any]) -> str:
-    definition = activity._Definition.must_from_callable(fn)
-    if definition.name is None:
-        raise ValueError(f"{fn} is a dynamic activity: every activity here has a name")
-    return definition.name
 
 
 def prometheus_source(settings: Settings, http: httpx.AsyncClient) -> PrometheusWindowSource | None:

@@ -2,11 +2,17 @@
 one: when one stops (shut down, or failed), the others are shut down too, and a failure is raised."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Any
 
+from temporalio import activity
+from temporalio.client import Client
 from temporalio.worker import Worker
+
+from workflows.task_queues import WorkKind, activity_kind
+from workflows.task_queues import task_queue as queue_of
 
 
 class WorkerGroup:
@@ -54,3 +60,40 @@ class WorkerGroup:
         entered, self._entered = self._entered, None
         if entered is not None:
             await entered.__aexit__(exc_type, exc, traceback)
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    definition = activity._Definition.must_from_callable(fn)
+    if definition.name is None:
+        raise ValueError(f"{fn} is a dynamic activity: every activity here has a name")
+    return definition.name
+
+
+def workers_by_kind(
+    client: Client,
+    *,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+    kinds: Collection[WorkKind] = tuple(WorkKind),
+    slots: Callable[[WorkKind], int] | None = None,
+) -> WorkerGroup:
+    """One worker per kind in `kinds` that has something to run: the orchestration one with `workflows`
+    and its activities on `task_queue`, every other kind with its activities on its own queue beside it;
+    `slots` caps the activities each kind runs at once."""
+    workers = []
+    for kind in WorkKind:
+        own = [fn for fn in activities if activity_kind(activity_name(fn)) is kind]
+        flows = list(workflows) if kind is WorkKind.ORCHESTRATION else []
+        if kind not in kinds or not (own or flows):
+            continue
+        workers.append(
+            Worker(
+                client,
+                task_queue=queue_of(task_queue, kind),
+                workflows=flows,
+                activities=own,
+                max_concurrent_activities=slots(kind) if slots is not None else None,
+            )
+        )
+    return WorkerGroup(workers)

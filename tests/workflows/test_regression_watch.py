@@ -29,7 +29,6 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     WorkflowHandle,
 )
-from temporalio.worker import Worker
 
 from activities.kube import KubeActivities
 from activities.regression import RegressionActivities
@@ -53,6 +52,7 @@ from optiinfra.store import repository
 from tests.agents.regression.builders import frontier_layer, scale_down_change, succeeded, window_stats
 from tests.support.openai_stub import OpenAIStub
 from tests.workflows.conftest import harness_settings
+from workers.group import workers_by_kind
 from workflows.contracts import (
     OptimizationStatus,
     RegressionWatchRequest,
@@ -186,7 +186,7 @@ async def watch_stack(
             records = StoreActivities(sessions)
             kube = KubeActivities(deployments, InFlightProbe(http, lambda pod: None))
             regression = RegressionActivities(metrics, sessions, layer)
-            worker = Worker(
+            worker = workers_by_kind(  # each activity on its kind's queue, as the workflows send it
                 client,
                 task_queue=task_queue,
                 workflows=[RegressionWatchWorkflow, RollbackWorkflow],

@@ -28,8 +28,8 @@ from tests.workflows.conftest import (
     harness_settings,
     wait_for_phase,
 )
-from workers.all_in_one import WORKFLOWS, WorkerSlots, activity_name, build_worker, worker_kinds
-from workers.group import WorkerGroup
+from workers.all_in_one import WORKFLOWS, WorkerSlots, build_worker, worker_kinds
+from workers.group import WorkerGroup, activity_name
 from workflows import rollback
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import ActivityName, WorkflowPhase
