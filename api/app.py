@@ -2,8 +2,10 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +41,14 @@ from optiinfra.engine.client import connect_temporal
 from optiinfra.metrics.reporting import ReportingMetrics, open_reporting_metrics
 from optiinfra.settings import Settings
 from optiinfra.store.database import create_engine_for, session_factory
+
+
+def origin_of(url: str | None) -> str | None:
+    """scheme://host[:port] of a URL; None for none or one without a host."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def create_app(
@@ -123,6 +133,15 @@ def create_app(
     )
     app.router.routes.append(api_metrics.route())  # /metrics: no credential, not in the OpenAPI document
     app.add_middleware(RequestMetricsMiddleware, metrics=api_metrics, routes=lambda: app.routes)
+    ui_origin = origin_of(settings.temporal_ui_url)
+    if ui_origin is not None:
+        # The Temporal UI decodes payloads through /v1/codec from the browser: its origin may call.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[ui_origin],
+            allow_methods=["POST"],
+            allow_headers=["authorization", "content-type", "x-namespace"],
+        )
     app.router.routes.append(PortalRoute(str(settings.portal_dir)))  # last: it takes every other GET
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"]

@@ -6,10 +6,15 @@ import base64
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from optiinfra.access.principal import Role
 from optiinfra.engine.codec import ENCODING
+from optiinfra.settings import Settings
+from tests.api.conftest import API_TOKEN
 from tests.api.tenancy import make_tenants
+from tests.support.asgi import api_client
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -55,3 +60,26 @@ async def test_a_customers_key_may_not_decode(api: httpx.AsyncClient) -> None:
     )
     assert refused.status_code == 403
     assert refused.json() == {"detail": "this needs a platform admin"}
+
+
+async def test_the_temporal_ui_may_call_from_its_origin_and_no_other_origin_may(
+    temporal_client: Client, api_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = Settings(temporal_task_queue="api-tests", temporal_ui_url="http://ui.example:8080/namespaces")
+    async with api_client(settings, token=API_TOKEN, client=temporal_client, sessions=api_sessions) as http:
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        allowed = await http.options(
+            "/v1/codec/decode", headers={"Origin": "http://ui.example:8080", **preflight}
+        )
+        other = await http.options("/v1/codec/decode", headers={"Origin": "http://evil.example", **preflight})
+        decoded = await http.post(
+            "/v1/codec/decode", json={"payloads": [SMALL]}, headers={"Origin": "http://ui.example:8080"}
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://ui.example:8080"
+    assert "access-control-allow-origin" not in other.headers
+    assert decoded.status_code == 200 and decoded.json() == {"payloads": [SMALL]}
+    assert decoded.headers["access-control-allow-origin"] == "http://ui.example:8080"
