@@ -6,8 +6,10 @@ Decoded payloads hold every customer's data, so only a platform admin may ask (t
 access token when told to)."""
 
 import base64
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
 from google.protobuf.json_format import ParseDict, ParseError
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload, Payloads
@@ -20,11 +22,15 @@ router = APIRouter(prefix="/codec", tags=["codec"], route_class=StrictJSONRoute)
 CODEC = CompressionCodec()
 
 
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+Base64 = Annotated[str, Field(pattern=BASE64)]
+
+
 class PayloadJson(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    metadata: dict[str, str] = Field(default_factory=dict, description="Values base64-encoded")
-    data: str = Field(default="", description="Base64-encoded")
+    metadata: dict[str, Base64] = Field(default_factory=dict, description="Values base64-encoded")
+    data: Base64 = Field(default="", description="Base64-encoded")
 
 
 class PayloadsJson(BaseModel):
@@ -42,8 +48,12 @@ def _payloads(body: PayloadsJson) -> list[Payload]:
     try:
         return list(ParseDict(body.model_dump(), Payloads()).payloads)
     except (ParseError, TypeError, ValueError) as error:
-        detail = f"not Temporal payloads: {error}"
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from error
+        raise _invalid(f"not Temporal payloads: {error}") from error
+
+
+def _invalid(message: str) -> RequestValidationError:
+    """422 in the shape of every other validation error, naming the body."""
+    return RequestValidationError([{"type": "value_error", "loc": ("body", "payloads"), "msg": message}])
 
 
 def _answer(payloads: list[Payload]) -> PayloadsJson:
@@ -66,13 +76,11 @@ def _b64(raw: bytes) -> str:
 async def decode(principal: PrincipalDep, body: PayloadsJson) -> PayloadsJson:
     """Decode payloads as OptiInfra's clients stored them (compressed ones expanded, others unchanged)."""
     require_platform_admin(principal)
+    payloads = _payloads(body)
     try:
-        decoded = await CODEC.decode(_payloads(body))
-    except HTTPException:
-        raise
+        decoded = await CODEC.decode(payloads)
     except Exception as error:  # a corrupt compressed payload: the caller's input, not a server fault
-        detail = f"cannot decode: {error}"
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from error
+        raise _invalid(f"cannot decode: {error}") from error
     return _answer(decoded)
 
 
