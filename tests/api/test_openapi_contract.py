@@ -55,7 +55,13 @@ def _failure_counts(report: str) -> dict[str, int]:
     return {code: int(count) for code, count in re.findall(r"(ST\d{3})[^\n:]*: (\d+)", summary)}
 
 
-async def test_the_api_keeps_its_openapi_contract(served_api: str, tmp_path: Path) -> None:
+TOOL_DEFECT = "AST constructor recursion depth mismatch"
+"""Hypothesis describing a lambda with `ast` from two worker threads at once can trip CPython 3.11's
+recursion-depth bookkeeping: a Runtime Error of the tool, about no request. A run that hits it is run once
+more, and that run is judged whole."""
+
+
+async def _schemathesis(served_api: str, report_dir: Path) -> str:
     st = Path(sys.executable).parent / "st"
     process = await asyncio.create_subprocess_exec(
         str(st),
@@ -81,13 +87,20 @@ async def test_the_api_keeps_its_openapi_contract(served_api: str, tmp_path: Pat
         "--report",
         "junit",
         "--report-dir",
-        str(tmp_path / "schemathesis"),
+        str(report_dir),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        cwd=tmp_path,
+        cwd=report_dir.parent,
     )
     output, _ = await process.communicate()
-    report = output.decode(errors="replace")
+    return output.decode(errors="replace")
+
+
+async def test_the_api_keeps_its_openapi_contract(served_api: str, tmp_path: Path) -> None:
+    report = await _schemathesis(served_api, tmp_path / "schemathesis")
+    if TOOL_DEFECT in report:
+        print(report)  # the run the tool broke, for the record
+        report = await _schemathesis(served_api, tmp_path / "schemathesis-again")
     print(report)  # the full run, for whoever reads a failure
     assert "Selected: " in report, report[-3000:]
     failures = _failure_counts(report)
