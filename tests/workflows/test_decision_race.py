@@ -24,9 +24,9 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 DECIDED = {DecisionKind.APPROVE: "approved", DecisionKind.REJECT: "rejected"}
 
 
-async def _pending(harness: Harness) -> tuple[WorkflowHandle[Any, OptimizationStatus], str]:
+async def _pending(harness: Harness, **overrides: Any) -> tuple[WorkflowHandle[Any, OptimizationStatus], str]:
     """A cost run of code-assist (a spot migration: a person decides), waiting for the decision."""
-    handle = await harness.start("code-assist")
+    handle = await harness.start("code-assist", **overrides)
     waiting = await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL)
     assert waiting.recommendation is not None
     return handle, waiting.recommendation.recommendation_id
@@ -103,7 +103,8 @@ async def _history_counts(
 async def test_one_of_fifty_concurrent_approvals_wins_a_late_signal_and_a_closed_run_are_refused(
     harness: Harness,
 ) -> None:
-    handle, recommendation_id = await _pending(harness)
+    # Verified 8 s after it executes: the run is still open when the late signal below is sent.
+    handle, recommendation_id = await _pending(harness, verify_delay_seconds=8)
     decisions = [(DecisionKind.APPROVE, f"approver-{i:02d}") for i in range(50)]
 
     outcomes = await _decide_all(harness, recommendation_id, decisions)
