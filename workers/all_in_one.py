@@ -125,6 +125,7 @@ def build_worker(
     connections: CustomerConnections | None = None,
     kinds: Collection[WorkKind] = tuple(WorkKind),
     slots: WorkerSlots | None = None,
+    analysis: AnalysisActivities | None = None,
 ) -> WorkerGroup:
     """One worker per kind of work in `kinds` (all by default: the all-in-one worker), each polling its
     task queue beside `task_queue` (`workflows.task_queues`) with its kind's activities, and the
@@ -133,7 +134,9 @@ def build_worker(
     `deployments` left out means no Kubernetes of the worker's own: workloads served by a Deployment can
     then be analyzed only for customers whose connection names their cluster.
     `connections` left out acts on every customer with the worker's own account, cluster and sources.
-    `learning` left out keeps past outcomes in a Qdrant collection in memory, for this worker's life."""
+    `learning` left out keeps past outcomes in a Qdrant collection in memory, for this worker's life.
+    `analysis` left out runs the agents' analyzers (`bench scale --analysis stub` passes constant-time
+    stand-ins)."""
     catalog = catalog or PriceCatalog.load_default()
     gauges = WorkerGauges.of_client(client)  # on the client's Runtime: its metrics endpoint, if it has one
     store = StoreActivities(sessions, gauges=gauges)
@@ -164,7 +167,7 @@ def build_worker(
     regression = RegressionActivities(metrics, sessions, layer, gauges=gauges)
     learning = learning or LearningActivities(OutcomeStore(QdrantClient(location=":memory:")))
     application = ApplicationActivities(sessions)
-    analysis = AnalysisActivities(model_prices, scaling)
+    analysis = analysis or AnalysisActivities(model_prices, scaling)
     snapshots = StoredSnapshotActivities(cloud, analysis, sessions)
     agent_requests = AgentRequestActivities(client)
     activities: list[Callable[..., Any]] = [
@@ -246,9 +249,10 @@ def kube_from_settings(settings: Settings) -> Deployments | None:
     return None
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, *, analysis: AnalysisActivities | None = None) -> None:
     """Run until cancelled, against the settings' Temporal, store, metrics store and cloud, serving
-    Prometheus metrics at OPTIINFRA_WORKER_METRICS_ADDRESS (by default on port 9464 of every interface)."""
+    Prometheus metrics at OPTIINFRA_WORKER_METRICS_ADDRESS (by default on port 9464 of every interface).
+    `analysis`: see `build_worker`."""
     address = worker_metrics_address(
         settings.worker_metrics_address, f"0.0.0.0:{DEFAULT_WORKER_METRICS_PORT}"
     )
@@ -303,6 +307,7 @@ async def run_worker(settings: Settings) -> None:
                 scaling=scaling_settings(settings),
                 kinds=worker_kinds(settings.worker_kinds),
                 slots=WorkerSlots.from_settings(settings),
+                analysis=analysis,
             )
             logger.info("polling task queues %s", ", ".join(worker.task_queues))
             try:

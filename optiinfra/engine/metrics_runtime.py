@@ -25,6 +25,7 @@ LLM_COST_USD = "optiinfra_llm_cost_usd"
 LLM_CIRCUIT_BREAKER_STATE = "optiinfra_llm_circuit_breaker_state"
 RECOMMENDATIONS_PENDING = "optiinfra_recommendations_pending"
 SCHEDULE_LAG_SECONDS = "optiinfra_schedule_lag_seconds"
+ANALYSIS_CPU_SECONDS = "optiinfra_analysis_cpu_seconds"
 
 LLM_COST_BUCKETS_USD = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 """One answer's cost, all its calls together: fractions of a cent for a small model, dollars for a long
@@ -33,6 +34,10 @@ frontier answer."""
 SCHEDULE_LAG_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 """From a Schedule's nominal tick to the first task of the run it started: a second or two when the
 workers keep up, minutes when their task queue backs up."""
+
+ANALYSIS_CPU_BUCKETS_S = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""One analysis: milliseconds for a rule over a bare snapshot, seconds for an integer program or a
+forecast fit."""
 
 
 def prometheus_runtime(bind_address: str) -> Runtime:
@@ -48,6 +53,7 @@ def prometheus_runtime(bind_address: str) -> Runtime:
                 histogram_bucket_overrides={
                     LLM_COST_USD: list(LLM_COST_BUCKETS_USD),
                     SCHEDULE_LAG_SECONDS: list(SCHEDULE_LAG_BUCKETS_S),
+                    ANALYSIS_CPU_SECONDS: list(ANALYSIS_CPU_BUCKETS_S),
                 },
             )
         )
