@@ -2,17 +2,18 @@
 processes of their own as production runs them (`optiinfra worker --kind ...`), measured from outside.
 
 Per run, on a fresh dev server (state in memory), twin cloud (moto) and SQLite store:
-- K orchestration processes (the workflows and their bookkeeping activities, on the base queue) and K
-  processes for the other kinds (cloud, analysis, llm, metrics), the language-model tier off;
+- K worker processes of each kind of work (`workflows.task_queues`: orchestration, that is the workflows
+  and their bookkeeping activities; cloud; analysis; llm; metrics), the language-model tier off;
 - one FleetScanWorkflow over the whole fleet, as a Schedule starts it;
 - with `--analysis real`, first one pass of the metrics collection (it backfills 14 days of the twin
-  cloud's CloudWatch history into the metrics store, as `optiinfra run` does), and one activity process
-  whatever K: the embedded metrics store (chdb) lives in one process;
+  cloud's CloudWatch history into the metrics store, as `optiinfra run` does); the cloud and metrics kinds
+  then share one process, and the activity kinds run one process each whatever K: the embedded metrics
+  store (chdb) lives in one process;
 - the scan is done when every joint optimization it started has ended or waits for a person (a proposal
   of a customer in advisory mode waits on its execute run).
 
-Figures: CPU of the orchestration processes per optimization (one optimization = one workload's joint
-run with its agents' runs), CPU per analysis by agent (from the workers' `optiinfra_analysis_cpu_seconds`
+Figures: CPU of each kind's processes per optimization (one optimization = one workload's joint run with
+its agents' runs), CPU per analysis by agent (from the workers' `optiinfra_analysis_cpu_seconds`
 histogram), history bytes of every run (the engine's own count, compressed payloads included), and wall
 time."""
 
@@ -57,7 +58,7 @@ from workflows.task_queues import WorkKind, task_queue
 
 QUEUE = "optiinfra-scale"
 SCAN_ID = "scan/bench-scale"
-ACTIVITY_KINDS = (WorkKind.CLOUD, WorkKind.ANALYSIS, WorkKind.LLM, WorkKind.METRICS)
+ORCHESTRATION = WorkKind.ORCHESTRATION.value
 JOINT = "JointOptimizationWorkflow"
 AGENT = "AgentOptimizationWorkflow"
 HISTORY_TARGET_BYTES = 64 * 1024
@@ -80,7 +81,7 @@ class ScaleOptions(BaseModel):
 
 
 class ScaleRun(BaseModel):
-    """One run's figures, with `worker_processes` processes of each of the two worker groups."""
+    """One run's figures, with `worker_processes` processes of each kind of work."""
 
     worker_processes: int
     workloads: int
@@ -97,6 +98,9 @@ class ScaleRun(BaseModel):
     orchestration_cpu_seconds_per_optimization: float
     activity_cpu_seconds_per_optimization: float = Field(
         description="CPU of the cloud, analysis, llm and metrics processes per optimization"
+    )
+    cpu_seconds_per_optimization_by_group: dict[str, float] = Field(
+        description="By worker group: a kind of work, or kinds sharing a process (`cloud+metrics`)"
     )
     analysis_cpu_seconds_per_optimization: dict[str, float] = Field(description="By agent")
     analysis_cpu_seconds_per_analysis: dict[str, float] = Field(description="By agent: mean of one analysis")
@@ -126,14 +130,17 @@ class ScaleReport(BaseModel):
 async def run_scale(options: ScaleOptions, progress: Progress) -> ScaleReport:
     runs = []
     for processes in options.worker_processes:
-        progress(f"run with {processes} worker process(es) of each group, {options.workloads} workloads")
+        progress(f"run with {processes} worker process(es) of each kind, {options.workloads} workloads")
         runs.append(await measure_run(options, processes, progress))
     return ScaleReport(options=options, cpus=os.cpu_count(), runs=runs)
 
 
 class _Worker:
-    def __init__(self, process: subprocess.Popen[bytes], group: str, log: Path, metrics_port: int) -> None:
-        self.process, self.group, self.log, self.metrics_port = process, group, log, metrics_port
+    def __init__(
+        self, process: subprocess.Popen[bytes], kinds: tuple[WorkKind, ...], log: Path, metrics_port: int
+    ) -> None:
+        self.process, self.kinds, self.log, self.metrics_port = process, kinds, log, metrics_port
+        self.group = _group_name(kinds)
         self.cpu_at_start = 0.0
 
     def cpu_since_start(self) -> float:
@@ -168,19 +175,12 @@ async def measure_run(options: ScaleOptions, processes: int, progress: Progress)
                 await engine.dispose()
             progress(f"{len(fleet)} workloads of {customers} customers in the store")
             env = _worker_env(server.address, database_url, moto.endpoint_url, options)
-            activity_processes = processes if options.analysis == "stub" else 1
-            for n in range(processes):
-                workers.append(
-                    _start_worker(
-                        root / f"orchestration-{n}", "orchestration", [WorkKind.ORCHESTRATION], env, options
-                    )
-                )
-            for n in range(activity_processes):
-                workers.append(
-                    _start_worker(root / f"activities-{n}", "activities", ACTIVITY_KINDS, env, options)
-                )
+            groups = worker_groups(options.analysis, processes)
+            for kinds, count in groups:
+                for n in range(count):
+                    workers.append(_start_worker(root / f"{_group_name(kinds)}-{n}", kinds, env, options))
             client = await connect_temporal(Settings(), server.address)
-            await _wait_for_pollers(client, processes, activity_processes, workers)
+            await _wait_for_pollers(client, groups, workers)
             if options.analysis == "real":
                 collected = await client.execute_workflow(
                     MetricsCollectionWorkflow.run,
@@ -241,7 +241,7 @@ async def _scan(
             raise TimeoutError(f"{settled} of {workloads} optimizations settled in {options.timeout_s:.0f}s")
         if now - reported >= PROGRESS_EVERY_S:
             reported = now
-            orchestration = sum(w.cpu_since_start() for w in workers if w.group == "orchestration")
+            orchestration = sum(w.cpu_since_start() for w in workers if w.group == ORCHESTRATION)
             progress(
                 f"{now - started_at:6.0f}s  {settled}/{workloads} optimizations settled "
                 f"({waiting} waiting for approval), {settled / (now - started_at) * 60:.0f}/min, "
@@ -249,9 +249,12 @@ async def _scan(
             )
     elapsed = time.monotonic() - started_at
     progress(f"{elapsed:6.0f}s  all {summary.started_count} settled; reading CPU and histories")
-    orchestration_cpu = sum(w.cpu_since_start() for w in workers if w.group == "orchestration")
-    activity_cpu = sum(w.cpu_since_start() for w in workers if w.group == "activities")
-    analysis = await _analysis_cpu([w for w in workers if w.group == "activities"])
+    by_group: dict[str, float] = {}
+    for worker in workers:
+        by_group[worker.group] = by_group.get(worker.group, 0.0) + worker.cpu_since_start()
+    orchestration_cpu = by_group[ORCHESTRATION]
+    activity_cpu = sum(cpu for group, cpu in by_group.items() if group != ORCHESTRATION)
+    analysis = await _analysis_cpu([w for w in workers if WorkKind.ANALYSIS in w.kinds])
     sizes, by_type, unsuccessful = await _history_sizes(client)
     optimizations = max(1, summary.started_count)
     return ScaleRun(
@@ -269,6 +272,9 @@ async def _scan(
         optimizations_per_minute=round(summary.started_count / elapsed * 60, 1),
         orchestration_cpu_seconds_per_optimization=round(orchestration_cpu / optimizations, 4),
         activity_cpu_seconds_per_optimization=round(activity_cpu / optimizations, 4),
+        cpu_seconds_per_optimization_by_group={
+            group: round(cpu / optimizations, 4) for group, cpu in by_group.items()
+        },
         analysis_cpu_seconds_per_optimization={
             agent: round(total / optimizations, 4) for agent, (total, _) in analysis.items()
         },
@@ -353,12 +359,25 @@ def _worker_env(temporal: str, database_url: str, aws_endpoint: str, options: Sc
     return env
 
 
+def worker_groups(analysis: str, processes: int) -> list[tuple[tuple[WorkKind, ...], int]]:
+    """The worker processes of a run: `processes` of each kind; with real analysis the activity kinds
+    one process each, cloud and metrics in one (they share the embedded metrics store)."""
+    if analysis == "stub":
+        return [((kind,), processes) for kind in WorkKind]
+    return [
+        ((WorkKind.ORCHESTRATION,), processes),
+        ((WorkKind.CLOUD, WorkKind.METRICS), 1),
+        ((WorkKind.ANALYSIS,), 1),
+        ((WorkKind.LLM,), 1),
+    ]
+
+
+def _group_name(kinds: tuple[WorkKind, ...]) -> str:
+    return "+".join(kind.value for kind in kinds)
+
+
 def _start_worker(
-    state_dir: Path,
-    group: str,
-    kinds: tuple[WorkKind, ...] | list[WorkKind],
-    env: dict[str, str],
-    options: ScaleOptions,
+    state_dir: Path, kinds: tuple[WorkKind, ...], env: dict[str, str], options: ScaleOptions
 ) -> _Worker:
     state_dir.mkdir(parents=True)
     port = free_port()
@@ -377,30 +396,33 @@ def _start_worker(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    return _Worker(process, group, log, port)
+    return _Worker(process, kinds, log, port)
 
 
 async def _wait_for_pollers(
-    client: Client, processes: int, activity_processes: int, workers: list[_Worker], timeout_s: float = 120
+    client: Client,
+    groups: list[tuple[tuple[WorkKind, ...], int]],
+    workers: list[_Worker],
+    timeout_s: float = 120,
 ) -> None:
-    """Until `processes` workers poll the base queue (the workflows and their bookkeeping) and
-    `activity_processes` each other kind's queue."""
-    wanted = [
-        (QUEUE, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, processes),
-        (QUEUE, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, processes),
-    ] + [
-        (task_queue(QUEUE, kind), TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, activity_processes)
-        for kind in ACTIVITY_KINDS
-    ]
+    """Until each kind's queue has as many pollers as processes run that kind (the orchestration kind
+    polls the base queue for workflows and for its bookkeeping activities)."""
+    wanted = []
+    for kinds, count in groups:
+        for kind in kinds:
+            queue = task_queue(QUEUE, kind)
+            wanted.append((queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, count))
+            if kind is WorkKind.ORCHESTRATION:
+                wanted.append((queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, count))
     deadline = time.monotonic() + timeout_s
     while True:
         for worker in workers:
             worker.check_alive()
         counts = []
-        for name, kind, _ in wanted:
+        for name, queue_type, _ in wanted:
             described = await client.workflow_service.describe_task_queue(
                 DescribeTaskQueueRequest(
-                    namespace=client.namespace, task_queue=TaskQueue(name=name), task_queue_type=kind
+                    namespace=client.namespace, task_queue=TaskQueue(name=name), task_queue_type=queue_type
                 )
             )
             counts.append(len({poller.identity for poller in described.pollers}))
