@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     )
     worker_llm_slots: int = Field(default=8, gt=0)
     worker_metrics_slots: int = Field(default=32, gt=0)
+    cloud_calls_per_second: float = Field(
+        default=10.0,
+        ge=0,
+        description="AWS API calls a second per account and region, per worker process (0: no limit)",
+    )
+    kube_calls_per_second: float = Field(
+        default=20.0,
+        ge=0,
+        description="Kubernetes API calls a second per cluster, per worker process (0: no limit)",
+    )
     worker_metrics_address: str | None = Field(
         default=None,
         description=(

@@ -35,6 +35,7 @@ from agents.reasoning.layering import InferenceLayer
 from optiinfra.application.model_prices import ModelPriceTable
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud.autoscaling import ScalingGroups
+from optiinfra.cloud.call_rate import configure_call_rates
 from optiinfra.cloud.ec2 import Ec2Fleet
 from optiinfra.connections.workers import CustomerConnections
 from optiinfra.engine.client import connect_temporal
@@ -259,6 +260,7 @@ async def run_worker(settings: Settings, *, analysis: AnalysisActivities | None 
     runtime = prometheus_runtime(address) if address else None
     if address:
         logger.info("worker metrics at %s", metrics_url(address))
+    configure_call_rates(settings)
     client = await connect_temporal(settings, runtime=runtime)
     engine = create_engine_for(settings.effective_database_url)
     store = open_metrics_store(settings)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from optiinfra.cloud import tags
+from optiinfra.cloud.call_rate import process_call_rates
 from optiinfra.domain.cloudwatch import (
     CPU_UTILIZATION,
     GPU_MEMORY_TOTAL,
@@ -162,9 +163,20 @@ _SHARED_MODEL_LOADER = botocore.loaders.create_loader()
 
 
 def aws_session(region: str, credentials: AwsCredentials | None = None) -> boto3.session.Session:
-    """A boto3 session of its own, so explicit credentials never leak into the process environment."""
+    """A boto3 session of its own, so explicit credentials never leak into the process environment; its
+    calls keep to the account's rate (`optiinfra.cloud.call_rate`)."""
     core = botocore.session.get_session()
     core.register_component("data_loader", _SHARED_MODEL_LOADER)
+    access_key_id = credentials.access_key_id if credentials is not None else None
+
+    def wait_for_rate(**_: object) -> None:
+        # Every API call of the session's clients (paginated pages and waiter polls included), in the
+        # thread that makes it: the account's calls a second stay under its rate.
+        bucket = process_call_rates().aws(access_key_id, region)
+        if bucket is not None:
+            bucket.acquire_blocking()
+
+    core.register("before-call", wait_for_rate)
     if credentials is None:
         return boto3.session.Session(region_name=region, botocore_session=core)
     token = credentials.session_token.get_secret_value() if credentials.session_token else None

@@ -22,6 +22,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from optiinfra.cloud.call_rate import process_call_rates
 from optiinfra.domain.kube import (
     DELETION_COST_ANNOTATION,
     DRAINED_DELETION_COST,
@@ -286,8 +287,12 @@ class Deployments:
         await asyncio.to_thread(self._api_client.close)
 
     async def call(self, context: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One client call off the event loop, its failures as `KubeActionError` (sibling adapters sharing
-        this client, e.g. `autoscalers.Autoscalers`, call through it too)."""
+        """One client call off the event loop, at the cluster's rate (`optiinfra.cloud.call_rate`), its
+        failures as `KubeActionError` (sibling adapters sharing this client, e.g. `autoscalers.Autoscalers`,
+        call through it too)."""
+        bucket = process_call_rates().kube(self._api_client.configuration.host)
+        if bucket is not None:
+            await bucket.acquire()
         try:
             return await asyncio.to_thread(method, *args, _request_timeout=self._timeout, **kwargs)
         except k8s_client.ApiException as error:

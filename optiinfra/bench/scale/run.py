@@ -351,6 +351,9 @@ def _worker_env(temporal: str, database_url: str, aws_endpoint: str, options: Sc
             "OPTIINFRA_AWS_ENDPOINT_URL": aws_endpoint,
             "OPTIINFRA_AWS_REGION": options.region,
             "OPTIINFRA_LOG_LEVEL": "WARNING",
+            # The twin cloud does not throttle, and the synthetic customers share its one account: the
+            # per-account rate that protects a real account would only measure itself here.
+            "OPTIINFRA_CLOUD_CALLS_PER_SECOND": "0",
         }
     )
     if options.analysis == "real":
