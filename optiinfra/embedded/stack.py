@@ -28,7 +28,13 @@ from optiinfra.embedded.kube_twin import EmbeddedKube
 from optiinfra.embedded.token import ensure_demo_admin_key, resolve_api_token
 from optiinfra.embedded.twin import EmbeddedTwin
 from optiinfra.engine.client import connect_temporal
-from optiinfra.engine.devserver import ENGINE_PID_FILE, free_port, start_dev_server
+from optiinfra.engine.devserver import (
+    ENGINE_PID_FILE,
+    DevServerError,
+    free_port,
+    start_dev_server,
+    temporal_cli_path,
+)
 from optiinfra.engine.metrics_runtime import (
     DEFAULT_WORKER_METRICS_PORT,
     metrics_url,
@@ -37,6 +43,7 @@ from optiinfra.engine.metrics_runtime import (
 )
 from optiinfra.engine.regression_schedule import ensure_regression_watch_schedule
 from optiinfra.engine.schedules import ensure_metrics_schedule
+from optiinfra.extras import METRICS_STORE, TWIN_CLOUD, EmbeddedExtraMissing, EmbeddedPart
 from optiinfra.kube.deployments import Deployments
 from optiinfra.kube.in_flight import InFlightProbe, PodMetricsUrl, pod_ip_metrics_url
 from optiinfra.kube.pod_targets import DeploymentPodTargets
@@ -92,10 +99,29 @@ async def seed_demo_store(
                 await repository.upsert_workload(session=session, workload=workload)
 
 
+def require_embedded_parts(settings: Settings) -> None:
+    """Each part these settings leave embedded must be installed (the `embedded` extra, which a production
+    install leaves out). Checked before anything starts, so a missing one is one line (a DevServerError,
+    which `optiinfra up` prints as such) rather than a traceback after the engine has started."""
+    parts: list[EmbeddedPart] = []
+    if settings.embedded_cloud:
+        parts.append(TWIN_CLOUD)
+    if not settings.clickhouse_url:
+        parts.append(METRICS_STORE)
+    try:
+        for part in parts:
+            part.load()
+    except EmbeddedExtraMissing as missing:
+        raise DevServerError(str(missing)) from None
+    if settings.embedded_engine:
+        temporal_cli_path()
+
+
 @asynccontextmanager
 async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterator[RunningStack]:
     """`persistent`: the fixed ports and the state dir of `optiinfra up`; otherwise a throwaway stack on
     free ports in a temporary directory, as `optiinfra run` uses when no stack is up."""
+    require_embedded_parts(settings)
     async with AsyncExitStack() as exits:
         if not persistent:
             scratch = exits.enter_context(tempfile.TemporaryDirectory(prefix="optiinfra-"))

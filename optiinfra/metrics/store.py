@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, cast
 
-import chdb.session
 from pydantic import BaseModel, ConfigDict, Field
 
 from optiinfra.domain.enums import PurchaseOption, UtilizationMetric
 from optiinfra.domain.fleet import MetricSeries
 from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.domain.series import PeriodGrid, even_series, floor_to_period
+from optiinfra.extras import METRICS_STORE
 from optiinfra.metrics import ddl
 from optiinfra.metrics.windows import WindowStats
 
@@ -468,7 +468,10 @@ class _ChdbSession(Protocol):
     def close(self) -> None: ...
 
 
-_open_chdb_session = cast(Callable[[str], _ChdbSession], chdb.session.Session)
+def _open_chdb_session(path: str) -> _ChdbSession:
+    """chdb belongs to the `embedded` extra, which a production install (a ClickHouse server) leaves out."""
+    session = METRICS_STORE.load()
+    return cast(Callable[[str], _ChdbSession], session.Session)(path)
 
 
 class ChdbRunner:

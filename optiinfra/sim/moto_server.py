@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import urllib.request
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from moto.server import ThreadedMotoServer
+from optiinfra.extras import TWIN_CLOUD
 
-from optiinfra.sim.autoscaling_cooldown import install_default_cooldown_updates
-from optiinfra.sim.autoscaling_spot import install_mixed_instance_purchases
-from optiinfra.sim.reserved_market import install_reserved_market
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 RESET_PATH = "/moto-api/reset"
 
@@ -45,12 +45,19 @@ class RunningMotoServer:
 
 
 def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> RunningMotoServer:
-    """Port 0 lets the OS pick a free port at bind time (no probe-then-bind race)."""
+    """Port 0 lets the OS pick a free port at bind time (no probe-then-bind race). moto belongs to the
+    `embedded` extra: imported here, so that a production install without it can still import this module
+    (the embedded stack does) and gets one line saying what is missing when it asks for the twin cloud."""
+    moto_server = TWIN_CLOUD.load()
+    from optiinfra.sim.autoscaling_cooldown import install_default_cooldown_updates
+    from optiinfra.sim.autoscaling_spot import install_mixed_instance_purchases
+    from optiinfra.sim.reserved_market import install_reserved_market
+
     _quiet_request_log()
     install_reserved_market()
     install_default_cooldown_updates()
     install_mixed_instance_purchases()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server: ThreadedMotoServer = moto_server.ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return RunningMotoServer(server, f"http://{bound_host}:{bound_port}")

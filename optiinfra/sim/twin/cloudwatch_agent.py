@@ -4,10 +4,10 @@ reads the twin exactly as it reads a real fleet. A replica in an Auto Scaling gr
 utilization under the group's dimension, which an agent aggregating on AutoScalingGroupName does and a
 target-tracking policy on the group's average reads."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from __future__ import annotations
 
-from mypy_boto3_cloudwatch.client import CloudWatchClient
-from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from optiinfra.domain.cloudwatch import (
     CPU_UTILIZATION,
@@ -21,6 +21,10 @@ from optiinfra.domain.cloudwatch import (
 from optiinfra.metrics.store import UtilizationSample
 from optiinfra.metrics.windows import WindowStats
 from optiinfra.sim.seed import MAX_DATUMS_PER_PUT, metric_datum
+
+if TYPE_CHECKING:  # boto3-stubs is a development dependency: types only
+    from mypy_boto3_cloudwatch.client import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
 
 MIB_PER_GIB = 1024.0
 
