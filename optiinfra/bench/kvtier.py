@@ -22,7 +22,6 @@ its index and tiers, all measured in one run.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -41,8 +40,7 @@ from kvtier.policies import make_policy
 from kvtier.replay import replay, working_set
 from kvtier.store import TieredStore, TierSpec
 from kvtier.tiers import DiskArena
-from kvtier.trace import BLOCK_TOKENS, TraceFormatError, load_mooncake
-from optiinfra.settings import get_settings
+from kvtier.trace import BLOCK_TOKENS, load_mooncake
 from optiinfra.sim.traffic.generator import MOONCAKE_CONVERSATION_TRACE
 
 U8Blocks = npt.NDArray[np.uint8]
@@ -508,75 +506,3 @@ def render(result: KvtierBenchResult) -> str:
     lines += [f"goal {'met' if met else 'NOT met'}: {detail}" for _, met, detail in result.goals]
     lines.append(f"elapsed_s {result.elapsed_s:.1f}")
     return "\n".join(lines)
-
-
-def _fractions(text: str) -> tuple[float, ...]:
-    values = []
-    for part in text.split(","):
-        part = part.strip()
-        if "/" in part:
-            numerator, _, denominator = part.partition("/")
-            value = float(numerator) / float(denominator)
-        else:
-            value = float(part)
-        if not 0 < value <= 1:
-            raise argparse.ArgumentTypeError(f"fractions must be in (0, 1], got {part}")
-        values.append(value)
-    return tuple(values)
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="optiinfra bench kvtier", description=__doc__.split("\n")[0])
-    parser.add_argument("--trace", type=Path, default=None, help="a trace in the Mooncake format")
-    parser.add_argument("--data-dir", type=Path, default=None, help="shared data set (default: settings)")
-    parser.add_argument("--json", type=Path, default=None, dest="json_path", help="write the figures here")
-    parser.add_argument(
-        "--fractions",
-        type=_fractions,
-        default=FRACTIONS,
-        help="capacities, e.g. 0.1,1/3,1 (of the working set)",
-    )
-    parser.add_argument("--policies", type=_names, default=POLICIES, help="e.g. lru,arc,s3fifo,lru+tinylfu")
-    parser.add_argument(
-        "--requests", type=_positive_int, default=None, help="replay only the first N requests"
-    )
-    parser.add_argument("--bandwidth-blocks", type=_positive_int, default=BANDWIDTH_BLOCKS)
-    parser.add_argument(
-        "--block-kib", type=_positive_int, default=BLOCK_BYTES // 1024, help="bandwidth block"
-    )
-    parser.add_argument("--rounds", type=_positive_int, default=ROUNDS, help="passes per bandwidth figure")
-    parser.add_argument("--scratch", type=Path, default=None, help="folder for the disk files (default: tmp)")
-    args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
-    try:
-        result = run_kvtier_bench(
-            data_dir,
-            trace=args.trace,
-            fractions=args.fractions,
-            policies=args.policies,
-            requests=args.requests,
-            block_bytes=args.block_kib * 1024,
-            bandwidth_blocks=args.bandwidth_blocks,
-            rounds=args.rounds,
-            scratch=args.scratch,
-            json_path=args.json_path,
-        )
-    except (BenchDataError, TraceFormatError, ValueError) as error:
-        parser.error(str(error))
-    print(render(result))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

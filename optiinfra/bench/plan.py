@@ -18,12 +18,12 @@ Printed per workload, per fleet and in total: the current, hand right-sized (nai
 monthly costs, how much of the optimal saving the agent and the naive plan get, how much dearer the
 agent's plan is than the optimum, and the hours in which the agent's plan breaks the optimum's rules.
 
-    python -m optiinfra.bench.plan [--fleets N] [--seed S] [--json FILE] [--data-dir DIR] [--workers W]
+    optiinfra bench plan [--fleets N] [--seed S] [--workers W] [--truth silicon|roofline] [--no-peers]
+                         [--json FILE] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import json
@@ -51,10 +51,9 @@ from agents.cost.plan.demand import HOURS_PER_DAY
 from agents.cost.pricing import HOURS_PER_MONTH
 from agents.cost.sizing import RequestShape, TypeCapacity, replicas_needed, type_capacities
 from optiinfra.bench.live_cost import ON_DEMAND_CHANGES, BenchTraffic, LiveCostAgent, LiveFleet
-from optiinfra.bench.options import add_truth_option
 from optiinfra.bench.peers.aibrix_optimizer import aibrix_plan
-from optiinfra.bench.peers.environment import AIBRIX, PeerEnvironmentError
-from optiinfra.bench.peers.process import PeerError, PeerProcess
+from optiinfra.bench.peers.environment import AIBRIX
+from optiinfra.bench.peers.process import PeerProcess
 from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.capacity.truth import TruthSource
@@ -856,47 +855,3 @@ def render(result: PlanBenchResult) -> str:
             + ("MET" if goals["agent_costs_less_than_aibrix"] else "NOT MET"),
         ]
     return "\n".join(lines)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="optiinfra bench plan", description=__doc__.split("\n")[0])
-    parser.add_argument("--fleets", type=_positive_int, default=DEFAULT_FLEETS, help="twin fleets (>= 1)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--json", type=Path, default=None, dest="json_path", help="write the figures here")
-    parser.add_argument("--data-dir", type=Path, default=None, help="shared data set (default: settings)")
-    parser.add_argument(
-        "--workers", type=_positive_int, default=DEFAULT_WORKERS, help="processes planning workloads"
-    )
-    parser.add_argument(
-        "--no-peers",
-        action="store_true",
-        help="leave AIBrix's optimizer out (it runs in its own environment: optiinfra bench peers --setup)",
-    )
-    add_truth_option(parser)
-    args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
-    try:
-        result = run_plan_bench(
-            data_dir,
-            fleets=args.fleets,
-            seed=args.seed,
-            json_path=args.json_path,
-            workers=args.workers,
-            truth=TruthSource(args.truth),
-            peers=not args.no_peers,
-        )
-    except (BenchDataError, PeerEnvironmentError, PeerError) as error:
-        parser.error(str(error))
-    print(render(result))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -35,7 +35,6 @@ is skipped with the reason.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -56,15 +55,14 @@ from agents.performance.predictive import (
 )
 from optiinfra.bench.kpa import KpaAutoscaler, KpaSettings
 from optiinfra.bench.live_agent import BENCH_FORECAST, LiveAgentAutoscalerPolicy, LiveAgentPolicy
-from optiinfra.bench.options import add_truth_option
 from optiinfra.bench.peers.dynamo_planner import (
     DYNAMO_SWEEP,
     DynamoPlannerPolicy,
     DynamoSetting,
     planner_start,
 )
-from optiinfra.bench.peers.environment import DYNAMO, PeerEnvironmentError
-from optiinfra.bench.peers.process import PeerError, PeerProcess
+from optiinfra.bench.peers.environment import DYNAMO
+from optiinfra.bench.peers.process import PeerProcess
 from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
@@ -1215,80 +1213,3 @@ def render(result: ScalingBenchResult) -> str:
         f"elapsed_s {result.elapsed_s:.1f}",
     ]
     return "\n".join(lines)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="optiinfra bench scaling", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--trace",
-        type=Path,
-        default=None,
-        help="ServeGen aggregate rate file, or one client's chunk-N-trace.csv",
-    )
-    parser.add_argument("--json", type=Path, default=None, dest="json_path", help="write the figures here")
-    parser.add_argument("--data-dir", type=Path, default=None, help="shared data set (default: settings)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
-        "--peak-replicas", type=_positive_int, default=DEFAULT_PEAK_REPLICAS, help="replicas the peak needs"
-    )
-    parser.add_argument("--tick", type=_positive_float, default=TICK_S, help="simulation step in seconds")
-    parser.add_argument("--days", type=_positive_float, default=None, help="replay only the first N days")
-    parser.add_argument(
-        "--burst-sigma", type=float, default=BURST_SIGMA, help="minute-scale rate spread (0: Poisson only)"
-    )
-    parser.add_argument(
-        "--agent-scan",
-        type=_positive_float,
-        default=AGENT_SCAN_S,
-        help="seconds between the live agent's scans (default: its own interval)",
-    )
-    parser.add_argument(
-        "--no-agent", action="store_true", help="leave the live agent out (it is the slow one)"
-    )
-    parser.add_argument(
-        "--no-peers",
-        action="store_true",
-        help="leave Dynamo's planner out (it runs in its own environment: optiinfra bench peers --setup)",
-    )
-    parser.add_argument(
-        "--dynamo-default-only", action="store_true", help="run Dynamo's planner at its defaults, no sweep"
-    )
-    add_truth_option(parser)
-    args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
-    try:
-        result = run_scaling_bench(
-            data_dir,
-            trace=args.trace,
-            seed=args.seed,
-            peak_replicas=args.peak_replicas,
-            tick_s=args.tick,
-            days=args.days,
-            burst_sigma=args.burst_sigma,
-            json_path=args.json_path,
-            agent_scan_s=None if args.no_agent else args.agent_scan,
-            truth=TruthSource(args.truth),
-            dynamo=() if args.no_peers else DYNAMO_SWEEP[:1] if args.dynamo_default_only else DYNAMO_SWEEP,
-        )
-    except (BenchDataError, ValueError, PeerEnvironmentError, PeerError) as error:
-        parser.error(str(error))
-    print(render(result))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

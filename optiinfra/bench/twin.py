@@ -8,15 +8,17 @@ real scraper, differenced into `WindowStats` and written with one utilization ro
 embedded ClickHouse (chdb) store. `--trace` replays another file in the ServeGen aggregate format, or a
 Mooncake or Azure request trace (detected from its content; binned into 60 s windows, its own token mix).
 
-    python -m optiinfra.bench.twin [--days N] [--trace PATH] [--json FILE] [--store DIR]
+The unlimited-cache prefix hit rate is measured on the replayed trace's own prefix blocks when it has them
+(a Mooncake trace's `hash_ids`); a ServeGen or Azure file has none, and the figure is then absent. Without
+`--trace`, it is measured on the bundled Mooncake conversation trace beside the ServeGen replay.
+
+    optiinfra bench twin [--days N] [--trace PATH] [--json FILE] [--store DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -36,8 +38,8 @@ from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.fleet import Workload
 from optiinfra.domain.rates import RateWindow
 from optiinfra.metrics.store import ChdbMetricsStore
-from optiinfra.settings import get_settings
 from optiinfra.sim.traffic import (
+    Request,
     TokenLengthMix,
     TraceFormatError,
     default_generator,
@@ -70,11 +72,13 @@ BENCH_SEED = 11
 
 @dataclass(frozen=True)
 class LoadedTrace:
-    """A trace as a rate series, with the token mix of its requests when it has them."""
+    """A trace as a rate series, with the token mix of its requests when it has them and the requests
+    themselves when they carry prefix blocks (a Mooncake trace's `hash_ids`)."""
 
     format: TraceFormat
     windows: list[RateWindow]
     token_mix: TokenLengthMix | None
+    prefix_requests: list[Request] | None = None
 
 
 def detect_trace_format(path: Path) -> TraceFormat:
@@ -92,21 +96,30 @@ def detect_trace_format(path: Path) -> TraceFormat:
 
 
 def load_trace(path: Path, days: float | None) -> LoadedTrace:
-    """The trace's rate series, cut to its first `days`, rebased so that it starts at its own time of day."""
+    """The trace's rate series, cut to its first `days`, rebased so that it starts at its own time of day.
+    A missing file is a FileNotFoundError and one that is not a trace a TraceFormatError, both naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no trace at {path}")
     trace_format = detect_trace_format(path)
     token_mix: TokenLengthMix | None = None
+    requests: list[Request] = []
     if trace_format == "servegen":
         windows = load_servegen_aggregate(path)
     else:
         requests = load_mooncake_trace(path) if trace_format == "mooncake" else load_azure_trace(path)
         windows = windows_from_requests(requests, REQUEST_TRACE_WINDOW_S)
-        token_mix = TokenLengthMix.from_requests(requests)
+    if not windows:
+        raise TraceFormatError(path, 1, "the trace has no traffic")
     first = windows[0].start_s
     if days is not None:
         windows = [window for window in windows if window.start_s < first + days * DAY_S]
+        requests = [request for request in requests if request.arrival_s < first + days * DAY_S]
+    if requests:
+        token_mix = TokenLengthMix.from_requests(requests)
     shift = first - first % DAY_S
     rebased = [RateWindow(w.start_s - shift, w.duration_s, w.rate_rps) for w in windows]
-    return LoadedTrace(trace_format, rebased, token_mix)
+    with_prefixes = trace_format == "mooncake" and any(request.block_hashes for request in requests)
+    return LoadedTrace(trace_format, rebased, token_mix, requests if with_prefixes else None)
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,11 @@ class TwinBenchResult:
 
     replay_seconds: float
     rows_written: int
-    prefix_hit_rate_unlimited: float
+    prefix_hit_rate_unlimited: float | None
+    """Over the prefix trace's 512-token blocks with an unbounded cache; None when it has no prefixes."""
+    prefix_trace: str | None
+    """The trace the prefix hit rate is measured on: the replayed one, or the bundled Mooncake trace when
+    none was given; None when the replayed trace has no prefix information."""
     windows: int
     replicas: int
     slo_attainment: float
@@ -150,9 +167,15 @@ def run_twin_bench(
     requests_sample: int = BENCH_REQUESTS_SAMPLE,
 ) -> TwinBenchResult:
     """Replay the trace (default: the ServeGen aggregate in `data_dir`) through the twin into a chdb store
-    at `store_path`, measure the Mooncake prefix reuse, and write the figures to `json_path` if given."""
+    at `store_path`, measure the prefix reuse (of the trace itself when it has prefix blocks, of the bundled
+    Mooncake trace when no trace is given), and write the figures to `json_path` if given."""
     trace_path = trace if trace is not None else data_dir / SERVEGEN_AGGREGATE
     loaded = load_trace(trace_path, days)
+    prefix_path: Path | None = trace_path if loaded.prefix_requests is not None else None
+    if trace is None:
+        prefix_path = data_dir / MOONCAKE_CONVERSATION_TRACE
+        if not prefix_path.is_file():
+            raise FileNotFoundError(f"no trace at {prefix_path}")
     factor = scale if scale is not None else (SERVEGEN_SCALE if loaded.format == "servegen" else 1.0)
     if not factor > 0:
         raise ValueError(f"scale must be positive, got {factor}")
@@ -177,13 +200,14 @@ def run_twin_bench(
     replay_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    prefix = replay_prefix_hits(load_mooncake_trace(data_dir / MOONCAKE_CONVERSATION_TRACE), None)
+    prefix_hit_rate = _prefix_hit_rate(loaded, prefix_path)
     prefix_seconds = time.perf_counter() - started
 
     result = TwinBenchResult(
         replay_seconds=round(replay_seconds, 3),
         rows_written=summary.rows_written,
-        prefix_hit_rate_unlimited=round(prefix.hit_rate, 4),
+        prefix_hit_rate_unlimited=None if prefix_hit_rate is None else round(prefix_hit_rate, 4),
+        prefix_trace=None if prefix_path is None else str(prefix_path),
         windows=summary.windows,
         replicas=len(spec.replicas),
         slo_attainment=round(summary.slo_attainment, 4),
@@ -248,38 +272,25 @@ def _bench_slo(config: ServingConfig, load: ReplicaLoad) -> TtftItlSlo:
     return TtftItlSlo(max(BENCH_SLO.ttft_p95_s, 2 * idle.ttft_p95_s), BENCH_SLO.itl_p95_s)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m optiinfra.bench.twin", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--data-dir", type=Path, default=None, help="shared data set (default: settings)")
-    parser.add_argument(
-        "--trace", type=Path, default=None, help="ServeGen aggregate, Mooncake or Azure trace"
-    )
-    parser.add_argument("--days", type=float, default=None, help="replay only the first N days")
-    parser.add_argument("--scale", type=float, default=None, help="rate factor (default 1/40 for ServeGen)")
-    parser.add_argument("--requests-sample", type=int, default=BENCH_REQUESTS_SAMPLE)
-    parser.add_argument("--json", type=Path, default=None, dest="json_path", help="write the figures here")
-    parser.add_argument("--store", type=Path, default=None, help="chdb directory (default: a temp dir)")
-    args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir if args.data_dir is not None else get_settings().data_dir
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="optiinfra-twin-bench-") as scratch:
-        store_path: Path = args.store if args.store is not None else Path(scratch) / "chdb"
-        result = run_twin_bench(
-            data_dir,
-            args.trace,
-            args.json_path,
-            store_path,
-            days=args.days,
-            scale=args.scale,
-            requests_sample=args.requests_sample,
-        )
+def _prefix_hit_rate(loaded: LoadedTrace, prefix_path: Path | None) -> float | None:
+    """The unlimited-cache block hit rate of the prefix trace: the replayed trace's own requests when they
+    carry prefix blocks, else the file at `prefix_path`; None when there is none."""
+    if prefix_path is None:
+        return None
+    requests = loaded.prefix_requests
+    if requests is None:
+        requests = load_mooncake_trace(prefix_path)
+    return replay_prefix_hits(requests, None).hit_rate
+
+
+def render(result: TwinBenchResult, wall_seconds: float) -> str:
+    """The figures one per line, and one line saying so when the trace has no prefix information."""
+    lines = []
     for key, value in result.to_json().items():
-        print(f"{key:26} {value}")
-    print(f"{'wall_seconds':26} {time.perf_counter() - started:.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        if key == "prefix_hit_rate_unlimited" and value is None:
+            value = f"none: {result.trace} has no prefix information (Mooncake hash_ids)"
+        elif key == "prefix_trace" and value is None:
+            value = "none"
+        lines.append(f"{key:26} {value}")
+    lines.append(f"{'wall_seconds':26} {wall_seconds:.3f}")
+    return "\n".join(lines)

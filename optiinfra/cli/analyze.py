@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from optiinfra.application.request_log import LogFormat
+from optiinfra.cli.choices import LogFormatChoice
+from optiinfra.cli.errors import fail
 
 analyze_app = typer.Typer(help="Analyses of a workload's own logs, run locally.", no_args_is_help=True)
 
@@ -15,8 +16,9 @@ analyze_app = typer.Typer(help="Analyses of a workload's own logs, run locally."
 def application(
     log: Annotated[Path, typer.Option(help="The request log: the Azure trace's CSV or a tier-1 CSV/JSONL")],
     log_format: Annotated[
-        LogFormat, typer.Option("--format", help="auto: JSON lines are tier1, a TIMESTAMP header is azure")
-    ] = LogFormat.AUTO,
+        LogFormatChoice,
+        typer.Option("--format", help="auto: JSON lines are tier1, a TIMESTAMP header is azure"),
+    ] = LogFormatChoice.AUTO,
     model: Annotated[
         str, typer.Option(help="The model the requests go to now (price table name)")
     ] = "gpt-4o",
@@ -62,6 +64,7 @@ def application(
     from optiinfra.application.model_prices import ModelPriceTable, PriceTableError, UnknownModelError
     from optiinfra.application.report import build_report, render, report_json
     from optiinfra.application.request_log import (
+        LogFormat,
         RequestLogError,
         detect_format,
         read_quality_sample,
@@ -78,7 +81,8 @@ def application(
         prices.get(model)
         if not log.is_file():
             raise RequestLogError(f"no request log at {log}")
-        chosen = detect_format(log) if log_format is LogFormat.AUTO else log_format
+        requested = LogFormat(log_format.value)
+        chosen = detect_format(log) if requested is LogFormat.AUTO else requested
         records = read_request_log(log, log_format=chosen, model=model, request_type=request_type)
         sample = read_quality_sample(quality) if quality is not None else []
         profile = profile_requests(records, quality=sample)
@@ -97,9 +101,8 @@ def application(
             source=str(log),
             log_format=chosen.value,
         )
-    except (RequestLogError, PriceTableError, UnknownModelError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
+    except (RequestLogError, PriceTableError, UnknownModelError, ValueError, OSError) as error:
+        raise fail(error) from error
     typer.echo(render(report))
     if json_path is not None:
         json_path.write_text(json.dumps(report_json(report), indent=2) + "\n")

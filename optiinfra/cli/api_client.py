@@ -59,8 +59,11 @@ class ApiClient:
             await self._request("GET", f"/v1/optimizations/{workflow_id}")
         )
 
-    async def list_recommendations(self, status: str | None = None) -> list[RecommendationItem]:
-        params = {"status": status} if status else {}
+    async def list_recommendations(
+        self, status: str | None = None, customer_id: str | None = None, workload_id: str | None = None
+    ) -> list[RecommendationItem]:
+        filters = {"status": status, "customer_id": customer_id, "workload_id": workload_id}
+        params = {name: value for name, value in filters.items() if value}
         return [
             RecommendationItem.model_validate(item)
             for item in await self._every_item("/v1/recommendations", params)
@@ -122,14 +125,28 @@ class ApiClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, path, **kwargs)
         if response.is_error:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise ApiError(response.status_code, str(detail))
+            raise ApiError(response.status_code, _detail(response))
         if response.status_code == 204:
             return None
         return response.json()
+
+
+def _detail(response: httpx.Response) -> str:
+    """An error answer's `detail` as one readable line: a validation error's list becomes
+    `field: message; ...` rather than its raw JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip() or response.reason_phrase
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list) and all(isinstance(item, dict) and "msg" in item for item in detail):
+        return "; ".join(_validation_problem(item) for item in detail)
+    return str(detail)
+
+
+def _validation_problem(item: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path"))
+    return f"{where}: {item['msg']}" if where else str(item["msg"])
 
 
 def _owner(customer_id: str | None) -> dict[str, str]:

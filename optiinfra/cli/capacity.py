@@ -5,17 +5,16 @@ import math
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource
-from optiinfra.capacity.gpus import GpuSpec, gpu_spec_named, known_gpu_names
-from optiinfra.capacity.models import ModelSpec, capacity_model_for
-from optiinfra.capacity.profile_import import ProfileFormatError, read_profile_file
-from optiinfra.capacity.roofline import ServingConfig, default_max_num_batched_tokens, memory_budget
-from optiinfra.capacity.shape import TokenShape
-from optiinfra.domain.capacity_profiles import CapacityProfile
+from optiinfra.cli.errors import BAD_INPUT, fail
+
+if TYPE_CHECKING:
+    from optiinfra.capacity.gpus import GpuSpec
+    from optiinfra.capacity.models import ModelSpec
+    from optiinfra.domain.capacity_profiles import CapacityProfile
 
 capacity_app = typer.Typer(
     help="How much a model serves on a GPU, and from which source.", no_args_is_help=True
@@ -29,12 +28,14 @@ class SourceChoice(StrEnum):
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return fail(message, BAD_INPUT)
 
 
-def _deployment(gpu: str, model: str) -> tuple[GpuSpec, ModelSpec]:
+def _deployment(gpu: str, model: str) -> "tuple[GpuSpec, ModelSpec]":
     """The GPU as nvidia-smi names it and the model as Hugging Face does, or a one-line error."""
+    from optiinfra.capacity.gpus import gpu_spec_named, known_gpu_names
+    from optiinfra.capacity.models import capacity_model_for
+
     try:
         spec = gpu_spec_named(gpu)
     except KeyError:
@@ -59,6 +60,10 @@ def estimate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """TTFT and TPOT (mean and p95) and requests/s of one replica with CONCURRENCY requests in flight."""
+    from optiinfra.capacity.estimate import CapacityEstimator, CapacitySource
+    from optiinfra.capacity.roofline import ServingConfig, default_max_num_batched_tokens, memory_budget
+    from optiinfra.capacity.shape import TokenShape
+
     spec, served = _deployment(gpu, model)
     config = ServingConfig(spec, tp, served, max_num_batched_tokens=default_max_num_batched_tokens(spec))
     budget = memory_budget(config)
@@ -110,10 +115,13 @@ def profile_from_file(
     model: str | None,
     tp: int | None,
     vllm_version: str | None,
-) -> CapacityProfile:
+) -> "CapacityProfile":
     """A result file of vllm bench serve, GuideLLM or inference-perf as a profile; what the file does not
     say (the GPU always, the model for inference-perf) comes from the options. Raises typer.Exit with a
     one-line error on anything it cannot use."""
+    from optiinfra.capacity.profile_import import ProfileFormatError, read_profile_file
+    from optiinfra.domain.capacity_profiles import CapacityProfile
+
     try:
         parsed = read_profile_file(path)
     except ProfileFormatError as error:

@@ -5,28 +5,33 @@ import asyncio
 import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from optiinfra.access.principal import Role
-from optiinfra.settings import Settings
-from optiinfra.store import repository
-from optiinfra.store.api_keys import ApiKey, KeyNotFoundError, create_api_key, page_api_keys, revoke_api_key
-from optiinfra.store.database import create_engine_for, migrate, session_factory
+from optiinfra.cli.choices import RoleChoice
+from optiinfra.cli.errors import fail
+from optiinfra.cli.output import AsJson, print_json, print_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from optiinfra.store.api_keys import ApiKey
 
 keys_app = typer.Typer(help="API keys: one customer (or the platform), one role each.", no_args_is_help=True)
 T = TypeVar("T")
 MAX_LISTED = 500
+LIST_COLUMNS = ("KEY", "CUSTOMER", "ROLE", "STATE", "EXPIRES", "NAME")
 
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _in_store(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_store(work: Callable[["AsyncSession"], Awaitable[T]]) -> T:
     """Run `work` in one transaction of the configured store (migrated first, as `optiinfra up` does)."""
+    from optiinfra.settings import Settings
+    from optiinfra.store.database import create_engine_for, migrate, session_factory
 
     async def run() -> T:
         url = Settings().effective_database_url
@@ -41,27 +46,26 @@ def _in_store(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
 @keys_app.command("create")
 def create(
-    role: Annotated[Role, typer.Option(help="viewer, approver, operator or admin")],
+    role: Annotated[RoleChoice, typer.Option(help="What the key may do")],
     customer: Annotated[str | None, typer.Option(help="The customer the key acts for")] = None,
     platform: Annotated[bool, typer.Option(help="A platform-admin key (every customer)")] = False,
     name: Annotated[str, typer.Option(help="What the key is for, e.g. ci-bot")] = "cli",
     expires: Annotated[int | None, typer.Option(help="Days until it expires (default: never)", min=1)] = None,
 ) -> None:
     """Make a key and print its token once: it is stored only as a hash."""
+    from optiinfra.access.principal import Role
+    from optiinfra.store import repository
+    from optiinfra.store.api_keys import create_api_key
+
     if (customer is None) == (not platform):
-        raise _fail("give --customer C or --platform")
-    if platform and role is not Role.ADMIN:
-        raise _fail("a platform key is an admin key: --role admin")
+        raise fail("give --customer C or --platform")
+    if platform and role is not RoleChoice.ADMIN:
+        raise fail("a platform key is an admin key: --role admin")
     expires_at = None if expires is None else datetime.now(UTC) + timedelta(days=expires)
 
-    async def work(session: AsyncSession) -> tuple[ApiKey, str] | None:
+    async def work(session: "AsyncSession") -> "tuple[ApiKey, str] | None":
         if (
             customer is not None
             and await repository.get_customer(session=session, customer_id=customer) is None
@@ -70,7 +74,7 @@ def create(
         key, token = await create_api_key(
             session=session,
             customer_id=customer,
-            role=role,
+            role=Role(role.value),
             name=name,
             created_by=_actor(),
             expires_at=expires_at,
@@ -88,7 +92,7 @@ def create(
 
     made = _in_store(work)
     if made is None:
-        raise _fail(f"unknown customer {customer}")
+        raise fail(f"unknown customer {customer}")
     key, token = made
     typer.echo(
         f"key {key.key_id}: {key.role.value} of {key.customer_id or 'the platform'}, "
@@ -101,27 +105,41 @@ def create(
 @keys_app.command("list")
 def list_keys(
     customer: Annotated[str | None, typer.Option(help="Only this customer's keys")] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Keys, newest first: id, customer, role, name, expiry, whether revoked. Never a secret."""
+    """Keys, newest first: id, customer, role, state, expiry, name. Never a secret."""
+    from optiinfra.store.api_keys import page_api_keys
 
-    async def work(session: AsyncSession) -> list[ApiKey]:
+    async def work(session: "AsyncSession") -> "list[ApiKey]":
         items, _ = await page_api_keys(session=session, customer_id=customer, limit=MAX_LISTED, offset=0)
         return items
 
+    found = _in_store(work)
+    if as_json:
+        print_json(found)
+        return
     now = datetime.now(UTC)
-    for key in _in_store(work):
-        state = "revoked" if key.revoked_at else ("active" if key.active_at(now) else "expired")
-        typer.echo(
-            f"{key.key_id}  {key.customer_id or '(platform)':<20} {key.role.value:<9} {state:<8} "
-            f"expires {_when(key.expires_at):<20} {key.name}"
+    rows = [
+        (
+            key.key_id,
+            key.customer_id or "(platform)",
+            key.role.value,
+            "revoked" if key.revoked_at else ("active" if key.active_at(now) else "expired"),
+            _when(key.expires_at),
+            key.name,
         )
+        for key in found
+    ]
+    print_table(LIST_COLUMNS, rows, empty="no keys")
 
 
 @keys_app.command("revoke")
-def revoke(key_id: str) -> None:
+def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see `keys list`)")]) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    from optiinfra.store import repository
+    from optiinfra.store.api_keys import KeyNotFoundError, revoke_api_key
 
-    async def work(session: AsyncSession) -> ApiKey:
+    async def work(session: "AsyncSession") -> "ApiKey":
         key = await revoke_api_key(session=session, key_id=key_id)
         await repository.append_audit(
             session=session,
@@ -137,7 +155,7 @@ def revoke(key_id: str) -> None:
     try:
         key = _in_store(work)
     except KeyNotFoundError as error:
-        raise _fail(str(error)) from error
+        raise fail(error) from error
     typer.echo(f"key {key.key_id} revoked at {key.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from agents.cost.commitments import CommitmentPolicy
 from agents.cost.plan.demand import HOURS_PER_DAY, WorkloadDemand
@@ -13,12 +14,12 @@ from optiinfra.bench.peers.aibrix_optimizer import aibrix_plan
 from optiinfra.bench.peers.dynamo_planner import DynamoPlannerPolicy, DynamoSetting, planner_start
 from optiinfra.bench.peers.environment import AIBRIX, DYNAMO
 from optiinfra.bench.peers.process import PeerError, PeerProcess
-from optiinfra.bench.plan import main as plan_main
 from optiinfra.bench.plan_optimal import optimal_plan
 from optiinfra.bench.scaling import run_scaling_bench
 from optiinfra.capacity import config_for_instance
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.catalog.loader import PriceCatalog
+from optiinfra.cli.main import app
 from optiinfra.domain.fleet import Workload
 from optiinfra.sim.twin.fleet import TtftItlSlo
 from tests.optiinfra.bench.test_scaling_bench import synthetic_trace
@@ -125,7 +126,8 @@ def test_the_scaling_bench_replays_dynamos_planner(shared_data_dir: Path, tmp_pa
 def test_the_plan_bench_plans_with_aibrix(shared_data_dir: Path, tmp_path: Path) -> None:
     json_path = tmp_path / "plan.json"
     argv = ["--fleets", "1", "--json", str(json_path), "--data-dir", str(shared_data_dir), "--workers", "1"]
-    assert plan_main(argv) == 0
+    planned = CliRunner().invoke(app, ["bench", "plan", *argv])
+    assert planned.exit_code == 0, planned.output
     figures = json.loads(json_path.read_text())
     peer = figures["aibrix_melange"]
     assert peer["version"] == "0.8.0" and peer["usd_month"] > 0

@@ -22,8 +22,8 @@ def scale(
         str,
         typer.Option(
             "--workers",
-            help="Worker processes of each group (orchestration; cloud+analysis+llm+metrics), one run per "
-            "comma-separated value, e.g. 1,2",
+            help="Worker processes of each kind of work (orchestration, cloud, analysis, llm, metrics), one "
+            "run per comma-separated value, e.g. 1,2",
         ),
     ] = "1,2",
     per_customer: Annotated[
@@ -38,7 +38,8 @@ def scale(
 ) -> None:
     """A fleet scan of N workloads on the embedded engine, with the workers in processes of their own:
     optimizations per minute, CPU per optimization (orchestration, analysis by agent), history bytes per
-    optimization (p95) and the scan's wall time, with 1 and 2 processes of each worker group."""
+    optimization (p95) and the scan's wall time, with 1 and 2 processes of each kind of work, and the
+    worker processes per 1,000 workloads that implies."""
     from pydantic import ValidationError
 
     from optiinfra.bench.scale.report import render

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optiinfra.bench.kvtier import fraction_key, main, run_kvtier_bench
+from optiinfra.bench.kvtier import fraction_key, run_kvtier_bench
 from optiinfra.cli.main import app
 from optiinfra.sim.traffic.generator import MOONCAKE_CONVERSATION_TRACE
 
@@ -104,20 +104,19 @@ def test_unlimited_capacity_on_the_real_trace_gives_36_6_percent(
     assert goals["unlimited_hit_rate"]
 
 
-def test_the_bench_refuses_missing_data_and_bad_options(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["--data-dir", str(tmp_path)])
-    assert stopped.value.code == 2
-    assert "no trace at" in capsys.readouterr().err
+def test_the_bench_refuses_missing_data_and_bad_options(tmp_path: Path) -> None:
+    """Each mistake is one line on stderr and exit code 2, never a traceback."""
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"timestamp": 0}\n')
-    with pytest.raises(SystemExit):
-        main(["--trace", str(bad)])
-    assert f"{bad}:1: missing field" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--trace", str(bad), "--policies", "mru"])
-    assert "unknown eviction policy" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--fractions", "0,1"])
+    cases = [
+        (["--data-dir", str(tmp_path)], "no trace at"),
+        (["--trace", str(bad)], f"{bad}:1: missing field"),
+        (["--trace", str(bad), "--policies", "mru"], "unknown eviction policy"),
+        (["--fractions", "0,1"], "fractions must be in (0, 1], got 0"),
+        (["--fractions", "1/0"], "'1/0' is not a fraction"),
+    ]
+    for args, says in cases:
+        invoked = CliRunner().invoke(app, ["bench", "kvtier", *args])
+        assert invoked.exit_code == 2, invoked.output
+        assert invoked.stderr.startswith("error: ") and says in invoked.stderr
+        assert len(invoked.stderr.strip().splitlines()) == 1 and not invoked.stdout

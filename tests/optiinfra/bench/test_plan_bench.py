@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optiinfra.bench.plan import main, run_plan_bench
+from optiinfra.bench.plan import run_plan_bench
 from optiinfra.cli.main import app
 
 JSON_KEYS = {
@@ -77,18 +77,18 @@ def test_two_fleets_plan_every_workload_and_write_the_figures(shared_data_dir: P
     alone = tmp_path / "alone.json"
     argv[argv.index("--json") + 1] = str(alone)
     argv[argv.index("--fleets") + 1] = "1"
-    assert main([*argv, "--workers", "1"]) == 0
+    planned = CliRunner().invoke(app, ["bench", "plan", *argv, "--workers", "1"])
+    assert planned.exit_code == 0, planned.output
     assert json.loads(alone.read_text())["fleets"] == figures["fleets"][:1]
 
 
-def test_the_bench_refuses_to_run_without_the_real_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["--fleets", "1", "--data-dir", str(tmp_path)])
-    assert stopped.value.code == 2
-    assert "the shared data set is missing" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--fleets", "0"])
+def test_the_bench_refuses_to_run_without_the_real_data(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(app, ["bench", "plan", "--fleets", "1", "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("error: ") and "the shared data set is missing" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    no_fleet = CliRunner().invoke(app, ["bench", "plan", "--fleets", "0"])
+    assert no_fleet.exit_code == 2 and "--fleets" in no_fleet.stderr
+    assert len(no_fleet.stderr.strip().splitlines()) == 1
     with pytest.raises(ValueError, match="at least one fleet"):
         run_plan_bench(tmp_path, fleets=0)

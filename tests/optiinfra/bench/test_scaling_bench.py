@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optiinfra.bench.scaling import load_trace, main, measurable_slo, run_scaling_bench
+from optiinfra.bench.scaling import load_trace, measurable_slo, run_scaling_bench
 from optiinfra.cli.main import app
 from optiinfra.sim.twin.fleet import TtftItlSlo
 
@@ -125,15 +125,15 @@ def test_a_one_day_trace_skips_the_forecasts_that_need_more_history_and_runs_the
     assert "agent_hpa_slo_attainment_at_least_99pct" in result.goals()
 
 
-def test_the_bench_refuses_to_run_without_the_real_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        main(["--data-dir", str(tmp_path)])
-    assert stopped.value.code == 2
-    assert "the shared data set is missing" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--peak-replicas", "0"])
+def test_the_bench_refuses_to_run_without_the_real_data(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(app, ["bench", "scaling", "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("error: ") and "the shared data set is missing" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    for option, value in (("--peak-replicas", "0"), ("--tick", "0"), ("--tick", "7")):
+        refused = CliRunner().invoke(app, ["bench", "scaling", option, value, "--data-dir", str(tmp_path)])
+        assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.output
+        assert option in refused.stderr or "tick must divide" in refused.stderr
     with pytest.raises(ValueError, match="divide"):
         run_scaling_bench(tmp_path, tick_s=7.0)
 

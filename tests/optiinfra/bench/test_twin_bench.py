@@ -2,8 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from optiinfra.bench.twin import SERVEGEN_SCALE, detect_trace_format, main, run_twin_bench
+from optiinfra.bench.twin import SERVEGEN_SCALE, detect_trace_format, run_twin_bench
+from optiinfra.cli.main import app
 from optiinfra.sim.traffic import TraceFormatError
 from optiinfra.sim.traffic.generator import AZURE_CODE_TRACE, MOONCAKE_CONVERSATION_TRACE, SERVEGEN_AGGREGATE
 
@@ -17,11 +19,11 @@ JSON_KEYS = {
 }
 
 
-def test_one_day_of_servegen_through_the_twin_and_the_pipeline(
-    shared_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_one_day_of_servegen_through_the_twin_and_the_pipeline(shared_data_dir: Path, tmp_path: Path) -> None:
     json_path = tmp_path / "bench.json"
     argv = [
+        "bench",
+        "twin",
         "--data-dir",
         str(shared_data_dir),
         "--days",
@@ -31,17 +33,20 @@ def test_one_day_of_servegen_through_the_twin_and_the_pipeline(
         "--store",
         str(tmp_path / "chdb"),
     ]
-    assert main(argv) == 0
+    invoked = CliRunner().invoke(app, argv)
+    assert invoked.exit_code == 0, invoked.output
     figures = json.loads(json_path.read_text())
     assert figures.keys() >= JSON_KEYS
     assert figures["windows"] == 144  # ten-minute windows
     assert figures["replicas"] >= 2
     assert figures["rows_written"] == 2 * figures["windows"] * figures["replicas"]
+    # No --trace: the prefix figure is the bundled Mooncake trace's, and says so.
     assert figures["prefix_hit_rate_unlimited"] == pytest.approx(0.366, abs=0.001)
+    assert figures["prefix_trace"] == str(shared_data_dir / MOONCAKE_CONVERSATION_TRACE)
     assert figures["slo_attainment"] == 1.0  # the fleet is sized for the peak
     assert figures["peak_rps"] == pytest.approx(583 * SERVEGEN_SCALE, rel=0.01)
     assert 0 < figures["replay_seconds"] < 60
-    assert "replay_seconds" in capsys.readouterr().out
+    assert "replay_seconds" in invoked.stdout
 
 
 def test_a_request_trace_is_detected_and_replayed_with_its_own_token_mix(
@@ -51,6 +56,7 @@ def test_a_request_trace_is_detected_and_replayed_with_its_own_token_mix(
     assert result.trace_format == "azure"
     assert result.scale == 1.0 and result.windows == 58  # 57 minutes in one-minute windows
     assert result.rows_written > 0
+    assert result.prefix_hit_rate_unlimited is None and result.prefix_trace is None  # no hash_ids in it
 
 
 def test_trace_formats_are_told_apart_by_content(shared_data_dir: Path, tmp_path: Path) -> None:

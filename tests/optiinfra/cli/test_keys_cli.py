@@ -2,6 +2,7 @@
 as a credential, is listed without its secret, and stops working once revoked; mistakes are one line."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,13 @@ def test_a_key_is_printed_once_works_and_stops_when_revoked(
     assert (principal.customer_id, principal.role) == ("acme", Role.APPROVER)
 
     listed = runner.invoke(app, ["keys", "list", "--customer", "acme"])
-    assert key_id in listed.stdout and "approver" in listed.stdout and "active" in listed.stdout
+    header, _, row = listed.stdout.splitlines()
+    assert header.split() == ["KEY", "CUSTOMER", "ROLE", "STATE", "EXPIRES", "NAME"]
+    assert row.split()[:4] == [key_id, "acme", "approver", "active"] and row.split()[-1] == "oncall"
     assert token.split("_", 2)[2] not in listed.stdout
+    as_json = json.loads(runner.invoke(app, ["keys", "list", "--customer", "acme", "--json"]).stdout)
+    assert [(key["key_id"], key["role"], key["name"]) for key in as_json] == [(key_id, "approver", "oncall")]
+    assert token.split("_", 2)[2] not in json.dumps(as_json)
 
     revoked = runner.invoke(app, ["keys", "revoke", key_id])
     assert revoked.exit_code == 0 and "revoked" in revoked.stdout
