@@ -472,6 +472,17 @@ class JointOptimizationRequest(BaseModel):
     agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
     timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
     constraints: CustomerConstraints = Field(default_factory=CustomerConstraints)
+    report_to: str | None = Field(
+        default=None,
+        description=(
+            "The fleet scan that started this run (its workflow id): signalled `joint_settled` once the "
+            "agents' proposals are in and resolved, so the scan keeps a bounded number of runs proposing"
+        ),
+    )
+
+
+JOINT_SETTLED_SIGNAL = "joint_settled"
+"""Signal of a joint run to the fleet scan that started it: its proposing is over (argument: its id)."""
 
 
 class JointPhase(StrEnum):
@@ -580,6 +591,13 @@ class FleetScanSummary(BaseModel):
     already_running_count: int = 0
     failure_count: int = 0
     skipped_in_flight_count: int = 0
+    unreported_count: int = Field(
+        default=0,
+        description=(
+            "Runs the scan stopped waiting for: they had not reported the end of their proposing within "
+            "`in_flight_timeout_seconds`"
+        ),
+    )
 
     def add(self, kind: ScanOutcome, item: str) -> None:
         """Count one outcome, keeping its id while the list is under SUMMARY_IDS."""
@@ -598,17 +616,32 @@ class FleetScanProgress(BaseModel):
     done: bool = False
     runs: int = Field(default=1, description="Runs of this scan so far, the first included")
     summary: FleetScanSummary = Field(default_factory=FleetScanSummary)
+    in_flight: list[str] = Field(
+        default_factory=list, description="Joint runs started and still proposing (at most `max_in_flight`)"
+    )
 
 
 class FleetScanRequest(BaseModel):
     """One scan: a joint optimization for every workload (of one customer, when given), started in
-    batches of `batch_size`, continuing as new after `batches_per_run` batches."""
+    batches of `batch_size` with at most `max_in_flight` proposing at once, continuing as new after
+    `batches_per_run` batches."""
 
     customer_id: str | None = None
     agents: list[AgentKind] = Field(default_factory=lambda: list(ALL_AGENTS), min_length=1)
     timing: ExecutionTiming = Field(default_factory=ExecutionTiming)
     batch_size: int = Field(default=100, gt=0, le=1000)
     batches_per_run: int = Field(default=10, gt=0)
+    max_in_flight: int = Field(
+        default=200,
+        gt=0,
+        description=(
+            "Joint runs proposing at once: the next batch starts when there is room for it, so the workers "
+            "work a bounded set of runs through (their caches hold them) instead of all the fleet at once"
+        ),
+    )
+    in_flight_timeout_seconds: int = Field(
+        default=1800, gt=0, description="How long the scan waits for room before it stops waiting for runs"
+    )
     progress: FleetScanProgress | None = Field(
         default=None, description="Set by the scan itself when it continues as new; None to start one"
     )

@@ -10,6 +10,11 @@ The fleet is listed and started a page at a time (`batch_size`), skipping worklo
 in flight (a held lock, a recommendation waiting or executing); after `batches_per_run` pages the scan
 continues as new, carrying its progress, so its history stays bounded however large the fleet. Progress is
 the `progress` query and the `OptiScanProgress` search attribute (workloads listed so far).
+
+Flow control: at most `max_in_flight` of the runs a scan started are proposing at once. Each run signals
+the scan (`joint_settled`) when its proposals are in and resolved; the next batch starts when there is room
+for it. Started all at once, thousands of runs would each hold a place in the workers' workflow caches and
+every one would be replayed from its history on each of its tasks.
 """
 
 import asyncio
@@ -28,6 +33,7 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from workflows import own_metrics, priorities
     from workflows.contracts import (
+        JOINT_SETTLED_SIGNAL,
         ActivityName,
         FleetScanProgress,
         FleetScanRequest,
@@ -82,10 +88,27 @@ SCAN_IN_BATCHES = "scan-in-batches"
 workloads with a change in flight, and continues as new every few batches."""
 
 
+SCAN_FLOW_CONTROL = "scan-flow-control"
+"""`workflow.patched` id: from this change on, a scan keeps at most `max_in_flight` of the runs it started
+proposing at once (each tells it when its proposing is over), so a fleet of thousands is worked through a
+bounded set at a time."""
+
+
 @workflow.defn
 class FleetScanWorkflow:
     def __init__(self) -> None:
         self._progress: FleetScanProgress | None = None
+        self._settled_early: set[str] = set()
+        """Runs that told of their end before the scan had recorded them as started."""
+
+    @workflow.signal(name=JOINT_SETTLED_SIGNAL)
+    def joint_settled(self, workflow_id: str) -> None:
+        """A run this scan started is done proposing: it leaves the in-flight set."""
+        progress = self._progress
+        if progress is not None and workflow_id in progress.in_flight:
+            progress.in_flight.remove(workflow_id)
+        else:
+            self._settled_early.add(workflow_id)
 
     @workflow.query
     def progress(self) -> FleetScanProgress | None:
@@ -107,6 +130,7 @@ class FleetScanWorkflow:
     ) -> FleetScanSummary:
         self._progress = progress
         timing = request.timing
+        flow_control = workflow.patched(SCAN_FLOW_CONTROL)
         for _ in range(request.batches_per_run):
             page: ScanPage = await workflow.execute_activity(
                 ActivityName.LIST_SCAN_PAGE,
@@ -118,7 +142,9 @@ class FleetScanWorkflow:
                 start_to_close_timeout=timedelta(seconds=timing.activity_timeout_seconds),
                 retry_policy=RetryPolicy(maximum_attempts=timing.activity_max_attempts),
             )
-            await self._start_batch(request, page.items, progress)
+            if flow_control and page.items:
+                await self._wait_for_room(request, progress)
+            await self._start_batch(request, page.items, progress, flow_control=flow_control)
             progress.summary.scanned += len(page.items)
             progress.after = page.after
             workflow.upsert_search_attributes([OPTI_SCAN_PROGRESS.value_set(progress.summary.scanned)])
@@ -132,17 +158,44 @@ class FleetScanWorkflow:
             request.model_copy(update={"progress": progress.model_copy(update={"runs": progress.runs + 1})})
         )
 
+    async def _wait_for_room(self, request: FleetScanRequest, progress: FleetScanProgress) -> None:
+        """Until the runs still proposing leave room for another batch; after `in_flight_timeout_seconds`
+        the scan stops waiting for the ones that have not told (counted as unreported)."""
+        room = max(0, request.max_in_flight - request.batch_size)
+        try:
+            await workflow.wait_condition(
+                lambda: len(progress.in_flight) <= room,
+                timeout=timedelta(seconds=request.in_flight_timeout_seconds),
+                timeout_summary="room for the next batch",
+            )
+        except TimeoutError:
+            progress.summary.unreported_count += len(progress.in_flight)
+            workflow.logger.warning(
+                "%d runs had not finished proposing after %ds: the scan goes on without them",
+                len(progress.in_flight),
+                request.in_flight_timeout_seconds,
+            )
+            progress.in_flight.clear()
+
     async def _start_batch(
-        self, request: FleetScanRequest, items: list[ScanItem], progress: FleetScanProgress
+        self,
+        request: FleetScanRequest,
+        items: list[ScanItem],
+        progress: FleetScanProgress,
+        *,
+        flow_control: bool = False,
     ) -> None:
         summary = progress.summary
         for item in items:
             if item.in_flight is not None:
                 summary.add("skipped_in_flight", f"{item.customer_id}/{item.workload_id}: {item.in_flight}")
         todo = [item for item in items if item.in_flight is None]
+        report_to = workflow.info().workflow_id if flow_control else None
         started = await asyncio.gather(
             *(
-                self._start_joint(request, item.customer_id, item.workload_id, progress.scanned_at)
+                self._start_joint(
+                    request, item.customer_id, item.workload_id, progress.scanned_at, report_to=report_to
+                )
                 for item in todo
             ),
             return_exceptions=True,
@@ -155,6 +208,9 @@ class FleetScanWorkflow:
                 summary.add("failures", f"{workflow_id}: {outcome}")
             else:
                 summary.add("started", workflow_id)
+                if flow_control and workflow_id not in self._settled_early:
+                    progress.in_flight.append(workflow_id)
+        self._settled_early.clear()
 
     async def _scan_at_once(self, request: FleetScanRequest) -> FleetScanSummary:
         """Scans started before SCAN_IN_BATCHES: every workload listed and started in one go."""
@@ -189,7 +245,13 @@ class FleetScanWorkflow:
         return summary
 
     async def _start_joint(
-        self, request: FleetScanRequest, customer_id: str, workload_id: str, scanned_at: datetime
+        self,
+        request: FleetScanRequest,
+        customer_id: str,
+        workload_id: str,
+        scanned_at: datetime,
+        *,
+        report_to: str | None = None,
     ) -> ChildWorkflowHandle[object, JointStatus]:
         handle: ChildWorkflowHandle[object, JointStatus] = await workflow.start_child_workflow(
             JOINT_WORKFLOW_TYPE,
@@ -198,6 +260,7 @@ class FleetScanWorkflow:
                 workload_id=workload_id,
                 agents=request.agents,
                 timing=request.timing,
+                report_to=report_to,
             ),
             id=joint_workflow_id(customer_id, workload_id, scanned_at),
             result_type=JointStatus,

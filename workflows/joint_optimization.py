@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_calls import call_activity
     from workflows.agent_optimization import AgentOptimizationWorkflow
     from workflows.contracts import (
+        JOINT_SETTLED_SIGNAL,
         ActivityName,
         AgentProposals,
         ChildExecution,
@@ -47,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 JOINT = "joint"
+REPORT_TO_SCAN = "report-to-scan"
+"""`workflow.patched` id: from this change on, a run started by a fleet scan signals it when its proposing
+is over (the scan's flow control)."""
 
 
 @workflow.defn
@@ -55,6 +59,7 @@ class JointOptimizationWorkflow:
         self._status: JointStatus | None = None
         self._request: JointOptimizationRequest | None = None
         self._contexts: dict[AgentKind, dict[str, float]] = {}
+        self._told_scan = False
 
     @workflow.query
     def get_status(self) -> JointStatus:
@@ -70,6 +75,8 @@ class JointOptimizationWorkflow:
         except (FailureError, asyncio.CancelledError) as ended:
             # Other exceptions fail the workflow task, which is retried: the run has not ended.
             outcome = "cancelled" if isinstance(ended, asyncio.CancelledError) else "errored"
+            if isinstance(ended, FailureError):
+                await self._tell_scan()
             own_metrics.optimization_finished(
                 agent=JOINT, mode=JOINT, type=own_metrics.NO_TYPE, outcome=outcome
             )
@@ -95,6 +102,7 @@ class JointOptimizationWorkflow:
         candidates = [found.proposals[0] for found in self.status.proposals if found.proposals]
         if not candidates:
             self._set_phase(JointPhase.NO_ACTION)
+            await self._tell_scan()
             return self.status
         self._set_phase(JointPhase.RESOLVING)
         plan: CoordinationResult = await self._activity(
@@ -126,12 +134,28 @@ class JointOptimizationWorkflow:
             )
         if not plan.accepted:
             self._set_phase(JointPhase.NO_ACTION)
+            await self._tell_scan()
             return self.status
         self._set_phase(JointPhase.EXECUTING)
+        await self._tell_scan()
         for proposal in plan.accepted:
             await self._execute(proposal)
         self._set_phase(JointPhase.DONE)
         return self.status
+
+    async def _tell_scan(self) -> None:
+        """Tell the fleet scan that started this run (if one did) that its proposing is over, once; a
+        scan that has ended meanwhile needs no telling."""
+        report_to = self.request.report_to
+        if report_to is None or self._told_scan or not workflow.patched(REPORT_TO_SCAN):
+            return
+        self._told_scan = True
+        try:
+            await workflow.get_external_workflow_handle(report_to).signal(
+                JOINT_SETTLED_SIGNAL, workflow.info().workflow_id
+            )
+        except FailureError as error:
+            workflow.logger.info("the fleet scan %s was not told: %s", report_to, error)
 
     # ---- children -------------------------------------------------------------------------
 
