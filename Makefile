@@ -33,6 +33,11 @@ run: .venv/.synced portal
 up: .venv/.synced portal
 	.venv/bin/optiinfra up
 
+# README.md's sample output of `make run`, rewritten from a real run (the end-to-end run test checks it).
+.PHONY: readme-sample
+readme-sample: .venv/.synced
+	.venv/bin/python -m optiinfra.cli.readme_sample
+
 # The portal: a React app under portal/, installed from its lock and built into portal/dist, which the API
 # serves at /. Rebuilt only when its sources, config or lock changed.
 PORTAL_SOURCES := $(shell find portal -path portal/node_modules -prune -o -path portal/dist -prune -o \

@@ -102,43 +102,46 @@ def run(
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for every workflow to settle", min=1)
     ] = 180.0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print the final report only: no progress on stderr")
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result as JSON on stdout, and no progress (for scripts)"),
+    ] = False,
 ) -> None:
     """One joint optimization of every workload of the fleet, with a report.
 
     Uses a running `optiinfra up` if there is one, otherwise starts a throwaway stack and stops it at the
-    end. The report is on stdout; logs, on stderr, are warnings and errors only unless OPTIINFRA_LOG_LEVEL
-    says otherwise."""
-    from optiinfra.cli.api_client import ApiClient, ApiError
-    from optiinfra.cli.report import render_report
-    from optiinfra.cli.run_once import optimize_fleet
-    from optiinfra.embedded.stack_file import read_stack_info
-    from optiinfra.embedded.token import resolve_api_token
-    from optiinfra.engine.devserver import DevServerError
-    from optiinfra.observability.tracing import STACK_SERVICE
+    end. Progress goes to stderr as the run goes (a live display on a terminal, lines otherwise), the
+    report to stdout; logs, on stderr, are warnings and errors only unless OPTIINFRA_LOG_LEVEL says
+    otherwise."""
+    import time
 
-    settings = _settings()
-    _observe(settings, STACK_SERVICE, default_level="WARNING")
-    stack_info = read_stack_info(settings.state_dir)
+    from optiinfra.cli.progress import progress_on_stderr
 
-    async def with_api(api_url: str, token: str, persistent: bool) -> str:
-        async with ApiClient(api_url, token) as api:
-            runs = await optimize_fleet(api, timeout_s=timeout)
-        return render_report(runs, persistent_stack=persistent, api_url=api_url)
+    started = time.monotonic()
+    progress = progress_on_stderr(show=not (quiet or as_json))
+    with progress:
+        progress.stage("Loading OptiInfra")
+        from optiinfra.cli.api_client import ApiError
+        from optiinfra.cli.report import render_report, run_result
+        from optiinfra.cli.run_fleet import run_fleet
+        from optiinfra.engine.devserver import DevServerError
+        from optiinfra.observability.tracing import STACK_SERVICE
 
-    async def throwaway() -> str:
-        from optiinfra.embedded.stack import running_stack
-
-        async with running_stack(settings, persistent=False) as stack:
-            return await with_api(stack.api_url, stack.api_token, persistent=False)
-
-    try:
-        if stack_info is not None:
-            report = asyncio.run(with_api(stack_info.api_url, resolve_api_token(settings), persistent=True))
-        else:
-            report = asyncio.run(throwaway())
-    except (DevServerError, ApiError, TimeoutError) as error:
-        raise fail(error) from error
-    typer.echo(report)
+        settings = _settings()
+        _observe(settings, STACK_SERVICE, default_level="WARNING")
+        try:
+            found = asyncio.run(run_fleet(settings, timeout_s=timeout, progress=progress))
+        except (DevServerError, ApiError, TimeoutError) as error:
+            raise fail(error) from error
+        progress.finish(f"Done in {time.monotonic() - started:.0f} s.")
+    if as_json:
+        result = run_result(found.runs, persistent_stack=found.persistent, api_url=found.api_url)
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        typer.echo(render_report(found.runs, persistent_stack=found.persistent, api_url=found.api_url))
 
 
 def worker(

@@ -7,17 +7,22 @@ cluster now has them: new pods (a scale-up or a rolling update) start serving wi
 their template, pods relabelled out of the Service get no new requests and finish what they hold, and
 deleted pods stop; after each window the cluster's HorizontalPodAutoscalers read the pods' vLLM gauges
 and scale their Deployments. Before serving, the twin writes a week of 10-minute windows, what the metrics
-pipeline would have collected, so the Performance agent has a history to forecast from."""
+pipeline would have collected, so the Performance agent has a history to forecast from.
+
+The history is written on the metrics pipeline's 10-minute grid and may reach a little past now (see
+`EmbeddedKube.start`); the live twin then holds still until the wall clock has caught up with it, so that
+an analysis in those first minutes reads the history alone, the same history at every start."""
 
 import asyncio
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from optiinfra.capacity.models import capacity_model_for
 from optiinfra.capacity.vllm_config import config_from_vllm_args
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.domain.kube import PodState
+from optiinfra.domain.series import floor_to_period
 from optiinfra.kube.deployments import pod_state
 from optiinfra.metrics.store import UtilizationSample
 from optiinfra.metrics.utilization import AsyncMetricsStore
@@ -42,6 +47,10 @@ VLLM_CONTAINER = "vllm"
 POD_READY_DELAY_S = 5.0
 """A new pod turns Ready this long after it is created: the twin's stand-in for image pull and weight
 loading, short so that a demo scale-up is seen within a tick or two."""
+
+
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class _WindowStatsBuffer:
@@ -87,9 +96,15 @@ class EmbeddedKube:
         history_days: int = HISTORY_DAYS,
         pod_ready_delay_s: float = POD_READY_DELAY_S,
         seed: int = 11,
+        ahead_s: float = 0.0,
+        time_of_day_s: float | None = None,
     ) -> "EmbeddedKube":
-        """Create the Deployments, simulate `history_days` up to `now` into `metrics`, then serve the
-        Kubernetes API on `port` (0: any free port) and every pod's /metrics."""
+        """Create the Deployments, simulate `history_days` into `metrics`, then serve the Kubernetes API on
+        `port` (0: any free port) and every pod's /metrics.
+
+        The history ends on the first boundary of the 10-minute grid at or after `now + ahead_s` (so it
+        reaches up to `ahead_s` plus one window past now, and `run_live` holds the twin until then); with
+        `time_of_day_s`, the traffic's day stands there at that end (see `TwinClock.ending_at`)."""
         cluster = KubeCluster(ready_delay_s=pod_ready_delay_s, seed=seed)
         for demo in demos:
             cluster.create_deployment(
@@ -110,16 +125,17 @@ class EmbeddedKube:
             kube_workload_spec(demo, [p.name for p in _pods_of(cluster, demo)], catalog, seed + index)
             for index, demo in enumerate(demos)
         ]
+        history_s = history_days * 86400.0
         twin = FleetTwin(
             specs,
             catalog,
             seed,
-            clock=TwinClock(now - timedelta(days=history_days)),
+            clock=TwinClock.ending_at(history_end(now, ahead_s), history_s, time_of_day_s=time_of_day_s),
             requests_sample=HISTORY_REQUESTS_SAMPLE,
             parse_metrics_text=False,
         )
         sink = _WindowStatsBuffer()
-        await asyncio.to_thread(twin.run, history_days * 86400.0, HISTORY_WINDOW_S, sink)
+        await asyncio.to_thread(twin.run, history_s, HISTORY_WINDOW_S, sink)
         await metrics.write_window_stats(sink.rows)
         embedded = cls(
             cluster, start_kube_server(cluster, port=port), twin, VllmEmulatorServer(), demos, catalog
@@ -130,6 +146,11 @@ class EmbeddedKube:
     @property
     def url(self) -> str:
         return self._server.url
+
+    @property
+    def now(self) -> datetime:
+        """The twin's time: where its history, then its live windows, have got to."""
+        return self._twin.clock.now
 
     def replicas(self, workload_id: str) -> list[ReplicaTwin]:
         """The twin's replicas of a workload: its Deployment's ready pods at the last tick."""
@@ -149,11 +170,23 @@ class EmbeddedKube:
             gauges = {pod: state.gauges() for pod, state in self._twin.metrics_states().items()}
             self.cluster.run_autoscalers(partial(_pod_gauge, gauges))
 
-    async def run_live(self, window_s: float) -> None:
-        """Keep the twin on wall-clock time: one window every `window_s` seconds until cancelled."""
+    async def run_live(self, window_s: float, *, wall: Callable[[], datetime] = _wall_now) -> None:
+        """Keep the twin on wall-clock time: one window every `window_s` seconds until cancelled. While its
+        clock is ahead of the wall clock (a history that reaches past now) it holds still, following the
+        pods but serving no new requests, until the wall clock has caught up."""
         while True:
+            ahead_s = (self._twin.clock.now - wall()).total_seconds()
+            if ahead_s > 0:
+                await asyncio.sleep(min(window_s, ahead_s))
+                await self.follow()
+                continue
             await asyncio.sleep(window_s)
             await self.tick(window_s)
+
+    async def follow(self) -> None:
+        """Follow the pods as the cluster now has them, without simulating any time."""
+        async with self._lock:
+            self._follow_pods()
 
     def stop(self) -> None:
         self._server.stop()
@@ -180,6 +213,13 @@ class EmbeddedKube:
             ]
             self._twin.sync_replicas(workload_id, placements)
         self._emulators.serve_exactly(self._twin.metrics_states())
+
+
+def history_end(now: datetime, ahead_s: float = 0.0) -> datetime:
+    """The first boundary of the metrics pipeline's grid at or after `now + ahead_s`."""
+    moment = now + timedelta(seconds=ahead_s)
+    end = floor_to_period(moment, int(HISTORY_WINDOW_S))
+    return end if end >= moment else end + timedelta(seconds=HISTORY_WINDOW_S)
 
 
 def _pod_gauge(gauges: dict[str, dict[str, float]], namespace: str, pod: str, metric: str) -> float | None:

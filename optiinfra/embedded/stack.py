@@ -6,7 +6,7 @@ embedded part step aside; the rest of the stack is the same code either way."""
 import asyncio
 import socket
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +67,24 @@ from optiinfra.store.database import create_engine_for, migrate, session_factory
 from workers.all_in_one import build_worker, kube_from_settings
 from workers.group import WorkerGroup
 
+DEMO_TIME_OF_DAY_S = 21 * 3600.0
+"""Where the twins' traffic day stands when an embedded stack starts, whatever the wall clock says: 21:00,
+the assistant's evening decline six hours after its peak. Every start replays the same hours of traffic, so
+what `optiinfra run` finds does not depend on the hour it is started at (the readings still carry the real
+time, as the agents read them by it)."""
+KUBE_HISTORY_AHEAD_S = 300.0
+"""How far past the start the Kubernetes twin's history reaches, at least (see `EmbeddedKube.start`): the
+twin holds still until the wall clock gets there, so the first analysis of the Deployment, within these
+minutes of the start, reads the history alone, not readings taken from however many live windows the
+twin had served by then."""
+
+StageCallback = Callable[[str], None]
+"""Told what the stack starts next, e.g. to show progress; each call ends the stage before it."""
+
+
+def _no_progress(stage: str) -> None:
+    pass
+
 
 @dataclass
 class RunningStack:
@@ -118,9 +136,12 @@ def require_embedded_parts(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterator[RunningStack]:
+async def running_stack(
+    settings: Settings, *, persistent: bool, on_stage: StageCallback = _no_progress
+) -> AsyncIterator[RunningStack]:
     """`persistent`: the fixed ports and the state dir of `optiinfra up`; otherwise a throwaway stack on
-    free ports in a temporary directory, as `optiinfra run` uses when no stack is up."""
+    free ports in a temporary directory, as `optiinfra run` uses when no stack is up. `on_stage` hears each
+    stage as it starts."""
     require_embedded_parts(settings)
     async with AsyncExitStack() as exits:
         if not persistent:
@@ -128,6 +149,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             settings = settings.model_copy(update={"state_dir": Path(scratch), "api_port": free_port()})
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         if settings.embedded_engine:
+            on_stage("Starting the engine (Temporal dev server)")
             # Started here, on the event loop's (main) thread, not in an executor: on Linux the engine is
             # signalled to stop when the thread that started it ends, which must be when this process does.
             server = start_dev_server(
@@ -146,6 +168,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             )
         seeded: SeededFleet | None = None
         if settings.embedded_cloud:
+            on_stage("Starting the twin cloud (moto) and seeding the demo fleet")
             moto = start_moto_server(port=settings.embedded_cloud_port if persistent else 0)
             exits.callback(moto.stop)
             seeded = await seed_demo_fleet(moto.endpoint_url, settings.aws_region, datetime.now(UTC), days=0)
@@ -153,6 +176,7 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         token = resolve_api_token(settings)
         settings = settings.model_copy(update={"api_token": SecretStr(token)})
 
+        on_stage("Preparing the store")
         await migrate(settings.effective_database_url)
         engine = create_engine_for(settings.effective_database_url)
         exits.push_async_callback(engine.dispose)
@@ -168,12 +192,14 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         scaling_groups = ScalingGroups.from_settings(settings)
         resolver: ScrapeTargetResolver = PrivateIpTargets(settings.vllm_metrics_port)
         if seeded is not None:
+            on_stage("Simulating the fleet's last 14 days (the twin's history, published to CloudWatch)")
             twin = await EmbeddedTwin.start(
                 demo=seeded.fleet,
                 instance_ids=seeded.instance_ids,
                 fleet=fleet,
                 catalog=PriceCatalog.load_default(),
                 now=datetime.now(UTC),
+                time_of_day_s=DEMO_TIME_OF_DAY_S,
             )
             exits.callback(twin.stop)
             resolver = twin
@@ -182,7 +208,9 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
         metrics = open_reporting_metrics(settings)  # one store for the worker, the collector and the API
         exits.callback(metrics.close)
         if seeded is not None:
+            on_stage("Writing the fleet's 90 days of billing history")
             await _backfill_usage(metrics, fleet, seeded)
+            on_stage("Starting the twin's Kubernetes endpoint and simulating its pods' last 7 days")
         deployments, pod_metrics, kube_url = await _start_kubernetes(
             settings, exits, metrics, twin=seeded is not None, persistent=persistent
         )
@@ -196,7 +224,10 @@ async def running_stack(settings: Settings, *, persistent: bool) -> AsyncIterato
             catalog=PriceCatalog.load_default(),
             pods=DeploymentPodTargets(deployments, pod_metrics) if deployments is not None else None,
         )
+        on_stage("Collecting the fleet's metrics")
         await _collect_once(collector, sessions)
+
+        on_stage("Starting the worker and the API")
 
         # The worker's metrics endpoint lives as long as this client's Runtime: the stack's life.
         metrics_address = _worker_metrics_address(settings, persistent=persistent)
@@ -298,6 +329,8 @@ async def _start_kubernetes(
         metrics=metrics,
         now=datetime.now(UTC),
         port=settings.embedded_kube_port if persistent else 0,
+        ahead_s=KUBE_HISTORY_AHEAD_S,
+        time_of_day_s=DEMO_TIME_OF_DAY_S,
     )
     exits.callback(kube.stop)
     live = asyncio.create_task(kube.run_live(settings.twin_window_seconds), name="kube-twin")

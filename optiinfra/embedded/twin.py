@@ -4,7 +4,7 @@ it follows what the agents execute (resized, replaced or stopped instances) on e
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from optiinfra.catalog.loader import PriceCatalog
 from optiinfra.cloud import tags
@@ -42,10 +42,12 @@ class EmbeddedTwin:
         now: datetime,
         history_days: int = 14,
         seed: int = 7,
+        time_of_day_s: float | None = None,
     ) -> "EmbeddedTwin":
         """Simulate `history_days` up to `now` into CloudWatch (what the fleet would have published),
-        then serve every replica's /metrics."""
-        clock = TwinClock(now - timedelta(days=history_days))
+        then serve every replica's /metrics. With `time_of_day_s`, the traffic's day stands there at `now`
+        (see `TwinClock.ending_at`), whatever time of day `now` is."""
+        clock = TwinClock.ending_at(now, history_days * 86400.0, time_of_day_s=time_of_day_s)
         twin = FleetTwin.from_demo_fleet(demo, instance_ids, catalog, seed, clock=clock)
         for deployment in demo.deployments:
             workload_id = deployment.workload.workload_id

@@ -9,13 +9,20 @@ DAY_S = 86_400.0
 
 
 class TwinClock:
-    """Seconds elapsed since `start`, and the datetime they stand for. Naive datetimes are taken as UTC."""
+    """Seconds elapsed since `start`, and the datetime they stand for. Naive datetimes are taken as UTC.
 
-    def __init__(self, start: datetime, now_s: float = 0.0) -> None:
+    `time_of_day_s` sets where the traffic's day stands at `start` (seconds after its midnight) instead of
+    `start`'s own UTC time of day: a twin that must replay the same hours of traffic whenever it is started
+    (the embedded demo) pins it, so its readings carry the real time but its traffic does not follow it."""
+
+    def __init__(self, start: datetime, now_s: float = 0.0, *, time_of_day_s: float | None = None) -> None:
         if now_s < 0:
             raise ValueError(f"now_s cannot be negative, got {now_s}")
+        if time_of_day_s is not None and not 0 <= time_of_day_s < DAY_S:
+            raise ValueError(f"time_of_day_s must be within one day, got {time_of_day_s}")
         self._start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
         self._now_s = float(now_s)
+        self._time_of_day_s = time_of_day_s
 
     @property
     def start(self) -> datetime:
@@ -37,10 +44,12 @@ class TwinClock:
 
     @property
     def time_of_day_origin_s(self) -> float:
-        """Seconds from midnight UTC of the start day to `start`.
+        """Seconds from midnight UTC of the start day to `start` (or the pinned `time_of_day_s`).
 
         Traffic series count from midnight of day 0 (ServeGen's convention); adding this offset to `now_s`
         puts their daily peaks at the right UTC hour whatever time of day the twin starts."""
+        if self._time_of_day_s is not None:
+            return self._time_of_day_s
         midnight = self._start.replace(hour=0, minute=0, second=0, microsecond=0)
         return (self._start - midnight).total_seconds()
 
@@ -57,7 +66,17 @@ class TwinClock:
         return self.now
 
     def __repr__(self) -> str:
-        return f"TwinClock(start={self._start.isoformat()}, now_s={self._now_s:g})"
+        pinned = "" if self._time_of_day_s is None else f", time_of_day_s={self._time_of_day_s:g}"
+        return f"TwinClock(start={self._start.isoformat()}, now_s={self._now_s:g}{pinned})"
+
+    @classmethod
+    def ending_at(cls, end: datetime, duration_s: float, *, time_of_day_s: float | None = None) -> TwinClock:
+        """A clock to run `duration_s` of history that ends at `end`, where (with `time_of_day_s`) the
+        traffic's day then stands at `time_of_day_s`: the same hours of traffic lead up to `end` whatever
+        `end` is."""
+        start = end - timedelta(seconds=duration_s)
+        origin = None if time_of_day_s is None else (time_of_day_s - duration_s) % DAY_S
+        return cls(start, time_of_day_s=origin)
 
 
 def start_of_day(moment: datetime) -> datetime:

@@ -1,12 +1,13 @@
 """`optiinfra run` on the embedded default, end to end: a throwaway stack (dev server, moto twin, the twin's
 Kubernetes endpoint, twin replicas and pods serving vLLM metrics, store, metrics store, worker, API)
 optimizes the demo fleet: the Cost agent for workloads on instances, the Performance agent for the one
-served by a Deployment."""
+served by a Deployment. What it finds is the same at every start, and is README.md's sample of `make run`."""
 
 from pathlib import Path
 
 from optiinfra.cli.api_client import ApiClient
-from optiinfra.cli.report import render_report
+from optiinfra.cli.readme_sample import README, readme_sample, sample_lines
+from optiinfra.cli.report import KEEP_A_STACK, render_report
 from optiinfra.cli.run_once import optimize_fleet, settle
 from optiinfra.domain.enums import RecommendationStatus, RecommendationType, StepAction
 from optiinfra.embedded.stack import running_stack
@@ -72,4 +73,9 @@ async def test_one_full_optimization_of_the_twin_fleet(tmp_path: Path, moto_endp
     assert float(tiering.evidence["hit_rate_with_host_tier"]) > float(tiering.evidence["hit_rate_gpu_only"])
     assert tiering.status is RecommendationStatus.PENDING_APPROVAL
     assert "Savings: $" in report
-    assert f"optiinfra recommendations approve {code.id}" in report
+    # The stack is stopped when the report is read: no address of it, but how to keep one up.
+    assert stack.api_url not in report and "optiinfra recommendations approve" not in report
+    assert report.splitlines()[-1] == KEEP_A_STACK
+    assert sample_lines(report) == readme_sample(README.read_text()), (
+        "README.md's sample of `make run` differs from this run: `make readme-sample` rewrites it"
+    )
