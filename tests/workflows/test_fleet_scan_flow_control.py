@@ -52,21 +52,30 @@ async def _stays(
     return progress
 
 
+async def _customer_with(sessions: async_sessionmaker[AsyncSession], workloads: int) -> str:
+    customer = f"flow-{uuid4().hex[:8]}"
+    async with sessions.begin() as session:
+        await add_customer_with_workloads(session, customer, workloads)
+    return customer
+
+
+def _scan_worker(client: Client, sessions: async_sessionmaker[AsyncSession], queue: str) -> Worker:
+    """The scan, the reporting stand-in for its runs, and the page listing the scan reads."""
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[FleetScanWorkflow, ReportingJointStandIn],
+        activities=[StoreActivities(sessions).list_scan_page],
+    )
+
+
 async def test_a_scan_starts_the_next_batch_only_when_runs_have_told_it_they_are_done(
     temporal_client: Client, harness_store: tuple[str, async_sessionmaker[AsyncSession]]
 ) -> None:
     _, sessions = harness_store
-    customer = f"flow-{uuid4().hex[:8]}"
-    async with sessions.begin() as session:
-        await add_customer_with_workloads(session, customer, WORKLOADS)
+    customer = await _customer_with(sessions, WORKLOADS)
     queue = f"tests-scan-flow-{uuid4()}"
-    store = StoreActivities(sessions)
-    async with Worker(
-        temporal_client,
-        task_queue=queue,
-        workflows=[FleetScanWorkflow, ReportingJointStandIn],
-        activities=[store.list_scan_page],
-    ):
+    async with _scan_worker(temporal_client, sessions, queue):
         scan = await temporal_client.start_workflow(
             FleetScanWorkflow.run,
             FleetScanRequest(customer_id=customer, batch_size=BATCH, max_in_flight=MAX_IN_FLIGHT),
@@ -98,17 +107,9 @@ async def test_runs_that_never_tell_hold_the_scan_up_no_longer_than_its_timeout(
     temporal_client: Client, harness_store: tuple[str, async_sessionmaker[AsyncSession]]
 ) -> None:
     _, sessions = harness_store
-    customer = f"flow-{uuid4().hex[:8]}"
-    async with sessions.begin() as session:
-        await add_customer_with_workloads(session, customer, 4)
+    customer = await _customer_with(sessions, 4)
     queue = f"tests-scan-flow-{uuid4()}"
-    store = StoreActivities(sessions)
-    async with Worker(
-        temporal_client,
-        task_queue=queue,
-        workflows=[FleetScanWorkflow, ReportingJointStandIn],
-        activities=[store.list_scan_page],
-    ):
+    async with _scan_worker(temporal_client, sessions, queue):
         summary = await temporal_client.execute_workflow(
             FleetScanWorkflow.run,
             FleetScanRequest(
