@@ -1,7 +1,6 @@
 """How list commands print: a table with a header for people, or `--json` for programs."""
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -33,7 +32,9 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, emp
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("-" if cell is None else str(cell) for cell in row))
-    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    # A pipe or a file has no width to fit (and a COLUMNS left in the environment by whatever ran before
+    # says nothing about it): rows stay whole.
+    piped = not sys.stdout.isatty()
     Console(width=PIPED_WIDTH if piped else None, highlight=False, markup=False).print(table)
 
 

@@ -139,8 +139,9 @@ async def _scrape_once(http: httpx.AsyncClient) -> dict[str, dict[Labels, float]
 
 
 async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[Labels, float]]:
-    """The first scrape that shows the fleet's figures: the stores are read beside the scrapes."""
-    deadline = time.monotonic() + 10
+    """The first scrape that shows the fleet's figures: the stores are read beside the scrapes (a first read
+    can take seconds on a loaded machine; the scrape returns as soon as it is there)."""
+    deadline = time.monotonic() + 60
     while True:
         scraped = await _scrape_once(http)
         if scraped.get("optiinfra_fleet_snapshot_timestamp_seconds") or time.monotonic() > deadline:

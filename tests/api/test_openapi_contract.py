@@ -55,10 +55,11 @@ def _failure_counts(report: str) -> dict[str, int]:
     return {code: int(count) for code, count in re.findall(r"(ST\d{3})[^\n:]*: (\d+)", summary)}
 
 
-TOOL_DEFECT = "AST constructor recursion depth mismatch"
-"""Hypothesis describing a lambda with `ast` from two worker threads at once can trip CPython 3.11's
-recursion-depth bookkeeping: a Runtime Error of the tool, about no request. A run that hits it is run once
-more, and that run is judged whole."""
+TOOL_DEFECT = "Runtime Error"
+"""The tool's own errors when two of its worker threads read Python source at once (Hypothesis describing a
+lambda with `ast` trips CPython 3.11's recursion-depth bookkeeping; schemathesis' coverage cache meets a
+KeyError over a module's lines): a Runtime Error about no request. A run that reports one is run once more,
+and that run is judged whole, its Runtime Errors included."""
 
 
 async def _schemathesis(served_api: str, report_dir: Path) -> str:
