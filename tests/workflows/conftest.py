@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from agents.reasoning.layering import InferenceLayer
 from optiinfra.catalog.loader import PriceCatalog
@@ -87,6 +88,17 @@ async def wait_for_phase(
     return await wait_for_status(handle, lambda status: status.phase is phase, f"phase {phase}", timeout_s)
 
 
+TRANSIENT_RPC = frozenset(
+    {
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.UNKNOWN,
+    }
+)
+"""Statuses of a read that failed on its way, not in the workflow: safe to ask again."""
+
+
 async def wait_for_status(
     handle: WorkflowHandle[Any, OptimizationStatus],
     reached: Callable[[OptimizationStatus], bool],
@@ -94,10 +106,17 @@ async def wait_for_status(
     timeout_s: float = 60,
 ) -> OptimizationStatus:
     """The run's status once `reached` holds of it (queried every 0.2 s), or an AssertionError naming
-    `what` it waited for."""
+    `what` it waited for. A query that times out or drops in transit on a loaded machine (gRPC CANCELLED
+    "Timeout expired", UNKNOWN "h2 protocol error") is asked again until the deadline."""
     deadline = time.monotonic() + timeout_s
     while True:
-        status = await handle.query(AgentOptimizationWorkflow.get_status)
+        try:
+            status = await handle.query(AgentOptimizationWorkflow.get_status)
+        except RPCError as error:
+            if error.status not in TRANSIENT_RPC or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+            continue
         if reached(status):
             return status
         if time.monotonic() > deadline:
