@@ -64,7 +64,13 @@ async def test_a_customers_scan_does_not_hold_up_another_customers_decision(
         )
         scan = await temporal_client.start_workflow(
             FleetScanWorkflow.run,
-            FleetScanRequest(customer_id=busy, agents=[AgentKind.COST], batch_size=500, batches_per_run=2),
+            FleetScanRequest(
+                customer_id=busy,
+                agents=[AgentKind.COST],
+                batch_size=500,
+                batches_per_run=2,
+                max_in_flight=SCANNED,  # the stand-ins never report back: the whole scan queues at once
+            ),
             id=f"scan/{busy}",
             task_queue=queue,
         )
