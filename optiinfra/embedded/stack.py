@@ -144,9 +144,14 @@ async def running_stack(
     stage as it starts."""
     require_embedded_parts(settings)
     async with AsyncExitStack() as exits:
+        api_socket: socket.socket | None = None
         if not persistent:
             scratch = exits.enter_context(tempfile.TemporaryDirectory(prefix="optiinfra-"))
-            settings = settings.model_copy(update={"state_dir": Path(scratch), "api_port": free_port()})
+            # The API's port is bound now and held until the API serves on it: a port only looked up here
+            # could be handed to another server (this stack's own, or another process's) before then.
+            api_socket = exits.enter_context(_bound_socket(settings.api_host))
+            port = api_socket.getsockname()[1]
+            settings = settings.model_copy(update={"state_dir": Path(scratch), "api_port": port})
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         if settings.embedded_engine:
             on_stage("Starting the engine (Temporal dev server)")
@@ -275,7 +280,9 @@ async def running_stack(
                 lifespan="on",
             )
         )
-        api_task = asyncio.create_task(api.serve(), name="api")
+        api_task = asyncio.create_task(
+            api.serve(sockets=[api_socket] if api_socket is not None else None), name="api"
+        )
         exits.push_async_callback(_stop_api, api, api_task)
         while not api.started:
             if api_task.done():
@@ -292,6 +299,18 @@ async def running_stack(
             persistent=persistent,
             worker_metrics_url=metrics_url(metrics_address) if metrics_address else None,
         )
+
+
+def _bound_socket(host: str) -> socket.socket:
+    """A TCP socket bound to a free port of `host`, not listening yet (uvicorn listens on it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _worker_metrics_address(settings: Settings, *, persistent: bool) -> str | None:
