@@ -7,6 +7,7 @@ attention, so the KV cache is sized by `kv_heads`, not by the number of query he
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 BYTES_PER_FP16 = 2.0
 AWQ_INT4_BYTES_PER_PARAM = 0.5625
@@ -16,7 +17,8 @@ LM head left in FP16: about 4.5 bits per parameter overall (approximate)."""
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What the capacity model needs to know about a served model."""
+    """What the capacity model needs to know about a served model. The derived sizes are computed once per
+    spec: the capacity model reads them millions of times while it searches for an operating point."""
 
     name: str
     params_b: float
@@ -31,36 +33,36 @@ class ModelSpec:
     """Vocabulary size: the input embedding is a lookup (neither streamed whole nor multiplied) and the
     LM head runs only for tokens that are sampled, not for every prompt token."""
 
-    @property
+    @cached_property
     def params(self) -> float:
         return self.params_b * 1e9
 
-    @property
+    @cached_property
     def weight_bytes(self) -> float:
         """Bytes of weights every decode step must stream from memory (all of them, for a dense model)."""
         return self.params * self.bytes_per_param
 
-    @property
+    @cached_property
     def kv_bytes_per_token(self) -> float:
         """Bytes one token occupies in the KV cache: a key and a value vector per layer per KV head."""
         return 2 * self.layers * self.kv_heads * self.head_dim * self.kv_cache_bytes
 
-    @property
+    @cached_property
     def embedding_params(self) -> float:
         return float(self.vocab * self.hidden)
 
-    @property
+    @cached_property
     def streamed_weight_bytes(self) -> float:
         """Bytes of weights a decode step streams: all but the embedding table, of which it reads a row."""
         return (self.params - self.embedding_params) * self.bytes_per_param
 
-    @property
+    @cached_property
     def flops_per_token(self) -> float:
         """Matmul FLOPs per generated token (multiply + add per parameter, the LM head included, the
         embedding lookup not), attention excluded."""
         return 2 * (self.params - self.embedding_params)
 
-    @property
+    @cached_property
     def prefill_flops_per_token(self) -> float:
         """Matmul FLOPs per prompt token: vLLM computes logits only for the position it samples."""
         return 2 * (self.params - 2 * self.embedding_params)
