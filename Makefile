@@ -2,7 +2,7 @@
 UV ?= $(shell command -v uv 2>/dev/null || echo .venv-bootstrap/bin/uv)
 export UV_PYTHON ?= python3
 
-.PHONY: run test test-fast test-real test-peers test-browser peers real-lock lint importlint typecheck check up clean \
+.PHONY: run test test-fast test-integration test-real test-peers test-browser peers real-lock lint importlint typecheck check up clean \
 	portal portal-check portal-screenshots replay-histories
 
 # The real-vLLM tier's own environment: vLLM's CPU build and its CPU torch, kept out of .venv. torch
@@ -10,11 +10,17 @@ export UV_PYTHON ?= python3
 # elsewhere, from PyTorch's CPU index: make test-real TORCH_WHEELS=https://download.pytorch.org/whl/cpu
 TORCH_WHEELS ?= /opt/wheels
 
-# The fast tier runs on this many pytest-xdist workers (each starts its own dev server, PostgreSQL cluster
-# and moto); 1 runs it in one process. The real-engine tiers always run alone, after it: their servers'
-# timings are part of what they check.
+# The tiers (markers set by path in tests/conftest.py): unit (pure: no server, store, Temporal or moto;
+# `make test-fast`), integration (the real dev server, moto, SQLite, PostgreSQL, chdb, subprocesses), and the
+# browser, peer and real-engine tiers. Unit and integration run on this many pytest-xdist workers (each
+# starts its own dev server, PostgreSQL cluster and moto as its tests need them); 1 runs them in one
+# process. The real-engine tiers always run alone, after them: their servers' timings are part of what
+# they check.
 TEST_WORKERS ?= 2
-FAST := -m "not real_vllm and not real_prometheus and not peers and not browser" -n $(TEST_WORKERS) --dist loadgroup
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+UNIT := -m unit $(XDIST)
+INTEGRATION := -m integration $(XDIST)
+FAST := -m "unit or integration" $(XDIST)
 REAL := -m "real_vllm or real_prometheus"
 PEER_TESTS := -m peers
 BROWSER_TESTS := -m browser
@@ -97,8 +103,12 @@ test: .venv/.synced .venv-real/.synced .venv-peers/.synced portal portal-check
 test-peers: .venv-peers/.synced
 	.venv/bin/pytest $(PEER_TESTS)
 
+# The unit tier alone: it collects nothing of the other tiers and loads none of Temporal, moto or the stores.
 test-fast: .venv/.synced
-	.venv/bin/pytest $(FAST)
+	.venv/bin/pytest $(UNIT)
+
+test-integration: .venv/.synced
+	.venv/bin/pytest $(INTEGRATION)
 
 test-browser: .venv/.synced portal portal-check
 	.venv/bin/pytest $(BROWSER_TESTS)

@@ -55,13 +55,6 @@ def _failure_counts(report: str) -> dict[str, int]:
     return {code: int(count) for code, count in re.findall(r"(ST\d{3})[^\n:]*: (\d+)", summary)}
 
 
-TOOL_DEFECT = "Runtime Error"
-"""The tool's own errors when two of its worker threads read Python source at once (Hypothesis describing a
-lambda with `ast` trips CPython 3.11's recursion-depth bookkeeping; schemathesis' coverage cache meets a
-KeyError over a module's lines): a Runtime Error about no request. A run that reports one is run once more,
-and that run is judged whole, its Runtime Errors included."""
-
-
 async def _schemathesis(served_api: str, report_dir: Path) -> str:
     st = Path(sys.executable).parent / "st"
     process = await asyncio.create_subprocess_exec(
@@ -74,8 +67,11 @@ async def _schemathesis(served_api: str, report_dir: Path) -> str:
         str(EXAMPLES_PER_OPERATION),
         "--seed",
         "20261207",
+        # One worker thread: with two, the tool's own threads race reading Python source (Hypothesis
+        # describing a lambda with `ast`, schemathesis' coverage cache) and report Runtime Errors that
+        # are about no request.
         "--workers",
-        "2",
+        "1",
         "--header",
         f"Authorization: Bearer {TOKEN}",
         # Hypothesis' own health check: a path parameter that holds slashes (a workflow id) makes it
@@ -99,9 +95,6 @@ async def _schemathesis(served_api: str, report_dir: Path) -> str:
 
 async def test_the_api_keeps_its_openapi_contract(served_api: str, tmp_path: Path) -> None:
     report = await _schemathesis(served_api, tmp_path / "schemathesis")
-    if TOOL_DEFECT in report:
-        print(report)  # the run the tool broke, for the record
-        report = await _schemathesis(served_api, tmp_path / "schemathesis-again")
     print(report)  # the full run, for whoever reads a failure
     assert "Selected: " in report, report[-3000:]
     failures = _failure_counts(report)

@@ -99,6 +99,14 @@ class OpenAIStub:
     def script(self, *replies: ScriptedReply) -> None:
         self._script.extend(replies)
 
+    def reset(self) -> None:
+        """Forget every request and the script, as a stub just started would have none."""
+        self.requests.clear()
+        self.authorizations.clear()
+        self.embedding_requests.clear()
+        self._script.clear()
+        self._last = server_error()
+
     async def _complete(self, request: Request) -> JSONResponse:
         body: dict[str, Any] = await request.json()
         self.requests.append(body)
@@ -182,8 +190,16 @@ def _wait_until_started(server: uvicorn.Server, thread: threading.Thread) -> Non
         time.sleep(0.01)
 
 
-@pytest.fixture
-def openai_stub() -> Iterator[OpenAIStub]:
-    """A live stub per test."""
+@pytest.fixture(scope="session")
+def openai_stub_server() -> Iterator[OpenAIStub]:
+    """One live stub per session (per xdist worker): starting a server per test cost more than most of the
+    tests that use it."""
     with serving_openai_stub() as stub:
         yield stub
+
+
+@pytest.fixture
+def openai_stub(openai_stub_server: OpenAIStub) -> OpenAIStub:
+    """The session's stub with nothing of an earlier test: no request recorded, no reply scripted."""
+    openai_stub_server.reset()
+    return openai_stub_server

@@ -8,7 +8,8 @@ Fixtures:
 - `empty_database_url` (per test, same parameters): a fresh database with no schema at all.
 
 Missing PostgreSQL binaries fail the tests that need them; they are never skipped, because a silently
-skipped backend would let PostgreSQL-only bugs through."""
+skipped backend would let PostgreSQL-only bugs through. The store is imported only when a database is made,
+so the unit tier never loads it."""
 
 import asyncio
 import os
@@ -25,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from optiinfra.store.database import migrate
 
 PREFERRED_BINDIR = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
@@ -132,6 +131,8 @@ def _scratch_postgres_database(cluster: PostgresCluster, *, template: str | None
 def _migrate_outside_the_test_loop(url: str) -> None:
     """Run `migrate` on its own loop in its own thread: sync fixtures may not touch pytest-asyncio's
     loop, and `asyncio.run` in this thread would replace that loop as the thread's current one."""
+    from optiinfra.store.database import migrate
+
     with ThreadPoolExecutor(max_workers=1) as executor:
         executor.submit(asyncio.run, migrate(url)).result()
 

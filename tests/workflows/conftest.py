@@ -2,6 +2,7 @@
 customer, and the seeded moto twin."""
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
 
 from agents.reasoning.layering import InferenceLayer
 from optiinfra.catalog.loader import PriceCatalog
@@ -32,6 +32,7 @@ from optiinfra.sim.demo_fleet import demo_fleet
 from optiinfra.sim.usage_history import past_cost_samples
 from optiinfra.store.database import create_engine_for, session_factory
 from tests.support.cloud import SeededCloud
+from tests.support.polling import RETRY_INTERVAL_S, read_retrying
 from workers.all_in_one import build_worker
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import OptimizationStatus, WorkflowPhase
@@ -88,17 +89,6 @@ async def wait_for_phase(
     return await wait_for_status(handle, lambda status: status.phase is phase, f"phase {phase}", timeout_s)
 
 
-TRANSIENT_RPC = frozenset(
-    {
-        RPCStatusCode.CANCELLED,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.UNKNOWN,
-    }
-)
-"""Statuses of a read that failed on its way, not in the workflow: safe to ask again."""
-
-
 async def wait_for_status(
     handle: WorkflowHandle[Any, OptimizationStatus],
     reached: Callable[[OptimizationStatus], bool],
@@ -106,17 +96,13 @@ async def wait_for_status(
     timeout_s: float = 60,
 ) -> OptimizationStatus:
     """The run's status once `reached` holds of it (queried every 0.2 s), or an AssertionError naming
-    `what` it waited for. A query that times out or drops in transit on a loaded machine (gRPC CANCELLED
-    "Timeout expired", UNKNOWN "h2 protocol error") is asked again until the deadline."""
+    `what` it waited for. A query that fails in transit is asked again (tests.support.polling)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        try:
-            status = await handle.query(AgentOptimizationWorkflow.get_status)
-        except RPCError as error:
-            if error.status not in TRANSIENT_RPC or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-            continue
+        status = await read_retrying(
+            lambda: handle.query(AgentOptimizationWorkflow.get_status),
+            timeout_s=max(deadline - time.monotonic(), RETRY_INTERVAL_S),
+        )
         if reached(status):
             return status
         if time.monotonic() > deadline:
@@ -147,9 +133,23 @@ async def harness_store(database_url: str) -> AsyncIterator[tuple[str, async_ses
     await engine.dispose()
 
 
-async def backfill_utilization(fleet: Ec2Fleet, metrics_path: Path) -> None:
-    """The collection pipeline's first pass: copy the twin's CloudWatch history into the metrics store
-    the agents read from. Closes the store after (chdb allows one open store per process)."""
+async def backfill_utilization(cloud: SeededCloud, metrics_path: Path) -> None:
+    """The collection pipeline's first pass over the twin as seeded: its CloudWatch history and months of
+    billing copied into a metrics store at `metrics_path`, the store the agents read from.
+
+    The pass reads nothing but the seeded state (its instances, their history, the hour), so it is made
+    once per seeded state (`SeededCloud.state`) and copied for each test: call it before the test changes
+    the fleet, as a collection pass that ran before the test would have."""
+    template = cloud.state.scratch / "first-pass-metrics"
+    if not template.exists():
+        building = cloud.state.scratch / f"first-pass-metrics-{uuid4()}"
+        await _first_pass(cloud.fleet, building)
+        building.rename(template)
+    shutil.copytree(template, metrics_path, symlinks=True)
+
+
+async def _first_pass(fleet: Ec2Fleet, metrics_path: Path) -> None:
+    """Closes the store after (chdb allows one open store per process)."""
     store = ChdbMetricsStore(metrics_path)
     try:
         async with httpx.AsyncClient() as http:
@@ -198,7 +198,7 @@ async def harness(
     database_url, sessions = harness_store
     task_queue = f"tests-{uuid4()}"
     fleet = seeded_cloud.fleet
-    await backfill_utilization(fleet, tmp_path / "metrics")
+    await backfill_utilization(seeded_cloud, tmp_path / "metrics")
     store = ChdbMetricsStore(tmp_path / "metrics")
     metrics = AsyncMetricsStore(store)
     async with httpx.AsyncClient() as http:

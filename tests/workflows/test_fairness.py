@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from activities.store import StoreActivities
 from optiinfra.domain.enums import AgentKind
+from tests.support.polling import read_retrying
 from tests.workflows.awaiting_decision import AwaitingDecision
 from tests.workflows.joint_stand_in import JointStandIn
 from tests.workflows.synthetic_fleet import add_customer_with_workloads
@@ -76,7 +77,7 @@ async def test_a_customers_scan_does_not_hold_up_another_customers_decision(
         )
         deadline = time.monotonic() + 120
         while True:  # the scan has queued half its runs, and goes on queueing the rest
-            progress = await scan.query(FleetScanWorkflow.progress)
+            progress = await read_retrying(lambda: scan.query(FleetScanWorkflow.progress))
             if progress is not None and progress.summary.started_count >= SCANNED // 2:
                 break
             assert time.monotonic() < deadline, "the scan did not start its runs within 120 s"

@@ -24,6 +24,7 @@ from optiinfra.domain.enums import AgentKind, DecisionKind, StepAction
 from optiinfra.domain.recommendation import Approval
 from optiinfra.store.conflicts import list_conflicts
 from tests.support.cloud import SeededCloud
+from tests.support.polling import read_retrying
 from tests.workflows.conftest import backfill_utilization, fleet_state
 from tests.workflows.kube_harness import NAME, NAMESPACE, REPLICAS, PerformanceHarness, kube_harness
 from workflows.agent_optimization import AgentOptimizationWorkflow
@@ -41,7 +42,7 @@ async def overloaded(
     tmp_path: Path,
 ) -> AsyncIterator[PerformanceHarness]:
     _, sessions = harness_store
-    await backfill_utilization(seeded_cloud.fleet, tmp_path / "metrics")
+    await backfill_utilization(seeded_cloud, tmp_path / "metrics")
     async with kube_harness(
         temporal_client, seeded_cloud, sessions, tmp_path, workload_id=WORKLOAD, load=12.0, latency=6.0
     ) as harness:
@@ -64,7 +65,7 @@ async def _start(harness: PerformanceHarness, **constraints: Any) -> WorkflowHan
 async def _joint_phase(handle: WorkflowHandle[Any, JointStatus], *phases: JointPhase) -> JointStatus:
     deadline = time.monotonic() + 120
     while True:
-        status = await handle.query(JointOptimizationWorkflow.get_status)
+        status = await read_retrying(lambda: handle.query(JointOptimizationWorkflow.get_status))
         if status.phase in phases:
             return status
         assert time.monotonic() < deadline, f"{handle.id} stayed in {status.phase}, expected {phases}"

@@ -7,6 +7,7 @@ import pytest
 from temporalio.client import ScheduleActionExecutionStartWorkflow
 
 from optiinfra.engine.schedules import ensure_metrics_schedule
+from tests.support.polling import read_retrying
 from tests.workflows.conftest import Harness
 from workflows.contracts import MetricsCollectionSummary
 from workflows.metrics_collection import METRICS_SCHEDULE_ID
@@ -21,7 +22,7 @@ async def test_the_schedule_runs_collection_passes_over_every_workload(harness: 
     try:
         deadline = time.monotonic() + 30
         while True:
-            described = await handle.describe()
+            described = await read_retrying(handle.describe)
             started = [
                 a.action
                 for a in described.info.recent_actions

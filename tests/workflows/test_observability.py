@@ -27,6 +27,7 @@ from optiinfra.observability.logs import JsonFormatter, Redactor
 from optiinfra.settings import Settings
 from tests.support.asgi import api_client
 from tests.support.cloud import SeededCloud
+from tests.support.polling import read_retrying
 from tests.workflows.conftest import CUSTOMER, DemoCollector, backfill_utilization, harness_settings
 from workers.all_in_one import build_worker
 from workflows.agent_optimization import AgentOptimizationWorkflow
@@ -77,7 +78,7 @@ async def traced(
     provider.add_span_processor(SimpleSpanProcessor(spans))
     client = await connect_temporal(Settings(), temporal_dev_server.address, tracer_provider=provider)
     task_queue = f"tests-traced-{uuid4()}"
-    await backfill_utilization(seeded_cloud.fleet, tmp_path / "metrics")
+    await backfill_utilization(seeded_cloud, tmp_path / "metrics")
     store = ChdbMetricsStore(tmp_path / "metrics")
     metrics = AsyncMetricsStore(store)
     logs = JsonLines()
@@ -142,7 +143,7 @@ async def test_one_optimization_is_one_trace_and_its_logs_name_their_run(traced:
         workflow_id = started.json()["workflow_id"]
         handle = traced.client.get_workflow_handle_for(AgentOptimizationWorkflow.run, workflow_id)
         for _ in range(300):
-            status = await handle.query(AgentOptimizationWorkflow.get_status)
+            status = await read_retrying(lambda: handle.query(AgentOptimizationWorkflow.get_status))
             if status.phase is WorkflowPhase.PENDING_APPROVAL:
                 break
             await asyncio.sleep(0.2)

@@ -51,6 +51,7 @@ from optiinfra.sim.kube.state import KubeCluster
 from optiinfra.store import repository
 from tests.agents.regression.builders import frontier_layer, scale_down_change, succeeded, window_stats
 from tests.support.openai_stub import OpenAIStub
+from tests.support.polling import read_retrying
 from tests.workflows.conftest import harness_settings
 from workers.group import workers_by_kind
 from workflows.contracts import (
@@ -428,7 +429,7 @@ async def test_the_schedule_runs_watch_passes_over_every_workload(
         try:
             deadline = time.monotonic() + 30
             while True:
-                described = await handle.describe()
+                described = await read_retrying(handle.describe)
                 started = [
                     a.action
                     for a in described.info.recent_actions

@@ -21,6 +21,7 @@ from optiinfra.domain.enums import AgentKind
 from optiinfra.metrics.store import ChdbMetricsStore
 from optiinfra.metrics.utilization import AsyncMetricsStore
 from tests.support.cloud import SeededCloud
+from tests.support.polling import read_retrying
 from tests.workflows.conftest import (
     CUSTOMER,
     DemoCollector,
@@ -130,7 +131,7 @@ async def test_a_run_on_split_workers_waits_for_the_cloud_worker_then_finishes(
 ) -> None:
     _, sessions = harness_store
     queue = f"tq-{uuid4().hex[:12]}"
-    await backfill_utilization(seeded_cloud.fleet, tmp_path / "metrics")
+    await backfill_utilization(seeded_cloud, tmp_path / "metrics")
     store = ChdbMetricsStore(tmp_path / "metrics")
     metrics = AsyncMetricsStore(store)
     settings = harness_settings(queue)
@@ -178,7 +179,7 @@ async def _pending_activity(client: Client, workflow_id: str, timeout_s: float =
     """The run's one pending activity: (its type, its state), once it has one."""
     deadline = time.monotonic() + timeout_s
     while True:
-        described = await client.get_workflow_handle(workflow_id).describe()
+        described = await read_retrying(client.get_workflow_handle(workflow_id).describe)
         pending = described.raw_description.pending_activities
         if pending:
             return pending[0].activity_type.name, pending[0].state

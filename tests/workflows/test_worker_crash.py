@@ -64,7 +64,7 @@ async def workers(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[WorkerProcesses, str]]:
     task_queue = f"crash-{uuid4()}"
-    await backfill_utilization(seeded_cloud.fleet, tmp_path / "metrics")
+    await backfill_utilization(seeded_cloud, tmp_path / "metrics")
     settings = harness_settings(task_queue)
     env = {
         **os.environ,

@@ -3,7 +3,14 @@ workload's rate with prediction intervals, and the choice among them by backtest
 
 from agents.performance.forecast.choice import ForecastChoice, ForecastSettings, choose_forecast
 from agents.performance.forecast.history import RateHistory
-from agents.performance.forecast.methods import BacktestErrors, backtest_errors, backtest_mape, forecast
+from agents.performance.forecast.methods import (
+    BacktestErrors,
+    MethodForecast,
+    backtest_errors,
+    backtest_mape,
+    forecast,
+    standing_in,
+)
 from agents.performance.forecast.metrics import coverage, mape, mase, wape
 from agents.performance.forecast.model import Forecast, ForecastMethod
 
@@ -13,6 +20,7 @@ __all__ = [
     "ForecastChoice",
     "ForecastMethod",
     "ForecastSettings",
+    "MethodForecast",
     "RateHistory",
     "backtest_errors",
     "backtest_mape",
@@ -21,5 +29,6 @@ __all__ = [
     "forecast",
     "mape",
     "mase",
+    "standing_in",
     "wape",
 ]

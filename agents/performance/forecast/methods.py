@@ -1,7 +1,14 @@
-"""One entry point for every forecasting method, and its score on a held-out stretch of history."""
+"""One entry point for every forecasting method, and its score on a held-out stretch of history.
+
+`standing_in` is the seam for tests of what consumes forecasts: within it, one method's fits are made by a
+given function instead (a Prophet fit takes a second or more; an analyzer test is about what the analyzer does
+with a forecast, not about Prophet). Outside it, which is always in production, every method is its own."""
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from agents.performance.forecast.history import GRID_TOLERANCE, RateHistory
 from agents.performance.forecast.holt_winters import holt_winters_forecast
@@ -11,11 +18,36 @@ from agents.performance.forecast.prophet_method import prophet_forecast
 from agents.performance.forecast.seasonal_naive import seasonal_naive_forecast
 
 
+class MethodForecast(Protocol):
+    """One method's forecast, called as `forecast` calls each method's own function."""
+
+    def __call__(self, history: RateHistory, horizon_steps: int, *, interval_width: float) -> Forecast: ...
+
+
+_STAND_INS: dict[ForecastMethod, MethodForecast] = {}
+
+
+@contextmanager
+def standing_in(method: ForecastMethod, function: MethodForecast) -> Iterator[None]:
+    """Within the block, `forecast(method, ...)` (and so every backtest and choice) calls `function` instead
+    of fitting the method. For tests; blocks do not nest for one method."""
+    if method in _STAND_INS:
+        raise RuntimeError(f"{method} already has a stand-in")
+    _STAND_INS[method] = function
+    try:
+        yield
+    finally:
+        del _STAND_INS[method]
+
+
 def forecast(
     method: ForecastMethod, history: RateHistory, horizon_steps: int, *, interval_width: float = 0.9
 ) -> Forecast:
     """Fit `method` to the history and forecast `horizon_steps` intervals from its end, with prediction
     intervals of `interval_width`."""
+    stand_in = _STAND_INS.get(ForecastMethod(method))
+    if stand_in is not None:
+        return stand_in(history, horizon_steps, interval_width=interval_width)
     match ForecastMethod(method):
         case ForecastMethod.PROPHET:
             return prophet_forecast(history, horizon_steps, interval_width=interval_width)

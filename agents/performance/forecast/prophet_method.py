@@ -3,14 +3,17 @@
 Prophet and cmdstanpy are imported on first use; their INFO chatter is turned down to warnings then (the
 only process-wide change). Prophet draws its uncertainty samples from numpy's global random state, so the
 prediction seeds that state for the call and puts the caller's state back afterwards: same inputs, same
-forecast. Deprecation warnings Prophet's own pandas calls raise are silenced for the call."""
+forecast. Deprecation warnings Prophet's own pandas calls raise are silenced for the call. pandas, which only
+Prophet's frames need, is imported with Prophet: importing the forecasting package stays light."""
 
 import logging
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from agents.performance.forecast.common import DAY_S, check_request, clipped_forecast
 from agents.performance.forecast.history import RateHistory
@@ -52,8 +55,10 @@ def _new_model(history: RateHistory, interval_width: float) -> Any:
     )
 
 
-def _frame(start_s: float, interval_s: float, count: int) -> pd.DataFrame:
+def _frame(start_s: float, interval_s: float, count: int) -> "pd.DataFrame":
     """Interval midpoints as naive UTC datetimes."""
+    import pandas as pd
+
     times = start_s + (np.arange(count) + 0.5) * interval_s
     return pd.DataFrame({"ds": pd.to_datetime(times, unit="s")})
 

@@ -22,6 +22,8 @@ TYPE = "g6e.xlarge"
 NOW = datetime(2026, 11, 16, 6, tzinfo=UTC)
 PROMPT, OUTPUT = 2000.0, 250.0
 PERIOD = 600
+WINDOWS_KEPT = 24 * 6
+"""The snapshot's measurement windows: the last day's."""
 
 
 def daily_rate(at: datetime, mean: float, amplitude: float, peak_hour: float = 15.0) -> float:
@@ -60,10 +62,17 @@ def kube_snapshot(
     shape = TokenShape(PROMPT, OUTPUT)
     estimator = CapacityEstimator()
     start = NOW - timedelta(days=days)
+    count = days * 24 * 6
+    rates = [
+        daily_rate(start + timedelta(seconds=index * PERIOD), mean_rps, amplitude_rps)
+        for index in range(count)
+    ]
     windows: list[WorkloadWindow] = []
-    for index in range(days * 24 * 6):
+    # The snapshot keeps the windows of the last day (its rate history covers every day): only those are
+    # measured through the capacity estimator, the slow part.
+    for index in range(max(0, count - WINDOWS_KEPT), count):
         at = start + timedelta(seconds=index * PERIOD)
-        rate = daily_rate(at, mean_rps, amplitude_rps)
+        rate = rates[index]
         found = estimator.operating_point_at_rate(config, shape, rate / replicas)
         requests = rate * PERIOD
         windows.append(
@@ -117,10 +126,8 @@ def kube_snapshot(
         series=[],
         collected_at=NOW,
         deployment=deployment,
-        windows=windows[-24 * 6 :],
-        request_rate=RequestRateHistory(
-            start=start, interval_seconds=PERIOD, values=[w.request_rate for w in windows]
-        ),
+        windows=windows,
+        request_rate=RequestRateHistory(start=start, interval_seconds=PERIOD, values=rates),
         replica_loads=[
             ReplicaLoad(replica=pod.name, instance_type=TYPE, request_rate=(loads or {}).get(pod.name, 1.0))
             for pod in pods

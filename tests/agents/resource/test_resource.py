@@ -12,24 +12,21 @@ from agents.resource.context_window import analyze_context_request
 from agents.resource.oom import kv_fit_sequences, safe_max_num_seqs
 from agents.resource.pressure import memory_pressure
 from agents.resource.strategies import analyze_resource
-from kvtier.trace import load_mooncake
 from kvtier.vllm.spec import parse_extra_config
 from optiinfra.domain.agent_requests import AgentRequest, AgentRequestKind
 from optiinfra.domain.enums import AgentKind, RecommendationType, RequestRouting, StepAction
 from optiinfra.domain.fleet import WorkloadSnapshot
 from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kube.vllm_args import flag_value
-from optiinfra.kvcache.profile import profile_prefix_cache
-from optiinfra.settings import get_settings
 from tests.agents.performance.snapshots import MODEL, NOW, context_of, kube_snapshot
 
-TRACE = get_settings().data_dir / "mooncake" / "conversation_trace.jsonl"
 
-
-@pytest.fixture(scope="module")
-def profile() -> PrefixCacheProfile:
-    """The trace replayed pooled and split over the four replicas of the snapshots below."""
-    return profile_prefix_cache(load_mooncake(TRACE), source=str(TRACE), replicas=4)
+@pytest.fixture
+def profile(mooncake_replica_profile: PrefixCacheProfile) -> PrefixCacheProfile:
+    """The real Mooncake trace replayed pooled and split over the four replicas of the snapshots below
+    (tests/support/data.py: replayed once per session)."""
+    assert mooncake_replica_profile.replicas == 4
+    return mooncake_replica_profile
 
 
 def _routed(snapshot: WorkloadSnapshot, routing: RequestRouting) -> WorkloadSnapshot:

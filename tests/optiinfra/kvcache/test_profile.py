@@ -9,6 +9,7 @@ import pytest
 from kvtier.trace import TraceFormatError, load_mooncake
 from optiinfra.domain.enums import RequestRouting
 from optiinfra.domain.fleet import Workload
+from optiinfra.domain.resource import PrefixCacheProfile
 from optiinfra.kvcache.profile import LOAD_SLACK, profile_prefix_cache, route_requests
 from optiinfra.kvcache.traces import PrefixTraces
 from optiinfra.settings import get_settings
@@ -59,11 +60,15 @@ async def test_traces_are_found_per_workload_and_a_malformed_one_names_its_line(
     assert PrefixTraces(None, {("acme", "chat"): TRACE}).path_for(workload) == TRACE
 
 
-def test_split_over_replicas_round_robin_halves_the_ceiling_and_prefix_aware_routing_keeps_it() -> None:
+def test_split_over_replicas_round_robin_halves_the_ceiling_and_prefix_aware_routing_keeps_it(
+    mooncake_trace: Path, mooncake_replica_profile: PrefixCacheProfile
+) -> None:
     """Four caches fed round-robin each see a slice of every conversation: even unlimited they hit about
-    half of what one cache does; a prefix-aware router keeps conversations together and nearly all of it."""
-    requests = load_mooncake(TRACE)
-    profile = profile_prefix_cache(requests, source=str(TRACE), replicas=4)
+    half of what one cache does; a prefix-aware router keeps conversations together and nearly all of it.
+    (The profile is `profile_prefix_cache` of the trace over four replicas, made once per session.)"""
+    requests = load_mooncake(mooncake_trace)
+    profile = mooncake_replica_profile
+    assert profile.replicas == 4 and profile.source == str(mooncake_trace)
     spread = profile.routed_unlimited_hit_rates[RequestRouting.ROUND_ROBIN]
     affine = profile.routed_unlimited_hit_rates[RequestRouting.PREFIX_AWARE]
     assert spread < 0.6 * profile.unlimited_hit_rate
