@@ -1,4 +1,5 @@
-"""Request and response bodies of the API (the OpenAPI document at /docs is generated from these)."""
+"""Request and response bodies of the API (the OpenAPI document at /docs is generated from these). The
+bodies a command-line client reads back are in `api.responses`, which imports no server part."""
 
 import re
 from datetime import datetime
@@ -16,10 +17,10 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from optiinfra.control.schedules import ScanScheduleSpec
-from optiinfra.domain.enums import AgentKind, RecommendationStatus, RecommendationType, RiskLevel
+from api.responses import RecommendationItem
+from optiinfra.control.schedule_spec import ScanScheduleSpec
+from optiinfra.domain.enums import AgentKind
 from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, GpuBudget, Workload
-from optiinfra.domain.recommendation import Approval, ExecutionStep, Outcome, Recommendation, StepResult
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
 from optiinfra.privacy.records import Identifier, QualityComparison, TokenRecord
 from optiinfra.privacy.tiers import PrivacyTier
@@ -89,11 +90,6 @@ class OptimizationCreate(BaseModel):
         return agents
 
 
-class OptimizationStarted(BaseModel):
-    workflow_id: str
-    workflow_ids: list[str]
-
-
 class DecisionBody(BaseModel):
     """The decider is the authenticated principal; `approver` is only a display note beside it."""
 
@@ -103,46 +99,6 @@ class DecisionBody(BaseModel):
     approver: str | None = Field(
         default=None, max_length=200, description="A display note (e.g. a person's name behind a shared key)"
     )
-
-
-class DecisionAccepted(BaseModel):
-    recommendation_id: str
-    workflow_id: str
-    decision: str
-
-
-class RecommendationItem(BaseModel):
-    id: str
-    workflow_id: str
-    customer_id: str
-    workload_id: str
-    agent: AgentKind
-    type: RecommendationType
-    status: RecommendationStatus
-    title: str
-    estimated_monthly_savings_usd: float
-    current_monthly_cost_usd: float
-    projected_monthly_cost_usd: float
-    confidence: float
-    risk_level: RiskLevel
-    reasoning: str
-    created_at: datetime
-
-    @classmethod
-    def of(cls, recommendation: Recommendation) -> "RecommendationItem":
-        return cls(
-            id=recommendation.recommendation_id, **recommendation.model_dump(exclude={"recommendation_id"})
-        )
-
-
-class RecommendationDetail(RecommendationItem):
-    steps: list[ExecutionStep]
-    evidence: dict[str, float | str]
-    status_reason: str | None = None
-    approval: Approval | None = None
-    step_results: list[StepResult]
-    outcome: Outcome | None = None
-    updated_at: datetime
 
 
 class WorkloadDetail(BaseModel):

@@ -12,7 +12,8 @@ from api.deps import (
     scoped_customer,
 )
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
-from api.schemas import IDENTIFIER, OptimizationCreate, OptimizationStarted, Page, PageQuery
+from api.responses import OptimizationStarted
+from api.schemas import IDENTIFIER, OptimizationCreate, Page, PageQuery
 from api.workflow_queries import query_owned_workflow
 from optiinfra.control.listing import OptimizationFilter, OptimizationRun, page_optimizations
 from optiinfra.control.optimizations import UnknownWorkloadError, start_optimization

@@ -4,15 +4,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Approver, SessionsDep, SettingsDep, TemporalDep, Viewer, scoped_customer
 from api.errors import CONFLICT, NOT_FOUND, RETRY_AFTER_S, StrictJSONRoute
-from api.schemas import (
-    IDENTIFIER,
-    DecisionAccepted,
-    DecisionBody,
-    Page,
-    PageQuery,
-    RecommendationDetail,
-    RecommendationItem,
-)
+from api.responses import DecisionAccepted, RecommendationDetail, RecommendationItem
+from api.schemas import IDENTIFIER, DecisionBody, Page, PageQuery
 from optiinfra.access.principal import Principal
 from optiinfra.control.optimizations import (
     DecisionUnconfirmedError,

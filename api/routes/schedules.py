@@ -14,11 +14,9 @@ from api.deps import (
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
 from api.schemas import Page, PageQuery, ScheduleCreate, SchedulePauseBody
 from optiinfra.access.principal import Principal
+from optiinfra.control.schedule_spec import SCHEDULE_ID_PATTERN, ScanScheduleSpec, ScanScheduleView
 from optiinfra.control.schedules import (
-    SCHEDULE_ID_PATTERN,
     InvalidScheduleError,
-    ScanScheduleSpec,
-    ScanScheduleView,
     ScheduleExistsError,
     ScheduleNotFoundError,
     create_scan_schedule,

@@ -55,6 +55,7 @@ from optiinfra.bench.peers.aibrix_optimizer import aibrix_plan
 from optiinfra.bench.peers.environment import AIBRIX
 from optiinfra.bench.peers.process import PeerProcess
 from optiinfra.bench.plan_optimal import optimal_plan
+from optiinfra.bench.progress import StageCallback, no_stages
 from optiinfra.capacity import SERVED_MODELS
 from optiinfra.capacity.truth import TruthSource
 from optiinfra.catalog.loader import PriceCatalog
@@ -743,9 +744,11 @@ def run_plan_bench(
     truth: TruthSource = TruthSource.SILICON,
     peers: bool = True,
     peer_envs_dir: Path | None = None,
+    on_stage: StageCallback = no_stages,
 ) -> PlanBenchResult:
     """Build `fleets` twin fleets, plan every workload four ways and replay the agent's and the optimum's
-    plans, `workers` workloads at a time; write the figures to `json_path` when given. The fleets are drawn
+    plans, `workers` workloads at a time; write the figures to `json_path` when given; `on_stage` hears
+    each stage and each workload planned. The fleets are drawn
     in this process from one seeded stream and each replay has its own seed, so the figures do not depend
     on `workers`. With `peers`, AIBrix's optimizer plans each workload too (on-demand only), beside the
     agent's and the optimum's on-demand-only plans."""
@@ -755,6 +758,7 @@ def run_plan_bench(
         raise ValueError(f"the bench needs at least one worker, got {workers}")
     started = time.perf_counter()
     data = RealData.load(data_dir)
+    on_stage(f"Building {fleets} twin fleets from the real prices and traffic")
     envs = (peer_envs_dir if peer_envs_dir is not None else get_settings().peer_envs_dir) if peers else None
     versions: dict[str, str] = {}
     if envs is not None:
@@ -767,18 +771,29 @@ def run_plan_bench(
         outcomes.append(FleetOutcome(index, builder.region()))
         for position, workload in enumerate(builder.workloads(index, outcomes[-1].region)):
             jobs.append((workload, builder.policy, seed * 1_000 + index * 10 + position, truth, envs))
+    on_stage(f"Planning {len(jobs)} workloads of {fleets} fleets, {workers} at a time")
+    planned: list[WorkloadOutcome] = []
     if workers == 1:
-        planned = [plan_workload(*job) for job in jobs]
+        for job in jobs:
+            planned.append(plan_workload(*job))
+            on_stage(_planned_stage(planned[-1], len(planned), len(jobs)))
     else:
         # Spawned, not forked: the caller may hold threads (a test session, an event loop) a fork would copy.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            planned = list(pool.map(plan_workload, *zip(*jobs, strict=True)))
+            for outcome in pool.map(plan_workload, *zip(*jobs, strict=True)):
+                planned.append(outcome)
+                on_stage(_planned_stage(outcome, len(planned), len(jobs)))
     for outcome in planned:
         outcomes[outcome.workload.fleet].workloads.append(outcome)
     result = PlanBenchResult(outcomes, seed, time.perf_counter() - started, aibrix_versions=versions)
     if json_path is not None:
         json_path.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return result
+
+
+def _planned_stage(outcome: WorkloadOutcome, done: int, total: int) -> str:
+    fleet, workload_id = outcome.workload.fleet, outcome.workload.spec.workload.workload_id
+    return f"Planned {done} of {total} workloads (fleet {fleet}, {workload_id})"
 
 
 def render(result: PlanBenchResult) -> str:

@@ -63,6 +63,7 @@ from optiinfra.bench.peers.dynamo_planner import (
 )
 from optiinfra.bench.peers.environment import DYNAMO
 from optiinfra.bench.peers.process import PeerProcess
+from optiinfra.bench.progress import StageCallback, no_stages
 from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
@@ -895,6 +896,7 @@ def run_scaling_bench(
     truth: TruthSource = TruthSource.SILICON,
     dynamo: Sequence[DynamoSetting] = DYNAMO_SWEEP,
     peer_envs_dir: Path | None = None,
+    on_stage: StageCallback = no_stages,
 ) -> ScalingBenchResult:
     """Replay the trace (default: the ServeGen aggregate in `data_dir`) under the four policies on the same
     arrivals, score the forecasts, and write the figures to `json_path` when given."""
@@ -963,12 +965,15 @@ def run_scaling_bench(
     ]
     outcomes: dict[str, PolicyOutcome] = {}
     for policy in policies:
+        on_stage(f"Simulating the {policy.name} policy")
         begun = time.perf_counter()
         first = static_replicas if policy.name == "static" else initial
         outcomes[policy.name] = simulate(policy, counts, workload, tick_s, first)
         outcomes[policy.name].extra["simulate_s"] = round(time.perf_counter() - begun, 2)
     sweep: list[tuple[KpaSetting, PolicyOutcome]] = []
-    for setting in kpa_sweep_settings(workload, tick_s, kpa_utilizations, kpa_windows, kpa_delays):
+    settings = kpa_sweep_settings(workload, tick_s, kpa_utilizations, kpa_windows, kpa_delays)
+    for number, setting in enumerate(settings, start=1):
+        on_stage(f"Sweeping the reactive autoscaler (KPA): setting {number} of {len(settings)}")
         tuned = KpaPolicy(
             KpaAutoscaler(
                 KpaSettings(
@@ -1026,7 +1031,8 @@ def run_scaling_bench(
         config = config_for_instance(workload.instance_type, capacity_model_for(BENCH_MODEL))
         with PeerProcess(DYNAMO, envs) as process:
             dynamo_versions = {str(k): str(v) for k, v in process.ask({"op": "version"}).items()}
-            for choice in dynamo:
+            for number, choice in enumerate(dynamo, start=1):
+                on_stage(f"Running NVIDIA Dynamo's planner: setting {number} of {len(dynamo)}")
                 begun = time.perf_counter()
                 planner = DynamoPlannerPolicy(
                     process,

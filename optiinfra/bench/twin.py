@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from optiinfra.bench.progress import StageCallback, no_stages
 from optiinfra.capacity import (
     ReplicaLoad,
     ServingConfig,
@@ -165,12 +166,15 @@ def run_twin_bench(
     days: float | None = None,
     scale: float | None = None,
     requests_sample: int = BENCH_REQUESTS_SAMPLE,
+    on_stage: StageCallback = no_stages,
 ) -> TwinBenchResult:
     """Replay the trace (default: the ServeGen aggregate in `data_dir`) through the twin into a chdb store
     at `store_path`, measure the prefix reuse (of the trace itself when it has prefix blocks, of the bundled
-    Mooncake trace when no trace is given), and write the figures to `json_path` if given."""
+    Mooncake trace when no trace is given), and write the figures to `json_path` if given. `on_stage` hears
+    each stage as it starts."""
     trace_path = trace if trace is not None else data_dir / SERVEGEN_AGGREGATE
     loaded = load_trace(trace_path, days)
+    on_stage(f"Loaded {loaded.format} trace {trace_path.name}: {len(loaded.windows)} windows")
     prefix_path: Path | None = trace_path if loaded.prefix_requests is not None else None
     if trace is None:
         prefix_path = data_dir / MOONCAKE_CONVERSATION_TRACE
@@ -191,6 +195,10 @@ def run_twin_bench(
     )
     twin = FleetTwin([spec], catalog, BENCH_SEED, clock=clock, requests_sample=requests_sample)
 
+    on_stage(
+        f"Replaying {len(windows)} windows ({duration_s / DAY_S:.1f} days) through {len(spec.replicas)} twin "
+        "replicas into the metrics store"
+    )
     started = time.perf_counter()
     store = ChdbMetricsStore(store_path)
     try:
@@ -199,6 +207,8 @@ def run_twin_bench(
         store.close()
     replay_seconds = time.perf_counter() - started
 
+    if prefix_path is not None:
+        on_stage(f"Replaying {prefix_path.name}'s prefixes through an unlimited cache")
     started = time.perf_counter()
     prefix_hit_rate = _prefix_hit_rate(loaded, prefix_path)
     prefix_seconds = time.perf_counter() - started

@@ -5,8 +5,8 @@ from typing import Any, Self
 
 import httpx
 
-from api.schemas import DecisionAccepted, OptimizationStarted, RecommendationDetail, RecommendationItem
-from optiinfra.control.schedules import ScanScheduleView
+from api.responses import DecisionAccepted, OptimizationStarted, RecommendationDetail, RecommendationItem
+from optiinfra.control.schedule_spec import ScanScheduleView
 from optiinfra.domain.capacity_profiles import CapacityProfile
 from optiinfra.domain.fleet import Workload
 from workflows.contracts import JointStatus, OptimizationStatus

@@ -11,9 +11,11 @@ from optiinfra.cli.bench_options import (
     DataDir,
     JsonFile,
     NoPeers,
+    Quiet,
     Seed,
     Truth,
     bench_failures,
+    bench_progress,
     data_dir_or_configured,
     positive,
 )
@@ -54,6 +56,7 @@ def twin(
     ] = None,
     json_path: JsonFile = None,
     data_dir: DataDir = None,
+    quiet: Quiet = False,
 ) -> None:
     """A real trace through the fleet twin and the metrics pipeline, timed, and its prefix hit rate.
 
@@ -66,7 +69,11 @@ def twin(
     from optiinfra.bench.twin import BENCH_REQUESTS_SAMPLE, render, run_twin_bench
 
     started = time.perf_counter()
-    with bench_failures(), tempfile.TemporaryDirectory(prefix="optiinfra-twin-bench-") as scratch:
+    with (
+        bench_failures(),
+        tempfile.TemporaryDirectory(prefix="optiinfra-twin-bench-") as scratch,
+        bench_progress(quiet=quiet) as on_stage,
+    ):
         result = run_twin_bench(
             data_dir_or_configured(data_dir),
             trace,
@@ -75,6 +82,7 @@ def twin(
             days=days,
             scale=scale,
             requests_sample=BENCH_REQUESTS_SAMPLE if requests_sample is None else requests_sample,
+            on_stage=on_stage,
         )
     typer.echo(render(result, time.perf_counter() - started))
 
@@ -88,6 +96,7 @@ def plan(
     no_peers: NoPeers = False,
     json_path: JsonFile = None,
     data_dir: DataDir = None,
+    quiet: Quiet = False,
 ) -> None:
     """The live Cost agent's plans against the cheapest possible plan.
 
@@ -96,7 +105,7 @@ def plan(
     from optiinfra.bench.plan import render, run_plan_bench
     from optiinfra.capacity.truth import TruthSource
 
-    with bench_failures():
+    with bench_failures(), bench_progress(quiet=quiet) as on_stage:
         result = run_plan_bench(
             data_dir_or_configured(data_dir),
             fleets=fleets,
@@ -105,6 +114,7 @@ def plan(
             workers=workers,
             truth=TruthSource(truth.value),
             peers=not no_peers,
+            on_stage=on_stage,
         )
     typer.echo(render(result))
 
@@ -145,6 +155,7 @@ def scaling(
     truth: Truth = TruthChoice.SILICON,
     json_path: JsonFile = None,
     data_dir: DataDir = None,
+    quiet: Quiet = False,
 ) -> None:
     """Predictive SLO-aware scaling against reactive, static and oracle scaling.
 
@@ -155,7 +166,7 @@ def scaling(
     from optiinfra.capacity.truth import TruthSource
 
     dynamo = () if no_peers else DYNAMO_SWEEP[:1] if dynamo_default_only else DYNAMO_SWEEP
-    with bench_failures():
+    with bench_failures(), bench_progress(quiet=quiet) as on_stage:
         result = run_scaling_bench(
             data_dir_or_configured(data_dir),
             trace=trace,
@@ -168,6 +179,7 @@ def scaling(
             agent_scan_s=None if no_agent else agent_scan,
             truth=TruthSource(truth.value),
             dynamo=dynamo,
+            on_stage=on_stage,
         )
     typer.echo(render(result))
 

@@ -1,6 +1,7 @@
 """What the `optiinfra bench` commands share: their common options and how their failures read."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,9 @@ NoPeers = Annotated[
         "--no-peers",
         help="Leave the peers out (they run in their own environments: `optiinfra bench peers --setup`)",
     ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show no progress on stderr: the figures alone on stdout")
 ]
 Truth = Annotated[
     TruthChoice,
@@ -64,3 +68,16 @@ def bench_failures() -> Iterator[None]:
         if tracebacks_wanted():
             raise
         raise fail(error, BAD_INPUT) from error
+
+
+@contextmanager
+def bench_progress(*, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """The stage callback a benchmark reports to: its stages on stderr as it goes (a live display with each
+    stage's time on a terminal, one timed line per stage otherwise; nothing when `quiet`), and the total
+    time when it ends. stdout keeps the figures alone."""
+    from optiinfra.cli.progress import progress_on_stderr
+
+    started = time.monotonic()
+    with progress_on_stderr(show=not quiet) as progress:
+        yield progress.stage
+        progress.finish(f"Done in {time.monotonic() - started:.1f} s")

@@ -5,7 +5,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from api.schemas import RecommendationDetail, RecommendationItem
+    from api.responses import RecommendationDetail, RecommendationItem
 
 LIST_COLUMNS = ("ID", "STATUS", "SAVINGS/MONTH", "RISK", "AGENT", "WORKLOAD", "TITLE")
 WRAP = 100

@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from api.schemas import RecommendationDetail
+from api.responses import RecommendationDetail
 from optiinfra.cli.api_client import ApiClient
 from workflows.contracts import ALL_AGENTS, JointPhase, JointStatus, OptimizationStatus, WorkflowPhase
 

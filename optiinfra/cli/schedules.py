@@ -9,7 +9,7 @@ from optiinfra.cli.remote import call_api
 from optiinfra.domain.enums import AgentKind
 
 if TYPE_CHECKING:
-    from optiinfra.control.schedules import ScanScheduleView
+    from optiinfra.control.schedule_spec import ScanScheduleView
 
 schedule_app = typer.Typer(
     help="Fleet-scan schedules: a joint optimization of every workload at cron times.", no_args_is_help=True

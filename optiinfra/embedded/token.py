@@ -1,14 +1,16 @@
 """The embedded stack's credentials: the platform token (from settings, or generated once) and the demo
 customer's admin key, both kept in the state dir (mode 0600)."""
 
+from __future__ import annotations
+
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from optiinfra.access.principal import Role
 from optiinfra.settings import Settings
-from optiinfra.store.api_keys import create_api_key, principal_for_key
+
+if TYPE_CHECKING:  # the store is imported when a key is made: a CLI call reads the token alone
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 TOKEN_FILE = "api_token"
 
@@ -39,6 +41,9 @@ async def ensure_demo_admin_key(
     """The demo customer's admin key, kept in the state dir (mode 0600) as the platform token is, so a
     newcomer can try the API as a tenant would; made again when the kept one no longer works (a fresh
     store, or revoked)."""
+    from optiinfra.access.principal import Role
+    from optiinfra.store.api_keys import create_api_key, principal_for_key
+
     path = settings.state_dir / DEMO_KEY_FILE
     async with sessions.begin() as session:
         if path.exists():

@@ -22,7 +22,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.store import StoreActivities
-from optiinfra.control.schedules import ScanScheduleView, temporal_schedule_id
+from optiinfra.control.schedule_spec import ScanScheduleView
+from optiinfra.control.schedules import temporal_schedule_id
 from optiinfra.domain.fleet import Customer, Workload
 from optiinfra.settings import Settings
 from optiinfra.store import repository

@@ -1,7 +1,6 @@
 """`optiinfra bench scale`: options, progress on stderr, the figures as a table and as JSON."""
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -35,6 +34,9 @@ def scale(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report (options and every run) to this file")
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Show no progress on stderr: the figures alone on stdout")
+    ] = False,
 ) -> None:
     """A fleet scan of N workloads on the embedded engine, with the workers in processes of their own:
     optimizations per minute, CPU per optimization (orchestration, analysis by agent), history bytes per
@@ -44,6 +46,7 @@ def scale(
 
     from optiinfra.bench.scale.report import render
     from optiinfra.bench.scale.run import ScaleOptions, run_scale
+    from optiinfra.cli.bench_options import bench_progress
 
     if analysis not in ("stub", "real"):
         raise typer.BadParameter("choose stub or real", param_hint="--analysis")
@@ -64,10 +67,8 @@ def scale(
     if any(count < 1 for count in counts):
         raise typer.BadParameter("counts must be at least 1", param_hint="--workers")
 
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    report = asyncio.run(run_scale(options, progress))
+    with bench_progress(quiet=quiet) as on_stage:
+        report = asyncio.run(run_scale(options, on_stage))
     print(render(report))
     if json_path is not None:
         json_path.write_text(report.model_dump_json(indent=2) + "\n")

@@ -70,7 +70,14 @@ def test_two_fleets_plan_every_workload_and_write_the_figures(shared_data_dir: P
     assert figures["agent_rule_breaks"] == sum(row["agent_rule_breaks"] for row in workloads)
     assert any(row["agent_approved"] for row in workloads)
     assert figures["elapsed_s"] > 0
-    assert "savings_ratio_vs_optimal" in invoked.output and "elapsed_s" in invoked.output
+    assert "savings_ratio_vs_optimal" in invoked.stdout and "elapsed_s" in invoked.stdout
+    # Progress on stderr as it goes: each workload as it is planned, then the total time.
+    progress = invoked.stderr.splitlines()
+    assert "Building 2 twin fleets" in progress[0] and f"Planning {len(workloads)} workloads" in progress[1]
+    assert [line.split("] ", 1)[1].split(" (")[0] for line in progress[2:-1]] == [
+        f"Planned {done} of {len(workloads)} workloads" for done in range(1, len(workloads) + 1)
+    ]
+    assert "Done in" in progress[-1]
 
     # The fleets come from one seeded stream and each replay has its own seed: the first fleet, planned
     # alone in this process, is the same as planned beside another by two workers.

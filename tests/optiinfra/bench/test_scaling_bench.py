@@ -29,9 +29,22 @@ def test_a_short_trace_runs_every_policy_through_the_cli(shared_data_dir: Path, 
     json_path = tmp_path / "scaling.json"
     argv = ["--trace", str(trace), "--json", str(json_path), "--data-dir", str(shared_data_dir)]
     invoked = CliRunner().invoke(
-        app, ["bench", "scaling", *argv, "--tick", "30", "--peak-replicas", "12", "--no-agent", "--no-peers"]
+        app,
+        [
+            "bench",
+            "scaling",
+            *argv,
+            "--tick",
+            "30",
+            "--peak-replicas",
+            "12",
+            "--no-agent",
+            "--no-peers",
+            "--quiet",
+        ],
     )
     assert invoked.exit_code == 0, invoked.output
+    assert invoked.stderr == ""  # --quiet: no progress, the figures alone
     figures = json.loads(json_path.read_text())
     assert figures.keys() >= {
         *POLICIES,

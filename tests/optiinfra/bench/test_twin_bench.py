@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,16 @@ def test_one_day_of_servegen_through_the_twin_and_the_pipeline(shared_data_dir: 
     assert figures["peak_rps"] == pytest.approx(583 * SERVEGEN_SCALE, rel=0.01)
     assert 0 < figures["replay_seconds"] < 60
     assert "replay_seconds" in invoked.stdout
+    # Progress goes to stderr as the bench goes, one timed line per stage on a pipe; stdout keeps the figures.
+    stages = invoked.stderr.splitlines()
+    assert [re.sub(r"^\[\s*[0-9.]+s\] ", "", line).split(" ")[0] for line in stages] == [
+        "Loaded",
+        "Replaying",
+        "Replaying",
+        "Done",
+    ], invoked.stderr
+    assert "Replaying 144 windows (1.0 days)" in stages[1] and "conversation_trace.jsonl" in stages[2]
+    assert "Loaded" not in invoked.stdout
 
 
 def test_a_request_trace_is_detected_and_replayed_with_its_own_token_mix(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.schemas import RecommendationDetail, RecommendationItem
+from api.responses import RecommendationDetail, RecommendationItem
 from optiinfra.cli.main import app
 from optiinfra.cli.report import KEEP_A_STACK, render_report, run_result
 from optiinfra.cli.run_fleet import FleetRun

@@ -8,10 +8,9 @@ import pytest
 from pydantic import ValidationError
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
+from optiinfra.control.schedule_spec import ScanScheduleSpec, check_cron
 from optiinfra.control.schedules import (
     SCAN_CATCHUP_WINDOW,
-    ScanScheduleSpec,
-    check_cron,
     scan_schedule,
     scan_workflow_id,
     temporal_schedule_id,
