@@ -131,7 +131,7 @@ def test_fractions_and_names_parse_or_name_the_bad_part() -> None:
             parse_fractions(text)
 
 
-def test_cli_startup_prints_both_timings_their_difference_and_ratio() -> None:
+def test_cli_startup_prints_the_timings_their_difference_and_ratio_and_an_api_call() -> None:
     result = CliRunner().invoke(app, ["bench", "cli-startup", "--runs", "1"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -140,8 +140,12 @@ def test_cli_startup_prints_both_timings_their_difference_and_ratio() -> None:
         "optiinfra",
         "difference",
         "ratio",
+        "API",
     ]
     assert lines[0].endswith("python -c pass") and lines[1].endswith("python -m optiinfra.cli.main --help")
+    assert lines[4].endswith("python -m optiinfra.cli.main workloads list")
+    api_call = float(lines[4].split("median ")[1].split(" s")[0])
+    assert api_call > float(lines[0].split("median ")[1].split(" s")[0])
     baseline, cli = (float(line.split("median ")[1].split(" s")[0]) for line in lines[:2])
     assert 0 < baseline < cli  # the CLI starts the interpreter too
     assert _printed_figure(lines[2]) == pytest.approx(cli - baseline, abs=2e-3)
