@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from api.responses import RecommendationItem
-from optiinfra.control.schedule_spec import ScanScheduleSpec
+from optiinfra.control.schedule_spec import ScanScheduleSpec, check_distinct_agents
 from optiinfra.domain.enums import AgentKind
 from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, GpuBudget, Workload
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
@@ -85,9 +85,7 @@ class OptimizationCreate(BaseModel):
     @field_validator("agents")
     @classmethod
     def agents_are_distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
-        if len(set(agents)) != len(agents):
-            raise ValueError("each agent may appear once")
-        return agents
+        return check_distinct_agents(agents)
 
 
 class DecisionBody(BaseModel):

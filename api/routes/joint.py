@@ -9,6 +9,7 @@ from api.schemas import IDENTIFIER
 from api.workflow_queries import query_owned_workflow
 from optiinfra.control.joint import start_joint_optimization
 from optiinfra.control.optimizations import UnknownWorkloadError
+from optiinfra.control.schedule_spec import check_distinct_agents
 from optiinfra.domain.coordination import CustomerConstraints
 from optiinfra.domain.enums import AgentKind
 from optiinfra.store import repository
@@ -38,9 +39,7 @@ class JointOptimizationCreate(BaseModel):
     @field_validator("agents")
     @classmethod
     def _distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
-        if len(set(agents)) != len(agents):
-            raise ValueError("each agent may appear once")
-        return agents
+        return check_distinct_agents(agents)
 
 
 class JointOptimizationStarted(BaseModel):

@@ -42,6 +42,13 @@ def check_cron(expression: str) -> str:
     return cron
 
 
+def check_distinct_agents(agents: list[AgentKind]) -> list[AgentKind]:
+    """The agents, if none is named twice; ValueError otherwise."""
+    if len(set(agents)) != len(agents):
+        raise ValueError("each agent may appear once")
+    return agents
+
+
 def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
@@ -86,9 +93,7 @@ class ScanScheduleSpec(BaseModel):
     @field_validator("agents")
     @classmethod
     def agents_are_distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
-        if len(set(agents)) != len(agents):
-            raise ValueError("each agent may appear once")
-        return agents
+        return check_distinct_agents(agents)
 
 
 class ScanRun(BaseModel):
