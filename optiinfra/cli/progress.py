@@ -20,8 +20,19 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
+def _series(text: str) -> str | None:
+    """What a counted stage's text says before its first figure ("Planned " of "Planned 3 of 40 ..."), or
+    None for a stage without figures."""
+    for index, char in enumerate(text):
+        if char.isdigit():
+            return text[:index] if index else None
+    return None
+
+
 class _Stages:
-    """Stages as they start and end, timed."""
+    """Stages as they start and end, timed. A counted stage that follows one of the same series ("Planned
+    2 of 40" after "Planned 1 of 40") takes its place rather than ending it: one line, timed from the
+    series' start, however many items the series counts."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -30,6 +41,12 @@ class _Stages:
         self.current: tuple[str, float] | None = None
 
     def start(self, text: str) -> None:
+        if self.current is not None:
+            current, since = self.current
+            series = _series(text)
+            if series is not None and series == _series(current):
+                self.current = (text, since)
+                return
         self.end()
         self.current = (text, self._clock())
 

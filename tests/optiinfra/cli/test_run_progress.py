@@ -201,3 +201,25 @@ def test_quiet_and_json_show_no_progress_and_a_pipe_gets_lines() -> None:
     assert isinstance(progress_on_stderr(show=False), NoProgress)
     # Under pytest stderr is captured, not a terminal.
     assert isinstance(progress_on_stderr(show=True), LineProgress)
+
+
+def test_a_counted_stage_takes_the_place_of_the_one_before_it_in_the_live_display() -> None:
+    """A bench planning 40 workloads shows one line that counts, timed from its first item, not 40 lines;
+    stages without figures, and counted ones of another series, still end the one before."""
+    now = [0.0]
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    with LiveProgress(console, clock=lambda: now[0]) as progress:
+        progress.stage("Building 2 twin fleets")
+        now[0] = 1.0
+        for done in range(1, 41):
+            progress.stage(f"Planned {done} of 40 workloads (fleet 0, w{done})")
+            now[0] += 0.5
+        progress.stage("Simulating the static policy")
+        now[0] = 30.0
+        progress.finish("Done in 30 s.")
+    last = screen.getvalue()[screen.getvalue().rindex("✓ Building") :]
+    assert "✓ Building 2 twin fleets  1.0 s" in last
+    assert "✓ Planned 40 of 40 workloads (fleet 0, w40)  20 s" in last
+    assert "Planned 39 of 40" not in last
+    assert "✓ Simulating the static policy  9.0 s" in last
