@@ -18,6 +18,11 @@ from optiinfra.sim.twin.fleet import FleetTwin
 from optiinfra.sim.vllm_emulator import VllmEmulatorServer
 
 HISTORY_WINDOW_S = 3600.0
+HISTORY_REQUESTS_SAMPLE = 0
+"""Requests of the simulated history drawn one by one into the replicas' latency histograms: none, they are
+counted only. No window is ever read from before the stack started (the collector's first pass primes, the
+history goes to CloudWatch as host readings), and drawing 200 per replica and hour of 14 days was most of
+the stack's start."""
 
 
 class EmbeddedTwin:
@@ -57,9 +62,11 @@ class EmbeddedTwin:
             )
         embedded = cls(twin, fleet, VllmEmulatorServer(), demo.customer.customer_id)
         embedded._follow_scaling_groups(await embedded._workload_instances())
+        live_sample, twin.requests_sample = twin.requests_sample, HISTORY_REQUESTS_SAMPLE
         await asyncio.to_thread(
             twin.run, history_days * 86400.0, HISTORY_WINDOW_S, embedded._sink, with_window_stats=False
         )
+        twin.requests_sample = live_sample
         embedded._serve_current_replicas()
         return embedded
 
