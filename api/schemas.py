@@ -12,13 +12,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 from pydantic.config import JsonDict
 
 from api.responses import RecommendationItem
-from optiinfra.control.schedule_spec import ScanScheduleSpec, check_distinct_agents
+from optiinfra.control.schedule_spec import ScanScheduleSpec
+from optiinfra.domain.agent_choice import DistinctAgents
 from optiinfra.domain.enums import AgentKind
 from optiinfra.domain.fleet import KUBE_NAME_PATTERN, AutomationPolicy, GpuBudget, Workload
 from optiinfra.privacy.aggregates import PromptStructure, RagRetrievalStats
@@ -75,17 +75,12 @@ class OptimizationCreate(BaseModel):
 
     customer_id: str = Field(pattern=IDENTIFIER)
     workload_id: str = Field(pattern=IDENTIFIER)
-    agents: list[AgentKind] = Field(
+    agents: DistinctAgents = Field(
         default=[AgentKind.COST],
         min_length=1,
         max_length=len(AgentKind),
         json_schema_extra={"uniqueItems": True},
     )
-
-    @field_validator("agents")
-    @classmethod
-    def agents_are_distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
-        return check_distinct_agents(agents)
 
 
 class DecisionBody(BaseModel):

@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Operator, SessionsDep, SettingsDep, TemporalDep, Viewer, require_customer
 from api.errors import CONFLICT, NOT_FOUND, StrictJSONRoute
@@ -9,9 +9,8 @@ from api.schemas import IDENTIFIER
 from api.workflow_queries import query_owned_workflow
 from optiinfra.control.joint import start_joint_optimization
 from optiinfra.control.optimizations import UnknownWorkloadError
-from optiinfra.control.schedule_spec import check_distinct_agents
+from optiinfra.domain.agent_choice import DistinctAgents
 from optiinfra.domain.coordination import CustomerConstraints
-from optiinfra.domain.enums import AgentKind
 from optiinfra.store import repository
 from workflows.contracts import ALL_AGENTS, JointStatus
 from workflows.joint_optimization import JointOptimizationWorkflow
@@ -31,15 +30,10 @@ class JointOptimizationCreate(BaseModel):
 
     customer_id: str = Field(pattern=IDENTIFIER)
     workload_id: str = Field(pattern=IDENTIFIER)
-    agents: list[AgentKind] = Field(
+    agents: DistinctAgents = Field(
         default_factory=lambda: list(ALL_AGENTS), min_length=1, json_schema_extra={"uniqueItems": True}
     )
     constraints: ConstraintsBody = Field(default_factory=ConstraintsBody)
-
-    @field_validator("agents")
-    @classmethod
-    def _distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
-        return check_distinct_agents(agents)
 
 
 class JointOptimizationStarted(BaseModel):

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+from optiinfra.domain.agent_choice import DistinctAgents
 from optiinfra.domain.enums import AgentKind
 from workflows.contracts import ALL_AGENTS
 
@@ -42,13 +43,6 @@ def check_cron(expression: str) -> str:
     return cron
 
 
-def check_distinct_agents(agents: list[AgentKind]) -> list[AgentKind]:
-    """The agents, if none is named twice; ValueError otherwise."""
-    if len(set(agents)) != len(agents):
-        raise ValueError("each agent may appear once")
-    return agents
-
-
 def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
@@ -72,7 +66,7 @@ class ScanScheduleSpec(BaseModel):
     customer_id: str | None = Field(
         default=None, pattern=SCHEDULE_ID_PATTERN, description="Scan only this customer's workloads"
     )
-    agents: list[AgentKind] = Field(
+    agents: DistinctAgents = Field(
         default_factory=lambda: list(ALL_AGENTS),
         min_length=1,
         max_length=len(AgentKind),
@@ -89,11 +83,6 @@ class ScanScheduleSpec(BaseModel):
     @classmethod
     def known_timezone(cls, name: str) -> str:
         return check_timezone(name)
-
-    @field_validator("agents")
-    @classmethod
-    def agents_are_distinct(cls, agents: list[AgentKind]) -> list[AgentKind]:
-        return check_distinct_agents(agents)
 
 
 class ScanRun(BaseModel):
