@@ -62,11 +62,14 @@ class EmbeddedTwin:
             )
         embedded = cls(twin, fleet, VllmEmulatorServer(), demo.customer.customer_id)
         embedded._follow_scaling_groups(await embedded._workload_instances())
-        live_sample, twin.requests_sample = twin.requests_sample, HISTORY_REQUESTS_SAMPLE
         await asyncio.to_thread(
-            twin.run, history_days * 86400.0, HISTORY_WINDOW_S, embedded._sink, with_window_stats=False
+            twin.run,
+            history_days * 86400.0,
+            HISTORY_WINDOW_S,
+            embedded._sink,
+            with_window_stats=False,
+            requests_sample=HISTORY_REQUESTS_SAMPLE,
         )
-        twin.requests_sample = live_sample
         embedded._serve_current_replicas()
         return embedded
 

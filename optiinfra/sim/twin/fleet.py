@@ -299,8 +299,9 @@ class FleetTwin:
         """The workload's mean arrival rate over the next `window_s` seconds."""
         return self._workload(workload_id).mean_rate(self.clock.traffic_time_s, window_s)
 
-    def advance(self, window_s: float) -> list[WindowRecord]:
-        """Simulate one window for every replica, feed their metrics states, and move the clock on."""
+    def advance(self, window_s: float, *, requests_sample: int | None = None) -> list[WindowRecord]:
+        """Simulate one window for every replica, feed their metrics states, and move the clock on.
+        `requests_sample` overrides the twin's own for this window (see `run`)."""
         if not window_s > 0:
             raise ValueError(f"window must be positive, got {window_s}")
         start = self.clock.now
@@ -319,7 +320,7 @@ class FleetTwin:
                     spec.replica_load(0.0) if draining else share,
                     window_s,
                     self._rng,
-                    self.requests_sample,
+                    self.requests_sample if requests_sample is None else requests_sample,
                     token_mix=spec.token_mix,
                     prefix_hit_rate=spec.reported_prefix_hit_rate,
                 )
@@ -373,10 +374,13 @@ class FleetTwin:
         *,
         with_window_stats: bool = True,
         batch_rows: int = DEFAULT_BATCH_ROWS,
+        requests_sample: int | None = None,
     ) -> RunSummary:
         """Advance window by window for `duration_s` (the last window may be shorter), writing one
         `UtilizationSample` per instance per window (stamped with the window's start, as CloudWatch stamps a
-        period) and, with `with_window_stats`, the `WindowStats` the real scrape pipeline derives."""
+        period) and, with `with_window_stats`, the `WindowStats` the real scrape pipeline derives.
+        `requests_sample`, when given, is the requests per replica and window drawn into the latency
+        histograms for this run alone (e.g. none for a history whose latencies nobody reads)."""
         if not (duration_s > 0 and window_s > 0):
             raise ValueError("duration and window must be positive")
         writer = _BufferedWriter(sink, batch_rows)
@@ -385,7 +389,7 @@ class FleetTwin:
         end_s = self.clock.now_s + duration_s
         windows = replica_windows = workload_windows = workload_windows_met = 0
         while (remaining := end_s - self.clock.now_s) > 1e-9:
-            records = self.advance(min(window_s, remaining))
+            records = self.advance(min(window_s, remaining), requests_sample=requests_sample)
             windows += 1
             replica_windows += len(records)
             missed = {record.workload_id for record in records if not record.slo_met}
