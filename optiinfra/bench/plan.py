@@ -773,16 +773,18 @@ def run_plan_bench(
             jobs.append((workload, builder.policy, seed * 1_000 + index * 10 + position, truth, envs))
     on_stage(f"Planning {len(jobs)} workloads of {fleets} fleets, {workers} at a time")
     planned: list[WorkloadOutcome] = []
-    if workers == 1:
-        for job in jobs:
-            planned.append(plan_workload(*job))
-            on_stage(_planned_stage(planned[-1], len(planned), len(jobs)))
-    else:
+    with contextlib.ExitStack() as pools:
         # Spawned, not forked: the caller may hold threads (a test session, an event loop) a fork would copy.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for outcome in pool.map(plan_workload, *zip(*jobs, strict=True)):
-                planned.append(outcome)
-                on_stage(_planned_stage(outcome, len(planned), len(jobs)))
+        mapped = (
+            map
+            if workers == 1
+            else pools.enter_context(
+                ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            ).map
+        )
+        for outcome in mapped(plan_workload, *zip(*jobs, strict=True)):
+            planned.append(outcome)
+            on_stage(_planned_stage(outcome, len(planned), len(jobs)))
     for outcome in planned:
         outcomes[outcome.workload.fleet].workloads.append(outcome)
     result = PlanBenchResult(outcomes, seed, time.perf_counter() - started, aibrix_versions=versions)

@@ -5,7 +5,6 @@ dir of its own: it measures everything the command does before an answer (its im
 token, the connection attempt) and ends with its one-line error, as it would with no stack up."""
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -66,14 +65,6 @@ def wall_time(
     return elapsed
 
 
-def _closed_loopback_port() -> int:
-    """A loopback port nothing listens on (bound, then let go)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def measure_startup(
     runs: int,
     baseline: Sequence[str] = INTERPRETER,
@@ -81,6 +72,8 @@ def measure_startup(
     api_call: Sequence[str] | None = API_CALL,
 ) -> StartupFigures:
     """`runs` timed runs of each command, after one untimed run of each (warming the file cache)."""
+    from optiinfra.engine.devserver import free_port  # a loopback port nothing listens on
+
     if runs < 1:
         raise ValueError(f"at least one run, got {runs}")
     with tempfile.TemporaryDirectory(prefix="optiinfra-startup-") as state:
@@ -88,7 +81,7 @@ def measure_startup(
             **os.environ,
             "OPTIINFRA_STATE_DIR": state,
             "OPTIINFRA_API_HOST": "127.0.0.1",
-            "OPTIINFRA_API_PORT": str(_closed_loopback_port()),
+            "OPTIINFRA_API_PORT": str(free_port()),
             "OPTIINFRA_API_TOKEN": "startup-measure-token",
         }
         commands: list[tuple[Sequence[str], Mapping[str, str] | None, int]] = [

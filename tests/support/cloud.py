@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import pickle
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +65,6 @@ class SeededState:
     backends: bytes
     """Moto's backends as seeding left them, pickled: (service, account, region) -> that region's backend."""
     scratch: Path
-    derived: dict[str, Any] = field(default_factory=dict)
 
 
 class DemoClouds:

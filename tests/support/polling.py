@@ -23,7 +23,7 @@ TRANSIENT_STATUSES = frozenset(
         RPCStatusCode.UNKNOWN,  # transport failures tonic cannot classify, e.g. "h2 protocol error"
     }
 )
-"""The same statuses as `wait_for_status` of tests/workflows/conftest.py asks again on."""
+"""Statuses of a read that failed on its way to the server, not in the workflow."""
 RETRY_INTERVAL_S = 0.2
 DEFAULT_READ_TIMEOUT_S = 30.0
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 import typer
 
+from optiinfra.cli.bench_options import Quiet, bench_progress
+
 
 def scale(
     workloads: Annotated[int, typer.Option("--workloads", min=1, help="Workloads in the synthetic fleet")],
@@ -34,9 +36,7 @@ def scale(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report (options and every run) to this file")
     ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Show no progress on stderr: the figures alone on stdout")
-    ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """A fleet scan of N workloads on the embedded engine, with the workers in processes of their own:
     optimizations per minute, CPU per optimization (orchestration, analysis by agent), history bytes per
@@ -46,7 +46,6 @@ def scale(
 
     from optiinfra.bench.scale.report import render
     from optiinfra.bench.scale.run import ScaleOptions, run_scale
-    from optiinfra.cli.bench_options import bench_progress
 
     if analysis not in ("stub", "real"):
         raise typer.BadParameter("choose stub or real", param_hint="--analysis")

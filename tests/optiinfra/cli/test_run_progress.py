@@ -174,10 +174,15 @@ def test_lines_tell_each_stage_and_change_after_the_seconds_since_the_start() ->
     ]
 
 
+def _terminal() -> tuple[Console, io.StringIO]:
+    """A console that takes itself for a terminal, and what it shows."""
+    screen = io.StringIO()
+    return Console(file=screen, force_terminal=True, width=120, color_system=None), screen
+
+
 def test_the_live_display_keeps_finished_stages_with_their_times_and_the_workloads_table() -> None:
     now = [0.0]
-    screen = io.StringIO()
-    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    console, screen = _terminal()
     with LiveProgress(console, clock=lambda: now[0]) as progress:
         progress.stage("Starting the engine (Temporal dev server)")
         now[0] = 2.0
@@ -207,8 +212,7 @@ def test_a_counted_stage_takes_the_place_of_the_one_before_it_in_the_live_displa
     """A bench planning 40 workloads shows one line that counts, timed from its first item, not 40 lines;
     stages without figures, and counted ones of another series, still end the one before."""
     now = [0.0]
-    screen = io.StringIO()
-    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    console, screen = _terminal()
     with LiveProgress(console, clock=lambda: now[0]) as progress:
         progress.stage("Building 2 twin fleets")
         now[0] = 1.0
