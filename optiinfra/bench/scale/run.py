@@ -36,6 +36,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from optiinfra.bench.scale.bytecode import compile_project
 from optiinfra.bench.scale.fleet import register, seed_demo_copies, synthetic_fleet
 from optiinfra.bench.scale.measure import histogram_totals, percentile, process_cpu_seconds
 from optiinfra.domain.enums import AgentKind
@@ -175,6 +176,7 @@ async def measure_run(options: ScaleOptions, processes: int, progress: Progress)
                 await engine.dispose()
             progress(f"{len(fleet)} workloads of {customers} customers in the store")
             env = _worker_env(server.address, database_url, moto.endpoint_url, options)
+            compile_project()
             groups = worker_groups(options.analysis, processes)
             for kinds, count in groups:
                 for n in range(count):

@@ -1,13 +1,16 @@
 """The scale benchmark's parts that need no engine: reading CPU off /proc and histograms off a Prometheus
 exposition, percentiles, the stand-in analyzers, the analysis CPU timer and the report with its sizing."""
 
+import importlib.util
 import math
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from activities.analysis import cpu_timed
+from optiinfra.bench.scale.bytecode import compile_packages
 from optiinfra.bench.scale.fleet import synthetic_fleet
 from optiinfra.bench.scale.measure import histogram_totals, percentile, process_cpu_seconds
 from optiinfra.bench.scale.report import processes_per_thousand, render
@@ -168,3 +171,22 @@ def test_the_report_shows_every_run_the_targets_and_the_sizing() -> None:
     assert "2 process(es): orchestration_cpu_seconds_per_optimization <= 0.050: met" in text
     sizing = next(line for line in text.splitlines() if line.startswith("cloud workers"))
     assert sizing.split()[-3:] == ["1.00", "0.33", "0.08"]
+
+
+def test_bytecode_older_than_its_source_is_compiled_again(tmp_path) -> None:
+    package = tmp_path / "somepackage"
+    package.mkdir()
+    module = package / "module.py"
+    module.write_text("VALUE = 1\n")
+    compile_packages(tmp_path, ("somepackage",))
+    cached = Path(importlib.util.cache_from_source(str(module)))
+    first = cached.read_bytes()
+    module.write_text("VALUE = 22\n")  # another size: stale whatever the clock's resolution
+    os.utime(module, (module.stat().st_atime, module.stat().st_mtime + 10))
+
+    compile_packages(tmp_path, ("somepackage",))
+
+    refreshed = cached.read_bytes()
+    assert refreshed != first
+    source_size = int.from_bytes(refreshed[12:16], "little")  # the header's recorded source size
+    assert source_size == module.stat().st_size
