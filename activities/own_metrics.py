@@ -2,8 +2,9 @@
 
 Per answer, through the activity's metric meter (tagged by the SDK with the activity type): the language
 model's tokens and cost by tier. As gauges of the worker process, through the Runtime's own meter, so
-that one series holds one value whichever activity set it last: each model tier's circuit-breaker state,
-and how many recommendations wait for a person."""
+that one series holds one value whichever activity set it last: each model tier's circuit-breaker state.
+(How many recommendations wait for a person is the API's gauge, `optiinfra_approval_queue_pending`, per
+customer: one reading of the store, whatever the number of workers.)"""
 
 from collections.abc import Mapping
 
@@ -18,7 +19,6 @@ from optiinfra.engine.metrics_runtime import (
     LLM_CIRCUIT_BREAKER_STATE,
     LLM_COST_USD,
     LLM_TOKENS,
-    RECOMMENDATIONS_PENDING,
 )
 from optiinfra.llm.tiers import InferenceTier
 from optiinfra.llm.usage import LlmUsage
@@ -50,10 +50,6 @@ class WorkerGauges:
         self._breaker = meter.create_gauge(
             LLM_CIRCUIT_BREAKER_STATE, "Circuit breaker per model tier: 0 closed, 1 half-open, 2 open"
         )
-        self._pending = meter.create_gauge(
-            RECOMMENDATIONS_PENDING,
-            "Recommendations waiting for a person's decision, as the store counts them",
-        )
 
     @classmethod
     def of_client(cls, client: Client) -> "WorkerGauges":
@@ -70,6 +66,3 @@ class WorkerGauges:
 
     def breakers_of(self, layer: InferenceLayer) -> None:
         self.breakers(layer.breaker_states())
-
-    def pending(self, count: int) -> None:
-        self._pending.set(count)

@@ -2,14 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.context import current_workflow_id
-from activities.own_metrics import WorkerGauges
-from optiinfra.domain.enums import RecommendationStatus
 from optiinfra.domain.recommendation import Outcome, Recommendation
 from optiinfra.store import repository
 from optiinfra.store.locks import acquire_workload_lock, release_workload_lock
@@ -46,27 +43,8 @@ def status_change_detail(change: StatusChange) -> dict[str, object]:
 
 
 class StoreActivities:
-    """`gauges`, when given, reports the store's count of recommendations pending approval after every
-    status change and every pass that lists the workloads (the collection schedule's), so the gauge follows
-    the store, which is where the pending ones are, whichever worker ran their workflows."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, gauges: WorkerGauges | None = None
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._gauges = gauges or WorkerGauges.none()
-
-    async def _report_pending(self) -> None:
-        """Best effort: the activity's own write is committed, and a retry must not repeat it for a gauge."""
-        try:
-            async with self._sessions() as session:
-                pending = await repository.count_recommendations(
-                    session=session, status=RecommendationStatus.PENDING_APPROVAL
-                )
-        except SQLAlchemyError as error:
-            activity.logger.warning("pending recommendations not counted: %s", error)
-            return
-        self._gauges.pending(pending)
 
     @activity.defn(name=ActivityName.LOAD_WORKLOAD)
     async def load_workload(self, ref: WorkloadRef) -> WorkloadContext:
@@ -110,9 +88,7 @@ class StoreActivities:
     @activity.defn(name=ActivityName.LIST_WORKLOADS)
     async def list_workloads(self) -> WorkloadList:
         async with self._sessions() as session:
-            listed = WorkloadList(workloads=await repository.list_workloads(session=session))
-        await self._report_pending()
-        return listed
+            return WorkloadList(workloads=await repository.list_workloads(session=session))
 
     @activity.defn(name=ActivityName.LIST_SCAN_PAGE)
     async def list_scan_page(self, request: ScanPageRequest) -> ScanPage:
@@ -165,7 +141,6 @@ class StoreActivities:
                 customer_id=changed.customer_id,
                 detail=status_change_detail(change),
             )
-        await self._report_pending()
 
     @activity.defn(name=ActivityName.RECORD_STEP)
     async def record_step_result(self, record: StepRecord) -> None:
@@ -198,7 +173,6 @@ class StoreActivities:
                 reason=outcome.failure_reason,
                 outcome=outcome,
             )
-        await self._report_pending()
 
 
 async def _customer_of(session: AsyncSession, recommendation_id: str) -> str | None:

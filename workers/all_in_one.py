@@ -140,7 +140,7 @@ def build_worker(
     stand-ins)."""
     catalog = catalog or PriceCatalog.load_default()
     gauges = WorkerGauges.of_client(client)  # on the client's Runtime: its metrics endpoint, if it has one
-    store = StoreActivities(sessions, gauges=gauges)
+    store = StoreActivities(sessions)
     cloud = CloudActivities(
         fleet,
         catalog,

@@ -23,7 +23,6 @@ COMPENSATIONS = "optiinfra_compensations"
 LLM_TOKENS = "optiinfra_llm_tokens"
 LLM_COST_USD = "optiinfra_llm_cost_usd"
 LLM_CIRCUIT_BREAKER_STATE = "optiinfra_llm_circuit_breaker_state"
-RECOMMENDATIONS_PENDING = "optiinfra_recommendations_pending"
 SCHEDULE_LAG_SECONDS = "optiinfra_schedule_lag_seconds"
 ANALYSIS_CPU_SECONDS = "optiinfra_analysis_cpu_seconds"
 

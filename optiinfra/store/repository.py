@@ -262,14 +262,6 @@ async def page_recommendations(
     return [_from_row(Recommendation, row) for row in rows], total
 
 
-async def count_recommendations(*, session: AsyncSession, status: RecommendationStatus) -> int:
-    """How many recommendations, of every customer, are in `status`."""
-    query = (
-        select(func.count()).select_from(RecommendationRow).where(RecommendationRow.status == status.value)
-    )
-    return int(await session.scalar(query) or 0)
-
-
 @dataclass(frozen=True)
 class StatusByCustomer:
     customer_id: str

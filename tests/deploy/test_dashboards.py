@@ -23,7 +23,7 @@ WORKER_COUNTERS = (
     metrics_runtime.LLM_TOKENS,
 )
 WORKER_HISTOGRAMS = (metrics_runtime.LLM_COST_USD, metrics_runtime.SCHEDULE_LAG_SECONDS)
-WORKER_GAUGES = (metrics_runtime.LLM_CIRCUIT_BREAKER_STATE, metrics_runtime.RECOMMENDATIONS_PENDING)
+WORKER_GAUGES = (metrics_runtime.LLM_CIRCUIT_BREAKER_STATE,)
 SDK_METRICS = frozenset(
     {
         "temporal_workflow_completed_total",

@@ -7,10 +7,8 @@ recommendations pending) beside the SDK's own.
 One Runtime for the module (each binds its port and a thread pool); it is dropped, and its port closed,
 when the module's last client and worker are gone."""
 
-import asyncio
 import gc
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -119,17 +117,6 @@ async def _scrape(endpoint: Endpoint) -> Scrape:
     return Scrape(response.text)
 
 
-async def _scrape_until(endpoint: Endpoint, name: str, value: float, timeout_s: float = 20) -> Scrape:
-    """The first scrape where `name` totals `value`: a gauge the store's count sets is refreshed by the status
-    activity, which runs just after the workflow's phase (what the test waited on) has changed."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        scrape = await _scrape(endpoint)
-        if scrape.total(name) == value or time.monotonic() > deadline:
-            return scrape
-        await asyncio.sleep(0.2)
-
-
 def _delta(before: Scrape, after: Scrape, name: str, **labels: str) -> float:
     return after.total(name, **labels) - before.total(name, **labels)
 
@@ -142,8 +129,6 @@ async def test_an_approved_run_is_counted_with_its_savings_tokens_and_the_sdks_m
     handle = await harness.start("code-assist")
     waiting = await wait_for_phase(handle, WorkflowPhase.PENDING_APPROVAL)
     assert waiting.recommendation is not None
-    pending = await _scrape_until(endpoint, "optiinfra_recommendations_pending", 1)
-    assert pending.total("optiinfra_recommendations_pending") == 1  # the store's count: this one
 
     await handle.signal(
         AgentOptimizationWorkflow.approve, Approval(decision=DecisionKind.APPROVE, approver="ana")
@@ -163,7 +148,6 @@ async def test_an_approved_run_is_counted_with_its_savings_tokens_and_the_sdks_m
         before, after, "optiinfra_savings_executed_usd_total", agent="cost", type=recommendation.type.value
     )
     assert savings == round(recommendation.estimated_monthly_savings_usd) > 0
-    assert after.total("optiinfra_recommendations_pending") == 0
     assert _delta(before, after, "optiinfra_compensations_total") == 0
 
     # The explanation, written by the stub's medium tier: its tokens and cost, counted in its activity.
