@@ -15,6 +15,7 @@ from pathlib import Path
 import clickhouse_connect
 from pydantic import BaseModel, ConfigDict
 
+from optiinfra.domain.performance import WorkloadWindow
 from optiinfra.metrics import ddl
 from optiinfra.metrics.store import (
     ChdbRunner,
@@ -33,6 +34,11 @@ FROM {ddl.WINDOW_STATS}
 WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:String}}
   AND window_start >= {{start:{_DT64}}} AND window_start < {{end:{_DT64}}}
 ORDER BY replica"""
+
+_FLEET_REPLICAS = f"""SELECT DISTINCT customer_id, workload_id, replica
+FROM {ddl.WINDOW_STATS}
+WHERE window_start >= {{start:{_DT64}}} AND window_start < {{end:{_DT64}}}
+ORDER BY customer_id, workload_id, replica"""
 
 _HOURLY_TOKENS = f"""SELECT
     hour,
@@ -111,6 +117,16 @@ class ReportingMetricsStore(SqlMetricsStore):
         params = {"customer_id": customer_id, "workload_id": workload_id, "start": start, "end": end}
         return [str(row["replica"]) for row in self._runner.select(_WORKLOAD_REPLICAS, params)]
 
+    def fleet_replicas(self, start: datetime, end: datetime) -> dict[tuple[str, str], list[str]]:
+        """`workload_replicas` of every workload with a window in the span, in one read, by (customer,
+        workload)."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for row in self._runner.select(_FLEET_REPLICAS, {"start": start, "end": end}):
+            found.setdefault((str(row["customer_id"]), str(row["workload_id"])), []).append(
+                str(row["replica"])
+            )
+        return found
+
     def daily_tokens(self, customer_id: str, workload_id: str, first: date, end: date) -> list[DailyTokens]:
         """The days in [first, end) with any window, oldest first."""
         params = {"customer_id": customer_id, "workload_id": workload_id, "first": first, "end": end}
@@ -153,6 +169,14 @@ class ReportingMetrics(AsyncMetricsStore):
         return await self._run(
             lambda: self._reporting.workload_replicas(customer_id, workload_id, start, end)
         )
+
+    async def fleet_replicas(self, start: datetime, end: datetime) -> dict[tuple[str, str], list[str]]:
+        return await self._run(lambda: self._reporting.fleet_replicas(start, end))
+
+    async def read_fleet_windows(
+        self, start: datetime, end: datetime, period_seconds: int
+    ) -> dict[tuple[str, str], list[WorkloadWindow]]:
+        return await self._run(lambda: self._reporting.read_fleet_windows(start, end, period_seconds))
 
     async def daily_tokens(
         self, customer_id: str, workload_id: str, first: date, end: date

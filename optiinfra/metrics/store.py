@@ -170,8 +170,8 @@ WHERE has({{instance_ids:Array(String)}}, instance_id)
 ORDER BY instance_id, hour"""
 
 
-_READ_WORKLOAD_WINDOWS = f"""SELECT
-    period_index,
+_WINDOWS_BY_PERIOD = f"""SELECT
+    customer_id, workload_id, period_index,
     count() AS replicas,
     sum(requests) AS requests,
     sum(prompt_tokens) AS prompt_tokens,
@@ -190,7 +190,7 @@ _READ_WORKLOAD_WINDOWS = f"""SELECT
     min(kv_capacity_tokens) AS kv_capacity_tokens
 FROM (
     SELECT
-        replica,
+        customer_id, workload_id, replica,
         intDiv(toUnixTimestamp64Milli(window_start) - {{grid_start_ms:Int64}}, {{period_ms:Int64}})
             AS period_index,
         sum(requests) AS requests,
@@ -217,14 +217,19 @@ FROM (
             itl_mean * generation_tokens AS itl_weighted_row,
             if(itl_mean IS NULL, 0, generation_tokens) AS itl_weight_row
         FROM {ddl.WINDOW_STATS}
-        WHERE customer_id = {{customer_id:String}} AND workload_id = {{workload_id:String}}
-          AND window_start >= {{grid_start:{_DT64}}} AND window_start < {{end:{_DT64}}}
-        LIMIT 1 BY replica, window_start
+        WHERE {{scope}}window_start >= {{grid_start:{_DT64}}} AND window_start < {{end:{_DT64}}}
+        LIMIT 1 BY customer_id, workload_id, replica, window_start
     )
-    GROUP BY replica, period_index
+    GROUP BY customer_id, workload_id, replica, period_index
 )
-GROUP BY period_index
-ORDER BY period_index"""
+GROUP BY customer_id, workload_id, period_index
+ORDER BY customer_id, workload_id, period_index"""
+"""Windows rolled up per workload and period; `{scope}` narrows the rows read (a condition and AND)."""
+
+_READ_WORKLOAD_WINDOWS = _WINDOWS_BY_PERIOD.replace(
+    "{scope}", "customer_id = {customer_id:String} AND workload_id = {workload_id:String} AND "
+)
+_READ_FLEET_WINDOWS = _WINDOWS_BY_PERIOD.replace("{scope}", "")
 
 
 def _daily_rollup_sql() -> str:
@@ -334,43 +339,42 @@ class SqlMetricsStore:
     ) -> list[WorkloadWindow]:
         """The workload's windows rolled up per period on the epoch-aligned grid, all replicas together:
         counts add up, latency quantiles are the worst replica's (see `WorkloadWindow`)."""
+        rows, grid_start = self._windows_by_period(
+            _READ_WORKLOAD_WINDOWS,
+            start,
+            end,
+            period_seconds,
+            customer_id=customer_id,
+            workload_id=workload_id,
+        )
+        return [_workload_window(row, grid_start, period_seconds) for row in rows]
+
+    def read_fleet_windows(
+        self, start: datetime, end: datetime, period_seconds: int
+    ) -> dict[tuple[str, str], list[WorkloadWindow]]:
+        """`read_workload_windows` of every workload with a window in the span, in one read, by (customer,
+        workload)."""
+        rows, grid_start = self._windows_by_period(_READ_FLEET_WINDOWS, start, end, period_seconds)
+        found: dict[tuple[str, str], list[WorkloadWindow]] = {}
+        for row in rows:
+            key = (str(row["customer_id"]), str(row["workload_id"]))
+            found.setdefault(key, []).append(_workload_window(row, grid_start, period_seconds))
+        return found
+
+    def _windows_by_period(
+        self, sql: str, start: datetime, end: datetime, period_seconds: int, **scope: str
+    ) -> tuple[list[dict[str, Any]], datetime]:
         if period_seconds <= 0:
             raise ValueError("period_seconds must be positive")
         grid_start = floor_to_period(_utc(start), period_seconds)
         params = {
-            "customer_id": customer_id,
-            "workload_id": workload_id,
+            **scope,
             "grid_start": grid_start,
             "grid_start_ms": int(grid_start.timestamp() * 1000),
             "period_ms": period_seconds * 1000,
             "end": _utc(end),
         }
-        found: list[WorkloadWindow] = []
-        for row in self._runner.select(_READ_WORKLOAD_WINDOWS, params):
-            requests = float(row["requests"])
-            # The span the period's windows cover: shorter at the ends of the data, longer than the period
-            # when windows are longer than it (each window counts in the period it starts in).
-            covered = float(row["covered_s"] or 0.0) or float(period_seconds)
-            found.append(
-                WorkloadWindow(
-                    start=grid_start + timedelta(seconds=int(row["period_index"]) * period_seconds),
-                    seconds=float(period_seconds),
-                    replicas=int(row["replicas"]),
-                    requests=requests,
-                    request_rate=requests / covered,
-                    prompt_tokens=float(row["prompt_tokens"]),
-                    generation_tokens=float(row["generation_tokens"]),
-                    errors=float(row["errors"]),
-                    preemptions=float(row["preemptions"]),
-                    **{name: _optional(row[name]) for name in _WORKLOAD_OPTIONALS},
-                    ttft_mean=_weighted_mean(row["ttft_weighted"], row["ttft_weight"]),
-                    itl_mean=_weighted_mean(row["itl_weighted"], row["itl_weight"]),
-                    running=float(row["running"]),
-                    waiting=float(row["waiting"]),
-                    kv_usage_max=float(row["kv_usage_max"]),
-                )
-            )
-        return found
+        return self._runner.select(sql, params), grid_start
 
     def read_cost_samples(
         self, instance_ids: Sequence[str], start: datetime, end: datetime
@@ -425,6 +429,30 @@ class SqlMetricsStore:
 def _row(model: BaseModel, names: Iterable[str]) -> list[Any]:
     values = model.model_dump()
     return [_utc(values[name]) if isinstance(values[name], datetime) else values[name] for name in names]
+
+
+def _workload_window(row: Mapping[str, Any], grid_start: datetime, period_seconds: int) -> WorkloadWindow:
+    requests = float(row["requests"])
+    # The span the period's windows cover: shorter at the ends of the data, longer than the period when
+    # windows are longer than it (each window counts in the period it starts in).
+    covered = float(row["covered_s"] or 0.0) or float(period_seconds)
+    return WorkloadWindow(
+        start=grid_start + timedelta(seconds=int(row["period_index"]) * period_seconds),
+        seconds=float(period_seconds),
+        replicas=int(row["replicas"]),
+        requests=requests,
+        request_rate=requests / covered,
+        prompt_tokens=float(row["prompt_tokens"]),
+        generation_tokens=float(row["generation_tokens"]),
+        errors=float(row["errors"]),
+        preemptions=float(row["preemptions"]),
+        **{name: _optional(row[name]) for name in _WORKLOAD_OPTIONALS},
+        ttft_mean=_weighted_mean(row["ttft_weighted"], row["ttft_weight"]),
+        itl_mean=_weighted_mean(row["itl_weighted"], row["itl_weight"]),
+        running=float(row["running"]),
+        waiting=float(row["waiting"]),
+        kv_usage_max=float(row["kv_usage_max"]),
+    )
 
 
 def _optional(value: object) -> float | None:

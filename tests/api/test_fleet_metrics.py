@@ -9,9 +9,11 @@ of four were met. globex/chat has no objective and no record."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +25,9 @@ from temporalio.client import Client
 
 from api.app import create_app
 from optiinfra.domain.enums import PurchaseOption, RecommendationStatus
-from optiinfra.metrics.reporting import ReportingMetrics
-from optiinfra.metrics.store import CostSample
+from optiinfra.metrics.reporting import ReportingMetrics, ReportingMetricsStore
+from optiinfra.metrics.store import ChdbRunner, CostSample, SqlRunner
+from optiinfra.reports.fleet_snapshot import fleet_snapshot
 from optiinfra.settings import Settings
 from optiinfra.store import repository
 from tests.optiinfra.reports.builders import window_stats
@@ -220,3 +223,71 @@ async def _add_pending(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
         later = factories.recommendation("fm-later", created_at=datetime.now(UTC))
         await repository.save_recommendation(session=session, recommendation=later)
+
+
+class CountingRunner:
+    """A runner that counts the reads it passes on."""
+
+    def __init__(self, runner: SqlRunner) -> None:
+        self.runner = runner
+        self.selects = 0
+
+    def command(self, sql: str) -> None:
+        self.runner.command(sql)
+
+    def select(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        self.selects += 1
+        return self.runner.select(sql, params)
+
+    def insert(self, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> None:
+        self.runner.insert(table, columns, rows)
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+async def test_the_metrics_store_is_read_as_often_for_ten_workloads_as_for_one(
+    api_sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    runner = CountingRunner(ChdbRunner(tmp_path / "metrics"))
+    metrics = ReportingMetrics(ReportingMetricsStore(runner))
+    try:
+        at = await _seed(api_sessions, metrics)
+        before = runner.selects
+        first = await fleet_snapshot(api_sessions, metrics, at.now, window_seconds=60)
+        reads_for_one = runner.selects - before
+        names = [f"chat-{n}" for n in range(9)]
+        async with api_sessions.begin() as session:
+            for name in names:
+                await repository.upsert_workload(session=session, workload=factories.workload("acme", name))
+        start = at.minute - timedelta(minutes=30)
+        await metrics.write_window_stats(
+            [window_stats(f"i-{name}", start, workload_id=name) for name in names]
+        )
+        await metrics.write_cost_samples(
+            [
+                CostSample(
+                    customer_id="acme",
+                    instance_id=f"i-{name}",
+                    instance_type="g5.xlarge",
+                    lifecycle=PurchaseOption.ON_DEMAND,
+                    hour=at.this_hour,
+                    hourly_usd=1.0 + n,
+                )
+                for n, name in enumerate(names)
+            ]
+        )
+        before = runner.selects
+        second = await fleet_snapshot(api_sessions, metrics, at.now, window_seconds=60)
+        assert runner.selects - before == reads_for_one
+    finally:
+        metrics.close()
+    spend = {(r.customer_id, r.workload_id): r.spend_usd_per_hour for r in second.workloads}
+    assert spend == {
+        ("acme", "chat"): 3.5,
+        ("globex", "chat"): None,
+        **{("acme", name): 1.0 + n for n, name in enumerate(names)},
+    }
+    assert [r for r in first.workloads if r.workload_id == "chat"] == [
+        r for r in second.workloads if r.workload_id == "chat"
+    ]

@@ -44,6 +44,12 @@ def test_the_replicas_of_a_workload_are_those_its_windows_name_in_the_span(
     assert store.workload_replicas("acme", "chat", DAY, DAY + timedelta(days=1)) == ["i-a", "i-b"]
     assert store.workload_replicas("acme", "chat", DAY, DAY + timedelta(days=2)) == ["i-a", "i-b", "i-c"]
     assert store.workload_replicas("other", "chat", DAY, DAY + timedelta(days=2)) == []
+    store.write_window_stats([window_stats("i-g", DAY + timedelta(hours=1), customer_id="globex")])
+    assert store.fleet_replicas(DAY, DAY + timedelta(days=1)) == {
+        ("acme", "batch"): ["i-z"],
+        ("acme", "chat"): ["i-a", "i-b"],
+        ("globex", "chat"): ["i-g"],
+    }
 
 
 async def test_tokens_per_day_add_up_every_replica_from_the_rollup(store: ReportingMetricsStore) -> None:

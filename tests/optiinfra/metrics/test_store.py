@@ -330,6 +330,27 @@ def test_workload_windows_add_replicas_up_per_period_like_python_does(store: Chd
         store.read_workload_windows("acme", "chat", NOON, NOON + timedelta(hours=1), 0)
 
 
+def test_the_fleets_windows_in_one_read_are_each_workloads_own(store: ChdbMetricsStore) -> None:
+    rows = _day_of_windows()
+    other_customer = [r.model_copy(update={"customer_id": "globex"}) for r in _day_of_windows(seed=2)[:30]]
+    store.write_window_stats([*rows, *other_customer])
+    span = (NOON, NOON + timedelta(hours=1), 600)
+
+    fleet = store.read_fleet_windows(*span)
+
+    assert set(fleet) == {("acme", "chat"), ("acme", "batch"), ("globex", "chat")}
+    for (customer, workload), windows in fleet.items():
+        own = store.read_workload_windows(customer, workload, *span)
+        assert [w.start for w in windows] == [w.start for w in own]
+        # the same figures, up to the order the engine adds floats in
+        figures = [w.model_dump(exclude={"start"}) for w in windows]
+        assert figures == [pytest.approx(w.model_dump(exclude={"start"})) for w in own]
+    # globex's rows (one replica's first 30 minutes) are not added to acme's chat of the same name
+    assert [w.replicas for w in fleet[("globex", "chat")]] == [1, 1, 1]
+    assert [w.replicas for w in fleet[("acme", "chat")]] == [3, 3, 3, 3]
+    assert store.read_fleet_windows(NOON - timedelta(days=3), NOON - timedelta(days=2), 600) == {}
+
+
 def test_a_periods_kv_capacity_is_the_smallest_replicas_latest_report(store: ChdbMetricsStore) -> None:
     rng = random.Random(3)
 
