@@ -577,6 +577,13 @@ ScanOutcome = Literal["started", "already_running", "failures", "skipped_in_flig
 SUMMARY_IDS = 100
 """The summary keeps at most this many ids per list (its counts are complete): a scan of thousands of
 workloads keeps a small history."""
+_COUNT_OF: dict[ScanOutcome, str] = {
+    "started": "started_count",
+    "already_running": "already_running_count",
+    "failures": "failure_count",
+    "skipped_in_flight": "skipped_in_flight_count",
+}
+"""Each outcome's id list (the outcome's own name) and the field that counts it."""
 
 
 class FleetScanSummary(BaseModel):
@@ -604,8 +611,7 @@ class FleetScanSummary(BaseModel):
         found: list[str] = getattr(self, kind)
         if len(found) < SUMMARY_IDS:
             found.append(item)
-        count = {"failures": "failure_count"}.get(kind, f"{kind}_count")
-        setattr(self, count, getattr(self, count) + 1)
+        setattr(self, _COUNT_OF[kind], getattr(self, _COUNT_OF[kind]) + 1)
 
 
 class FleetScanProgress(BaseModel):
