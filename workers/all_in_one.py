@@ -6,6 +6,7 @@ backlog."""
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,6 +59,7 @@ from optiinfra.metrics.utilization import AsyncMetricsStore
 from optiinfra.settings import Settings
 from optiinfra.store.capacity_profiles import StoredCapacityProfiles
 from optiinfra.store.database import create_engine_for, session_factory
+from workers.bytecode import without_bytecode
 from workers.group import WorkerGroup, workers_by_kind
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
@@ -260,6 +262,12 @@ async def run_worker(settings: Settings, *, analysis: AnalysisActivities | None 
     runtime = prometheus_runtime(address) if address else None
     if address:
         logger.info("worker metrics at %s", metrics_url(address))
+    if stale := without_bytecode(sys.modules[workflow.__module__] for workflow in WORKFLOWS):
+        logger.warning(
+            "no current bytecode for %s (PYTHONDONTWRITEBYTECODE, or a read-only folder): every workflow "
+            "run compiles its module from source; run `python -m compileall` over the project first",
+            ", ".join(stale),
+        )
     configure_call_rates(settings)
     client = await connect_temporal(settings, runtime=runtime)
     engine = create_engine_for(settings.effective_database_url)
