@@ -22,5 +22,5 @@ def compile_project() -> None:
 
 def compile_packages(root: Path, packages: tuple[str, ...]) -> None:
     for package in packages:
-        if not compileall.compile_dir(root / package, quiet=1, workers=0):
+        if not compileall.compile_dir(root / package, quiet=1):
             raise RuntimeError(f"could not compile the bytecode of {root / package}")
