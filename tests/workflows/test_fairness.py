@@ -22,6 +22,7 @@ from tests.support.polling import read_retrying
 from tests.workflows.awaiting_decision import AwaitingDecision
 from tests.workflows.joint_stand_in import JointStandIn
 from tests.workflows.synthetic_fleet import add_customer_with_workloads
+from workers.group import STICKY_QUEUE_TIMEOUT
 from workflows import priorities
 from workflows.contracts import FleetScanRequest
 from workflows.fleet_scan import FleetScanWorkflow
@@ -56,6 +57,7 @@ async def test_a_customers_scan_does_not_hold_up_another_customers_decision(
         workflows=[FleetScanWorkflow, JointStandIn, AwaitingDecision],
         activities=[StoreActivities(sessions).list_scan_page],
         max_concurrent_workflow_tasks=1,
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,  # as the project's workers run
     ):
         waiting = await temporal_client.start_workflow(
             AwaitingDecision.run,
