@@ -262,7 +262,10 @@ async def run_worker(settings: Settings, *, analysis: AnalysisActivities | None 
     runtime = prometheus_runtime(address) if address else None
     if address:
         logger.info("worker metrics at %s", metrics_url(address))
-    if stale := without_bytecode(sys.modules[workflow.__module__] for workflow in WORKFLOWS):
+    kinds = worker_kinds(settings.worker_kinds)
+    if WorkKind.ORCHESTRATION in kinds and (
+        stale := without_bytecode(sys.modules[w.__module__] for w in WORKFLOWS)
+    ):
         logger.warning(
             "no current bytecode for %s (PYTHONDONTWRITEBYTECODE, or a read-only folder): every workflow "
             "run compiles its module from source; run `python -m compileall` over the project first",
@@ -315,7 +318,7 @@ async def run_worker(settings: Settings, *, analysis: AnalysisActivities | None 
                 model_prices=ModelPriceTable.configured(settings),
                 learning=LearningActivities.from_settings(settings),
                 scaling=scaling_settings(settings),
-                kinds=worker_kinds(settings.worker_kinds),
+                kinds=kinds,
                 slots=WorkerSlots.from_settings(settings),
                 analysis=analysis,
             )
