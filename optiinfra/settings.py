@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     )
     worker_llm_slots: int = Field(default=8, gt=0)
     worker_metrics_slots: int = Field(default=32, gt=0)
+    worker_workflow_task_slots: int = Field(
+        default=8,
+        gt=0,
+        description=(
+            "Workflow tasks an orchestration worker runs at once: a few, so that a backlog waits on the "
+            "server, where a person's decision goes ahead of scans' runs"
+        ),
+    )
     cloud_calls_per_second: float = Field(
         default=10.0,
         ge=0,

@@ -39,6 +39,7 @@ TIERS: dict[str, str] = {
     "deploy": INTEGRATION,  # the deployment files checked against the whole app
     "replay": INTEGRATION,
     "workflows": INTEGRATION,
+    "workers/test_worker_slots.py": INTEGRATION,  # the worker module brings Temporal and the store
     "test_embedded_extra.py": INTEGRATION,
     "agents/cost/test_autoscaling.py": INTEGRATION,  # the twin's seeder brings the EC2 adapter and Temporal
     "optiinfra/bench": INTEGRATION,  # whole benchmark runs

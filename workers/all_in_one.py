@@ -60,7 +60,7 @@ from optiinfra.settings import Settings
 from optiinfra.store.capacity_profiles import StoredCapacityProfiles
 from optiinfra.store.database import create_engine_for, session_factory
 from workers.bytecode import without_bytecode
-from workers.group import WorkerGroup, workers_by_kind
+from workers.group import WORKFLOW_TASK_SLOTS, WorkerGroup, workers_by_kind
 from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.fleet_scan import FleetScanWorkflow
 from workflows.joint_optimization import JointOptimizationWorkflow
@@ -85,13 +85,15 @@ WORKFLOWS: Sequence[type] = (
 
 @dataclass(frozen=True)
 class WorkerSlots:
-    """How many activities a worker of each kind runs at once (OPTIINFRA_WORKER_<KIND>_SLOTS)."""
+    """How many activities a worker of each kind runs at once (OPTIINFRA_WORKER_<KIND>_SLOTS), and how many
+    workflow tasks an orchestration worker runs at once (`workflow_tasks`)."""
 
     orchestration: int = 100
     cloud: int = 16
     analysis: int = 2
     llm: int = 8
     metrics: int = 32
+    workflow_tasks: int = WORKFLOW_TASK_SLOTS
 
     def of(self, kind: WorkKind) -> int:
         slots: int = getattr(self, kind.value)
@@ -105,6 +107,7 @@ class WorkerSlots:
             analysis=settings.worker_analysis_slots,
             llm=settings.worker_llm_slots,
             metrics=settings.worker_metrics_slots,
+            workflow_tasks=settings.worker_workflow_task_slots,
         )
 
 
@@ -214,6 +217,7 @@ def build_worker(
         activities=activities,
         kinds=kinds,
         slots=(slots or WorkerSlots()).of,
+        workflow_task_slots=(slots or WorkerSlots()).workflow_tasks,
     )
 
 
