@@ -14,6 +14,9 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from optiinfra.control.optimizations import start_optimization
@@ -27,6 +30,7 @@ from workflows.agent_optimization import AgentOptimizationWorkflow
 from workflows.contracts import WorkflowPhase
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKER_START_TIMEOUT_S = 120
 
 
 class WorkerProcesses:
@@ -49,11 +53,31 @@ class WorkerProcesses:
         self._started.append(process)
         return process
 
+    async def polling(self, client: Client, task_queue: str, process: subprocess.Popen[bytes]) -> None:
+        """Returns once `process` polls `task_queue` for workflow tasks: on a loaded machine a worker
+        process takes a while to start, and that wait is not the workflow's."""
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, f"worker {process.pid} exited with {process.returncode}"
+            described = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace,
+                    task_queue=TaskQueue(name=task_queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            )
+            if any(poller.identity.startswith(f"{process.pid}@") for poller in described.pollers):
+                return
+            assert time.monotonic() < deadline, f"worker {process.pid} did not poll within the timeout"
+            await asyncio.sleep(0.2)
+
     def stop_all(self) -> None:
         for process in self._started:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        for log in sorted(self._log_dir.glob("worker-*.log")):  # shown with a failing test's report
+            print(f"--- {log.name} (last lines)\n{log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture
@@ -99,6 +123,7 @@ async def test_a_new_worker_completes_the_run_without_repeating_side_effects(
     processes, task_queue = workers
     _, sessions = harness_store
     first = processes.start()
+    await processes.polling(temporal_client, task_queue, first)
     workflow_id = await start_optimization(
         client=temporal_client,
         sessions=sessions,
@@ -123,7 +148,7 @@ async def test_a_new_worker_completes_the_run_without_repeating_side_effects(
     first.wait()
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
 
-    processes.start()
+    await processes.polling(temporal_client, task_queue, processes.start())
     status = await asyncio.wait_for(handle.result(), timeout=120)
 
     assert status.phase is WorkflowPhase.EXECUTED
