@@ -4,7 +4,6 @@ one: when one stops (shut down, or failed), the others are shut down too, and a 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AsyncExitStack
-from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -15,21 +14,15 @@ from temporalio.worker import Worker
 from workflows.task_queues import WorkKind, activity_kind
 from workflows.task_queues import task_queue as queue_of
 
-STICKY_QUEUE_TIMEOUT = timedelta(seconds=1)
-"""How long a workflow's next task waits for the worker that has the workflow cached (its sticky queue,
-where neither priority nor fairness applies) before it goes to the shared queue, where a person's decision
-goes ahead of scans' runs. With Temporal's default of 5 s, a decision sent while one customer's scan kept
-the worker busy was accepted after about 5 s in most runs of `tests/workflows/test_fairness.py`; with 1 s,
-in 0.05 s. The cost: a task moved off a busy worker replays its workflow's history on another."""
-
 WORKFLOW_TASK_SLOTS = 8
 """How many workflow tasks an orchestration worker runs at once (OPTIINFRA_WORKER_WORKFLOW_TASK_SLOTS).
 Workflow tasks are Python that needs the CPU and shares one interpreter lock, so beyond a few more slots add
 no throughput: they only move the queue off the server, where priority and fairness order it, into the
 worker, where every task taken shares the CPU with the others. With Temporal's default of 100, a decision
 sent while one customer's 1,000-run scan kept the worker busy was accepted after 8.5 s
-(`tests/workflows/test_fairness.py`, each run costing about 50 ms); with 8, after 0.5 s, and the scan's
-runs drained in 74 s instead of 82 s."""
+(`tests/workflows/test_fairness.py`, each run costing about 50 ms); with 8, after 0.04 to 0.5 s, and the
+scan's runs drained in 74 s instead of 82 s. `bench scale --workloads 400 --workers 1`: 122.9 optimizations
+a minute and 0.213 s of orchestration CPU each with 8, 119.1 and 0.233 s with 100."""
 
 
 class WorkerGroup:
@@ -113,7 +106,6 @@ def workers_by_kind(
                 activities=own,
                 max_concurrent_activities=slots(kind) if slots is not None else None,
                 max_concurrent_workflow_tasks=workflow_task_slots if flows else None,
-                sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
             )
         )
     return WorkerGroup(workers)
