@@ -134,10 +134,11 @@ class Settings(BaseSettings):
     worker_metrics_slots: int = Field(default=32, gt=0)
     worker_workflow_task_slots: int = Field(
         default=8,
-        gt=0,
+        ge=2,
         description=(
             "Workflow tasks an orchestration worker runs at once: a few, so that a backlog waits on the "
-            "server, where a person's decision goes ahead of scans' runs"
+            "server, where a person's decision goes ahead of scans' runs; at least 2, as with one a long "
+            "poll of the worker's sticky queue holds the only slot while the shared queue waits"
         ),
     )
     cloud_calls_per_second: float = Field(

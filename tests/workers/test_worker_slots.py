@@ -17,6 +17,7 @@ def test_the_workflow_task_slots_default_to_a_few_and_follow_the_setting() -> No
     assert slots.of(WorkKind.ANALYSIS) == 1
 
 
-def test_no_slots_is_refused() -> None:
+@pytest.mark.parametrize("slots", [0, 1])
+def test_fewer_than_two_workflow_task_slots_are_refused(slots: int) -> None:
     with pytest.raises(ValidationError, match="worker_workflow_task_slots"):
-        Settings(worker_workflow_task_slots=0)
+        Settings(worker_workflow_task_slots=slots)
