@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.app import create_app
+from api.fleet_metrics import SCRAPE_WAIT_SECONDS
 from optiinfra.domain.enums import PurchaseOption, RecommendationStatus
 from optiinfra.metrics.reporting import ReportingMetrics, ReportingMetricsStore
 from optiinfra.metrics.store import ChdbRunner, CostSample, SqlRunner
@@ -143,12 +144,14 @@ async def _scrape_once(http: httpx.AsyncClient) -> dict[str, dict[Labels, float]
 
 async def _scrape(http: httpx.AsyncClient) -> dict[str, dict[Labels, float]]:
     """The first scrape that shows the fleet's figures: the stores are read beside the scrapes (a first read
-    can take seconds on a loaded machine; the scrape returns as soon as it is there)."""
+    can take seconds on a loaded machine, and a scrape waits for it only SCRAPE_WAIT_SECONDS). Until the
+    first read is done the snapshot's timestamp is 0, as a gauge without labels always shows a value."""
     deadline = time.monotonic() + 60
     while True:
         scraped = await _scrape_once(http)
-        if scraped.get("optiinfra_fleet_snapshot_timestamp_seconds") or time.monotonic() > deadline:
+        if any(scraped.get("optiinfra_fleet_snapshot_timestamp_seconds", {}).values()):
             return scraped
+        assert time.monotonic() < deadline, "the fleet's figures were not read within 60 s"
         await asyncio.sleep(0.1)
 
 
@@ -244,6 +247,33 @@ class CountingRunner:
 
     def close(self) -> None:
         self.runner.close()
+
+
+class SlowRunner(CountingRunner):
+    """A runner whose every read takes longer than a scrape waits for the stores."""
+
+    def select(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        time.sleep(SCRAPE_WAIT_SECONDS * 2)
+        return super().select(sql, params)
+
+
+async def test_a_scrape_during_a_slow_first_read_shows_no_figures_and_a_zero_timestamp(
+    temporal_client: Client, api_sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    metrics = ReportingMetrics(ReportingMetricsStore(SlowRunner(ChdbRunner(tmp_path / "metrics"))))
+    try:
+        await _seed(api_sessions, metrics)
+        async for http in _app(temporal_client, api_sessions, metrics, refresh_seconds=30):
+            started = time.monotonic()
+            first = await _scrape_once(http)
+            answered_after = time.monotonic() - started
+            later = await _scrape(http)
+    finally:
+        metrics.close()
+    assert answered_after < SCRAPE_WAIT_SECONDS * 2, "the scrape waited for the slow read"
+    assert first["optiinfra_fleet_snapshot_timestamp_seconds"] == {(): 0.0}
+    assert "optiinfra_workload_spend_usd_per_hour" not in first
+    assert later["optiinfra_workload_spend_usd_per_hour"] == {ACME: 3.5}
 
 
 async def test_the_metrics_store_is_read_as_often_for_ten_workloads_as_for_one(
