@@ -19,10 +19,10 @@ WORKFLOW_TASK_SLOTS = 8
 Workflow tasks are Python that needs the CPU and shares one interpreter lock, so beyond a few more slots add
 no throughput: they only move the queue off the server, where priority and fairness order it, into the
 worker, where every task taken shares the CPU with the others. With Temporal's default of 100, a decision
-sent while one customer's 1,000-run scan kept the worker busy was accepted after 8.5 s
-(`tests/workflows/test_fairness.py`, each run costing about 50 ms); with 8, after 0.04 to 0.5 s, and the
-scan's runs drained in 74 s instead of 82 s. `bench scale --workloads 400 --workers 1`: 122.9 optimizations
-a minute and 0.213 s of orchestration CPU each with 8, 119.1 and 0.233 s with 100."""
+sent while one customer's 1,000-run scan kept the worker busy was accepted after 8.5 s (a form of
+`tests/workflows/test_fairness.py` whose runs each cost 50 ms of CPU); with 8, after 0.04 to 0.5 s, and
+the scan's runs drained in 74 s instead of 82 s. `bench scale --workloads 400 --workers 1`: 122.9
+optimizations a minute and 0.213 s of orchestration CPU each with 8, 119.1 and 0.233 s with 100."""
 
 
 class WorkerGroup:

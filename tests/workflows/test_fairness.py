@@ -5,8 +5,9 @@ waiting is accepted within DECISION_BOUND_S while at least 100 still wait, in a 
 takes to drain.
 
 The worker is configured as the project's orchestration workers are (`workers.group`); each joint run's
-task costs CPU (`working_joint_stand_in.py`), so the runs arrive faster than the worker completes them and
-the queue really backs up. The waiting run is a stand-in of the approval gate (`awaiting_decision.py`)."""
+task holds its slot half a second (`working_joint_stand_in.py`), so the runs arrive faster than the worker
+completes them and the queue really backs up. The waiting run is a stand-in of the approval gate
+(`awaiting_decision.py`)."""
 
 import asyncio
 import time

@@ -1,27 +1,27 @@
-"""A stand-in for JointOptimizationWorkflow whose workflow task costs CPU, as a real joint run's does, for
-the fairness test: with the workers' own slot count, runs that cost nothing drain as fast as the scan
-queues them, and nothing waits. In a module of its own: the workflow sandbox re-imports the module that
-defines a workflow."""
+"""A stand-in for JointOptimizationWorkflow whose workflow task holds its worker slot a while, for the
+fairness test: with the workers' own slot count, runs that take no time drain as fast as the scan queues
+them, and nothing waits. It holds the slot asleep rather than busy, so the test does not take the CPU from
+the scan's own workflow tasks (which must answer within Temporal's 2 s deadlock bound) or from other tests.
+In a module of its own: the workflow sandbox re-imports the module that defines a workflow."""
+
+import time
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import JointOptimizationRequest, JointPhase, JointStatus
 
-WORK_ITERATIONS = 1_200_000
-"""About 20 ms of one core on this project's CI machines: a little under the orchestration CPU one real
-workflow run costs (`bench scale` measures about 0.2 s for an optimization's five runs)."""
-
-
-def _work() -> int:
-    return sum(i * i for i in range(WORK_ITERATIONS))
+HOLD_S = 0.5
+"""How long each run's task holds its slot: 8 slots then complete 16 runs a second, fewer than the engine
+starts, so the scan's runs back up."""
 
 
 @workflow.defn(name="JointOptimizationWorkflow")
 class WorkingJointStandIn:
     @workflow.run
     async def run(self, request: JointOptimizationRequest) -> JointStatus:
-        _work()
+        with workflow.unsafe.sandbox_unrestricted():
+            time.sleep(HOLD_S)  # noqa: ASYNC251 (blocking is the point: the task holds its slot)
         return JointStatus(
             workflow_id=workflow.info().workflow_id,
             customer_id=request.customer_id,
