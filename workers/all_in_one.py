@@ -210,14 +210,15 @@ def build_worker(
         regression.record_rollback,
         *kube_activities,
     ]
+    chosen = slots or WorkerSlots()
     return workers_by_kind(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities,
         kinds=kinds,
-        slots=(slots or WorkerSlots()).of,
-        workflow_task_slots=(slots or WorkerSlots()).workflow_tasks,
+        slots=chosen.of,
+        workflow_task_slots=chosen.workflow_tasks,
     )
 
 

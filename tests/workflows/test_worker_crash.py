@@ -15,14 +15,13 @@ from uuid import uuid4
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from optiinfra.control.optimizations import start_optimization
 from optiinfra.domain.enums import AgentKind, DecisionKind
 from optiinfra.domain.recommendation import Approval
 from optiinfra.engine.devserver import DevServer
+from optiinfra.engine.pollers import poller_identities
 from optiinfra.store import repository
 from tests.support.cloud import SeededCloud
 from tests.workflows.conftest import backfill_utilization, fleet_state, harness_settings, wait_for_phase
@@ -59,14 +58,8 @@ class WorkerProcesses:
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
         while True:
             assert process.poll() is None, f"worker {process.pid} exited with {process.returncode}"
-            described = await client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=client.namespace,
-                    task_queue=TaskQueue(name=task_queue),
-                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-                )
-            )
-            if any(poller.identity.startswith(f"{process.pid}@") for poller in described.pollers):
+            polling = await poller_identities(client, task_queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+            if any(identity.startswith(f"{process.pid}@") for identity in polling):
                 return
             assert time.monotonic() < deadline, f"worker {process.pid} did not poll within the timeout"
             await asyncio.sleep(0.2)

@@ -32,8 +32,6 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from optiinfra.bench.scale.bytecode import compile_project
@@ -43,6 +41,7 @@ from optiinfra.domain.enums import AgentKind
 from optiinfra.engine.client import connect_temporal
 from optiinfra.engine.devserver import free_port, start_dev_server
 from optiinfra.engine.metrics_runtime import ANALYSIS_CPU_SECONDS
+from optiinfra.engine.pollers import poller_identities
 from optiinfra.settings import Settings
 from optiinfra.sim.moto_server import start_moto_server
 from optiinfra.store.database import create_engine_for, migrate, session_factory
@@ -425,12 +424,7 @@ async def _wait_for_pollers(
             worker.check_alive()
         counts = []
         for name, queue_type, _ in wanted:
-            described = await client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=client.namespace, task_queue=TaskQueue(name=name), task_queue_type=queue_type
-                )
-            )
-            counts.append(len({poller.identity for poller in described.pollers}))
+            counts.append(len(await poller_identities(client, name, queue_type)))
         if all(count >= want for count, (_, _, want) in zip(counts, wanted, strict=True)):
             return
         if time.monotonic() > deadline:
